@@ -1,0 +1,68 @@
+namespace Lamda.Graphs;
+
+/// <summary>An operator set import: domain ("" for ai.onnx) and version.</summary>
+public sealed record OpsetId(string Domain, long Version);
+
+/// <summary>A graph input or output: the edge it binds, its ONNX name and its type.</summary>
+public sealed record GraphValue(string Edge, string Name, TensorType Type)
+{
+    /// <summary>For outputs: which output of the producing node (0 for graph inputs).</summary>
+    public int Index { get; init; }
+    public string Key => Index == 0 ? Edge : Edge + "." + Index;
+}
+
+/// <summary>
+/// A neural network as Lamda sees it: graph inputs and outputs, nodes in topological order, and
+/// edges identified by stable ids. Weights are not held here: operands name them in a
+/// <see cref="WeightStore"/>, usually the base model's.
+/// </summary>
+public sealed class Graph
+{
+    public long IrVersion { get; set; } = 8;
+    public List<OpsetId> Opsets { get; } = [];
+    public List<GraphValue> Inputs { get; } = [];
+    public List<GraphValue> Outputs { get; } = [];
+    public List<Node> Nodes { get; } = [];
+
+    /// <summary>Original ONNX tensor names of edges (by key), kept only to export readable names.</summary>
+    public Dictionary<string, string> EdgeNames { get; } = [];
+
+    /// <summary>Version of the default ONNX domain.</summary>
+    public long Opset => Opsets.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0;
+
+    /// <summary>Maps each node output edge id to its node.</summary>
+    public Dictionary<string, Node> Producers() => Nodes.ToDictionary(n => n.Output);
+
+    /// <summary>Maps each edge key ("5", "5.1") to the nodes that read it, in node order.</summary>
+    public Dictionary<string, List<Node>> Consumers()
+    {
+        var map = new Dictionary<string, List<Node>>();
+        foreach (var n in Nodes)
+            foreach (var e in n.EdgeInputs)
+            {
+                if (!map.TryGetValue(e.Key, out var list)) map[e.Key] = list = [];
+                if (list.Count == 0 || list[^1] != n) list.Add(n);
+            }
+        return map;
+    }
+
+    public Graph Clone()
+    {
+        var g = new Graph { IrVersion = IrVersion };
+        g.Opsets.AddRange(Opsets);
+        g.Inputs.AddRange(Inputs);
+        g.Outputs.AddRange(Outputs);
+        foreach (var kv in EdgeNames) g.EdgeNames[kv.Key] = kv.Value;
+        foreach (var n in Nodes)
+        {
+            var c = new Node(n.Id, n.Op, n.Output)
+            {
+                Domain = n.Domain, OutputCount = n.OutputCount, InChannels = n.InChannels, OutChannels = n.OutChannels,
+            };
+            c.Inputs.AddRange(n.Inputs);
+            c.Attributes.AddRange(n.Attributes);
+            g.Nodes.Add(c);
+        }
+        return g;
+    }
+}

@@ -1,0 +1,53 @@
+namespace Lamda.Graphs;
+
+/// <summary>Size and cost figures of a graph: operator counts, parameters, multiply-accumulates.</summary>
+public sealed record GraphStats(IReadOnlyDictionary<string, int> OpCounts, long Parameters, long Macs)
+{
+    public static GraphStats Of(Graph graph, WeightStore weights, InferenceResult? inference = null)
+    {
+        inference ??= ShapeInference.Run(graph, weights);
+        var ops = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long parameters = 0, macs = 0;
+        foreach (var n in graph.Nodes)
+        {
+            var op = n.Domain.Length > 0 ? n.Domain + ":" + n.Op : n.Op;
+            ops[op] = ops.GetValueOrDefault(op) + 1;
+            foreach (var w in n.Inputs.OfType<WeightOperand>())
+                if (seen.Add(w.Name) && weights.ShapeOf(w.Name) is { } shape) parameters += shape.Aggregate(1L, (a, d) => a * d);
+            macs += NodeMacs(n, weights, inference);
+        }
+        return new GraphStats(ops, parameters, macs);
+    }
+
+    /// <summary>Multiply-accumulates of one node, 0 where not counted (elementwise, data movement) or unknown.</summary>
+    public static long NodeMacs(Node n, WeightStore weights, InferenceResult inference)
+    {
+        TensorType In(int i) => i < n.Inputs.Count ? n.Inputs[i] switch
+        {
+            EdgeOperand e => inference.TypeOf(e.Key),
+            _ => TensorType.Unknown,
+        } : TensorType.Unknown;
+        var y = inference.TypeOf(n.Output);
+        switch (n.Op)
+        {
+            case "Conv" or "ConvTranspose":
+            {
+                // Each output (Conv) or input (ConvTranspose) element costs one MAC per weight of its filter.
+                var w = n.Inputs.Count > 1 && n.Inputs[1] is WeightOperand wo ? weights.ShapeOf(wo.Name) : null;
+                var count = n.Op == "Conv" ? y.ElementCount : In(0).ElementCount;
+                if (w is not { Length: > 1 } || count is not { } elems) return 0;
+                long perFilter = w.Skip(1).Aggregate(1L, (a, b) => a * b);
+                return elems * perFilter;
+            }
+            case "Gemm" or "MatMul":
+            {
+                var a = In(0);
+                if (y.ElementCount is not { } outs || a.Dims is not { Length: > 0 } dims) return 0;
+                var kDim = n.Op == "Gemm" && n.GetInt("transA", 0) != 0 ? dims[0] : dims[^1];
+                return kDim.IsKnown ? outs * kDim.Value : 0;
+            }
+            default: return 0;
+        }
+    }
+}

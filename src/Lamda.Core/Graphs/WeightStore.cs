@@ -1,0 +1,39 @@
+using Onnx;
+
+namespace Lamda.Graphs;
+
+/// <summary>
+/// The tensors (and opaque attributes) of a base model that a <see cref="Graph"/> refers to by name.
+/// LamdaText never inlines weights: a generated architecture is turned back into ONNX by resolving its
+/// references against the base model's store.
+/// </summary>
+public sealed class WeightStore
+{
+    readonly Dictionary<string, TensorProto> tensors = new(StringComparer.Ordinal);
+    readonly Dictionary<string, AttributeProto> attributes = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, TensorProto> Tensors => tensors;
+    public IReadOnlyDictionary<string, AttributeProto> Attributes => attributes;
+
+    /// <summary>Where the weights came from, for error messages.</summary>
+    public string Source { get; init; } = "(in memory)";
+
+    public void Add(string name, TensorProto tensor) => tensors[name] = tensor;
+    public void AddAttribute(string key, AttributeProto attribute) => attributes[key] = attribute;
+    public bool TryGet(string name, out TensorProto tensor) => tensors.TryGetValue(name, out tensor!);
+    public bool Contains(string name) => tensors.ContainsKey(name);
+
+    /// <summary>Shape of a stored tensor, or null when the name is unknown.</summary>
+    public long[]? ShapeOf(string name) => tensors.TryGetValue(name, out var t) ? t.Dims.ToArray() : null;
+
+    /// <summary>The stored tensor's values when it is a supported numeric type, else null.</summary>
+    public TensorLiteral? ValueOf(string name) => tensors.TryGetValue(name, out var t) ? TensorLiteral.FromTensorProto(t) : null;
+
+    /// <summary>Returns a name not yet used in this store, derived from <paramref name="stem"/>.</summary>
+    public string UniqueName(string stem)
+    {
+        if (!tensors.ContainsKey(stem)) return stem;
+        for (int i = 1; ; i++)
+            if (!tensors.ContainsKey($"{stem}_{i}")) return $"{stem}_{i}";
+    }
+}

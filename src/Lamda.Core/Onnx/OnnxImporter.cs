@@ -1,0 +1,136 @@
+using Lamda.Graphs;
+using Onnx;
+
+namespace Lamda.Onnx;
+
+/// <summary>Converts an ONNX <see cref="ModelProto"/> into a <see cref="Graph"/> plus the <see cref="WeightStore"/> it refers to.</summary>
+public static class OnnxImporter
+{
+    public static (Graph Graph, WeightStore Weights) Import(ModelProto model, string displayName = "model")
+    {
+        var g = model.Graph ?? throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: the model has no graph.");
+        var weights = new WeightStore { Source = displayName };
+        var graph = new Graph { IrVersion = model.IrVersion };
+        foreach (var o in model.OpsetImport) graph.Opsets.Add(new OpsetId(o.Domain, o.Version));
+
+        var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
+        foreach (var t in g.Initializer)
+        {
+            initializers[t.Name] = t;
+            weights.Add(t.Name, t);
+        }
+
+        // Tensor name -> edge that carries it.
+        var tensors = new Dictionary<string, EdgeOperand>(StringComparer.Ordinal);
+        foreach (var input in g.Input)
+        {
+            if (initializers.ContainsKey(input.Name)) continue; // IR < 4 lists initializers as inputs
+            var id = "in" + graph.Inputs.Count;
+            graph.Inputs.Add(new GraphValue(id, input.Name, TypeOf(input, displayName)));
+            tensors[input.Name] = new EdgeOperand(id);
+        }
+
+        var nodes = TopologicalOrder(g, initializers.Keys, displayName);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var p = nodes[i];
+            var node = new Node("n" + i, p.OpType, i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            {
+                Domain = p.Domain,
+                OutputCount = Math.Max(1, p.Output.Count),
+            };
+            for (int slot = 0; slot < p.Input.Count; slot++)
+            {
+                var name = p.Input[slot];
+                if (name.Length == 0) node.Inputs.Add(EmptyOperand.Instance);
+                else if (tensors.TryGetValue(name, out var edge)) node.Inputs.Add(edge);
+                else if (initializers.TryGetValue(name, out var init))
+                {
+                    bool weightSlot = OperatorCatalog.IsWeightSlot(p.OpType, slot) && p.Domain is "" or "ai.onnx";
+                    var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
+                    node.Inputs.Add(literal != null ? new LiteralOperand(literal) : new WeightOperand(name));
+                }
+                else throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
+            }
+            var firstOutput = p.Output.FirstOrDefault() ?? node.Id;
+            foreach (var a in p.Attribute.OrderBy(a => a.Name, StringComparer.Ordinal))
+                node.Attributes.Add(new NodeAttribute(a.Name, ImportAttribute(a, $"{firstOutput}#{a.Name}", weights)));
+            for (int k = 0; k < p.Output.Count; k++)
+            {
+                if (p.Output[k].Length == 0) continue;
+                var edge = new EdgeOperand(node.Output, k);
+                tensors[p.Output[k]] = edge;
+                graph.EdgeNames[edge.Key] = p.Output[k];
+            }
+            graph.Nodes.Add(node);
+        }
+
+        foreach (var output in g.Output)
+        {
+            if (!tensors.TryGetValue(output.Name, out var edge))
+                throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt such a model.");
+            graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
+        }
+        ShapeInference.AnnotateChannels(graph, weights);
+        return (graph, weights);
+    }
+
+    static AttributeValue ImportAttribute(AttributeProto a, string key, WeightStore weights)
+    {
+        switch (a.Type)
+        {
+            case AttributeProto.Types.AttributeType.Int: return AttributeValue.FromInt(a.I);
+            case AttributeProto.Types.AttributeType.Float: return AttributeValue.FromFloat(a.F);
+            case AttributeProto.Types.AttributeType.String: return AttributeValue.FromString(a.S.ToStringUtf8());
+            case AttributeProto.Types.AttributeType.Ints: return AttributeValue.FromInts(a.Ints.ToArray());
+            case AttributeProto.Types.AttributeType.Floats: return AttributeValue.FromFloats(a.Floats.ToArray());
+            case AttributeProto.Types.AttributeType.Strings: return AttributeValue.FromStrings(a.Strings.Select(s => s.ToStringUtf8()).ToArray());
+            case AttributeProto.Types.AttributeType.Tensor when ConstantPolicy.ShouldInline(a.T, false) && TensorLiteral.FromTensorProto(a.T) is { } lit:
+                return AttributeValue.FromTensor(lit);
+            case AttributeProto.Types.AttributeType.Tensor:
+                weights.Add(key, a.T);
+                return AttributeValue.FromReference(key);
+            default:
+                weights.AddAttribute(key, a);
+                return AttributeValue.FromReference(key);
+        }
+    }
+
+    public static TensorType TypeOf(ValueInfoProto v, string displayName)
+    {
+        if (v.Type?.TensorType is not { } tt)
+            throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph input/output '{v.Name}' is not a tensor; Lamda supports tensor inputs and outputs only.");
+        if (tt.Shape == null) return new TensorType(tt.ElemType, null);
+        return new TensorType(tt.ElemType, tt.Shape.Dim.Select(d =>
+            d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? new Dim(d.DimValue)
+            : d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? new Dim(-1, d.DimParam)
+            : Dim.Unknown).ToArray());
+    }
+
+    /// <summary>ONNX requires topological order, but not every exporter honours it; sort stably when needed.</summary>
+    static List<NodeProto> TopologicalOrder(GraphProto g, IEnumerable<string> initializers, string displayName)
+    {
+        var available = new HashSet<string>(initializers, StringComparer.Ordinal) { "" };
+        foreach (var i in g.Input) available.Add(i.Name);
+        var pending = g.Node.ToList();
+        var ordered = new List<NodeProto>(pending.Count);
+        while (pending.Count > 0)
+        {
+            int before = ordered.Count;
+            var next = new List<NodeProto>();
+            foreach (var n in pending)
+            {
+                if (n.Input.All(available.Contains)) { ordered.Add(n); foreach (var o in n.Output) available.Add(o); }
+                else next.Add(n);
+            }
+            if (ordered.Count == before)
+            {
+                var stuck = next[0];
+                var missing = stuck.Input.First(i => !available.Contains(i));
+                throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{stuck.Name}' ({stuck.OpType}) reads '{missing}', which is never defined (or the graph has a cycle).");
+            }
+            pending = next;
+        }
+        return ordered;
+    }
+}

@@ -1,0 +1,113 @@
+using Lamda.Graphs;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Lamda.Runtime;
+
+/// <summary>Options for running a model with ONNX Runtime on the CPU.</summary>
+public sealed record RunnerOptions
+{
+    public int IntraOpThreads { get; init; } = 1;
+    public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+}
+
+/// <summary>
+/// A loaded ONNX Runtime session, as plain as ORT's own API: create, run, dispose. Execution is
+/// sequential on the CPU with the given intra-op threads, which is what latency measurement needs.
+/// </summary>
+public sealed class ModelRunner : IDisposable
+{
+    readonly InferenceSession session;
+    readonly SessionOptions options;
+
+    public ModelRunner(byte[] model, RunnerOptions? settings = null, string displayName = "model")
+    {
+        settings ??= new RunnerOptions();
+        options = new SessionOptions
+        {
+            IntraOpNumThreads = settings.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = settings.Optimization,
+        };
+        try { session = new InferenceSession(model, options); }
+        catch (OnnxRuntimeException e)
+        {
+            options.Dispose();
+            throw new LamdaException(ErrorCodes.RuntimeFailed, $"{displayName}: ONNX Runtime cannot load the model: {e.Message}", e);
+        }
+    }
+
+    public IReadOnlyList<string> OutputNames => session.OutputNames;
+
+    /// <summary>Runs once and returns every graph output by name.</summary>
+    public Dictionary<string, TensorData> Run(IReadOnlyDictionary<string, TensorData> inputs)
+    {
+        var names = inputs.Keys.ToArray();
+        var values = names.Select(n => ToOrt(inputs[n])).ToArray();
+        try
+        {
+            using var results = session.Run(new RunOptions(), names, values, session.OutputNames);
+            var outputs = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+            for (int i = 0; i < results.Count; i++) outputs[session.OutputNames[i]] = FromOrt(results[i]);
+            return outputs;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new LamdaException(ErrorCodes.RuntimeFailed, $"ONNX Runtime failed to run the model: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    /// <summary>Prepared inputs for timing loops, so that measurement excludes input marshalling.</summary>
+    public PreparedRun Prepare(IReadOnlyDictionary<string, TensorData> inputs) => new(session, inputs.Keys.ToArray(), inputs.Values.Select(ToOrt).ToArray());
+
+    static OrtValue ToOrt(TensorData t) => t.Values switch
+    {
+        float[] f => OrtValue.CreateTensorValueFromMemory(f, t.Shape),
+        long[] l => OrtValue.CreateTensorValueFromMemory(l, t.Shape),
+        int[] i => OrtValue.CreateTensorValueFromMemory(i, t.Shape),
+        bool[] b => OrtValue.CreateTensorValueFromMemory(b, t.Shape),
+        _ => throw new ArgumentException($"unsupported input array {t.Values.GetType().Name}"),
+    };
+
+    static TensorData FromOrt(OrtValue v)
+    {
+        var info = v.GetTensorTypeAndShape();
+        var shape = info.Shape;
+        return info.ElementDataType switch
+        {
+            TensorElementType.Float => new TensorData(DataTypes.Float, shape, v.GetTensorDataAsSpan<float>().ToArray()),
+            TensorElementType.Int64 => new TensorData(DataTypes.Int64, shape, v.GetTensorDataAsSpan<long>().ToArray()),
+            TensorElementType.Int32 => new TensorData(DataTypes.Int32, shape, v.GetTensorDataAsSpan<int>().ToArray()),
+            TensorElementType.Bool => new TensorData(DataTypes.Bool, shape, v.GetTensorDataAsSpan<bool>().ToArray()),
+            var other => throw new LamdaException(ErrorCodes.UnsupportedModel, $"output element type {other} is not supported"),
+        };
+    }
+
+    public void Dispose()
+    {
+        session.Dispose();
+        options.Dispose();
+    }
+
+    /// <summary>A session with its inputs bound, run repeatedly by the latency meter.</summary>
+    public sealed class PreparedRun(InferenceSession session, string[] names, OrtValue[] values) : IDisposable
+    {
+        readonly RunOptions runOptions = new();
+
+        public void Run()
+        {
+            using var _ = session.Run(runOptions, names, values, session.OutputNames);
+        }
+
+        public void Dispose()
+        {
+            foreach (var v in values) v.Dispose();
+            runOptions.Dispose();
+        }
+    }
+}

@@ -1,0 +1,31 @@
+using Lamda.Graphs;
+
+namespace Lamda.Runtime;
+
+/// <summary>A dense tensor in memory: element type, shape and values (float[], long[], int[] or bool[]).</summary>
+public sealed record TensorData(int ElemType, long[] Shape, Array Values)
+{
+    public long Count => Shape.Aggregate(1L, (a, d) => a * d);
+
+    /// <summary>Seeded inputs for a graph: uniform [0,1) floats, small non-negative integers. Symbolic dims become 1.</summary>
+    public static Dictionary<string, TensorData> RandomInputs(Graph graph, int seed = 0)
+    {
+        var rng = new Random(seed);
+        var inputs = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+        foreach (var i in graph.Inputs)
+        {
+            var shape = (i.Type.Dims ?? throw new LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
+                .Select(d => d.IsKnown ? d.Value : 1).ToArray();
+            long count = shape.Aggregate(1L, (a, d) => a * d);
+            inputs[i.Name] = i.Type.ElemType switch
+            {
+                DataTypes.Float => new TensorData(DataTypes.Float, shape, Enumerable.Range(0, (int)count).Select(_ => rng.NextSingle()).ToArray()),
+                DataTypes.Int64 => new TensorData(DataTypes.Int64, shape, Enumerable.Range(0, (int)count).Select(_ => (long)rng.Next(0, 4)).ToArray()),
+                DataTypes.Int32 => new TensorData(DataTypes.Int32, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(0, 4)).ToArray()),
+                DataTypes.Bool => new TensorData(DataTypes.Bool, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(2) == 1).ToArray()),
+                _ => throw new LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has element type {DataTypes.Name(i.Type.ElemType)}; Lamda feeds f32, i64, i32 and bool inputs."),
+            };
+        }
+        return inputs;
+    }
+}
