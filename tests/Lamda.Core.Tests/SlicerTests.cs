@@ -83,31 +83,8 @@ public class SlicerTests
         var tokens = graph.Nodes.Select(x => EstimatingTokenCounter.Instance.Count(LamdaTextWriter.NodeLine(x) + "\n")).ToArray();
         var severed = Slicer.SeveredAt(graph);
         AssertValid(plan, tokens, severed, 2048);
-        Assert.Equal(ShortestPathOptimum(tokens, severed, 2048), plan.SeveredEdges);
+        Assert.Equal(SliceReference.ShortestPathOptimum(tokens, severed, 2048), plan.SeveredEdges);
         Assert.True(plan.Slices.Count > 1);
-    }
-
-    /// <summary>Independent optimum: Dijkstra over boundary positions (a different algorithm from the DP).</summary>
-    internal static int ShortestPathOptimum(int[] tokens, int[] severed, int max)
-    {
-        int n = tokens.Length;
-        var dist = Enumerable.Repeat(int.MaxValue, n + 1).ToArray();
-        var queue = new PriorityQueue<int, int>();
-        dist[0] = 0;
-        queue.Enqueue(0, 0);
-        while (queue.TryDequeue(out int i, out int d))
-        {
-            if (d > dist[i]) continue;
-            int sum = 0;
-            for (int j = i; j < n; j++)
-            {
-                sum += tokens[j];
-                if (sum > max) break;
-                int next = d + (j + 1 < n ? severed[j] : 0);
-                if (next < dist[j + 1]) { dist[j + 1] = next; queue.Enqueue(j + 1, next); }
-            }
-        }
-        return dist[n];
     }
 
     internal static void AssertValid(SlicePlan plan, int[] tokens, int[] severed, int max)
