@@ -24,6 +24,12 @@ public sealed class Graph
     public List<GraphValue> Outputs { get; } = [];
     public List<Node> Nodes { get; } = [];
 
+    /// <summary>
+    /// Edges that subgraph bodies (If/Loop/Scan) read from this graph by ONNX name. Text: <c>capture %5 "name"</c>.
+    /// The exporter gives these edges their names back and the normalizer keeps them alive.
+    /// </summary>
+    public List<GraphValue> Captures { get; } = [];
+
     /// <summary>Original ONNX tensor names of edges (by key), kept only to export readable names.</summary>
     public Dictionary<string, string> EdgeNames { get; } = [];
 
@@ -52,6 +58,7 @@ public sealed class Graph
         g.Opsets.AddRange(Opsets);
         g.Inputs.AddRange(Inputs);
         g.Outputs.AddRange(Outputs);
+        g.Captures.AddRange(Captures);
         foreach (var kv in EdgeNames) g.EdgeNames[kv.Key] = kv.Value;
         foreach (var n in Nodes)
         {

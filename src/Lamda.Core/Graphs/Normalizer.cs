@@ -20,6 +20,8 @@ public static class Normalizer
         var removed = new Dictionary<string, int>(StringComparer.Ordinal);
         var inference = ShapeInference.Run(g, weights);
         var outputKeys = g.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        // Values captured by subgraph bodies are used by name: keep them, like graph outputs.
+        var captured = g.Captures.Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
         var replacement = new Dictionary<string, Operand>(StringComparer.Ordinal);
         var kept = new List<Node>(g.Nodes.Count);
 
@@ -29,6 +31,7 @@ public static class Normalizer
                 if (n.Inputs[k] is EdgeOperand e && replacement.TryGetValue(e.Key, out var r)) n.Inputs[k] = r;
 
             var folded = Fold(n, g, weights, inference);
+            if (Enumerable.Range(0, n.OutputCount).Any(k => captured.Contains(n.OutputKey(k)))) { kept.Add(n); continue; }
             if (folded != null && !outputKeys.Contains(n.Output))
             {
                 replacement[n.Output] = folded;
@@ -59,7 +62,7 @@ public static class Normalizer
         }
 
         g.Nodes.Clear();
-        g.Nodes.AddRange(RemoveDead(kept, outputKeys, removed));
+        g.Nodes.AddRange(RemoveDead(kept, outputKeys.Concat(captured), removed));
         GraphIds.Renumber(g);
         ShapeInference.AnnotateChannels(g, weights);
         return (g, new NormalizeReport(removed, before, g.Nodes.Count));
@@ -112,7 +115,7 @@ public static class Normalizer
         return new WeightOperand(name);
     }
 
-    static List<Node> RemoveDead(List<Node> nodes, HashSet<string> outputKeys, Dictionary<string, int> removed)
+    static List<Node> RemoveDead(List<Node> nodes, IEnumerable<string> outputKeys, Dictionary<string, int> removed)
     {
         var live = new HashSet<string>(outputKeys.Select(k => k.Split('.')[0]), StringComparer.Ordinal);
         var result = new List<Node>(nodes.Count);

@@ -15,6 +15,12 @@ public sealed class WeightStore
     public IReadOnlyDictionary<string, TensorProto> Tensors => tensors;
     public IReadOnlyDictionary<string, AttributeProto> Attributes => attributes;
 
+    /// <summary>Initializers that subgraph bodies (If/Loop/Scan) read by name; always exported.</summary>
+    public HashSet<string> CapturedWeights { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Model-local functions (custom operators defined in the model), copied to every export.</summary>
+    public List<FunctionProto> Functions { get; } = [];
+
     /// <summary>Where the weights came from, for error messages.</summary>
     public string Source { get; init; } = "(in memory)";
 

@@ -17,6 +17,7 @@ public static class OnnxExporter
             Graph = new GraphProto { Name = "lamda" },
         };
         foreach (var o in graph.Opsets) model.OpsetImport.Add(new OperatorSetIdProto { Domain = o.Domain, Version = o.Version });
+        model.Functions.AddRange(weights.Functions.Select(f => f.Clone()));
         var g = model.Graph;
 
         var names = new TensorNames(graph, weights);
@@ -24,6 +25,14 @@ public static class OnnxExporter
         foreach (var o in graph.Outputs) g.Output.Add(ValueInfo(o.Name, o.Type));
 
         var exportedWeights = new HashSet<string>(StringComparer.Ordinal);
+        // Initializers read only by subgraph bodies are not operands of any node; carry them explicitly.
+        foreach (var name in weights.CapturedWeights)
+            if (weights.TryGet(name, out var captured) && exportedWeights.Add(name))
+            {
+                var copy = captured.Clone();
+                copy.Name = name;
+                g.Initializer.Add(copy);
+            }
         foreach (var n in graph.Nodes)
         {
             var p = new NodeProto { Name = n.Id, OpType = n.Op, Domain = n.Domain };
@@ -118,6 +127,9 @@ public static class OnnxExporter
             foreach (var i in graph.Inputs) Bind(i.Key, i.Name);
             foreach (var o in graph.Outputs)
                 if (!byKey.ContainsKey(o.Key)) Bind(o.Key, o.Name);
+            // Subgraphs refer to these outer values by name: they must keep it.
+            foreach (var c in graph.Captures)
+                if (!byKey.ContainsKey(c.Key)) Bind(c.Key, c.Name);
             foreach (var n in graph.Nodes)
                 foreach (var w in n.Inputs.OfType<WeightOperand>()) used.Add(w.Name);
         }

@@ -65,6 +65,13 @@ public static class OnnxImporter
             graph.Nodes.Add(node);
         }
 
+        foreach (var captured in CapturedNames(g))
+        {
+            if (tensors.TryGetValue(captured, out var edge)) graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
+            else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
+        }
+        weights.Functions.AddRange(model.Functions);
+
         foreach (var output in g.Output)
         {
             if (!tensors.TryGetValue(output.Name, out var edge))
@@ -93,6 +100,39 @@ public static class OnnxImporter
             default:
                 weights.AddAttribute(key, a);
                 return AttributeValue.FromReference(key);
+        }
+    }
+
+    /// <summary>Names that subgraph bodies read without defining them: values captured from the outer graph.</summary>
+    static HashSet<string> CapturedNames(GraphProto g)
+    {
+        var captured = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in g.Node)
+            foreach (var a in n.Attribute)
+            {
+                if (a.G != null) Collect(a.G, captured);
+                foreach (var sub in a.Graphs) Collect(sub, captured);
+            }
+        return captured;
+
+        static void Collect(GraphProto body, HashSet<string> into)
+        {
+            var defined = new HashSet<string>(StringComparer.Ordinal) { "" };
+            foreach (var i in body.Input) defined.Add(i.Name);
+            foreach (var t in body.Initializer) defined.Add(t.Name);
+            foreach (var n in body.Node)
+            {
+                foreach (var i in n.Input) if (!defined.Contains(i)) into.Add(i);
+                foreach (var a in n.Attribute)
+                {
+                    var inner = new HashSet<string>(StringComparer.Ordinal);
+                    if (a.G != null) Collect(a.G, inner);
+                    foreach (var sub in a.Graphs) Collect(sub, inner);
+                    foreach (var i in inner) if (!defined.Contains(i)) into.Add(i);
+                }
+                foreach (var o in n.Output) defined.Add(o);
+            }
+            foreach (var o in body.Output) if (!defined.Contains(o.Name)) into.Add(o.Name);
         }
     }
 

@@ -41,6 +41,7 @@ public static class LamdaTextReader
                 }
                 else if (keyword == "input") ParseValue(c, state, isInput: true);
                 else if (keyword == "output") ParseValue(c, state, isInput: false);
+                else if (keyword == "capture") ParseCapture(c, state);
                 else ParseNode(c, state);
             }
             catch (ParseError e)
@@ -64,6 +65,7 @@ public static class LamdaTextReader
         public Dictionary<string, int> Edges { get; } = new(StringComparer.Ordinal);
         public HashSet<string> NodeIds { get; } = new(StringComparer.Ordinal);
         public List<(GraphValue Value, int Line, int Column)> PendingOutputs { get; } = [];
+        public List<(GraphValue Value, int Line, int Column)> PendingCaptures { get; } = [];
 
         /// <summary>
         /// After an error in a node line, still define the edge it declares, so that later lines reading it
@@ -87,6 +89,9 @@ public static class LamdaTextReader
                 if (!names.Add(v.Name))
                     Diagnostics.Add(new TextDiagnostic(TextCodes.DuplicateId, file, line, col, $"output name '{v.Name}' is used twice"));
             }
+            foreach (var (v, line, col) in PendingCaptures)
+                if (!Edges.TryGetValue(v.Edge, out var count) || v.Index >= count)
+                    Diagnostics.Add(new TextDiagnostic(TextCodes.DanglingEdge, file, line, col, $"capture '{v.Name}' refers to %{v.Key}, which no node defines"));
         }
     }
 
@@ -144,6 +149,20 @@ public static class LamdaTextReader
             s.Graph.Outputs.Add(value);
             s.PendingOutputs.Add((value, c.LineNumber, col));
         }
+    }
+
+    static void ParseCapture(Cursor c, State s)
+    {
+        c.ReadWord();
+        c.Spaces();
+        int col = c.Column;
+        var (edge, index) = ParseEdgeRef(c);
+        c.Spaces();
+        var name = c.ReadQuoted();
+        c.End();
+        var value = new GraphValue(edge, name, TensorType.Unknown) { Index = index };
+        s.Graph.Captures.Add(value);
+        s.PendingCaptures.Add((value, c.LineNumber, col));
     }
 
     static TensorType ParseType(Cursor c)

@@ -36,6 +36,7 @@ public static class LamdaTextWriter
         sb.Append('\n');
         foreach (var i in graph.Inputs) WriteValue("input", i, sb);
         foreach (var o in graph.Outputs) WriteValue("output", o, sb);
+        foreach (var c in graph.Captures) sb.Append("capture %").Append(c.Key).Append(' ').Append(Syntax.Quote(c.Name)).Append('\n');
         return sb;
     }
 
