@@ -15,7 +15,8 @@ namespace Lamda.Cli
         public static readonly IReadOnlyList<Command> Commands =
         [
             new InspectCommand(), new SerializeCommand(), new DeserializeCommand(), new NormalizeCommand(),
-            new SliceCommand(), new BenchCommand(),
+            new SliceCommand(), new MeasureCommand(), new DevicesCommand(), new DeviceProfileCommand(), new PredictCommand(),
+            new BenchCommand(), new BenchPredictorCommand(),
         ];
 
         public static int Main(string[] args, TextWriter stdout, TextWriter stderr)

@@ -26,4 +26,6 @@ public static class ErrorCodes
     public const string BadArgument = "LAMDA006";
     public const string WriteFailed = "LAMDA007";
     public const string RuntimeFailed = "LAMDA008";
+    public const string UnknownDevice = "LAMDA009";
+    public const string BadProfile = "LAMDA010";
 }

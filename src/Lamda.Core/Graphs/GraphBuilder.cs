@@ -93,8 +93,12 @@ public sealed class GraphBuilder
     public EdgeOperand Add(EdgeOperand a, EdgeOperand b) => Op("Add", [a, b]);
     public EdgeOperand Concat(params EdgeOperand[] xs) => Op("Concat", xs, ("axis", AttributeValue.FromInt(1)));
 
-    public EdgeOperand MaxPool(EdgeOperand x, long kernel = 2, long stride = 2) =>
-        Op("MaxPool", [x], ("kernel_shape", AttributeValue.FromInts([kernel, kernel])), ("pads", AttributeValue.FromInts([0, 0, 0, 0])), ("strides", AttributeValue.FromInts([stride, stride])));
+    /// <summary>Max pooling; odd kernels are padded by kernel/2 (so a stride-1 pool keeps the size), even ones are not.</summary>
+    public EdgeOperand MaxPool(EdgeOperand x, long kernel = 2, long stride = 2)
+    {
+        long p = kernel % 2 == 1 ? kernel / 2 : 0;
+        return Op("MaxPool", [x], ("kernel_shape", AttributeValue.FromInts([kernel, kernel])), ("pads", AttributeValue.FromInts([p, p, p, p])), ("strides", AttributeValue.FromInts([stride, stride])));
+    }
 
     public EdgeOperand GlobalAveragePool(EdgeOperand x) => Op("GlobalAveragePool", [x]);
     public EdgeOperand Flatten(EdgeOperand x) => Op("Flatten", [x], ("axis", AttributeValue.FromInt(1)));

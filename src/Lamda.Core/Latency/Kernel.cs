@@ -1,0 +1,137 @@
+using Lamda.Graphs;
+
+namespace Lamda.Latency;
+
+/// <summary>Kernel classes the predictor models separately (docs/latency.md).</summary>
+/// <summary>
+/// Channel granularities of the runtime's convolution kernels on a device, detected during calibration:
+/// output channels are computed in tiles, input channels are fastest in whole blocks, depthwise channels in
+/// groups. Width choices aligned to them avoid paying for padding or a slow path.
+/// </summary>
+public sealed record ChannelGranularity(int OutputTile = 1, int InputBlock = 1, int DepthwiseBlock = 1)
+{
+    public static readonly ChannelGranularity None = new();
+
+    /// <summary>The multiple that widths should be rounded to on this device.</summary>
+    public int PreferredMultiple => Math.Max(OutputTile, Math.Max(InputBlock, DepthwiseBlock));
+}
+
+public static class KernelClass
+{
+    public const string Conv = "conv", Pointwise = "conv1x1", Depthwise = "dwconv", GroupConv = "gconv", ConvTranspose = "convT",
+        Gemm = "gemm", Pool = "pool", GlobalPool = "gpool", Elementwise = "eltwise", Concat = "concat", Copy = "copy", Free = "free";
+
+    public static readonly string[] All = [Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy];
+}
+
+/// <summary>
+/// One unit of work as the runtime executes it: an operator plus what ONNX Runtime fuses into it (Conv with
+/// its BatchNorm, residual Add and activation; Gemm with its activation). Features are in millions.
+/// </summary>
+public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMacs, double MInputs, double MOutputs, double MWeights, long InChannels, long OutChannels)
+{
+    public const int FeatureCount = 6;
+
+    public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
+
+    /// <summary>
+    /// Feature vector of the regression (millions): [1, aligned work, misaligned work, input, output, weight
+    /// elements]. Work is MACs with channel counts rounded up to the device's tiles (convolutions pad output
+    /// channels to a tile and input channels to a block); it goes to the misaligned slot when the channels miss
+    /// the block of the runtime's fast path, where each MAC costs more. Memory-bound kernels use their traffic
+    /// as work.
+    /// </summary>
+    public double[] Features(ChannelGranularity g)
+    {
+        double work = MMacs > 0 ? MMacs : MInputs + MOutputs;
+        bool aligned = true;
+        if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
+        {
+            work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
+            aligned = InChannels % g.InputBlock == 0 || InChannels <= 4;
+        }
+        else if (Class == KernelClass.Depthwise && OutChannels > 0) aligned = OutChannels % g.DepthwiseBlock == 0;
+        return [1, aligned ? work : 0, aligned ? 0 : work, MInputs, MOutputs, MWeights];
+    }
+
+    static long RoundUp(long v, int to) => to <= 1 ? v : (v + to - 1) / to * to;
+}
+
+/// <summary>Maps a graph to the kernels ONNX Runtime (CPU, all optimizations) would run.</summary>
+public static class KernelExtractor
+{
+    static readonly HashSet<string> Activations = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish"];
+    static readonly HashSet<string> FreeOps = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Constant", "Size"];
+    static readonly HashSet<string> CopyOps = ["Transpose", "Slice", "Split", "Pad", "Resize", "Upsample", "Gather", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Cast"];
+
+    public static List<Kernel> Extract(Graph graph, WeightStore weights, InferenceResult? inference = null)
+    {
+        inference ??= ShapeInference.Run(graph, weights);
+        var consumers = graph.Consumers();
+        var outputs = graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        var fused = new HashSet<Node>();
+        var kernels = new List<Kernel>();
+
+        // The single consumer of a node's output, if the output is not also a graph output.
+        Node? Sole(Node n) => !outputs.Contains(n.Output) && consumers.TryGetValue(n.Output, out var c) && c.Count == 1 && c[0].EdgeInputs.Count(e => e.Key == n.Output) == 1 ? c[0] : null;
+        double M(long? v) => (v ?? 0) / 1e6;
+        long? Elems(Operand o) => o is EdgeOperand e ? inference.TypeOf(e.Key).ElementCount : null;
+
+        foreach (var n in graph.Nodes)
+        {
+            if (fused.Contains(n)) continue;
+            var group = new List<Node> { n };
+            string cls = Classify(n, inference, weights);
+            double extraInputs = 0;
+            if (cls is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv)
+            {
+                var last = n;
+                if (Sole(last) is { Op: "BatchNormalization" } bn) { group.Add(bn); last = bn; }
+                if (Sole(last) is { Op: "Add" } add && add.EdgeInputs.Count() == 2)
+                {
+                    group.Add(add);
+                    var other = add.EdgeInputs.First(e => e.Key != last.Output);
+                    extraInputs = M(inference.TypeOf(other.Key).ElementCount);
+                    last = add;
+                }
+                if (Sole(last) is { } act && Activations.Contains(act.Op)) group.Add(act);
+            }
+            else if (cls == KernelClass.Gemm && Sole(n) is { } act && Activations.Contains(act.Op)) group.Add(act);
+            foreach (var m in group) fused.Add(m);
+
+            var lastNode = group[^1];
+            double macs = group.Sum(m => GraphStats.NodeMacs(m, weights, inference)) / 1e6;
+            double ins = n.Inputs.Where(o => o is EdgeOperand).Sum(o => M(Elems(o))) + extraInputs;
+            double outs = M(inference.TypeOf(lastNode.Output).ElementCount);
+            double ws = group.SelectMany(m => m.Inputs.OfType<WeightOperand>()).Distinct().Sum(w => M(weights.ShapeOf(w.Name)?.Aggregate(1L, (a, d) => a * d)));
+            long cin = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand e0 ? inference.TypeOf(e0.Key).Channels ?? 0 : 0;
+            long cout = inference.TypeOf(lastNode.Output).Channels ?? 0;
+            kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout));
+        }
+        return kernels;
+    }
+
+    static string Classify(Node n, InferenceResult inference, WeightStore weights)
+    {
+        if (n.Domain.Length > 0) return KernelClass.Elementwise;
+        switch (n.Op)
+        {
+            case "Conv":
+            {
+                long group = n.GetInt("group", 1);
+                var w = n.Inputs.Count > 1 && n.Inputs[1] is WeightOperand wo ? weights.ShapeOf(wo.Name) : null;
+                var kernel = n.GetInts("kernel_shape") ?? w?.Skip(2).ToArray() ?? [];
+                if (group == 1) return kernel.All(k => k == 1) ? KernelClass.Pointwise : KernelClass.Conv;
+                return w != null && w[1] == 1 ? KernelClass.Depthwise : KernelClass.GroupConv;
+            }
+            case "ConvTranspose": return KernelClass.ConvTranspose;
+            case "Gemm" or "MatMul": return KernelClass.Gemm;
+            case "MaxPool" or "AveragePool" or "LpPool": return KernelClass.Pool;
+            case "GlobalAveragePool" or "GlobalMaxPool" or "ReduceMean" or "ReduceMax" or "ReduceSum": return KernelClass.GlobalPool;
+            case "Concat": return KernelClass.Concat;
+        }
+        if (FreeOps.Contains(n.Op)) return KernelClass.Free;
+        if (CopyOps.Contains(n.Op)) return KernelClass.Copy;
+        return KernelClass.Elementwise;
+    }
+}
