@@ -166,14 +166,16 @@ public sealed class BenchPredictorCommand : Command
     public override string Name => "bench-predictor";
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";
     public override string Usage => """
-        Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR]
+        Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR] [--align]
 
         Builds a host profile (quick suite unless --full; or uses --profile), then for every model in DIR
         (default: the shared models) and each width factor makes a width-scaled variant with Lamda's channel
         surgery, measures it (1 thread) and predicts it. Prints each pair, the share within +-10% and MAPE.
+          --align   round every width to the device's preferred channel multiple (as adaptation does, and as
+                    width multipliers in MobileNet-style models do); without it widths are scaled exactly
         """;
     public override string[] ValueOptions => ["--profile", "--widths", "--models"];
-    public override string[] FlagOptions => ["--full"];
+    public override string[] FlagOptions => ["--full", "--align"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -185,6 +187,8 @@ public sealed class BenchPredictorCommand : Command
         var widths = (args.Value("--widths") ?? "1.0,0.85,0.7,0.55,0.4,0.25").Split(',').Select(w => double.Parse(w, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var dir = args.Value("--models") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
         var predictor = new LatencyPredictor(profile);
+        int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
+        stdout.WriteLine($"widths rounded to multiples of {multiple}");
         var errors = new List<double>();
         var predictTimes = new List<double>();
         stdout.WriteLine($"{"model",-22} {"width",6} {"measured",9} {"predicted",9} {"error",8}");
@@ -195,7 +199,7 @@ public sealed class BenchPredictorCommand : Command
             var analysis = ChannelAnalysis.Run(graph, rawWeights);
             foreach (var w in widths)
             {
-                var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w));
+                var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
                 var bytes = ToBytes(OnnxExporter.Export(g, weights));
                 var measured = LatencyMeter.Measure(bytes, g, new MeasureOptions { Threads = profile.Execution.Threads, Runs = 20, MinSeconds = 0.5 }).P50Ms;
                 var t0 = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -9,7 +9,10 @@ public static class DeviceCatalog
     public const string Host = "host";
 
     /// <summary>Built-in devices other than host, from public specifications (uncalibrated estimates).</summary>
-    public static IReadOnlyList<DeviceProfile> BuiltIn { get; } =
+    public static IReadOnlyList<DeviceProfile> BuiltIn => builtIn.Value;
+
+    // Lazy: the profiles are derived from the efficiency table below, which must be initialized first.
+    static readonly Lazy<IReadOnlyList<DeviceProfile>> builtIn = new(() =>
     [
         SpecProfile("raspberry-pi-4", "Raspberry Pi 4 Model B, ONNX Runtime CPU", new HardwareSpec
         {
@@ -31,7 +34,7 @@ public static class DeviceCatalog
             Processor = "Intel Core i7-1165G7, 4 cores @ 2.8 GHz base, AVX-512", Cores = 4, PeakGflops = 358, MemoryBandwidthGBs = 68.3,
             Source = "Intel ARK, Core i7-1165G7: 4 cores, 2.8 GHz base, LPDDR4x-4266 (68.3 GB/s); 32 FP32 FLOP/cycle/core (one AVX-512 FMA)",
         }, overheadMs: 0.006, channels: new ChannelGranularity(16, 16, 16)),
-    ];
+    ]);
 
     /// <summary>Fraction of peak compute each kernel class reaches in ONNX Runtime's CPU kernels (an assumption, documented in docs/latency.md).</summary>
     static readonly Dictionary<string, double> ComputeEfficiency = new()
@@ -54,10 +57,11 @@ public static class DeviceCatalog
         var kernels = new Dictionary<string, KernelModel>();
         foreach (var cls in KernelClass.All)
         {
+            // Spec profiles have one model per class; the misaligned MAC coefficient carries the penalty.
             double macMs = ComputeEfficiency.TryGetValue(cls, out var eff) ? 2.0 / (hw.PeakGflops * eff) : 0; // ms per million MACs
             kernels[cls] = new KernelModel
             {
-                Coefficients = [overheadMs, macMs, macMs * MisalignedPenalty, memMs, memMs, memMs],
+                Coefficients = [overheadMs, macMs, macMs * MisalignedPenalty, memMs, memMs, memMs, 0],
                 Provenance = "derived from the hardware spec: 2/(peak GFLOP/s x efficiency) per MMAC, 4/(bandwidth x 0.5) per M elements (docs/latency.md)",
             };
         }

@@ -64,6 +64,13 @@ public sealed record Composition
 {
     public double Scale { get; init; } = 1;
     public double MisalignedScale { get; init; } = 1;
+    /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
+    public double ReorderMsPerMElement { get; init; }
+    /// <summary>
+    /// Milliseconds per aligned convolution kernel (usually negative): inside a chain in the blocked layout a
+    /// kernel skips the layout conversions and part of the fixed cost it paid when measured alone.
+    /// </summary>
+    public double AlignedKernelMs { get; init; }
     public double OverheadMs { get; init; }
     public int Samples { get; init; }
     public string Provenance { get; init; } = "";
@@ -137,7 +144,7 @@ public sealed record DeviceProfile
             if (m.Coefficients is not { Length: Kernel.FeatureCount }) Fail($"kernel model '{cls}' must have {Kernel.FeatureCount} coefficients");
             if (m.Coefficients.Any(c => !double.IsFinite(c) || c < 0)) Fail($"kernel model '{cls}' has a negative or non-finite coefficient");
         }
-        if (!double.IsFinite(Composition.Scale) || Composition.Scale <= 0 || !double.IsFinite(Composition.MisalignedScale) || Composition.MisalignedScale <= 0 || !double.IsFinite(Composition.OverheadMs))
+        if (!double.IsFinite(Composition.Scale) || Composition.Scale <= 0 || !double.IsFinite(Composition.MisalignedScale) || Composition.MisalignedScale <= 0 || !double.IsFinite(Composition.OverheadMs) || Composition.ReorderMsPerMElement < 0)
             Fail("composition must have positive scales and a finite overhead");
     }
 }

@@ -30,16 +30,17 @@ public static class KernelClass
 /// </summary>
 public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMacs, double MInputs, double MOutputs, double MWeights, long InChannels, long OutChannels)
 {
-    public const int FeatureCount = 6;
+    public const int FeatureCount = 7;
 
     public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
 
     /// <summary>
     /// Feature vector of the regression (millions): [1, aligned work, misaligned work, input, output, weight
-    /// elements]. Work is MACs with channel counts rounded up to the device's tiles (convolutions pad output
+    /// elements, misaligned channels]. Work is MACs with channel counts rounded up to the device's tiles (convolutions pad output
     /// channels to a tile and input channels to a block); it goes to the misaligned slot when the channels miss
     /// the block of the runtime's fast path, where each MAC costs more. Memory-bound kernels use their traffic
-    /// as work.
+    /// as work. The last feature counts channels on the misaligned depthwise path, which loops per channel
+    /// (a fixed cost each) instead of running one vectorized kernel.
     /// </summary>
     public double[] Features(ChannelGranularity g)
     {
@@ -51,8 +52,17 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             aligned = InChannels % g.InputBlock == 0 || InChannels <= 4;
         }
         else if (Class == KernelClass.Depthwise && OutChannels > 0) aligned = OutChannels % g.DepthwiseBlock == 0;
-        return [1, aligned ? work : 0, aligned ? 0 : work, MInputs, MOutputs, MWeights];
+        double slowChannels = Class == KernelClass.Depthwise && !aligned ? OutChannels / 1e6 : 0;
+        return [1, aligned ? work : 0, aligned ? 0 : work, MInputs, MOutputs, MWeights, slowChannels];
     }
+
+    /// <summary>
+    /// Key of the regression that predicts this kernel: its class, with "/misaligned" for convolutions off the
+    /// runtime's fast path, which is a different code path with its own costs.
+    /// </summary>
+    public string ModelKey(ChannelGranularity g) => Features(g)[2] > 0 ? Class + Misaligned : Class;
+
+    public const string Misaligned = "/misaligned";
 
     static long RoundUp(long v, int to) => to <= 1 ? v : (v + to - 1) / to * to;
 }

@@ -27,7 +27,7 @@ public static class ProfileBuilder
         var machine = MachineDescription();
         var provenance = $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}";
         var kernels = new Dictionary<string, KernelModel>();
-        foreach (var group in samples.GroupBy(s => s.Class))
+        foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
         {
             var rows = group.ToList();
             var coefficients = Nnls.FitRelative(rows.Select(r => r.Kernel.Features(block)).ToArray(), rows.Select(r => r.Ms).ToArray());
@@ -62,24 +62,27 @@ public static class ProfileBuilder
     static Composition FitComposition(DeviceProfile profile, Options options, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
-        var nets = CompositionNetworks.Build(options.Quick ? 12 : 30, options.Seed);
+        var nets = CompositionNetworks.Build(options.Quick ? 24 : 48, options.Seed);
         var features = new List<double[]>();
         var measured = new List<double>();
         for (int i = 0; i < nets.Count; i++)
         {
             var b = nets[i];
-            var (aligned, misaligned) = predictor.KernelSums(b.Graph, b.Weights);
+            var f = predictor.CompositionFeatures(b.Graph, b.Weights);
             var stats = LatencyMeter.Measure(KernelSuite.ToBytes(b), b.Graph, new MeasureOptions { Threads = options.Threads, Warmup = 5, Runs = 15, MinSeconds = 0.3 });
-            features.Add([1, aligned, misaligned]);
+            features.Add(f);
             measured.Add(stats.P50Ms);
-            progress?.Report($"network {i + 1}/{nets.Count}: kernel sums {aligned:F2} + {misaligned:F2} ms, measured {stats.P50Ms:F2} ms");
+            progress?.Report($"network {i + 1}/{nets.Count}: kernel sums {f[1]:F2} + {f[2]:F2} ms, measured {stats.P50Ms:F2} ms");
         }
-        var c = Nnls.FitRelative(features.ToArray(), measured.ToArray());
+        // Scales and the reorder cost are non-negative; the per-kernel correction is signed.
+        var c = Nnls.FitRelative(features.ToArray(), measured.ToArray(), signed: [false, false, false, false, true]);
         return new Composition
         {
             OverheadMs = c[0],
             Scale = c[1] > 0 ? c[1] : 1,
             MisalignedScale = c[2] > 0 ? c[2] : 1,
+            ReorderMsPerMElement = c[3],
+            AlignedKernelMs = c[4],
             Samples = nets.Count,
             Provenance = $"fitted to {nets.Count} generated networks measured on {MachineDescription()}",
         };
@@ -111,7 +114,7 @@ public static class CompositionNetworks
         for (int i = 0; i < count; i++)
         {
             var b = new GraphBuilder(seed: rng.Next());
-            long res = new long[] { 32, 56, 64, 96 }[rng.Next(4)];
+            long res = new long[] { 32, 56, 64, 96, 112, 128 }[rng.Next(6)];
             var x = b.Input("input", 1, 3, res, res);
             // Half of the networks use widths off the channel tiles, as width scaling produces.
             long width = i % 2 == 0 ? new long[] { 16, 24, 32, 48 }[rng.Next(4)] : new long[] { 18, 22, 27, 30, 37, 45 }[rng.Next(6)];
@@ -130,7 +133,7 @@ public static class CompositionNetworks
                     }
                     case 1: // inverted residual
                     {
-                        long expand = c * 4 + (i % 2 == 0 ? 0 : rng.Next(1, 4));
+                        long expand = c * (rng.Next(2) == 0 ? 4 : 6) + (rng.Next(2) == 0 ? 0 : rng.Next(1, 4));
                         var e = b.Relu(b.BatchNorm(b.Conv(y, expand, kernel: 1)));
                         e = b.Relu(b.BatchNorm(b.Conv(e, expand, kernel: 3, group: expand)));
                         y = b.Add(b.BatchNorm(b.Conv(e, c, kernel: 1)), y);
@@ -160,8 +163,8 @@ public static class CompositionNetworks
 /// <summary>Non-negative least squares on relative error, by coordinate descent (a handful of variables).</summary>
 public static class Nnls
 {
-    /// <summary>Minimizes sum(((x_i . c) - y_i) / y_i)^2 subject to c &gt;= 0.</summary>
-    public static double[] FitRelative(double[][] x, double[] y)
+    /// <summary>Minimizes sum(((x_i . c) - y_i) / y_i)^2 subject to c &gt;= 0 (except where <paramref name="signed"/> is true).</summary>
+    public static double[] FitRelative(double[][] x, double[] y, bool[]? signed = null)
     {
         int n = x.Length, d = x[0].Length;
         var g = new double[d, d];
@@ -184,7 +187,7 @@ public static class Nnls
                 if (g[a, a] <= 0) continue;
                 double r = h[a];
                 for (int b = 0; b < d; b++) if (b != a) r -= g[a, b] * c[b];
-                double next = Math.Max(0, r / g[a, a]);
+                double next = signed != null && signed[a] ? r / g[a, a] : Math.Max(0, r / g[a, a]);
                 change = Math.Max(change, Math.Abs(next - c[a]) * Math.Sqrt(g[a, a]));
                 c[a] = next;
             }
