@@ -14,9 +14,9 @@ namespace Lamda.Cli
     {
         public static readonly IReadOnlyList<Command> Commands =
         [
-            new InspectCommand(), new SerializeCommand(), new DeserializeCommand(), new NormalizeCommand(),
+            new AdaptCommand(), new InspectCommand(), new SerializeCommand(), new DeserializeCommand(), new NormalizeCommand(),
             new SliceCommand(), new MeasureCommand(), new DevicesCommand(), new DeviceProfileCommand(), new PredictCommand(),
-            new BenchCommand(), new BenchPredictorCommand(),
+            new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(),
         ];
 
         public static int Main(string[] args, TextWriter stdout, TextWriter stderr)

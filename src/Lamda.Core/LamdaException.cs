@@ -28,4 +28,9 @@ public static class ErrorCodes
     public const string RuntimeFailed = "LAMDA008";
     public const string UnknownDevice = "LAMDA009";
     public const string BadProfile = "LAMDA010";
+    public const string BadBudget = "LAMDA011";
+    public const string ImpossibleBudget = "LAMDA012";
+    public const string BudgetNotMet = "LAMDA013";
+    public const string AccuracyNotMet = "LAMDA014";
+    public const string BadData = "LAMDA015";
 }

@@ -66,6 +66,9 @@ public sealed class ChannelAnalysis
     /// <summary>True when the channel cannot be removed (it reaches an output, an input, or an unsupported operator).</summary>
     public bool IsFixed(int r) => fixedRoot![Find(r)];
 
+    /// <summary>True when no channel of the source can be removed: its width is fixed.</summary>
+    public bool IsFixed(ChannelSource s) => s.Fixed || Enumerable.Range(s.FirstRef, s.Size).All(IsFixed);
+
     /// <summary>Removable components: root -> the channel refs that must be kept or removed together.</summary>
     public Dictionary<int, List<int>> Components()
     {

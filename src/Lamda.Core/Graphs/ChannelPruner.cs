@@ -8,8 +8,12 @@ namespace Lamda.Graphs;
 /// </summary>
 public static class ChannelPruner
 {
-    /// <summary>Returns a new graph and a new weight store; the inputs are not modified.</summary>
-    public static (Graph Graph, WeightStore Weights) Apply(ChannelAnalysis analysis, bool[] keep)
+    /// <summary>
+    /// Returns a new graph and a new weight store; the inputs are not modified. With
+    /// <paramref name="shapesOnly"/> the sliced weights carry their new shapes but no data: enough for
+    /// shape inference and latency prediction, and much cheaper inside a search.
+    /// </summary>
+    public static (Graph Graph, WeightStore Weights) Apply(ChannelAnalysis analysis, bool[] keep, bool shapesOnly = false)
     {
         var source = analysis.Graph;
         var g = source.Clone();
@@ -43,11 +47,23 @@ public static class ChannelPruner
                 switch (n.Inputs[slot])
                 {
                     case WeightOperand w when store.TryGet(w.Name, out var proto):
-                        var t = FloatTensor.From(proto);
-                        foreach (var (axis, indices) in selections)
-                            if (indices != null && axis < t.Dims.Length) t = t.Select(axis, indices);
                         var name = uses.GetValueOrDefault(w.Name) > 1 ? store.UniqueName($"{w.Name}.{n.Id}") : w.Name;
-                        store.Add(name, t.ToProto(name));
+                        if (shapesOnly)
+                        {
+                            var dims = proto.Dims.ToArray();
+                            foreach (var (axis, indices) in selections)
+                                if (indices != null && axis < dims.Length) dims[axis] = indices.Length;
+                            var shape = new global::Onnx.TensorProto { Name = name, DataType = proto.DataType };
+                            shape.Dims.AddRange(dims);
+                            store.Add(name, shape);
+                        }
+                        else
+                        {
+                            var t = FloatTensor.From(proto);
+                            foreach (var (axis, indices) in selections)
+                                if (indices != null && axis < t.Dims.Length) t = t.Select(axis, indices);
+                            store.Add(name, t.ToProto(name));
+                        }
                         n.Inputs[slot] = new WeightOperand(name);
                         break;
                     case LiteralOperand { Value.Reals: not null } l:
@@ -247,6 +263,33 @@ public static class ChannelSelection
                 foreach (var (layout, count) in list) remaining[layout] -= count;
         }
     }
+
+    /// <summary>
+    /// Keeps, for every removable layer, exactly the number of channels in <paramref name="targets"/> (by node id)
+    /// where the couplings allow it, removing the least important components first. Returns the mask and, per
+    /// source, how many channels it actually keeps.
+    /// </summary>
+    public static (bool[] Keep, int[] Kept) ToWidths(ChannelAnalysis a, IReadOnlyDictionary<string, int> targets, Dictionary<int, double>? importance = null)
+    {
+        var keep = Enumerable.Repeat(true, a.RefCount).ToArray();
+        importance ??= Importance(a);
+        var kept = a.Sources.Select(s => s.Size).ToArray();
+        var target = a.Sources.Select(s => s.Fixed || s.Node == null ? s.Size : Math.Clamp(targets.GetValueOrDefault(s.Node.Id, s.Size), 1, s.Size)).ToArray();
+        var edges = new EdgeOccupancy(a);
+        foreach (var (root, refs) in a.Components().OrderBy(kv => importance[kv.Key]).ThenBy(kv => kv.Key))
+        {
+            var bySource = refs.GroupBy(a.SourceOfRef).ToDictionary(x => x.Key, x => x.Count());
+            if (bySource.Any(kv => kept[kv.Key] - kv.Value < target[kv.Key]) || !edges.CanRemove(root)) continue;
+            foreach (var r in refs) keep[r] = false;
+            foreach (var (src, c) in bySource) kept[src] -= c;
+            edges.Remove(root);
+        }
+        return (keep, kept);
+    }
+
+    /// <summary>Per-source widths (node id -> channels) for a uniform width factor, rounded to a multiple.</summary>
+    public static Dictionary<string, int> UniformWidths(ChannelAnalysis a, double factor, int multipleOf) =>
+        a.Sources.Where(s => !s.Fixed && s.Node != null).ToDictionary(s => s.Node!.Id, s => Target(s.Size, factor, multipleOf));
 
     static int Target(int size, double factor, int multipleOf)
     {

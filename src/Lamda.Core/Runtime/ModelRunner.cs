@@ -39,6 +39,7 @@ public sealed class ModelRunner : IDisposable
     }
 
     public IReadOnlyList<string> OutputNames => session.OutputNames;
+    public IReadOnlyList<string> InputNames => session.InputNames;
 
     /// <summary>Runs once and returns every graph output by name.</summary>
     public Dictionary<string, TensorData> Run(IReadOnlyDictionary<string, TensorData> inputs)

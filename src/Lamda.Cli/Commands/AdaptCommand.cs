@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lamda.Adaptation;
+using Lamda.Data;
+using Lamda.Latency;
+using Lamda.Onnx;
+
+namespace Lamda.Cli.Commands;
+
+public sealed class AdaptCommand : Command
+{
+    public override string Name => "adapt";
+    public override string Summary => "adapt a model to a latency budget on a device (the closed loop)";
+    public override string Usage => """
+        Usage: lamda adapt MODEL.onnx --latency 5ms --device host|NAME|PROFILE.json -o OUT.onnx
+                     [--report R.json] [--data DIR] [--max-accuracy-drop 2%] [--generator search] [--seed N]
+                     [--max-iterations N]
+
+        Generates architectures from MODEL (search generator by default), validates each (syntax and interface,
+        task, requirements), feeds the diagnostics back and regenerates until every constraint holds: latency at
+        most the budget and within 5% of it, and with --data an accuracy drop of at most --max-accuracy-drop.
+        On 'host' every candidate is measured with ONNX Runtime; on other devices the calibrated predictor is the
+        metric. OUT.onnx keeps the base model's most important weights; it is written atomically, only on success.
+          --latency T        budget: 5ms, 500us, 0.02s
+          --data DIR         val_images + val_labels (.npy or .pb) to measure accuracy
+          --report R.json    every iteration: hash, diff size, predicted/measured latency, accuracy, diagnostics
+        """;
+    public override string[] ValueOptions => ["--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations"];
+
+    static readonly JsonSerializerOptions ReportJson = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
+    {
+        var path = args.Positional(0, "an ONNX model");
+        args.NoMorePositionals(1);
+        var target = LatencyBudget.ParseMs(args.Required("--latency"));
+        var deviceName = args.Required("--device");
+        var output = args.Required("--output");
+        ModelSource.CheckNotInput(output, path, args.Value("--report"));
+        var generatorName = args.Value("--generator") ?? "search";
+        if (generatorName != "search")
+            throw new LamdaException(ErrorCodes.BadArgument, $"generator '{generatorName}' is not available in this version; use --generator search.");
+        var progress = new StderrProgress(stderr);
+        var profile = DeviceCatalog.Resolve(deviceName, () => HostProfiles.GetOrCreate(progress));
+        if (!profile.Calibrated) stderr.WriteLine($"warning: device '{profile.Name}' uses an uncalibrated estimate from public specs; run 'lamda device-profile' on the device for real figures.");
+        var data = args.Value("--data") is { } dir ? DataSet.Load(dir) : null;
+        double? maxDrop = args.Value("--max-accuracy-drop") is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
+        if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
+
+        var (graph, weights) = ModelSource.LoadOnnx(path);
+        var options = new AdaptOptions
+        {
+            TargetMs = target,
+            Device = profile,
+            MeasureOnHost = deviceName == DeviceCatalog.Host,
+            Data = data,
+            MaxAccuracyDrop = maxDrop,
+            Seed = args.Int("--seed", 0),
+            MaxIterations = Math.Max(1, args.Int("--max-iterations", 12)),
+        };
+        var result = Adapter.Run(path, graph, weights, options, progress);
+        ModelFile.Save(result.Model, output);
+        if (args.Value("--report") is { } reportPath)
+            AtomicFile.WriteText(reportPath, JsonSerializer.Serialize(result.Report, ReportJson) + "\n");
+        foreach (var w in result.Report.Warnings) stderr.WriteLine($"warning: {w}");
+        var b = result.Report.Base;
+        var f = result.Report.Final!;
+        string Fig(Figures x) => x.MeasuredMs is { } m ? $"{m:F3} ms measured" : $"{x.PredictedMs:F3} ms predicted";
+        var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
+        stdout.WriteLine($"{profile.Name}: base {Fig(b)} -> {Fig(f)} (target {target:F3} ms, {result.Report.Iterations.Count} iteration(s){accuracy}); wrote {output}");
+        return 0;
+    }
+}

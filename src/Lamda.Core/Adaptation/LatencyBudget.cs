@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Lamda.Adaptation;
+
+/// <summary>A latency budget from text such as <c>5ms</c>, <c>500us</c>, <c>0.02s</c>.</summary>
+public static partial class LatencyBudget
+{
+    [GeneratedRegex(@"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|us|µs|s)\s*$", RegexOptions.IgnoreCase)]
+    private static partial Regex Pattern();
+
+    /// <summary>Milliseconds; throws <see cref="ErrorCodes.BadBudget"/> for anything else.</summary>
+    public static double ParseMs(string text)
+    {
+        var m = Pattern().Match(text ?? "");
+        if (!m.Success || !double.TryParse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) || v <= 0)
+            throw new LamdaException(ErrorCodes.BadBudget, $"latency budget '{text}' is not valid; write a positive number with a unit: 5ms, 500us or 0.02s.");
+        return m.Groups[2].Value.ToLowerInvariant() switch { "s" => v * 1000, "us" or "µs" => v / 1000, _ => v };
+    }
+
+    /// <summary>A fraction from text such as <c>2%</c> or <c>0.02</c>.</summary>
+    public static double ParseFraction(string text, string what)
+    {
+        var t = (text ?? "").Trim();
+        bool percent = t.EndsWith('%');
+        if (double.TryParse(percent ? t[..^1] : t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) && v >= 0)
+            return percent ? v / 100 : v;
+        throw new LamdaException(ErrorCodes.BadArgument, $"{what} '{text}' is not valid; write a percentage such as 2% (or a fraction such as 0.02).");
+    }
+}

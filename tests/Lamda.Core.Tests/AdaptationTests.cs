@@ -1,0 +1,208 @@
+using Lamda.Adaptation;
+using Lamda.Data;
+using Lamda.Graphs;
+using Lamda.Latency;
+using Lamda.Onnx;
+using Lamda.Runtime;
+using Lamda.Text;
+
+namespace Lamda.Tests;
+
+public class AdaptationTests
+{
+    [Theory]
+    [InlineData("5ms", 5)]
+    [InlineData("500us", 0.5)]
+    [InlineData("0.02s", 20)]
+    [InlineData(" 7.5 ms ", 7.5)]
+    public void BudgetsParseWithUnits(string text, double ms) => Assert.Equal(ms, LatencyBudget.ParseMs(text), 9);
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("fast")]
+    [InlineData("-1ms")]
+    [InlineData("0ms")]
+    [InlineData("5 min")]
+    public void BadBudgetsAreRejected(string text)
+    {
+        var e = Assert.Throws<LamdaException>(() => LatencyBudget.ParseMs(text));
+        Assert.Equal(ErrorCodes.BadBudget, e.Code);
+        Assert.Contains("5ms", e.Message);
+    }
+
+    [Fact]
+    public void DiagnosticsRenderThePaperTemplates()
+    {
+        Assert.Equal("Syntax Error: n3 (Conv): declares 5 output channels", Diagnostic.Syntax("LV103", "n3 (Conv)", "declares 5 output channels").Prompt);
+        Assert.Equal("Task Error: The model's output is y f32[1,5] which does not match the required y f32[1,10].",
+            Diagnostic.Task("LV202", "output", "y f32[1,5]", "y f32[1,10]").Prompt);
+        Assert.Equal("Requirement Error: The latency budget is 5.000 ms, but the measured latency is 6.100 ms.",
+            Diagnostic.Requirement("LV301", "latency budget", "5.000 ms", "measured latency", "6.100 ms").Prompt);
+    }
+
+    static (Graph Graph, WeightStore Weights, WeightTransfer Transfer) Tiny()
+    {
+        var b = SampleModels.TinyNet();
+        return (b.Graph, b.Weights, new WeightTransfer(b.Graph, b.Weights));
+    }
+
+    /// <summary>Edits the ch= out width of one node line of a LamdaText.</summary>
+    static string SetWidth(string text, string nodeId, long width) =>
+        string.Join('\n', text.Split('\n').Select(l => l.StartsWith(nodeId + " ", StringComparison.Ordinal)
+            ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=([0-9?]+):[0-9]+", m => $"ch={m.Groups[1].Value}:{width}") : l));
+
+    /// <summary>Edits both channel counts of one node line.</summary>
+    static string SetChannels(string text, string nodeId, long input, long output) =>
+        string.Join('\n', text.Split('\n').Select(l => l.StartsWith(nodeId + " ", StringComparison.Ordinal)
+            ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=[0-9?]+:[0-9?]+", $"ch={input}:{output}") : l));
+
+    [Fact]
+    public void WidthsWrittenInTextAreRealizedWithBaseWeights()
+    {
+        var (graph, weights, transfer) = Tiny();
+        var text = LamdaTextWriter.Write(graph);
+        // Narrow both Concat branches (n11, n13: 24 -> 16) and the last conv (n16: 64 -> 40), declaring the new
+        // channels consistently along every edge, as a generator must.
+        var edited = text;
+        foreach (var (id, cin, cout) in new[] { ("n11", 16L, 16L), ("n12", 16L, 16L), ("n13", 16L, 16L), ("n14", 16L, 16L), ("n15", 16L, 32L), ("n16", 32L, 40L), ("n17", 40L, 40L), ("n18", 40L, 40L), ("n19", 40L, 40L), ("n20", 40L, 10L) })
+            edited = SetChannels(edited, id, cin, cout);
+        // Only the out width of n11 changed: its consumers still declare 24 inputs, which validation reports.
+        var inconsistent = transfer.Apply(LamdaTextReader.Read(SetWidth(text, "n11", 16))).Diagnostics;
+        Assert.Contains(inconsistent, d => d.Code == ValidationCodes.ChannelMismatch && d.Prompt.StartsWith("Syntax Error: n12 (Relu): declares 24 input channels, but its input %11 carries 16", StringComparison.Ordinal));
+        var (g, w, diagnostics) = transfer.Apply(LamdaTextReader.Read(edited));
+        Assert.Empty(diagnostics);
+        Assert.Equal(32L, g!.Nodes.Single(n => n.Op == "Concat").OutChannels);
+        Assert.Equal(40L, g.Nodes.Single(n => n.Id == "n16").OutChannels);
+        Assert.Equal(new long[] { 40, 32, 3, 3 }, w!.ShapeOf(((WeightOperand)g.Nodes.Single(n => n.Id == "n16").Inputs[1]).Name));
+        Assert.Equal(edited, LamdaTextWriter.Write(g));
+        var outputs = Ort.Run(OnnxExporter.Export(g, w), TensorData.RandomInputs(g));
+        Assert.Equal(new long[] { 1, 10 }, outputs["output"].Shape);
+
+        // Kept filters are base filters: n16's kept rows are rows of the base weight.
+        var baseW = FloatTensor.From(weights.Tensors["w16"]);
+        var newW = FloatTensor.From(w.Tensors[((WeightOperand)g.Nodes.Single(n => n.Id == "n16").Inputs[1]).Name]);
+        Assert.Contains(Enumerable.Range(0, 64), r => baseW.Data.Skip(r * 48 * 9).Take(9).SequenceEqual(newW.Data.Take(9)));
+        Assert.Equal(weights.Tensors.Count, w.Tensors.Count);
+    }
+
+    [Fact]
+    public void UnchangedTextReproducesTheBaseModelExactly()
+    {
+        var (graph, weights, transfer) = Tiny();
+        var (g, w, diagnostics) = transfer.Apply(LamdaTextReader.Read(LamdaTextWriter.Write(graph)));
+        Assert.Empty(diagnostics);
+        var inputs = TensorData.RandomInputs(graph, 2);
+        Assert.True(Ort.BitIdentical(Ort.Run(OnnxExporter.Export(graph, weights), inputs), Ort.Run(OnnxExporter.Export(g!, w!), inputs)));
+    }
+
+    [Fact]
+    public void InvalidWidthsGiveCorrectivePrompts()
+    {
+        var (graph, _, transfer) = Tiny();
+        var text = LamdaTextWriter.Write(graph);
+
+        // n0 feeds the residual Add with n6: different widths cannot both hold.
+        var coupled = transfer.Apply(LamdaTextReader.Read(SetWidth(text, "n0", 8))).Diagnostics;
+        var d = Assert.Single(coupled);
+        Assert.Equal(ValidationCodes.Coupling, d.Code);
+        Assert.StartsWith("Syntax Error: n0 (Conv): 8 output channels cannot be realized", d.Prompt);
+        Assert.Contains("n6", d.Prompt);
+
+        var wider = Assert.Single(transfer.Apply(LamdaTextReader.Read(SetWidth(text, "n11", 99))).Diagnostics);
+        Assert.Equal(ValidationCodes.Width, wider.Code);
+        Assert.Contains("base model's 24", wider.Prompt);
+
+        var head = Assert.Single(transfer.Apply(LamdaTextReader.Read(SetWidth(text, "n20", 5))).Diagnostics);
+        Assert.Contains("fixed at 10", head.Prompt);
+
+        var lines = text.Split('\n').ToList();
+        lines.RemoveAt(lines.FindIndex(l => l.StartsWith("n17 ", StringComparison.Ordinal)));
+        var broken = LamdaTextReader.TryRead(string.Join('\n', lines), "x", out _);
+        Assert.Null(broken); // %17 is now dangling: the reader itself rejects it
+    }
+
+    [Fact]
+    public void SearchOnAPredictedDeviceMeetsTheBudgetDeterministically()
+    {
+        var b = SampleModels.TinyNet();
+        var device = DeviceCatalog.Resolve("jetson-nano");
+        double baseMs = new LatencyPredictor(device).Predict(b.Graph, b.Weights).LatencyMs;
+        var options = new AdaptOptions { TargetMs = baseMs * 0.5, Device = device };
+        var first = Adapter.Run("tinynet", b.Graph, b.Weights, options);
+        var second = Adapter.Run("tinynet", b.Graph, b.Weights, options);
+        Assert.Equal(first.Text, second.Text);
+        var final = first.Report.Final!;
+        Assert.Null(final.MeasuredMs);
+        Assert.InRange(final.PredictedMs, 0.85 * options.TargetMs, options.TargetMs);
+        Assert.Contains(first.Report.Warnings, w => w.Contains("uncalibrated"));
+        Assert.NotEmpty(first.Report.Iterations);
+        Assert.All(first.Report.Iterations, i => Assert.Equal("search", i.Generator));
+        Assert.True(first.Report.Iterations[^1].TextDiffLines > 0);
+        // The result is a valid model with the base interface.
+        var outputs = Ort.Run(first.Model, TensorData.RandomInputs(first.Graph));
+        Assert.Equal(new long[] { 1, 10 }, outputs["output"].Shape);
+        Assert.Equal(LamdaTextWriter.Write(first.Graph), first.Text);
+    }
+
+    [Fact]
+    public void ImpossibleBudgetNamesTheBestReachableLatency()
+    {
+        var b = SampleModels.TinyNet();
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights,
+            new AdaptOptions { TargetMs = 1e-4, Device = DeviceCatalog.Resolve("raspberry-pi-4") }));
+        Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
+        Assert.Contains("raise the budget to at least", e.Message);
+        Assert.Contains("tinynet", e.Message);
+    }
+
+    [SharedFact]
+    public void HostAdaptationMeetsAMeasuredBudget()
+    {
+        var (_, graph, weights) = Shared.Load("mnasnet0_5");
+        var profile = HostProfiles.GetOrCreate(null);
+        var bytes = File.ReadAllBytes(Shared.ModelPath("mnasnet0_5"));
+        double baseMs = LatencyMeter.Measure(bytes, graph, new MeasureOptions { Runs = 30 }).P50Ms;
+        double target = 0.5 * baseMs;
+        var result = Adapter.Run("mnasnet0_5", graph, weights, new AdaptOptions { TargetMs = target, Device = profile, MeasureOnHost = true });
+        var measured = result.Report.Final!.MeasuredMs!.Value;
+        Assert.InRange(measured, 0.85 * target, target);
+        // An independent measurement agrees (within run-to-run noise).
+        double again = LatencyMeter.Measure(Adapter.Bytes(result.Model), result.Graph, new MeasureOptions { Runs = 30, Seed = 9 }).P50Ms;
+        Assert.InRange(again, 0.8 * target, 1.05 * target);
+        Assert.All(result.Report.Iterations, i => Assert.NotNull(i.MeasuredMs));
+    }
+
+    [SharedFact]
+    public void DataReadsTheSameFromNpyAndProtobuf()
+    {
+        var dir = Path.Combine(Shared.Folder!, "trained");
+        foreach (var stem in new[] { "val_images", "val_labels", "calib_images" })
+        {
+            var npy = TensorFile.Read(Path.Combine(dir, stem + ".npy"));
+            var pb = TensorFile.Read(Path.Combine(dir, stem + ".pb"));
+            Assert.Equal(npy.Shape, pb.Shape);
+            Assert.Equal(npy.ElemType, pb.ElemType);
+            Assert.True(npy.Values is float[] f ? f.SequenceEqual((float[])pb.Values) : ((long[])npy.Values).SequenceEqual((long[])pb.Values));
+        }
+        var data = DataSet.Load(dir);
+        Assert.Equal(1000, data.ValLabels.Length);
+        double accuracy = data.Accuracy(File.ReadAllBytes(Path.Combine(dir, "digits_cnn.onnx")));
+        Assert.InRange(accuracy, 0.95, 1.0); // README: about 98.5%
+    }
+
+    [Fact]
+    public void CorruptDataFilesNameTheFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("lamda-data-").FullName;
+        try
+        {
+            var bad = Path.Combine(dir, "val_images.npy");
+            File.WriteAllBytes(bad, [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, 20, 0, (byte)'{']);
+            var e = Assert.Throws<LamdaException>(() => TensorFile.Read(bad));
+            Assert.Equal(ErrorCodes.BadData, e.Code);
+            Assert.Contains(bad, e.Message);
+            Assert.Equal(ErrorCodes.BadData, Assert.Throws<LamdaException>(() => DataSet.Load(Path.Combine(dir))).Code);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
