@@ -25,7 +25,7 @@ public sealed class InspectCommand : Command
         var path = args.Positional(0, "a model file");
         args.NoMorePositionals(1);
         var (graph, weights) = ModelSource.Load(path, args.Value("--weights"));
-        var inference = ShapeInference.Run(graph, weights);
+        var inference = ShapeInference.Run(graph, weights, batchOne: true);
         var stats = GraphStats.Of(graph, weights, inference);
         var counter = EstimatingTokenCounter.Instance;
         int tokens = counter.Count(LamdaTextWriter.Write(graph));

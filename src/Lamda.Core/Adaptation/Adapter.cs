@@ -160,7 +160,7 @@ public static class Adapter
         var (graph, weights, transferDiagnostics) = transfer.Apply(candidate);
         diagnostics.AddRange(transferDiagnostics);
         if (graph == null || weights == null) return null;
-        var inference = ShapeInference.Run(graph, weights);
+        var inference = ShapeInference.Run(graph, weights, batchOne: true);
         foreach (var n in graph.Nodes.Where(n => !inference.TypeOf(n.Output).IsStatic && n.Op != "Shape").Take(3))
             diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Shapes, $"{n.Id} ({n.Op})", "its output shape cannot be determined; check the channel counts of its inputs"));
         return diagnostics.Count == 0 ? (graph, weights) : null;

@@ -87,7 +87,7 @@ public sealed class ChannelAnalysis
 
     public static ChannelAnalysis Run(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
-        var a = new ChannelAnalysis(graph, weights, inference ?? ShapeInference.Run(graph, weights));
+        var a = new ChannelAnalysis(graph, weights, inference ?? ShapeInference.Run(graph, weights, batchOne: true));
         a.Analyze();
         return a;
     }

@@ -5,7 +5,7 @@ public sealed record GraphStats(IReadOnlyDictionary<string, int> OpCounts, long 
 {
     public static GraphStats Of(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
-        inference ??= ShapeInference.Run(graph, weights);
+        inference ??= ShapeInference.Run(graph, weights, batchOne: true); // MACs per sample
         var ops = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         long parameters = 0, macs = 0;

@@ -20,10 +20,15 @@ public static class ShapeInference
     /// <summary>Integer tensors up to this many elements are evaluated; larger ones are left alone.</summary>
     const int MaxFoldedElements = 4096;
 
-    public static InferenceResult Run(Graph graph, WeightStore? weights)
+    /// <param name="batchOne">
+    /// Treat symbolic input dimensions as 1, as latency measurement does (batch 1). Only for costing: the
+    /// normalizer must not use it, or it would fold a symbolic batch size into constants.
+    /// </param>
+    public static InferenceResult Run(Graph graph, WeightStore? weights, bool batchOne = false)
     {
         var r = new InferenceResult();
-        foreach (var i in graph.Inputs) r.Types[i.Edge] = i.Type;
+        foreach (var i in graph.Inputs)
+            r.Types[i.Edge] = batchOne && i.Type.Dims != null ? i.Type.WithDims(i.Type.Dims.Select(d => d.IsKnown ? d : new Dim(1)).ToArray()) : i.Type;
         foreach (var node in graph.Nodes)
         {
             var ctx = new Context(node, r, weights, graph.Opset);

@@ -76,7 +76,7 @@ public static class KernelExtractor
 
     public static List<Kernel> Extract(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
-        inference ??= ShapeInference.Run(graph, weights);
+        inference ??= ShapeInference.Run(graph, weights, batchOne: true);
         var consumers = graph.Consumers();
         var outputs = graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
         var fused = new HashSet<Node>();
