@@ -206,3 +206,28 @@ public class AdaptationTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class ReconstructionTests
+{
+    /// <summary>Half the channels of a trained classifier: L1 selection alone collapses, reconstruction keeps accuracy.</summary>
+    [SharedTheory]
+    [InlineData("digits_cnn")]
+    [InlineData("digits_resnet")]
+    public void LeastSquaresReconstructionRecoversAccuracy(string name)
+    {
+        var data = DataSet.Load(Path.Combine(Shared.Folder!, "trained"));
+        var (_, raw, weights) = Shared.Load(name);
+        var graph = Normalizer.Normalize(raw, weights).Graph;
+        double baseAccuracy = data.Accuracy(Adapter.Bytes(OnnxExporter.Export(graph, weights)));
+        var analysis = ChannelAnalysis.Run(graph, weights);
+        var kept = new Dictionary<string, int[]>();
+        var (pruned, prunedWeights) = ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, 0.5), keptOutputs: kept);
+        var reconstructed = Reconstruction.Apply(graph, weights, pruned, prunedWeights, kept, data.CalibImages!);
+        double plain = data.Accuracy(Adapter.Bytes(OnnxExporter.Export(pruned, prunedWeights)));
+        double recovered = data.Accuracy(Adapter.Bytes(OnnxExporter.Export(pruned, reconstructed)));
+        Assert.True(recovered >= 0.97 * baseAccuracy, $"{name}: reconstructed {recovered:P2} vs base {baseAccuracy:P2}");
+        Assert.True(recovered > plain + 0.2, $"{name}: reconstruction {recovered:P2} should beat plain pruning {plain:P2}");
+        // Same shapes as the pruned weights: only values changed.
+        foreach (var (n, t) in prunedWeights.Tensors) Assert.Equal(t.Dims, reconstructed.Tensors[n].Dims);
+    }
+}

@@ -17,6 +17,8 @@ public sealed record AdaptOptions
     public required DeviceProfile Device { get; init; }
     public bool MeasureOnHost { get; init; }
     public DataSet? Data { get; init; }
+    /// <summary>Reconstruct pruned layers by least squares on the data set's calibration images (when it has them).</summary>
+    public bool Reconstruct { get; init; } = true;
     public double? MaxAccuracyDrop { get; init; }
     public int Seed { get; init; }
     public int MaxIterations { get; init; } = 12;
@@ -93,8 +95,14 @@ public static class Adapter
             var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed), feedback, i);
             var text = generator.Generate(request);
             var diagnostics = new List<Diagnostic>();
-            var realized = Realize(text, transfer, out var parseDiagnostics);
+            var kept = new Dictionary<string, int[]>();
+            var realized = Realize(text, transfer, out var parseDiagnostics, kept);
             diagnostics.AddRange(parseDiagnostics);
+            if (realized is { } pruned && options.Reconstruct && options.Data?.CalibImages is { } calibration)
+            {
+                realized = (pruned.Graph, Reconstruction.Apply(graph, weights, pruned.Graph, pruned.Weights, kept, calibration, seed: options.Seed));
+                progress?.Report($"iteration {i}: reconstructed the pruned layers on {calibration.Shape[0]} calibration inputs");
+            }
             Figures? figures = null;
             ModelProto? model = null;
             if (realized is { } r)
@@ -116,14 +124,18 @@ public static class Adapter
                 }
             }
             bool accepted = diagnostics.Count == 0;
-            iterations.Add(new IterationReport(i, generator.Name, Hash(text), DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted));
+            var hash = Hash(text);
+            bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
+            iterations.Add(new IterationReport(i, generator.Name, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted));
             progress?.Report($"iteration {i} ({generator.Name}): {(figures != null ? Describe(figures) : "invalid")}{(accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code)))}");
             if (accepted) return Finish(model!, realized!.Value.Graph, text, figures!, "met");
+            // The same architecture again: the generator has no candidate between the ones it tried.
+            if (repeated && iterations.Count >= 3 && iterations[^2].ArchitectureHash == hash) break;
             feedback = diagnostics;
         }
         if (best is { } b)
         {
-            warnings.Add($"no candidate within {options.LowerBand:P0}-100% of the budget after {options.MaxIterations} iterations; returning the largest under budget ({Metric(b.Figures):F3} ms).");
+            warnings.Add($"no candidate within {options.LowerBand:P0}-100% of the budget after {iterations.Count} iterations; returning the largest under budget ({Metric(b.Figures):F3} ms).");
             return Finish(b.Model, b.Graph, b.Text, b.Figures, "best-under-budget");
         }
         var code = iterations.Any(it => it.Diagnostics.Any(d => d.Code == ValidationCodes.Accuracy)) ? ErrorCodes.AccuracyNotMet : ErrorCodes.BudgetNotMet;
@@ -148,7 +160,7 @@ public static class Adapter
         return goal / correction;
     }
 
-    static (Graph Graph, WeightStore Weights)? Realize(string text, WeightTransfer transfer, out List<Diagnostic> diagnostics)
+    static (Graph Graph, WeightStore Weights)? Realize(string text, WeightTransfer transfer, out List<Diagnostic> diagnostics, Dictionary<string, int[]>? keptOutputs = null)
     {
         diagnostics = [];
         var candidate = LamdaTextReader.TryRead(text, "candidate.lamda", out var parse);
@@ -157,7 +169,7 @@ public static class Adapter
             diagnostics.AddRange(parse.Select(d => Diagnostic.Syntax(ValidationCodes.Parse, $"line {d.Line}, column {d.Column}", $"{d.Code} {d.Message}")));
             return null;
         }
-        var (graph, weights, transferDiagnostics) = transfer.Apply(candidate);
+        var (graph, weights, transferDiagnostics) = transfer.Apply(candidate, keptOutputs: keptOutputs);
         diagnostics.AddRange(transferDiagnostics);
         if (graph == null || weights == null) return null;
         var inference = ShapeInference.Run(graph, weights, batchOne: true);

@@ -25,7 +25,8 @@ public sealed class WeightTransfer
     public Dictionary<int, double> Importance => importance;
 
     /// <summary>The result, or the diagnostics that explain why the architecture cannot be realized.</summary>
-    public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics) Apply(Graph candidate, bool shapesOnly = false)
+    /// <param name="keptOutputs">when given, receives the base output channels kept by each narrowed layer</param>
+    public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics) Apply(Graph candidate, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
     {
         var diagnostics = new List<Diagnostic>();
         CheckStructure(candidate, diagnostics);
@@ -60,7 +61,7 @@ public sealed class WeightTransfer
         }
         if (diagnostics.Count > 0) return (null, null, diagnostics);
 
-        var (graph, weights) = ChannelPruner.Apply(Analysis, keep, shapesOnly);
+        var (graph, weights) = ChannelPruner.Apply(Analysis, keep, shapesOnly, keptOutputs);
         CheckDeclaredChannels(candidate, graph, diagnostics);
         return diagnostics.Count > 0 ? (null, null, diagnostics) : (graph, weights, diagnostics);
     }

@@ -13,7 +13,8 @@ public static class ChannelPruner
     /// <paramref name="shapesOnly"/> the sliced weights carry their new shapes but no data: enough for
     /// shape inference and latency prediction, and much cheaper inside a search.
     /// </summary>
-    public static (Graph Graph, WeightStore Weights) Apply(ChannelAnalysis analysis, bool[] keep, bool shapesOnly = false)
+    /// <param name="keptOutputs">when given, receives for every layer whose outputs were narrowed the base output channels it kept</param>
+    public static (Graph Graph, WeightStore Weights) Apply(ChannelAnalysis analysis, bool[] keep, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
     {
         var source = analysis.Graph;
         var g = source.Clone();
@@ -38,6 +39,7 @@ public static class ChannelPruner
             {
                 outKeep = Enumerable.Range(0, src.Size).Where(k => keep[src.FirstRef + k]).ToArray();
                 if (outKeep.Length == src.Size) outKeep = null;
+                else if (keptOutputs != null) keptOutputs[n.Id] = outKeep;
             }
             if (outKeep == null && !inChanged) continue;
 

@@ -46,9 +46,12 @@ public sealed class ModelRunner : IDisposable
     {
         var names = inputs.Keys.ToArray();
         var values = names.Select(n => ToOrt(inputs[n])).ToArray();
+        // Held in a local and disposed after the call: a RunOptions left to the finalizer can be released by a
+        // collection while the native run still uses it (seen as rare segmentation faults under GC pressure).
+        using var runOptions = new RunOptions();
         try
         {
-            using var results = session.Run(new RunOptions(), names, values, session.OutputNames);
+            using var results = session.Run(runOptions, names, values, session.OutputNames);
             var outputs = new Dictionary<string, TensorData>(StringComparer.Ordinal);
             for (int i = 0; i < results.Count; i++) outputs[session.OutputNames[i]] = FromOrt(results[i]);
             return outputs;

@@ -1,0 +1,188 @@
+using Lamda.Graphs;
+using Lamda.Onnx;
+using Lamda.Runtime;
+
+namespace Lamda.Adaptation;
+
+/// <summary>
+/// Recovers accuracy after channel pruning without retraining, from calibration inputs: every convolution
+/// (group 1) and Gemm whose input channels were pruned gets new weights and bias by ridge least squares, so
+/// that on the calibration set its output, computed from the pruned model's features, matches the base
+/// model's output of the same layer (for the channels it kept). Layers are solved in order, each on the
+/// features of the already reconstructed model, so errors upstream are compensated (as in ThiNet/CP).
+/// Targets are pre-normalization outputs, so a following BatchNormalization stays valid.
+/// </summary>
+public static class Reconstruction
+{
+    /// <summary>Returns a weight store with the reconstructed layers; the inputs are not modified.</summary>
+    public static WeightStore Apply(Graph baseGraph, WeightStore baseWeights, Graph pruned, WeightStore prunedWeights,
+        IReadOnlyDictionary<string, int[]> keptOutputs, TensorData calibration, int maxRows = 12000, int seed = 0)
+    {
+        var weights = Copy(prunedWeights);
+        var baseNodes = baseGraph.Nodes.ToDictionary(n => n.Id);
+        var layers = pruned.Nodes.Where(n => baseNodes.TryGetValue(n.Id, out var b) && n.InChannels < b.InChannels && n.Inputs.Count > 1 && n.Inputs[1] is WeightOperand
+            && ((n.Op == "Conv" && n.GetInt("group", 1) == 1) || (n.Op == "Gemm" && n.GetInt("transA", 0) == 0 && n.GetInt("transB", 0) == 1))).ToList();
+        if (layers.Count == 0) return weights;
+
+        var targets = Collect(baseGraph, baseWeights, layers.Select(l => baseNodes[l.Id].Output).ToList(), calibration);
+        var rng = new Random(seed);
+        foreach (var layer in layers)
+        {
+            var input = (EdgeOperand)layer.Inputs[0];
+            var features = Collect(pruned, weights, [input.Key], calibration)[input.Key];
+            var target = targets[baseNodes[layer.Id].Output];
+            var kept = keptOutputs.GetValueOrDefault(layer.Id) ?? Enumerable.Range(0, (int)target.Shape[1]).ToArray();
+            var (w, b) = Solve(layer, features, target, kept, maxRows, rng);
+            var wName = ((WeightOperand)layer.Inputs[1]).Name;
+            weights.Add(wName, w.ToProto(wName));
+            if (layer.Inputs.Count > 2 && layer.Inputs[2] is WeightOperand bias) weights.Add(bias.Name, b.ToProto(bias.Name));
+        }
+        return weights;
+    }
+
+    static WeightStore Copy(WeightStore source)
+    {
+        var w = new WeightStore { Source = source.Source };
+        foreach (var (name, t) in source.Tensors) w.Add(name, t);
+        foreach (var (key, a) in source.Attributes) w.AddAttribute(key, a);
+        foreach (var c in source.CapturedWeights) w.CapturedWeights.Add(c);
+        w.Functions.AddRange(source.Functions);
+        return w;
+    }
+
+    /// <summary>Runs the graph on the calibration set and returns the requested edges, concatenated over batches.</summary>
+    static Dictionary<string, TensorData> Collect(Graph graph, WeightStore weights, List<string> keys, TensorData calibration)
+    {
+        var probe = graph.Clone();
+        var names = new Dictionary<string, string>();
+        foreach (var key in keys.Distinct())
+        {
+            var existing = probe.Outputs.FirstOrDefault(o => o.Key == key);
+            if (existing != null) { names[key] = existing.Name; continue; }
+            int dot = key.IndexOf('.');
+            names[key] = "lamda_probe_" + key;
+            probe.Outputs.Add(new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null)) { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
+        }
+        using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(probe, weights)));
+        long n = calibration.Shape[0], per = calibration.Count / n;
+        var images = (float[])calibration.Values;
+        var parts = keys.Distinct().ToDictionary(k => k, _ => new List<TensorData>());
+        const int batch = 50;
+        for (long start = 0; start < n; start += batch)
+        {
+            long b = Math.Min(batch, n - start);
+            var shape = calibration.Shape.ToArray();
+            shape[0] = b;
+            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = new TensorData(DataTypes.Float, shape, images.AsSpan((int)(start * per), (int)(b * per)).ToArray()) });
+            foreach (var key in parts.Keys) parts[key].Add(outputs[names[key]]);
+        }
+        return parts.ToDictionary(kv => kv.Key, kv =>
+        {
+            var first = kv.Value[0];
+            var shape = first.Shape.ToArray();
+            shape[0] = kv.Value.Sum(t => t.Shape[0]);
+            return new TensorData(DataTypes.Float, shape, kv.Value.SelectMany(t => (float[])t.Values).ToArray());
+        });
+    }
+
+    /// <summary>Ridge least squares for one layer: rows are sampled output positions, columns the receptive field plus a bias.</summary>
+    static (FloatTensor W, FloatTensor B) Solve(Node layer, TensorData x, TensorData y, int[] kept, int maxRows, Random rng)
+    {
+        bool conv = layer.Op == "Conv";
+        var xs = (float[])x.Values;
+        var ys = (float[])y.Values;
+        long n = x.Shape[0], cin = x.Shape[1];
+        long ih = conv ? x.Shape[2] : 1, iw = conv ? x.Shape[3] : 1;
+        long oh = conv ? y.Shape[2] : 1, ow = conv ? y.Shape[3] : 1, cout = y.Shape[1];
+        var k = conv ? layer.GetInts("kernel_shape") ?? [1, 1] : [1L, 1L];
+        var s = conv ? layer.GetInts("strides") ?? [1, 1] : [1L, 1L];
+        var p = conv ? layer.GetInts("pads") ?? [0, 0, 0, 0] : [0L, 0, 0, 0];
+        var d = conv ? layer.GetInts("dilations") ?? [1, 1] : [1L, 1L];
+        int cols = (int)(cin * k[0] * k[1]) + 1;
+        long positions = n * oh * ow;
+        int rows = (int)Math.Min(positions, maxRows);
+        // Column-major design matrix (one contiguous array per column) so that A^T A is a set of vectorized
+        // dot products, computed in parallel.
+        var at = new double[cols][];
+        for (int i = 0; i < cols; i++) at[i] = new double[rows];
+        var yt = new double[kept.Length][];
+        for (int o = 0; o < kept.Length; o++) yt[o] = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            long pos = positions <= maxRows ? r : (long)(rng.NextDouble() * positions);
+            long img = pos / (oh * ow), oy = pos / ow % oh, ox = pos % ow;
+            int c = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long ky = 0; ky < k[0]; ky++)
+                    for (long kx = 0; kx < k[1]; kx++)
+                    {
+                        long iy = oy * s[0] - p[0] + ky * d[0], ix = ox * s[1] - p[1] + kx * d[1];
+                        at[c++][r] = iy < 0 || iy >= ih || ix < 0 || ix >= iw ? 0 : xs[((img * cin + ch) * ih + iy) * iw + ix];
+                    }
+            at[c][r] = 1;
+            for (int o = 0; o < kept.Length; o++) yt[o][r] = ys[((img * cout + kept[o]) * oh + oy) * ow + ox];
+        }
+        var ata = new double[cols, cols];
+        var aty = new double[cols, kept.Length];
+        Parallel.For(0, cols, i =>
+        {
+            for (int j = i; j < cols; j++) ata[i, j] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(at[i], at[j]);
+            for (int o = 0; o < kept.Length; o++) aty[i, o] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(at[i], yt[o]);
+        });
+        double trace = 0;
+        for (int i = 0; i < cols; i++) { for (int j = 0; j < i; j++) ata[i, j] = ata[j, i]; trace += ata[i, i]; }
+        double ridge = 1e-3 * trace / cols + 1e-9;
+        for (int i = 0; i < cols - 1; i++) ata[i, i] += ridge; // the bias column is not regularized
+        var solution = Cholesky.Solve(ata, aty);
+        var w = new float[kept.Length * (cols - 1)];
+        var b = new float[kept.Length];
+        for (int o = 0; o < kept.Length; o++)
+        {
+            for (int i = 0; i < cols - 1; i++) w[o * (cols - 1) + i] = (float)solution[i, o];
+            b[o] = (float)solution[cols - 1, o];
+        }
+        long[] dims = conv ? [kept.Length, cin, k[0], k[1]] : [kept.Length, cin];
+        return (new FloatTensor(dims, w), new FloatTensor([kept.Length], b));
+    }
+}
+
+/// <summary>Solves symmetric positive definite systems by Cholesky factorization.</summary>
+public static class Cholesky
+{
+    public static double[,] Solve(double[,] a, double[,] b)
+    {
+        int n = a.GetLength(0), m = b.GetLength(1);
+        var l = new double[n, n];
+        for (int j = 0; j < n; j++)
+        {
+            double sum = a[j, j];
+            for (int k = 0; k < j; k++) sum -= l[j, k] * l[j, k];
+            if (sum <= 0) sum = 1e-12;
+            l[j, j] = Math.Sqrt(sum);
+            for (int i = j + 1; i < n; i++)
+            {
+                double v = a[i, j];
+                for (int k = 0; k < j; k++) v -= l[i, k] * l[j, k];
+                l[i, j] = v / l[j, j];
+            }
+        }
+        var x = new double[n, m];
+        for (int c = 0; c < m; c++)
+        {
+            var y = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                double v = b[i, c];
+                for (int k = 0; k < i; k++) v -= l[i, k] * y[k];
+                y[i] = v / l[i, i];
+            }
+            for (int i = n - 1; i >= 0; i--)
+            {
+                double v = y[i];
+                for (int k = i + 1; k < n; k++) v -= l[k, i] * x[k, c];
+                x[i, c] = v / l[i, i];
+            }
+        }
+        return x;
+    }
+}
