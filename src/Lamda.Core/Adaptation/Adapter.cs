@@ -90,9 +90,12 @@ public static class Adapter
         // bracket the goal (a secant step), which stays stable where the predictor's error varies with width.
         var observed = new List<(double Predicted, double Measured)>();
         if (baseFigures.MeasuredMs is { } baseMeasured) observed.Add((baseFigures.PredictedMs, baseMeasured));
+        // When the generator repeats itself the aim is nudged towards the goal, to explore the neighbouring
+        // candidates (the predictor may rank near neighbours differently from the device).
+        double nudge = 1;
         for (int i = 1; i <= options.MaxIterations; i++)
         {
-            var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed), feedback, i);
+            var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed) * nudge, feedback, i);
             var text = generator.Generate(request);
             var diagnostics = new List<Diagnostic>();
             var kept = new Dictionary<string, int[]>();
@@ -129,8 +132,14 @@ public static class Adapter
             iterations.Add(new IterationReport(i, generator.Name, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted));
             progress?.Report($"iteration {i} ({generator.Name}): {(figures != null ? Describe(figures) : "invalid")}{(accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code)))}");
             if (accepted) return Finish(model!, realized!.Value.Graph, text, figures!, "met");
-            // The same architecture again: the generator has no candidate between the ones it tried.
-            if (repeated && iterations.Count >= 3 && iterations[^2].ArchitectureHash == hash) break;
+            if (repeated)
+            {
+                bool under = figures != null && Metric(figures) < goal;
+                nudge *= under ? 1.04 : 0.96;
+                // Nothing new in either direction within a wide band: the generator has no candidate left to try.
+                if (nudge is > 1.35 or < 0.7) break;
+            }
+            else nudge = 1;
             feedback = diagnostics;
         }
         if (best is { } b)
