@@ -3,22 +3,8 @@ using Lamda.Tests;
 
 namespace Lamda.Cli.Tests;
 
-public class AdaptCliTests : IDisposable
+public class AdaptCliTests : CliTestBase
 {
-    readonly string dir = Directory.CreateTempSubdirectory("lamda-cli-adapt-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    static (int Code, string Out, string Err) Lamda(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cli.Main(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
-    static string TinyNet => Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx");
-
     [Fact]
     public void AdaptWritesModelAndReportOnAPredictedDevice()
     {

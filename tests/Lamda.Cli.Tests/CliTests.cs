@@ -8,22 +8,8 @@ using Lamda.Tests;
 namespace Lamda.Cli.Tests;
 
 /// <summary>Drives the real <c>lamda</c> entry point in-process, with files on disk, as a user would.</summary>
-public class CliTests : IDisposable
+public class CliTests : CliTestBase
 {
-    readonly string dir = Directory.CreateTempSubdirectory("lamda-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    static (int Code, string Out, string Err) Lamda(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cli.Main(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
-    string TinyNetPath => Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx");
-
     static void AssertUserError((int Code, string Out, string Err) r, string mustMention)
     {
         Assert.Equal(1, r.Code);
@@ -94,7 +80,7 @@ public class CliTests : IDisposable
     [Fact]
     public void InspectJsonReportsShapesCountsAndTokens()
     {
-        var r = Lamda("inspect", TinyNetPath, "--json");
+        var r = Lamda("inspect", TinyNet, "--json");
         Assert.Equal(0, r.Code);
         using var json = JsonDocument.Parse(r.Out);
         var root = json.RootElement;
@@ -112,7 +98,7 @@ public class CliTests : IDisposable
     public void SliceAcceptsLamdaTextAndReportsOversizedNode()
     {
         var text = Path.Combine(dir, "tiny.lamda");
-        Assert.Equal(0, Lamda("serialize", TinyNetPath, "-o", text).Code);
+        Assert.Equal(0, Lamda("serialize", TinyNet, "-o", text).Code);
         Assert.Equal(0, Lamda("slice", text, "--max-tokens", "200").Code);
         AssertUserError(Lamda("slice", text, "--max-tokens", "5"), "LAMDA005");
     }
@@ -125,7 +111,7 @@ public class CliTests : IDisposable
         var notOnnx = Path.Combine(dir, "readme.onnx");
         File.WriteAllText(notOnnx, "# not a model\nsome text\n");
         var truncated = Path.Combine(dir, "truncated.onnx");
-        var bytes = File.ReadAllBytes(TinyNetPath);
+        var bytes = File.ReadAllBytes(TinyNet);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
         var missing = Path.Combine(dir, "missing.onnx");
         foreach (var cmd in new[] { "inspect", "serialize" })
@@ -139,7 +125,7 @@ public class CliTests : IDisposable
     {
         var text = Path.Combine(dir, "bad.lamda");
         File.WriteAllText(text, "lamdatext 1\nmodel ir=8 opset=13\ninput %in0 \"input\" f32[1,3,32,32]\noutput %0 \"output\" f32[1,3,32,32]\nn0 Rellu(%in0) -> %0 ch=3:3\n");
-        var r = Lamda("deserialize", text, "--weights", TinyNetPath, "-o", Path.Combine(dir, "out.onnx"));
+        var r = Lamda("deserialize", text, "--weights", TinyNet, "-o", Path.Combine(dir, "out.onnx"));
         AssertUserError(r, $"{text}:5:4: LT002");
         Assert.False(File.Exists(Path.Combine(dir, "out.onnx")));
     }
@@ -148,9 +134,9 @@ public class CliTests : IDisposable
     public void DeserializeRefusesToOverwriteItsInputs()
     {
         var text = Path.Combine(dir, "t.lamda");
-        Assert.Equal(0, Lamda("serialize", TinyNetPath, "-o", text).Code);
+        Assert.Equal(0, Lamda("serialize", TinyNet, "-o", text).Code);
         var copy = Path.Combine(dir, "base.onnx");
-        File.Copy(TinyNetPath, copy);
+        File.Copy(TinyNet, copy);
         var before = File.ReadAllBytes(copy);
         AssertUserError(Lamda("deserialize", text, "--weights", copy, "-o", copy), "overwrite");
         Assert.Equal(before, File.ReadAllBytes(copy));
@@ -160,8 +146,8 @@ public class CliTests : IDisposable
     public void UnknownCommandsAndOptionsAreUserErrors()
     {
         AssertUserError(Lamda("frobnicate"), "unknown command");
-        AssertUserError(Lamda("inspect", TinyNetPath, "--jsn"), "unknown option '--jsn'");
-        AssertUserError(Lamda("slice", TinyNetPath), "--max-tokens");
+        AssertUserError(Lamda("inspect", TinyNet, "--jsn"), "unknown option '--jsn'");
+        AssertUserError(Lamda("slice", TinyNet), "--max-tokens");
         Assert.Equal(0, Lamda("slice", "--help").Code);
         Assert.Equal(0, Lamda("--help").Code);
     }

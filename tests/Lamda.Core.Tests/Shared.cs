@@ -77,12 +77,7 @@ public static class Ort
         return runner.Run(inputs);
     }
 
-    public static byte[] ToBytes(ModelProto model)
-    {
-        using var ms = new MemoryStream();
-        using (var cos = new Google.Protobuf.CodedOutputStream(ms, leaveOpen: true)) model.WriteTo(cos);
-        return ms.ToArray();
-    }
+    public static byte[] ToBytes(ModelProto model) => ModelFile.ToBytes(model);
 
     /// <summary>Largest absolute difference over all outputs; shapes and names must agree.</summary>
     public static double MaxAbsDiff(Dictionary<string, TensorData> a, Dictionary<string, TensorData> b)

@@ -200,7 +200,7 @@ public sealed class BenchPredictorCommand : Command
             foreach (var w in widths)
             {
                 var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
-                var bytes = ToBytes(OnnxExporter.Export(g, weights));
+                var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
                 var measured = LatencyMeter.Measure(bytes, g, new MeasureOptions { Threads = profile.Execution.Threads, Runs = 20, MinSeconds = 0.5 }).P50Ms;
                 var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 var predicted = predictor.Predict(g, weights).LatencyMs;
@@ -213,12 +213,5 @@ public sealed class BenchPredictorCommand : Command
         predictTimes.Sort();
         stdout.WriteLine($"pairs: {errors.Count}; within +-10%: {errors.Count(e => Math.Abs(e) <= 0.10)}/{errors.Count} = {errors.Count(e => Math.Abs(e) <= 0.10) / (double)errors.Count:P1}; MAPE {errors.Average(Math.Abs):P2}; median predict time {predictTimes[predictTimes.Count / 2]:F2} ms; total {sw.Elapsed.TotalSeconds:F0} s");
         return 0;
-    }
-
-    static byte[] ToBytes(global::Onnx.ModelProto model)
-    {
-        using var ms = new MemoryStream();
-        using (var cos = new Google.Protobuf.CodedOutputStream(ms, leaveOpen: true)) model.WriteTo(cos);
-        return ms.ToArray();
     }
 }

@@ -236,12 +236,7 @@ public static class Adapter
         return new Figures(predicted, measured, accuracy);
     }
 
-    public static byte[] Bytes(ModelProto model)
-    {
-        using var ms = new MemoryStream();
-        using (var cos = new Google.Protobuf.CodedOutputStream(ms, leaveOpen: true)) model.WriteTo(cos);
-        return ms.ToArray();
-    }
+    public static byte[] Bytes(ModelProto model) => ModelFile.ToBytes(model);
 
     static string Describe(Figures f) =>
         $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "") + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "");

@@ -55,7 +55,7 @@ public sealed class WeightTransfer
         var (keep, kept) = ChannelSelection.ToWidths(Analysis, targets, importance);
         foreach (var s in Analysis.Sources.Where(s => !Analysis.IsFixed(s) && s.Node != null && kept[s.Id] != targets[s.Node.Id]))
         {
-            var partner = CoupledWith(s, keep, kept, targets);
+            var partner = CoupledWith(s, targets);
             diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Coupling, $"{s.Node!.Id} ({s.Node.Op})",
                 $"{targets[s.Node.Id]} output channels cannot be realized: its channels are tied (through Add, Mul, Concat or a shuffle) to {partner}, so it keeps {kept[s.Id]}. Give coupled layers consistent widths."));
         }
@@ -66,7 +66,7 @@ public sealed class WeightTransfer
         return diagnostics.Count > 0 ? (null, null, diagnostics) : (graph, weights, diagnostics);
     }
 
-    string CoupledWith(ChannelSource s, bool[] keep, int[] kept, Dictionary<string, int> targets)
+    string CoupledWith(ChannelSource s, Dictionary<string, int> targets)
     {
         var roots = Enumerable.Range(s.FirstRef, s.Size).Select(Analysis.Find).ToHashSet();
         var others = Analysis.Sources.Where(o => o != s && !o.Fixed && o.Node != null && Enumerable.Range(o.FirstRef, o.Size).Any(r => roots.Contains(Analysis.Find(r))))

@@ -359,8 +359,7 @@ public sealed class ChannelAnalysis
         if (Y.Length == 2 && Y[1] == channels * spatial.Aggregate(1L, (a, b) => a * b) && spatial.Length > 0)
         {
             long per = spatial.Aggregate(1L, (a, b) => a * b);
-            var flat = Flatten(x);
-            Layouts[n.Output] = ChannelLayout.Of(flat.SelectMany(l => Enumerable.Repeat(l, (int)per)).ToArray());
+            Layouts[n.Output] = ChannelLayout.Of(x.Labels.SelectMany(l => Enumerable.Repeat(l, (int)per)).ToArray());
             return true;
         }
         // Channel axes regrouped, spatial axes unchanged.
@@ -369,7 +368,7 @@ public sealed class ChannelAnalysis
             long prod = Y[1..(1 + j)].Aggregate(1L, (a, b) => a * b);
             if (prod != channels || !Y[(1 + j)..].SequenceEqual(spatial)) continue;
             var axes = Y[1..(1 + j)].Select(v => (int)v).ToArray();
-            var labels = Flatten(x);
+            var labels = x.Labels;
             if (axes.Length > 1)
             {
                 // A split of channels into [outer, inner]: the positions that share an inner index must stay
@@ -383,8 +382,6 @@ public sealed class ChannelAnalysis
         }
         return false;
     }
-
-    static int[] Flatten(ChannelLayout l) => l.Labels;
 
     static ChannelLayout PermuteAxes(ChannelLayout l, int[] perm)
     {

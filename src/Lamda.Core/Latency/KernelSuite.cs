@@ -1,6 +1,5 @@
 using Lamda.Graphs;
 using Lamda.Onnx;
-using Google.Protobuf;
 
 namespace Lamda.Latency;
 
@@ -124,13 +123,7 @@ public static class KernelSuite
         return list;
     }
 
-    public static byte[] ToBytes(GraphBuilder b)
-    {
-        var model = OnnxExporter.Export(b.Graph, b.Weights);
-        using var ms = new MemoryStream();
-        using (var cos = new CodedOutputStream(ms, leaveOpen: true)) model.WriteTo(cos);
-        return ms.ToArray();
-    }
+    public static byte[] ToBytes(GraphBuilder b) => ModelFile.ToBytes(OnnxExporter.Export(b.Graph, b.Weights));
 
     /// <summary>Measures every kernel of the suite; latency is the median minus the session's fixed overhead.</summary>
     public static List<KernelSample> Measure(bool quick, int threads, IProgress<string>? progress = null, int seed = 1)

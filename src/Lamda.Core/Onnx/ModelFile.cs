@@ -67,6 +67,14 @@ public static class ModelFile
         }
     }
 
+    /// <summary>The model's protobuf bytes, as ONNX Runtime loads them.</summary>
+    public static byte[] ToBytes(ModelProto model)
+    {
+        using var ms = new MemoryStream();
+        using (var cos = new CodedOutputStream(ms, leaveOpen: true)) model.WriteTo(cos);
+        return ms.ToArray();
+    }
+
     /// <summary>Writes atomically: a temporary file beside the target, then a rename. An existing file is replaced only on success.</summary>
     public static void Save(ModelProto model, string path) => AtomicFile.Write(path, stream => model.WriteTo(stream));
 }
