@@ -25,7 +25,7 @@ public sealed record AdaptOptions
     /// <summary>Accepted band: the result must be at least this share of the target...</summary>
     public double LowerBand { get; init; } = 0.95;
     /// <summary>...and at most this share, a margin for the noise of an independent re-measurement.</summary>
-    public double UpperBand { get; init; } = 0.99;
+    public double UpperBand { get; init; } = 0.98;
     /// <summary>Generator; the search generator when null.</summary>
     public Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
 }
@@ -121,7 +121,7 @@ public static class Adapter
                         correction = measured / figures.PredictedMs;
                         observed.Add((figures.PredictedMs, measured));
                     }
-                    if (Metric(figures) <= options.TargetMs && AccuracyHolds(figures, baseFigures, options)
+                    if (Metric(figures) <= options.TargetMs * (options.MeasureOnHost ? options.UpperBand : 1) && AccuracyHolds(figures, baseFigures, options)
                         && (best == null || Metric(figures) > Metric(best.Value.Figures)))
                         best = (model, r.Graph, text, figures);
                 }

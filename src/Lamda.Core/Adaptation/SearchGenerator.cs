@@ -25,7 +25,9 @@ public sealed class SearchGenerator : IArchitectureGenerator
     readonly WeightTransfer transfer;
     readonly LatencyPredictor predictor;
     readonly int[] multiples;
-    readonly Dictionary<(int, int), (double Ms, Graph Graph)> cache = [];
+    readonly Dictionary<(int, int), (double Ms, Graph Graph, Dictionary<string, int> Widths)> cache = [];
+    readonly Dictionary<string, (double Ms, Graph Graph)> widthCache = [];
+    readonly List<ChannelSource[]> clusters;
 
     public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor)
     {
@@ -33,33 +35,84 @@ public sealed class SearchGenerator : IArchitectureGenerator
         this.predictor = predictor;
         var g = predictor.Profile.Channels;
         multiples = new[] { g.PreferredMultiple, Math.Max(g.InputBlock, g.DepthwiseBlock), 4, 1 }.Where(m => m >= 1).Distinct().ToArray();
+        clusters = Clusters(transfer.Analysis);
+    }
+
+    /// <summary>Removable layers grouped by coupling: layers that share any channel component must change width together.</summary>
+    static List<ChannelSource[]> Clusters(ChannelAnalysis a)
+    {
+        var sources = a.Sources.Where(s => s.Node != null && !a.IsFixed(s)).ToList();
+        var parent = Enumerable.Range(0, sources.Count).ToArray();
+        int Find(int i) { while (parent[i] != i) i = parent[i] = parent[parent[i]]; return i; }
+        var owner = new Dictionary<int, int>();
+        for (int i = 0; i < sources.Count; i++)
+            for (int r = sources[i].FirstRef; r < sources[i].FirstRef + sources[i].Size; r++)
+            {
+                int root = a.Find(r);
+                if (owner.TryGetValue(root, out var j)) parent[Find(i)] = Find(j); else owner[root] = i;
+            }
+        return sources.Select((s, i) => (s, i)).GroupBy(x => Find(x.i)).Select(g => g.Select(x => x.s).ToArray()).ToList();
     }
 
     public string Name => "search";
 
     /// <summary>Predicted latency and graph of the uniform width factor (in thousandths) at a channel multiple.</summary>
-    (double Ms, Graph Graph) Evaluate(int permille, int multiple)
+    (double Ms, Graph Graph, Dictionary<string, int> Widths) Evaluate(int permille, int multiple)
     {
         if (cache.TryGetValue((permille, multiple), out var hit)) return hit;
+        var widths = ChannelSelection.UniformWidths(transfer.Analysis, permille / 1000.0, multiple);
+        var (ms, graph) = EvaluateWidths(widths);
+        return cache[(permille, multiple)] = (ms, graph, widths);
+    }
+
+    (double Ms, Graph Graph) EvaluateWidths(Dictionary<string, int> widths)
+    {
+        var key = string.Join(",", widths.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value));
+        if (widthCache.TryGetValue(key, out var hit)) return hit;
         var a = transfer.Analysis;
-        var widths = ChannelSelection.UniformWidths(a, permille / 1000.0, multiple);
         var (keep, _) = ChannelSelection.ToWidths(a, widths, transfer.Importance);
         var (graph, weights) = ChannelPruner.Apply(a, keep, shapesOnly: true);
-        var result = (predictor.Predict(graph, weights).LatencyMs, graph);
-        cache[(permille, multiple)] = result;
-        return result;
+        return widthCache[key] = (predictor.Predict(graph, weights).LatencyMs, graph);
+    }
+
+    /// <summary>
+    /// Fills the gap between a uniform candidate and the aim: widens one coupled cluster at a time by one channel
+    /// multiple, the relatively narrowest first (so the architecture stays close to uniform), while the
+    /// prediction stays within the aim.
+    /// </summary>
+    (double Ms, Graph Graph) Fill(Dictionary<string, int> start, double ms, Graph graph, int multiple, double aim)
+    {
+        var widths = new Dictionary<string, int>(start);
+        var exhausted = new HashSet<int>();
+        for (int step = 0; step < 400 && exhausted.Count < clusters.Count; step++)
+        {
+            bool grown = false;
+            foreach (var (cluster, index) in clusters.Select((c, i) => (c, i)).Where(x => !exhausted.Contains(x.i))
+                         .OrderBy(x => x.c.Average(s => widths[s.Node!.Id] / (double)s.Size)).ThenBy(x => x.i))
+            {
+                if (cluster.All(s => widths[s.Node!.Id] >= s.Size)) { exhausted.Add(index); continue; }
+                var next = new Dictionary<string, int>(widths);
+                foreach (var s in cluster) next[s.Node!.Id] = Math.Min(s.Size, widths[s.Node.Id] + multiple);
+                var (nextMs, nextGraph) = EvaluateWidths(next);
+                if (nextMs > aim) { exhausted.Add(index); continue; }
+                (widths, ms, graph, grown) = (next, nextMs, nextGraph, true);
+                break;
+            }
+            if (!grown) break;
+        }
+        return (ms, graph);
     }
 
     /// <summary>The smallest architecture this generator can produce, with its predicted latency.</summary>
     public (double PredictedMs, string Text) Smallest()
     {
-        var (ms, graph) = multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms);
+        var (ms, graph, _) = multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms);
         return (ms, LamdaTextWriter.Write(graph));
     }
 
     public string Generate(GenerationRequest request)
     {
-        (double Ms, Graph Graph)? best = null;
+        (double Ms, Graph Graph, Dictionary<string, int> Widths, int Multiple)? best = null;
         foreach (var multiple in multiples)
         {
             int lo = 0, hi = 1000;
@@ -70,11 +123,13 @@ public sealed class SearchGenerator : IArchitectureGenerator
                 int mid = (lo + hi) / 2;
                 if (Evaluate(mid, multiple).Ms <= request.AimPredictedMs) lo = mid; else hi = mid;
             }
-            var candidate = Evaluate(lo, multiple);
+            var (ms, graph, widths) = Evaluate(lo, multiple);
             // Coarser multiples come first and win ties: aligned widths run on the fast path.
-            if (best == null || candidate.Ms > best.Value.Ms * 1.01) best = candidate;
+            if (best == null || ms > best.Value.Ms * 1.01) best = (ms, graph, widths, multiple);
         }
-        var chosen = best ?? multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms);
-        return LamdaTextWriter.Write(chosen.Graph);
+        if (best is not { } b)
+            return LamdaTextWriter.Write(multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms).Graph);
+        var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, request.AimPredictedMs);
+        return LamdaTextWriter.Write(filled.Graph);
     }
 }
