@@ -1,0 +1,58 @@
+using System.Security.Cryptography;
+using System.Text;
+using Lamda.Latency;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace Lamda.Build;
+
+/// <summary>
+/// The content address of an adapted model: everything that can change the result. File hashes are kept in a
+/// memory cache keyed by path, size and time stamp, so repeated builds served by the same MSBuild node do not
+/// hash unchanged files again.
+/// </summary>
+public static class CacheKey
+{
+    public const string Format = "lamda-cache/1";
+    static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
+
+    public sealed record Inputs(string ModelPath, double LatencyMs, string Device, string Generator, int Seed,
+        string? MaxAccuracyDrop, string? DataDirectory, string? LlmModel);
+
+    public static string Compute(Inputs i)
+    {
+        var text = new StringBuilder()
+            .AppendLine(Format)
+            .AppendLine($"lamda {LamdaPaths.Version}")
+            .AppendLine($"model {HashFile(i.ModelPath)}")
+            .AppendLine($"latency {i.LatencyMs.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")
+            .AppendLine($"device {DeviceIdentity(i.Device)}")
+            .AppendLine($"generator {i.Generator}")
+            .AppendLine($"seed {i.Seed}")
+            .AppendLine($"max-accuracy-drop {i.MaxAccuracyDrop}")
+            .AppendLine($"data {(i.DataDirectory is { Length: > 0 } d ? HashDirectory(d) : "-")}")
+            .AppendLine($"llm {(i.LlmModel is { Length: > 0 } l ? HashFile(l) : "-")}");
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 16).ToLowerInvariant();
+    }
+
+    /// <summary>A profile file by content; a built-in by name (profiles are versioned with Lamda); host by machine.</summary>
+    static string DeviceIdentity(string device)
+    {
+        if (File.Exists(device)) return "file " + HashFile(device);
+        if (device == DeviceCatalog.Host) return "host " + ProfileBuilder.MachineDescription();
+        return "builtin " + device;
+    }
+
+    public static string HashFile(string path)
+    {
+        var info = new FileInfo(path);
+        var key = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}";
+        if (FileHashes.TryGetValue(key, out string? hash) && hash != null) return hash;
+        using var stream = File.OpenRead(path);
+        hash = Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        FileHashes.Set(key, hash, new MemoryCacheEntryOptions { Size = 1 });
+        return hash;
+    }
+
+    static string HashDirectory(string dir) =>
+        string.Join(";", Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetFileName(f) + "=" + HashFile(f)));
+}

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Lamda.Adaptation;
+using Lamda.Latency;
+using Microsoft.Build.Framework;
+using Task = Microsoft.Build.Utilities.Task;
+
+namespace Lamda.Build;
+
+/// <summary>
+/// Adapts each <c>LamdaModel</c> item to its latency budget and device, through the content-addressed cache.
+/// Synthesis runs in the <c>lamda</c> tool as a child process (as Grpc.Tools runs protoc): ONNX Runtime's native
+/// code and long searches stay out of the long-lived MSBuild node. Errors name the project, the item and what to do.
+/// </summary>
+public sealed partial class LamdaAdapt : Task
+{
+    [Required] public ITaskItem[] Models { get; set; } = [];
+    [Required] public string CacheDirectory { get; set; } = "";
+    [Required] public string ToolPath { get; set; } = "";
+    [Required] public string ProjectPath { get; set; } = "";
+    /// <summary>Minutes to wait for another build that is synthesizing the same model.</summary>
+    public int LockTimeoutMinutes { get; set; } = 30;
+
+    [Output] public ITaskItem[] AdaptedModels { get; set; } = [];
+
+    public override bool Execute()
+    {
+        var cache = new ModelCache(string.IsNullOrEmpty(CacheDirectory) ? Path.Combine(LamdaPaths.CacheDirectory, "build") : CacheDirectory);
+        var adapted = new List<ITaskItem>();
+        foreach (var item in Models)
+        {
+            try
+            {
+                if (AdaptOne(item, cache)) adapted.Add(item);
+            }
+            catch (LamdaException e)
+            {
+                Error(item, e.Code, e.Message);
+            }
+        }
+        AdaptedModels = adapted.ToArray();
+        return !Log.HasLoggedErrors;
+    }
+
+    bool AdaptOne(ITaskItem item, ModelCache cache)
+    {
+        var model = item.GetMetadata("FullPath");
+        var output = item.GetMetadata("OutputPath");
+        if (!File.Exists(model))
+            return Error(item, ErrorCodes.FileNotFound, $"model file not found at '{model}'. Check the Include path of the LamdaModel item.");
+        var latencyText = item.GetMetadata("Latency");
+        if (string.IsNullOrWhiteSpace(latencyText))
+            return Error(item, ErrorCodes.BadBudget, "has no Latency. Add Latency=\"5ms\" (units ms, us or s) to the LamdaModel item.");
+        double latency;
+        try { latency = LatencyBudget.ParseMs(latencyText); }
+        catch (LamdaException e) { return Error(item, e.Code, e.Message + " Set the Latency metadata of the LamdaModel item."); }
+        var device = item.GetMetadata("Device");
+        var devicePath = ResolveDevice(item, device);
+        if (devicePath == null) return false;
+        var warnEstimate = DeviceCatalog.BuiltIn.FirstOrDefault(p => p.Name == devicePath) is { Calibrated: false };
+        if (warnEstimate)
+            Warning(item, "LAMDA050", $"device '{devicePath}' is an uncalibrated estimate from public specs; the latency budget is checked against it. Run 'lamda device-profile -o FILE' on the device and set Device=\"FILE\".");
+
+        int seed = int.TryParse(item.GetMetadata("Seed"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
+        string? data = Optional(item, "Data"), llm = Optional(item, "LlmModel"), maxDrop = Optional(item, "MaxAccuracyDrop");
+        var generator = Optional(item, "Generator") ?? "search";
+        string? dataPath = data == null ? null : Path.GetFullPath(data, Path.GetDirectoryName(ProjectPath)!);
+        var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, generator, seed, maxDrop, dataPath, llm));
+
+        var status = cache.Check(key);
+        if (status == ModelCache.Lookup.Corrupt)
+            Warning(item, "LAMDA051", $"the cache entry {key} in '{cache.Directory}' was corrupt; it was discarded and is rebuilt.");
+        if (status != ModelCache.Lookup.Hit)
+        {
+            using var _ = cache.Lock(key, TimeSpan.FromMinutes(LockTimeoutMinutes));
+            // Another build may have produced the entry while this one waited for the lock.
+            if (cache.Check(key) != ModelCache.Lookup.Hit)
+            {
+                Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {latencyText} on {device} (cache key {key})");
+                var built = cache.TemporaryPath(key);
+                if (!RunTool(item, model, latency, devicePath, seed, generator, dataPath, maxDrop, built)) return false;
+                cache.Store(key, built, item.ItemSpec);
+            }
+            else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key} (made by a parallel build)");
+        }
+        else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        var temp = output + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        File.Copy(cache.PathOf(key), temp, overwrite: true);
+        File.Move(temp, output, overwrite: true);
+        return true;
+    }
+
+    string? ResolveDevice(ITaskItem item, string device)
+    {
+        if (string.IsNullOrWhiteSpace(device))
+        {
+            Error(item, ErrorCodes.UnknownDevice, $"has no Device. Known devices: {string.Join(", ", DeviceCatalog.Names)}; or the path of a profile file.");
+            return null;
+        }
+        if (device.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || device.Contains('/') || device.Contains('\\'))
+        {
+            var full = Path.GetFullPath(device, Path.GetDirectoryName(ProjectPath)!);
+            if (!File.Exists(full)) { Error(item, ErrorCodes.FileNotFound, $"device profile '{device}' not found (looked at '{full}')."); return null; }
+            return full;
+        }
+        if (!DeviceCatalog.Names.Contains(device))
+        {
+            Error(item, ErrorCodes.UnknownDevice, $"unknown device '{device}'. Known devices: {string.Join(", ", DeviceCatalog.Names)}; or the path of a profile file made with 'lamda device-profile'.");
+            return null;
+        }
+        return device;
+    }
+
+    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? data, string? maxDrop, string output)
+    {
+        if (!File.Exists(ToolPath))
+            return Error(item, "LAMDA052", $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
+        var args = new List<string> { ToolPath, "adapt", model, "--latency", latency.ToString("R", CultureInfo.InvariantCulture) + "ms", "--device", device, "-o", output, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--generator", generator };
+        if (data != null) args.AddRange(["--data", data]);
+        if (maxDrop != null) args.AddRange(["--max-accuracy-drop", maxDrop]);
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new LamdaException("LAMDA052", "could not start the lamda tool.");
+        var errors = new List<(string Code, string Message)>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data == null) return;
+            var m = ToolError().Match(e.Data);
+            if (m.Success) lock (errors) errors.Add((m.Groups[1].Value, m.Groups[2].Value));
+            else if (!e.Data.StartsWith("warning: device", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.Normal, "Lamda: " + e.Data);
+        };
+        process.OutputDataReceived += (_, e) => { if (e.Data != null) Log.LogMessage(MessageImportance.Normal, "Lamda: " + e.Data); };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        process.WaitForExit();
+        if (process.ExitCode == 0 && File.Exists(output)) return true;
+        if (errors.Count == 0) errors.Add(("LAMDA008", $"the lamda tool failed (exit code {process.ExitCode})."));
+        foreach (var (code, message) in errors) Error(item, code, message);
+        if (File.Exists(output)) File.Delete(output);
+        return false;
+    }
+
+    [GeneratedRegex(@"error (LAMDA\d{3}|LT\d{3}): (.*)$")]
+    private static partial Regex ToolError();
+
+    static string? Optional(ITaskItem item, string name) => item.GetMetadata(name) is { Length: > 0 } v ? v : null;
+
+    bool Error(ITaskItem item, string code, string message)
+    {
+        Log.LogError("Lamda", code, null, ProjectPath, 0, 0, 0, 0, $"LamdaModel '{item.ItemSpec}': {message}");
+        return false;
+    }
+
+    void Warning(ITaskItem item, string code, string message) =>
+        Log.LogWarning("Lamda", code, null, ProjectPath, 0, 0, 0, 0, $"LamdaModel '{item.ItemSpec}': {message}");
+}

@@ -1,0 +1,86 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Lamda.Onnx;
+
+namespace Lamda.Build;
+
+/// <summary>
+/// Content-addressed store of adapted models: <c>models/KEY.onnx</c> with <c>models/KEY.json</c> recording its
+/// SHA-256. Entries are written atomically (temporary file, then rename) and verified on every read; a per-key
+/// lock file serializes parallel builds that need the same entry, so only one of them synthesizes it.
+/// </summary>
+public sealed class ModelCache(string directory)
+{
+    public string Directory { get; } = directory;
+
+    string ModelPath(string key) => Path.Combine(Directory, "models", key + ".onnx");
+    string EntryPath(string key) => Path.Combine(Directory, "models", key + ".json");
+
+    public sealed record Entry(string Sha256, long Length, string LamdaVersion, string CreatedUtc, string Source);
+
+    public enum Lookup { Hit, Miss, Corrupt }
+
+    /// <summary>Checks an entry; a corrupt one (missing half, wrong hash, unreadable) is deleted.</summary>
+    public Lookup Check(string key)
+    {
+        var model = ModelPath(key);
+        var entry = EntryPath(key);
+        if (!File.Exists(model) && !File.Exists(entry)) return Lookup.Miss;
+        try
+        {
+            var e = JsonSerializer.Deserialize<Entry>(File.ReadAllText(entry));
+            if (e != null && File.Exists(model) && new FileInfo(model).Length == e.Length && Hash(model) == e.Sha256) return Lookup.Hit;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException) { }
+        TryDelete(model);
+        TryDelete(entry);
+        return Lookup.Corrupt;
+    }
+
+    /// <summary>Stores a finished model under the key (atomically) and returns the cached path.</summary>
+    public string Store(string key, string builtModel, string source)
+    {
+        var model = ModelPath(key);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(model)!);
+        var info = new FileInfo(builtModel);
+        var entry = new Entry(Hash(builtModel), info.Length, LamdaPaths.Version, DateTime.UtcNow.ToString("o"), source);
+        File.Move(builtModel, model, overwrite: true);
+        AtomicFile.WriteText(EntryPath(key), JsonSerializer.Serialize(entry));
+        return model;
+    }
+
+    public string PathOf(string key) => ModelPath(key);
+
+    /// <summary>A temporary path inside the cache for the tool to write into (same volume, so the final rename is atomic).</summary>
+    public string TemporaryPath(string key)
+    {
+        var dir = Path.Combine(Directory, "tmp");
+        System.IO.Directory.CreateDirectory(dir);
+        return Path.Combine(dir, $"{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.onnx");
+    }
+
+    /// <summary>Takes the per-key lock, waiting for another build that holds it.</summary>
+    public IDisposable Lock(string key, TimeSpan timeout)
+    {
+        var dir = Path.Combine(Directory, "locks");
+        System.IO.Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, key + ".lock");
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(200); }
+        }
+    }
+
+    static string Hash(string path)
+    {
+        using var s = File.OpenRead(path);
+        return Convert.ToHexString(SHA256.HashData(s)).ToLowerInvariant();
+    }
+
+    static void TryDelete(string path)
+    {
+        try { if (File.Exists(path)) File.Delete(path); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using Lamda.Runtime;
+using Lamda.Tests;
+
+namespace Lamda.Build.Tests;
+
+/// <summary>
+/// Real <c>dotnet build</c> runs of small projects that use LamdaModel items, with the task and the tool from
+/// this repository's build output. Each test has its own folder and cache.
+/// </summary>
+public class BuildTests : IDisposable
+{
+    readonly string root = Directory.CreateTempSubdirectory("lamda-build-").FullName;
+    string Cache => Path.Combine(root, "cache");
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+    static string TaskAssembly => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "bin", Configuration, "net10.0", "Lamda.Build.dll");
+    static string Tool => Path.Combine(Shared.RepoRoot, "src", "Lamda.Cli", "bin", Configuration, "net10.0", "lamda.dll");
+    static string BuildAssets => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "build");
+
+    /// <summary>Writes a console project named <paramref name="name"/> with the given LamdaModel item.</summary>
+    string Project(string name, string item, string model = "tinynet.onnx")
+    {
+        var dir = Path.Combine(root, name);
+        Directory.CreateDirectory(Path.Combine(dir, "models"));
+        File.Copy(Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx"), Path.Combine(dir, "models", model), overwrite: true);
+        File.WriteAllText(Path.Combine(dir, name + ".csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <Import Project="{BuildAssets}/Lamda.Build.props" />
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <RootNamespace>Counter</RootNamespace>
+                <LamdaTasksAssembly>{TaskAssembly}</LamdaTasksAssembly>
+                <LamdaToolPath>{Tool}</LamdaToolPath>
+                <LamdaCacheDirectory>{Cache}</LamdaCacheDirectory>
+              </PropertyGroup>
+              <ItemGroup>
+                {item}
+              </ItemGroup>
+              <Import Project="{BuildAssets}/Lamda.Build.targets" />
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(typeof(object).Assembly.GetName().Name);\n");
+        return Path.Combine(dir, name + ".csproj");
+    }
+
+    static (int Code, string Log) Dotnet(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // The test host's MSBuild settings must not leak into the child build.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
+            start.Environment.Remove(key);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + error.Result);
+    }
+
+    static (int Code, string Log) Build(string project, params string[] extra) =>
+        Dotnet(Path.GetDirectoryName(project)!, ["build", project, "-v:n", "-nodeReuse:false", .. extra]);
+
+    static Dictionary<string, byte[]> EmbeddedResources(string assembly)
+    {
+        using var stream = File.OpenRead(assembly);
+        using var pe = new PEReader(stream);
+        var md = pe.GetMetadataReader();
+        var result = new Dictionary<string, byte[]>();
+        var resources = pe.GetSectionData(pe.PEHeaders.CorHeader!.ResourcesDirectory.RelativeVirtualAddress);
+        foreach (var handle in md.ManifestResources)
+        {
+            var r = md.GetManifestResource(handle);
+            var reader = resources.GetReader((int)r.Offset, resources.Length - (int)r.Offset);
+            int length = reader.ReadInt32();
+            result[md.GetString(r.Name)] = reader.ReadBytes(length);
+        }
+        return result;
+    }
+
+    [Fact]
+    public void BuildEmbedsTheAdaptedModelAndRebuildsOnlyWhenNeeded()
+    {
+        var project = Project("app", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var first = Build(project);
+        Assert.True(first.Code == 0, first.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx to 0.6ms on jetson-nano", first.Log);
+        Assert.Contains("warning LAMDA050", first.Log);
+
+        var output = Path.Combine(dir, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx");
+        var embedded = EmbeddedResources(Path.Combine(dir, "bin", "Debug", "net10.0", "app.dll"));
+        Assert.Equal(File.ReadAllBytes(output), embedded["Counter.tinynet.onnx"]);
+        // The embedded model is the adapted one: it runs, keeps the interface, and is smaller than the base.
+        using (var runner = new ModelRunner(embedded["Counter.tinynet.onnx"]))
+        {
+            var result = runner.Run(new Dictionary<string, TensorData> { ["input"] = new(1, [1, 3, 32, 32], new float[3 * 32 * 32]) });
+            Assert.Equal(new long[] { 1, 10 }, result["output"].Shape);
+        }
+        Assert.True(embedded["Counter.tinynet.onnx"].Length < new FileInfo(Path.Combine(dir, "models", "tinynet.onnx")).Length);
+
+        var second = Build(project);
+        Assert.True(second.Code == 0, second.Log);
+        Assert.Contains("Skipping target \"LamdaAdaptModels\" because all output files are up-to-date", second.Log);
+        Assert.DoesNotContain("Lamda: adapting", second.Log);
+
+        File.WriteAllText(project, File.ReadAllText(project).Replace("Latency=\"0.6ms\"", "Latency=\"0.8ms\""));
+        var third = Build(project);
+        Assert.True(third.Code == 0, third.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx to 0.8ms", third.Log);
+
+        Assert.Equal(0, Dotnet(dir, "clean", project, "-nodeReuse:false").Code);
+        Assert.False(File.Exists(output));
+        var afterClean = Build(project);
+        Assert.Contains("cache hit", afterClean.Log);
+        Assert.DoesNotContain("Lamda: adapting", afterClean.Log);
+    }
+
+    [Fact]
+    public void BadItemsAreErrorsWithCodesNamingProjectAndItem()
+    {
+        foreach (var (item, code) in new[]
+                 {
+                     ("""<LamdaModel Include="models/missing.onnx" Latency="1ms" Device="jetson-nano" />""", "LAMDA001"),
+                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="1ms" Device="jetson-nanoo" />""", "LAMDA009"),
+                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="fast" Device="jetson-nano" />""", "LAMDA011"),
+                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="0.0001ms" Device="jetson-nano" />""", "LAMDA012"),
+                 })
+        {
+            var project = Project("bad" + code, item);
+            var r = Build(project);
+            Assert.NotEqual(0, r.Code);
+            var line = r.Log.Split('\n').First(l => l.Contains("error " + code));
+            Assert.Contains(Path.GetFileName(project), line);
+            Assert.Contains("LamdaModel 'models/", line);
+        }
+    }
+
+    [Fact]
+    public void CorruptCacheEntryIsDiscardedWithAWarningAndRebuilt()
+    {
+        var project = Project("corrupt", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />""");
+        Assert.Equal(0, Build(project).Code);
+        var entry = Directory.GetFiles(Path.Combine(Cache, "models"), "*.onnx").Single();
+        File.WriteAllBytes(entry, File.ReadAllBytes(entry)[..100]); // truncated
+        Assert.Equal(0, Dotnet(Path.GetDirectoryName(project)!, "clean", project, "-nodeReuse:false").Code);
+        var r = Build(project);
+        Assert.True(r.Code == 0, r.Log);
+        Assert.Contains("warning LAMDA051", r.Log);
+        Assert.Contains("Lamda: adapting", r.Log);
+        Assert.True(new FileInfo(entry).Length > 100);
+    }
+
+    [Fact]
+    public void ParallelBuildsSharingACacheSynthesizeOnce()
+    {
+        var projects = Enumerable.Range(1, 3).Select(i => Project($"p{i}", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />""")).ToList();
+        var traversal = Path.Combine(root, "all.proj");
+        File.WriteAllText(traversal, $"""
+            <Project>
+              <ItemGroup>{string.Concat(projects.Select(p => $"<ProjectReference Include=\"{p}\" />"))}</ItemGroup>
+              <Target Name="Build"><MSBuild Projects="@(ProjectReference)" Targets="Restore" Properties="_Restore=1" /><MSBuild Projects="@(ProjectReference)" BuildInParallel="true" /></Target>
+            </Project>
+            """);
+        var r = Dotnet(root, "build", traversal, "-m:3", "-v:n", "-nodeReuse:false");
+        Assert.True(r.Code == 0, r.Log);
+        Assert.Equal(1, r.Log.Split('\n').Count(l => l.Contains("Lamda: adapting")));
+        Assert.Equal(2, r.Log.Split('\n').Count(l => l.Contains("cache hit")));
+        Assert.Single(Directory.GetFiles(Path.Combine(Cache, "models"), "*.onnx"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(Cache, "tmp")));
+        var outputs = projects.Select(p => File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(p)!, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx"))).ToList();
+        Assert.All(outputs, o => Assert.Equal(outputs[0], o));
+    }
+}
