@@ -177,3 +177,74 @@ public class BuildTests : IDisposable
         Assert.All(outputs, o => Assert.Equal(outputs[0], o));
     }
 }
+
+/// <summary>The real user path: pack both packages, consume them from a local folder in a fresh project.</summary>
+public class PackageTests : IDisposable
+{
+    readonly string root = Directory.CreateTempSubdirectory("lamda-pack-").FullName;
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
+            start.Environment.Remove(key);
+        foreach (var (k, v) in env) start.Environment[k] = v;
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + error.Result);
+    }
+
+    [Fact]
+    public void PackedPackagesWorkInAFreshProject()
+    {
+        var feed = Path.Combine(root, "feed");
+        // An isolated package folder: a stale extraction of the same version can never be used.
+        var env = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(root, "packages"), ["LAMDA_CACHE_DIR"] = Path.Combine(root, "cache") };
+        foreach (var project in new[] { "src/Lamda.Build", "src/Lamda.Cli" })
+        {
+            var pack = Run(Shared.RepoRoot, env, "dotnet", "pack", project, "-c", "Release", "-o", feed, "-nodeReuse:false");
+            Assert.True(pack.Code == 0, pack.Log);
+        }
+        Assert.True(new FileInfo(Path.Combine(feed, "Lamda.Build.0.1.0.nupkg")).Length < 80 << 20, "the build package should carry desktop natives only");
+
+        var app = Path.Combine(root, "app");
+        Directory.CreateDirectory(Path.Combine(app, "models"));
+        File.Copy(Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx"), Path.Combine(app, "models", "tinynet.onnx"));
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration><packageSources><add key="lamda-local" value="{feed}" /></packageSources></configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "App.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><RootNamespace>Fresh</RootNamespace></PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Lamda.Build" Version="0.1.0" PrivateAssets="all" />
+                <LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using var s = typeof(Program).Assembly.GetManifestResourceStream("Fresh.tinynet.onnx")!;
+            System.Console.WriteLine($"embedded {s.Length} bytes");
+            """);
+        var build = Run(app, env, "dotnet", "build", "-nodeReuse:false", "-v:n");
+        Assert.True(build.Code == 0, build.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", build.Log);
+        var run = Run(app, env, "dotnet", "run", "--no-build");
+        Assert.True(run.Code == 0, run.Log);
+        Assert.Matches(@"embedded \d+ bytes", run.Log);
+
+        // The tool package installs and runs.
+        var tools = Path.Combine(root, "tools");
+        var install = Run(root, env, "dotnet", "tool", "install", "Lamda.Tool", "--tool-path", tools, "--add-source", feed, "--version", "0.1.0");
+        Assert.True(install.Code == 0, install.Log);
+        var version = Run(root, env, Path.Combine(tools, "lamda"), "--version");
+        Assert.Equal(0, version.Code);
+        Assert.Contains("0.1.0", version.Log);
+    }
+}
