@@ -16,7 +16,8 @@ namespace Lamda.Build;
 public sealed partial class LamdaAdapt : Task
 {
     [Required] public ITaskItem[] Models { get; set; } = [];
-    [Required] public string CacheDirectory { get; set; } = "";
+    /// <summary>Cache folder; the per-user Lamda cache when empty.</summary>
+    public string CacheDirectory { get; set; } = "";
     [Required] public string ToolPath { get; set; } = "";
     [Required] public string ProjectPath { get; set; } = "";
     /// <summary>Minutes to wait for another build that is synthesizing the same model.</summary>

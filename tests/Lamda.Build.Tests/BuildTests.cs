@@ -122,6 +122,16 @@ public class BuildTests : IDisposable
     }
 
     [Fact]
+    public void SampleAppBuildsWithItsAdaptedModelAndRuns()
+    {
+        var sample = Path.Combine(Shared.RepoRoot, "samples", "FrameCounter");
+        var run = Dotnet(sample, "run", "-nodeReuse:false", "-p:LamdaCacheDirectory=" + Cache, "--", "20");
+        Assert.True(run.Code == 0, run.Log);
+        Assert.Contains("model FrameCounter.classifier.onnx", run.Log);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(run.Log, @"\d+ frames, median latency \d+\.\d+ ms"), run.Log);
+    }
+
+    [Fact]
     public void BadItemsAreErrorsWithCodesNamingProjectAndItem()
     {
         foreach (var (item, code) in new[]
