@@ -67,7 +67,11 @@ public sealed partial class LamdaAdapt : Task
         string? data = Optional(item, "Data"), llm = Optional(item, "LlmModel"), maxDrop = Optional(item, "MaxAccuracyDrop");
         var generator = Optional(item, "Generator") ?? "search";
         string? dataPath = data == null ? null : Path.GetFullPath(data, Path.GetDirectoryName(ProjectPath)!);
-        var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, generator, seed, maxDrop, dataPath, llm));
+        bool locked = string.Equals(item.GetMetadata("Lock"), "true", StringComparison.OrdinalIgnoreCase);
+        var lockPath = item.GetMetadata("LockPath");
+        // An existing lock decides the architecture (no search); its content is part of the cache key.
+        var fromLock = locked && File.Exists(lockPath) ? lockPath : null;
+        var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, fromLock != null ? "lock:" + CacheKey.HashFile(fromLock) : generator, seed, maxDrop, dataPath, llm));
 
         var status = cache.Check(key);
         if (status == ModelCache.Lookup.Corrupt)
@@ -80,13 +84,19 @@ public sealed partial class LamdaAdapt : Task
             {
                 Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {latencyText} on {device} (cache key {key})");
                 var built = cache.TemporaryPath(key);
-                if (!RunTool(item, model, latency, devicePath, seed, generator, dataPath, maxDrop, built)) return false;
-                cache.Store(key, built, item.ItemSpec);
+                var builtText = Path.ChangeExtension(built, ".lamda");
+                if (!RunTool(item, model, latency, devicePath, seed, generator, dataPath, maxDrop, built, builtText, fromLock)) return false;
+                cache.Store(key, built, builtText, item.ItemSpec);
             }
             else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key} (made by a parallel build)");
         }
         else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
 
+        if (locked && fromLock == null && File.Exists(cache.TextPath(key)))
+        {
+            File.Copy(cache.TextPath(key), lockPath);
+            Log.LogMessage(MessageImportance.High, $"Lamda: wrote lock file {lockPath}; commit it to review the architecture, delete it to search again.");
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         var temp = output + "." + Guid.NewGuid().ToString("N") + ".tmp";
         File.Copy(cache.PathOf(key), temp, overwrite: true);
@@ -115,11 +125,13 @@ public sealed partial class LamdaAdapt : Task
         return device;
     }
 
-    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? data, string? maxDrop, string output)
+    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? data, string? maxDrop, string output, string text, string? fromLock)
     {
         if (!File.Exists(ToolPath))
             return Error(item, "LAMDA052", $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
         var args = new List<string> { ToolPath, "adapt", model, "--latency", latency.ToString("R", CultureInfo.InvariantCulture) + "ms", "--device", device, "-o", output, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--generator", generator };
+        if (fromLock != null) args.AddRange(["--from-lock", fromLock]);
+        else args.AddRange(["--write-lock", text]);
         if (data != null) args.AddRange(["--data", data]);
         if (maxDrop != null) args.AddRange(["--max-accuracy-drop", maxDrop]);
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")

@@ -14,6 +14,8 @@ public sealed class ModelCache(string directory)
     public string Directory { get; } = directory;
 
     string ModelPath(string key) => Path.Combine(Directory, "models", key + ".onnx");
+    /// <summary>The entry's architecture in LamdaText (what a lock file holds).</summary>
+    public string TextPath(string key) => Path.Combine(Directory, "models", key + ".lamda");
     string EntryPath(string key) => Path.Combine(Directory, "models", key + ".json");
 
     public sealed record Entry(string Sha256, long Length, string LamdaVersion, string CreatedUtc, string Source);
@@ -38,12 +40,13 @@ public sealed class ModelCache(string directory)
     }
 
     /// <summary>Stores a finished model under the key (atomically) and returns the cached path.</summary>
-    public string Store(string key, string builtModel, string source)
+    public string Store(string key, string builtModel, string? builtText, string source)
     {
         var model = ModelPath(key);
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(model)!);
         var info = new FileInfo(builtModel);
         var entry = new Entry(Hash(builtModel), info.Length, LamdaPaths.Version, DateTime.UtcNow.ToString("o"), source);
+        if (builtText != null && File.Exists(builtText)) File.Move(builtText, TextPath(key), overwrite: true);
         File.Move(builtModel, model, overwrite: true);
         AtomicFile.WriteText(EntryPath(key), JsonSerializer.Serialize(entry));
         return model;

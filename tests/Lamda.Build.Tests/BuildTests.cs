@@ -122,6 +122,36 @@ public class BuildTests : IDisposable
     }
 
     [Fact]
+    public void LockFileIsWrittenThenReplayedWithoutSearch()
+    {
+        var project = Project("locked", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Lock="true" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var lockFile = Path.Combine(dir, "models", "tinynet.jetson-nano.lamda");
+        var first = Build(project);
+        Assert.True(first.Code == 0, first.Log);
+        Assert.True(File.Exists(lockFile));
+        var text = File.ReadAllText(lockFile);
+        Assert.StartsWith("lamdatext 1", text);
+        var output = Path.Combine(dir, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx");
+        var adapted = File.ReadAllBytes(output);
+
+        // A reviewer narrows the Concat branches in the lock (consistently along every edge); the build replays it.
+        var edited = string.Join('\n', text.Split('\n').Select(l =>
+            l.StartsWith("n11 ", StringComparison.Ordinal) || l.StartsWith("n13 ", StringComparison.Ordinal) ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=(\d+):\d+", "ch=$1:8")
+            : l.StartsWith("n12 ", StringComparison.Ordinal) || l.StartsWith("n14 ", StringComparison.Ordinal) ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=\d+:\d+", "ch=8:8")
+            : l.StartsWith("n15 ", StringComparison.Ordinal) ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=\d+:\d+", "ch=8:16")
+            : l.StartsWith("n16 ", StringComparison.Ordinal) ? System.Text.RegularExpressions.Regex.Replace(l, @"ch=\d+:", "ch=16:")
+            : l));
+        File.WriteAllText(lockFile, edited);
+        var replay = Build(project);
+        Assert.True(replay.Code == 0, replay.Log);
+        Assert.Contains("(lock)", replay.Log);
+        Assert.DoesNotContain("(search)", replay.Log);
+        Assert.Equal(edited, File.ReadAllText(lockFile)); // never overwritten
+        Assert.NotEqual(adapted, File.ReadAllBytes(output));
+    }
+
+    [Fact]
     public void SampleAppBuildsWithItsAdaptedModelAndRuns()
     {
         var sample = Path.Combine(Shared.RepoRoot, "samples", "FrameCounter");

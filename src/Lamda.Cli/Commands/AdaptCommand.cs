@@ -14,7 +14,7 @@ public sealed class AdaptCommand : Command
     public override string Usage => """
         Usage: lamda adapt MODEL.onnx --latency 5ms --device host|NAME|PROFILE.json -o OUT.onnx
                      [--report R.json] [--data DIR] [--max-accuracy-drop 2%] [--generator search] [--seed N]
-                     [--max-iterations N]
+                     [--max-iterations N] [--write-lock FILE.lamda | --from-lock FILE.lamda]
 
         Generates architectures from MODEL (search generator by default), validates each (syntax and interface,
         task, requirements), feeds the diagnostics back and regenerates until every constraint holds: latency at
@@ -24,8 +24,10 @@ public sealed class AdaptCommand : Command
           --latency T        budget: 5ms, 500us, 0.02s
           --data DIR         val_images + val_labels (.npy or .pb) to measure accuracy
           --report R.json    every iteration: hash, diff size, predicted/measured latency, accuracy, diagnostics
+          --write-lock F     also write the chosen architecture as LamdaText (for review; replay with --from-lock)
+          --from-lock F      no search: rebuild the architecture in F (validated, weights transferred from MODEL)
         """;
-    public override string[] ValueOptions => ["--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations"];
+    public override string[] ValueOptions => ["--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations", "--write-lock", "--from-lock"];
 
     static readonly JsonSerializerOptions ReportJson = new()
     {
@@ -54,6 +56,13 @@ public sealed class AdaptCommand : Command
         if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
 
         var (graph, weights) = ModelSource.LoadOnnx(path);
+        var fromLock = args.Value("--from-lock");
+        var writeLock = args.Value("--write-lock");
+        if (fromLock != null && writeLock != null) throw new LamdaException(ErrorCodes.BadArgument, "use either --from-lock or --write-lock, not both.");
+        if (writeLock != null) ModelSource.CheckNotInput(writeLock, path, output);
+        var lockText = fromLock == null ? null
+            : File.Exists(fromLock) ? File.ReadAllText(fromLock)
+            : throw new LamdaException(ErrorCodes.FileNotFound, $"{fromLock}: lock file not found.");
         var options = new AdaptOptions
         {
             TargetMs = target,
@@ -63,9 +72,11 @@ public sealed class AdaptCommand : Command
             MaxAccuracyDrop = maxDrop,
             Seed = args.Int("--seed", 0),
             MaxIterations = Math.Max(1, args.Int("--max-iterations", 12)),
+            Generator = lockText == null ? null : (_, _, _, _) => new LockedGenerator(lockText, fromLock!),
         };
         var result = Adapter.Run(path, graph, weights, options, progress);
         ModelFile.Save(result.Model, output);
+        if (writeLock != null) AtomicFile.WriteText(writeLock, result.Text);
         if (args.Value("--report") is { } reportPath)
             AtomicFile.WriteText(reportPath, JsonSerializer.Serialize(result.Report, ReportJson) + "\n");
         foreach (var w in result.Report.Warnings) stderr.WriteLine($"warning: {w}");

@@ -58,6 +58,7 @@ public static class Adapter
         var predictor = new LatencyPredictor(options.Device);
         var transfer = new WeightTransfer(graph, weights);
         var generator = options.Generator?.Invoke(graph, weights, transfer, predictor) ?? new SearchGenerator(transfer, predictor);
+        var maxIterations = generator is LockedGenerator ? 1 : options.MaxIterations;
 
         var baseModel = OnnxExporter.Export(graph, weights);
         var baseFigures = Evaluate(baseModel, graph, weights, predictor, options);
@@ -93,7 +94,7 @@ public static class Adapter
         // When the generator repeats itself the aim is nudged towards the goal, to explore the neighbouring
         // candidates (the predictor may rank near neighbours differently from the device).
         double nudge = 1;
-        for (int i = 1; i <= options.MaxIterations; i++)
+        for (int i = 1; i <= maxIterations; i++)
         {
             var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed) * nudge, feedback, i);
             var text = generator.Generate(request);
@@ -149,6 +150,8 @@ public static class Adapter
         }
         var code = iterations.Any(it => it.Diagnostics.Any(d => d.Code == ValidationCodes.Accuracy)) ? ErrorCodes.AccuracyNotMet : ErrorCodes.BudgetNotMet;
         var last = iterations.LastOrDefault()?.Diagnostics.FirstOrDefault()?.Prompt ?? "no valid candidate";
+        if (generator is LockedGenerator locked)
+            throw new LamdaException(code, $"{modelName}: the locked architecture {locked.Source} no longer meets the constraints ({last}). Delete the lock file to search again.");
         throw new LamdaException(code, $"{modelName}: no architecture met every constraint in {options.MaxIterations} iterations ({last}).");
 
         AdaptationResult Finish(ModelProto model, Graph g, string text, Figures final, string outcome)
