@@ -49,19 +49,7 @@ public class BuildTests : IDisposable
         return Path.Combine(dir, name + ".csproj");
     }
 
-    static (int Code, string Log) Dotnet(string workingDirectory, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        // The test host's MSBuild settings must not leak into the child build.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
-            start.Environment.Remove(key);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, output.Result + error.Result);
-    }
+    static (int Code, string Log) Dotnet(string workingDirectory, params string[] args) => ChildProcess.Run(workingDirectory, [], "dotnet", args);
 
     static (int Code, string Log) Build(string project, params string[] extra) =>
         Dotnet(Path.GetDirectoryName(project)!, ["build", project, "-v:n", "-nodeReuse:false", .. extra]);
@@ -225,19 +213,8 @@ public class PackageTests : IDisposable
 
     public void Dispose() => Directory.Delete(root, recursive: true);
 
-    static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
-            start.Environment.Remove(key);
-        foreach (var (k, v) in env) start.Environment[k] = v;
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, output.Result + error.Result);
-    }
+    static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args) =>
+        ChildProcess.Run(workingDirectory, env, file, args);
 
     [Fact]
     public void PackedPackagesWorkInAFreshProject()
@@ -286,5 +263,24 @@ public class PackageTests : IDisposable
         var version = Run(root, env, Path.Combine(tools, "lamda"), "--version");
         Assert.Equal(0, version.Code);
         Assert.Contains("0.1.0", version.Log);
+    }
+}
+
+/// <summary>Runs a command and returns its exit code with stdout and stderr.</summary>
+static class ChildProcess
+{
+    public static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // The test host's MSBuild settings must not leak into the child build.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
+            start.Environment.Remove(key);
+        foreach (var (k, v) in env) start.Environment[k] = v;
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + error.Result);
     }
 }
