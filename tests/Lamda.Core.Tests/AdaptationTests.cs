@@ -236,3 +236,40 @@ public class ReconstructionTests
         foreach (var (n, t) in prunedWeights.Tensors) Assert.Equal(t.Dims, reconstructed.Tensors[n].Dims);
     }
 }
+
+public class DepthEditTests
+{
+    [Fact]
+    public void ResidualBlockOfTinyNetIsFoundAndDropped()
+    {
+        var b = SampleModels.TinyNet();
+        var block = Assert.Single(ResidualBlocks.Find(b.Graph, b.Weights));
+        Assert.Equal("n8", block.Add.Id);
+        Assert.Equal(["n3", "n4", "n5", "n6", "n7"], block.Branch.Select(n => n.Id).Order(StringComparer.Ordinal));
+        var shallow = ResidualBlocks.Drop(b.Graph, [block]);
+        Assert.Equal(b.Graph.Nodes.Count - 6, shallow.Nodes.Count);
+        Assert.Equal(new EdgeOperand("2"), shallow.Nodes.Single(n => n.Id == "n9").Inputs[0]); // Relu reads the skip edge
+        var outputs = Ort.Run(OnnxExporter.Export(shallow, b.Weights), TensorData.RandomInputs(shallow));
+        Assert.Equal(new long[] { 1, 10 }, outputs["output"].Shape);
+    }
+
+    [Fact]
+    public void BudgetsBelowEveryWidthAreMetByDroppingBlocks()
+    {
+        var b = SampleModels.TinyNet();
+        var device = DeviceCatalog.Resolve("raspberry-pi-4");
+        var predictor = new LatencyPredictor(device);
+        var transfer = new WeightTransfer(b.Graph, b.Weights);
+        // The smallest width-only architecture, and a budget below it.
+        var widthOnly = new SearchGenerator(transfer, predictor, depthEdits: false).Smallest().PredictedMs;
+        var result = Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions { TargetMs = widthOnly * 0.97, Device = device });
+        Assert.True(result.Report.Final!.PredictedMs <= widthOnly * 0.97);
+        Assert.DoesNotContain(result.Graph.Nodes, n => n.Op == "Add"); // the residual block was dropped
+        Assert.DoesNotContain("n8 Add", result.Text);
+        var outputs = Ort.Run(result.Model, TensorData.RandomInputs(result.Graph));
+        Assert.Equal(new long[] { 1, 10 }, outputs["output"].Shape);
+        // The depth edit is realized from the text like any candidate: the same text gives the same model.
+        var again = new WeightTransfer(Normalizer.Normalize(b.Graph, b.Weights).Graph, b.Weights).Apply(LamdaTextReader.Read(result.Text));
+        Assert.Empty(again.Diagnostics);
+    }
+}

@@ -29,9 +29,13 @@ public sealed class SearchGenerator : IArchitectureGenerator
     readonly Dictionary<string, (double Ms, Graph Graph)> widthCache = [];
     readonly List<ChannelSource[]> clusters;
 
-    public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor)
+    readonly bool depthEdits;
+
+    /// <param name="depthEdits">whether residual blocks may be dropped when widths alone cannot meet the aim</param>
+    public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits = true)
     {
         this.transfer = transfer;
+        this.depthEdits = depthEdits;
         this.predictor = predictor;
         var g = predictor.Profile.Channels;
         multiples = new[] { g.PreferredMultiple, Math.Max(g.InputBlock, g.DepthwiseBlock), 4, 1 }.Where(m => m >= 1).Distinct().ToArray();
@@ -103,11 +107,35 @@ public sealed class SearchGenerator : IArchitectureGenerator
         return (ms, graph);
     }
 
-    /// <summary>The smallest architecture this generator can produce, with its predicted latency.</summary>
+    /// <summary>The smallest architecture this generator can produce (all residual blocks dropped), with its predicted latency.</summary>
     public (double PredictedMs, string Text) Smallest()
     {
         var (ms, graph, _) = multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms);
-        return (ms, LamdaTextWriter.Write(graph));
+        var result = (ms, LamdaTextWriter.Write(graph));
+        if (depthEdits && Shallower(Blocks().Count) is { } shallow && shallow.Smallest() is var s && s.PredictedMs < ms) result = s;
+        return result;
+    }
+
+    List<ResidualBlock>? blocks;
+    readonly Dictionary<int, SearchGenerator?> shallower = [];
+
+    /// <summary>Residual blocks of the base, the most expensive branch first (dropping it saves the most).</summary>
+    List<ResidualBlock> Blocks()
+    {
+        if (blocks != null) return blocks;
+        var g = transfer.Analysis.Graph;
+        var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
+        double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(predictor.KernelMs);
+        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights).OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>A generator for the base without its first <paramref name="count"/> blocks (a depth edit), or null.</summary>
+    SearchGenerator? Shallower(int count)
+    {
+        if (count == 0 || count > Blocks().Count) return null;
+        if (!shallower.TryGetValue(count, out var g))
+            shallower[count] = g = new SearchGenerator(transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false);
+        return g;
     }
 
     public string Generate(GenerationRequest request)
@@ -128,7 +156,13 @@ public sealed class SearchGenerator : IArchitectureGenerator
             if (best == null || ms > best.Value.Ms * 1.01) best = (ms, graph, widths, multiple);
         }
         if (best is not { } b)
+        {
+            // No width-only architecture fits: drop residual blocks, one more at a time, and search widths again.
+            for (int count = 1; depthEdits && count <= Blocks().Count; count++)
+                if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
+                    return shallow.Generate(request);
             return LamdaTextWriter.Write(multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms).Graph);
+        }
         var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, request.AimPredictedMs);
         return LamdaTextWriter.Write(filled.Graph);
     }

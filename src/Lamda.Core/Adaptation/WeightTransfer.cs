@@ -12,11 +12,14 @@ namespace Lamda.Adaptation;
 public sealed class WeightTransfer
 {
     readonly Graph baseGraph;
+    readonly WeightStore baseWeights;
     readonly Dictionary<int, double> importance;
+    readonly Dictionary<string, WeightTransfer> edited = new(StringComparer.Ordinal);
 
     public WeightTransfer(Graph baseGraph, WeightStore baseWeights)
     {
         this.baseGraph = baseGraph;
+        this.baseWeights = baseWeights;
         Analysis = ChannelAnalysis.Run(baseGraph, baseWeights);
         importance = ChannelSelection.Importance(Analysis);
     }
@@ -24,11 +27,25 @@ public sealed class WeightTransfer
     public ChannelAnalysis Analysis { get; }
     public Dictionary<int, double> Importance => importance;
 
+    /// <summary>
+    /// The transfer for the base with some residual blocks removed (a depth edit): the candidate omits their
+    /// nodes and its other nodes read the blocks' skip edges.
+    /// </summary>
+    public WeightTransfer WithoutBlocks(IReadOnlyCollection<ResidualBlock> blocks)
+    {
+        var key = string.Join(",", blocks.Select(b => b.Add.Id).Order(StringComparer.Ordinal));
+        if (!edited.TryGetValue(key, out var transfer))
+            edited[key] = transfer = new WeightTransfer(ResidualBlocks.Drop(baseGraph, blocks), baseWeights);
+        return transfer;
+    }
+
     /// <summary>The result, or the diagnostics that explain why the architecture cannot be realized.</summary>
     /// <param name="keptOutputs">when given, receives the base output channels kept by each narrowed layer</param>
     public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics) Apply(Graph candidate, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
     {
         var diagnostics = new List<Diagnostic>();
+        if (candidate.Nodes.Count < baseGraph.Nodes.Count && DroppedBlocks(candidate) is { Count: > 0 } dropped)
+            return WithoutBlocks(dropped).Apply(candidate, shapesOnly, keptOutputs);
         CheckStructure(candidate, diagnostics);
         if (diagnostics.Count > 0) return (null, null, diagnostics);
 
@@ -64,6 +81,16 @@ public sealed class WeightTransfer
         var (graph, weights) = ChannelPruner.Apply(Analysis, keep, shapesOnly, keptOutputs);
         CheckDeclaredChannels(candidate, graph, diagnostics);
         return diagnostics.Count > 0 ? (null, null, diagnostics) : (graph, weights, diagnostics);
+    }
+
+    /// <summary>The residual blocks of the base whose nodes the candidate omits, when that explains every missing node.</summary>
+    List<ResidualBlock>? DroppedBlocks(Graph candidate)
+    {
+        var present = candidate.Nodes.Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+        var missing = baseGraph.Nodes.Where(n => !present.Contains(n.Id)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+        var blocks = ResidualBlocks.Find(baseGraph, baseWeights).Where(b => !present.Contains(b.Add.Id)).ToList();
+        var covered = blocks.SelectMany(b => b.Branch.Select(n => n.Id).Append(b.Add.Id)).ToHashSet(StringComparer.Ordinal);
+        return covered.SetEquals(missing) ? blocks : null;
     }
 
     string CoupledWith(ChannelSource s, Dictionary<string, int> targets)
