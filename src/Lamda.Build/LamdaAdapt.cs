@@ -73,25 +73,28 @@ public sealed partial class LamdaAdapt : Task
         var fromLock = locked && File.Exists(lockPath) ? lockPath : null;
         var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, fromLock != null ? "lock:" + CacheKey.HashFile(fromLock) : generator, seed, maxDrop, dataPath, llm));
 
-        var status = cache.Check(key);
-        if (status == ModelCache.Lookup.Corrupt)
-            Warning(item, "LAMDA051", $"the cache entry {key} in '{cache.Directory}' was corrupt; it was discarded and is rebuilt.");
-        if (status != ModelCache.Lookup.Hit)
+        if (cache.Check(key) == ModelCache.Lookup.Hit)
+            Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
+        else
         {
             using var _ = cache.Lock(key, TimeSpan.FromMinutes(LockTimeoutMinutes));
-            // Another build may have produced the entry while this one waited for the lock.
-            if (cache.Check(key) != ModelCache.Lookup.Hit)
+            // Under the lock: another build may have finished the entry while this one waited, and only here
+            // may a corrupt entry be judged and discarded.
+            var status = cache.Check(key);
+            if (status == ModelCache.Lookup.Hit)
+                Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key} (made by a parallel build)");
+            else
             {
+                if (status == ModelCache.Lookup.Corrupt)
+                    Warning(item, "LAMDA051", $"the cache entry {key} in '{cache.Directory}' was corrupt; it was discarded and is rebuilt.");
+                cache.Discard(key);
                 Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {latencyText} on {device} (cache key {key})");
                 var built = cache.TemporaryPath(key);
                 var builtText = Path.ChangeExtension(built, ".lamda");
                 if (!RunTool(item, model, latency, devicePath, seed, generator, dataPath, maxDrop, built, builtText, fromLock)) return false;
                 cache.Store(key, built, builtText, item.ItemSpec);
             }
-            else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key} (made by a parallel build)");
         }
-        else Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
-
         if (locked && fromLock == null && File.Exists(cache.TextPath(key)))
         {
             File.Copy(cache.TextPath(key), lockPath);

@@ -22,21 +22,31 @@ public sealed class ModelCache(string directory)
 
     public enum Lookup { Hit, Miss, Corrupt }
 
-    /// <summary>Checks an entry; a corrupt one (missing half, wrong hash, unreadable) is deleted.</summary>
+    /// <summary>
+    /// Checks an entry without changing anything. The entry file is written last, so a model without one is a
+    /// store still in progress (or one that crashed): <see cref="Lookup.Miss"/>. Only an entry that exists but
+    /// does not match its model is <see cref="Lookup.Corrupt"/>.
+    /// </summary>
     public Lookup Check(string key)
     {
         var model = ModelPath(key);
         var entry = EntryPath(key);
-        if (!File.Exists(model) && !File.Exists(entry)) return Lookup.Miss;
+        if (!File.Exists(entry)) return Lookup.Miss;
         try
         {
             var e = JsonSerializer.Deserialize<Entry>(File.ReadAllText(entry));
             if (e != null && File.Exists(model) && new FileInfo(model).Length == e.Length && Hash(model) == e.Sha256) return Lookup.Hit;
         }
         catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException) { }
-        TryDelete(model);
-        TryDelete(entry);
         return Lookup.Corrupt;
+    }
+
+    /// <summary>Deletes an entry; call only while holding its lock.</summary>
+    public void Discard(string key)
+    {
+        TryDelete(EntryPath(key));
+        TryDelete(ModelPath(key));
+        TryDelete(TextPath(key));
     }
 
     /// <summary>Stores a finished model under the key (atomically) and returns the cached path.</summary>
@@ -62,7 +72,11 @@ public sealed class ModelCache(string directory)
         return Path.Combine(dir, $"{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.onnx");
     }
 
-    /// <summary>Takes the per-key lock, waiting for another build that holds it.</summary>
+    /// <summary>
+    /// Takes the per-key lock, waiting for another build that holds it. Lock files are never deleted: deleting
+    /// one on release would let a third build lock a new file under the same name while a second still holds
+    /// the old one.
+    /// </summary>
     public IDisposable Lock(string key, TimeSpan timeout)
     {
         var dir = Path.Combine(Directory, "locks");
@@ -71,7 +85,7 @@ public sealed class ModelCache(string directory)
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None); }
             catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(200); }
         }
     }
