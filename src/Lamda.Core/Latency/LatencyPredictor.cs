@@ -76,17 +76,12 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     public double KernelMs(Kernel k)
     {
         if (k.Class == KernelClass.Free) return 0;
+        // Most specific model first; grouped and transposed convolutions borrow the convolution model, and
+        // anything else without its own model is costed as elementwise work.
         var model = Profile.Kernels.GetValueOrDefault(k.ModelKey(Profile.Channels))
             ?? Profile.Kernels.GetValueOrDefault(k.Class)
-            ?? Profile.Kernels.GetValueOrDefault(Fallback(k.Class))
+            ?? (k.Class is KernelClass.GroupConv or KernelClass.ConvTranspose ? Profile.Kernels.GetValueOrDefault(KernelClass.Conv) : null)
             ?? Profile.Kernels.GetValueOrDefault(KernelClass.Elementwise);
         return model?.Predict(k.Features(Profile.Channels)) ?? 0;
     }
-
-    static string Fallback(string cls) => cls switch
-    {
-        KernelClass.GroupConv or KernelClass.ConvTranspose => KernelClass.Conv,
-        KernelClass.Copy or KernelClass.Concat => KernelClass.Elementwise,
-        _ => KernelClass.Elementwise,
-    };
 }

@@ -125,14 +125,20 @@ public static class LamdaTextReader
         if (g.Opset == 0) throw c.Error(TextCodes.BadHeader, "the model line must give the ONNX opset, for example 'opset=13'");
     }
 
-    static void ParseValue(Cursor c, State s, bool isInput)
+    /// <summary>The common start of input, output and capture lines: keyword, edge and quoted ONNX name.</summary>
+    static (string Edge, int Index, string Name, int Column) ParseBinding(Cursor c)
     {
         c.ReadWord();
         c.Spaces();
         int col = c.Column;
         var (edge, index) = ParseEdgeRef(c);
         c.Spaces();
-        var name = c.ReadQuoted();
+        return (edge, index, c.ReadQuoted(), col);
+    }
+
+    static void ParseValue(Cursor c, State s, bool isInput)
+    {
+        var (edge, index, name, col) = ParseBinding(c);
         c.Spaces();
         var type = ParseType(c);
         c.End();
@@ -153,12 +159,7 @@ public static class LamdaTextReader
 
     static void ParseCapture(Cursor c, State s)
     {
-        c.ReadWord();
-        c.Spaces();
-        int col = c.Column;
-        var (edge, index) = ParseEdgeRef(c);
-        c.Spaces();
-        var name = c.ReadQuoted();
+        var (edge, index, name, col) = ParseBinding(c);
         c.End();
         var value = new GraphValue(edge, name, TensorType.Unknown) { Index = index };
         s.Graph.Captures.Add(value);
