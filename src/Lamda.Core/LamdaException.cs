@@ -33,4 +33,6 @@ public static class ErrorCodes
     public const string BudgetNotMet = "LAMDA013";
     public const string AccuracyNotMet = "LAMDA014";
     public const string BadData = "LAMDA015";
+    public const string BadLlmModel = "LAMDA016";
+    public const string ContextTooSmall = "LAMDA017";
 }

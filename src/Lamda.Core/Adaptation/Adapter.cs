@@ -32,7 +32,7 @@ public sealed record AdaptOptions
 
 public sealed record Figures(double PredictedMs, double? MeasuredMs, double? Accuracy);
 
-public sealed record IterationReport(int Iteration, string Generator, string ArchitectureHash, int TextDiffLines, double? PredictedMs, double? MeasuredMs, double? Accuracy, IReadOnlyList<Diagnostic> Diagnostics, bool Accepted);
+public sealed record IterationReport(int Iteration, string Generator, string ArchitectureHash, int TextDiffLines, double? PredictedMs, double? MeasuredMs, double? Accuracy, IReadOnlyList<Diagnostic> Diagnostics, bool Accepted, string? Note = null);
 
 public sealed record AdaptationReport(
     string Model, string Device, string DeviceLabel, string Generator, int Seed, double TargetMs, Figures Base, Figures? Final,
@@ -74,8 +74,9 @@ public static class Adapter
 
         // Calibrate the predictor to this model: the ratio of measured to predicted, updated every iteration.
         double correction = baseFigures.MeasuredMs is { } bm ? bm / baseFigures.PredictedMs : 1;
-        var (smallestPredicted, smallestText) = generator is SearchGenerator sg ? sg.Smallest() : (0, "");
-        if (generator is SearchGenerator && smallestPredicted * correction > options.TargetMs)
+        var search = generator.Search;
+        var (smallestPredicted, smallestText) = search != null ? search.Smallest() : (0, "");
+        if (search != null && smallestPredicted * correction > options.TargetMs)
         {
             var smallest = Realize(smallestText, transfer, out _);
             double reachable = smallest != null ? Metric(Evaluate(OnnxExporter.Export(smallest.Value.Graph, smallest.Value.Weights), smallest.Value.Graph, smallest.Value.Weights, predictor, options with { Data = null })) : smallestPredicted * correction;
@@ -96,9 +97,9 @@ public static class Adapter
         double nudge = 1;
         for (int i = 1; i <= maxIterations; i++)
         {
-            var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed) * nudge, feedback, i);
+            var request = new GenerationRequest(options.TargetMs, Aim(goal, correction, observed) * nudge, feedback, i, Metric(baseFigures));
             var text = generator.Generate(request);
-            var diagnostics = new List<Diagnostic>();
+            var diagnostics = new List<Diagnostic>(generator.Diagnostics);
             var kept = new Dictionary<string, int[]>();
             var realized = Realize(text, transfer, out var parseDiagnostics, kept);
             diagnostics.AddRange(parseDiagnostics);
@@ -130,7 +131,7 @@ public static class Adapter
             bool accepted = diagnostics.Count == 0;
             var hash = Hash(text);
             bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
-            iterations.Add(new IterationReport(i, generator.Name, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted));
+            iterations.Add(new IterationReport(i, generator.Name, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted, generator.Note));
             progress?.Report($"iteration {i} ({generator.Name}): {(figures != null ? Describe(figures) : "invalid")}{(accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code)))}");
             if (accepted) return Finish(model!, realized!.Value.Graph, text, figures!, "met");
             if (repeated)
@@ -156,6 +157,7 @@ public static class Adapter
 
         AdaptationResult Finish(ModelProto model, Graph g, string text, Figures final, string outcome)
         {
+            warnings.AddRange(generator.Warnings);
             var report = new AdaptationReport(modelName, options.Device.Name, options.Device.Label, generator.Name, options.Seed, options.TargetMs,
                 baseFigures, final, outcome, wall.Elapsed.TotalSeconds, iterations, warnings);
             return new AdaptationResult(model, g, text, report);

@@ -28,7 +28,7 @@ public sealed record Diagnostic(string Code, DiagnosticKind Kind, string Message
 /// <summary>Codes of the adaptation validators (README lists them).</summary>
 public static class ValidationCodes
 {
-    public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105", Shapes = "LV106";
+    public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105", Shapes = "LV106", SliceInterface = "LV107";
     public const string InputChanged = "LV201", OutputChanged = "LV202";
     public const string LatencyOver = "LV301", LatencyUnder = "LV302", Accuracy = "LV303";
 }

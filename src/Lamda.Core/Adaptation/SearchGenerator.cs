@@ -5,13 +5,31 @@ using Lamda.Text;
 namespace Lamda.Adaptation;
 
 /// <summary>What the loop asks a generator for: a target, the predicted latency to aim at, and the feedback so far.</summary>
-public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration);
+/// <param name="TargetMs">the budget, in the loop's metric (measured on host, predicted elsewhere)</param>
+/// <param name="AimPredictedMs">the predicted latency to aim at so that the metric lands inside the accepted band</param>
+/// <param name="Feedback">the diagnostics of the previous candidate (empty at the first iteration)</param>
+/// <param name="BaseMs">the base model's latency in the loop's metric</param>
+public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0);
 
 /// <summary>Turns a base architecture plus constraints into a new architecture, in LamdaText.</summary>
 public interface IArchitectureGenerator
 {
+    /// <summary>The generator that produced the last answer (a generator may hand over to another).</summary>
     string Name { get; }
+
     string Generate(GenerationRequest request);
+
+    /// <summary>Problems the generator itself found in its last answer (for example between slices); validated like the loop's own.</summary>
+    IReadOnlyList<Diagnostic> Diagnostics => [];
+
+    /// <summary>A line for the report about the last answer, or null.</summary>
+    string? Note => null;
+
+    /// <summary>Things the report must say about the run as a whole (for example a fallback).</summary>
+    IReadOnlyList<string> Warnings => [];
+
+    /// <summary>The search generator behind this one, used to find the smallest reachable architecture.</summary>
+    SearchGenerator? Search => null;
 }
 
 /// <summary>
@@ -22,6 +40,8 @@ public interface IArchitectureGenerator
 /// </summary>
 public sealed class SearchGenerator : IArchitectureGenerator
 {
+    SearchGenerator? IArchitectureGenerator.Search => this;
+
     readonly WeightTransfer transfer;
     readonly LatencyPredictor predictor;
     readonly int[] multiples;
