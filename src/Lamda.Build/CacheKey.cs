@@ -16,7 +16,7 @@ public static class CacheKey
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public sealed record Inputs(string ModelPath, double LatencyMs, string Device, string Generator, int Seed,
-        string? MaxAccuracyDrop, string? DataDirectory, string? LlmModel);
+        string? MaxAccuracyDrop, string? DataDirectory, string? LlmModel, string? LlmContext = null);
 
     public static string Compute(Inputs i)
     {
@@ -30,7 +30,7 @@ public static class CacheKey
             .AppendLine($"seed {i.Seed}")
             .AppendLine($"max-accuracy-drop {i.MaxAccuracyDrop}")
             .AppendLine($"data {(i.DataDirectory is { Length: > 0 } d ? HashDirectory(d) : "-")}")
-            .AppendLine($"llm {(i.LlmModel is { Length: > 0 } l ? HashFile(l) : "-")}");
+            .AppendLine($"llm {(i.LlmModel is { Length: > 0 } l ? HashFile(l) + " context " + (i.LlmContext ?? "default") : "-")}");
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 16).ToLowerInvariant();
     }
 

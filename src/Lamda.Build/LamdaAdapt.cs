@@ -64,14 +64,16 @@ public sealed partial class LamdaAdapt : Task
             Warning(item, "LAMDA050", $"device '{devicePath}' is an uncalibrated estimate from public specs; the latency budget is checked against it. Run 'lamda device-profile -o FILE' on the device and set Device=\"FILE\".");
 
         int seed = int.TryParse(item.GetMetadata("Seed"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
-        string? data = Optional(item, "Data"), llm = Optional(item, "LlmModel"), maxDrop = Optional(item, "MaxAccuracyDrop");
+        string? data = Optional(item, "Data"), maxDrop = Optional(item, "MaxAccuracyDrop");
         var generator = Optional(item, "Generator") ?? "search";
         string? dataPath = data == null ? null : Path.GetFullPath(data, Path.GetDirectoryName(ProjectPath)!);
+        if (!ResolveGenerator(item, generator, out var llm)) return false;
         bool locked = string.Equals(item.GetMetadata("Lock"), "true", StringComparison.OrdinalIgnoreCase);
         var lockPath = item.GetMetadata("LockPath");
         // An existing lock decides the architecture (no search); its content is part of the cache key.
         var fromLock = locked && File.Exists(lockPath) ? lockPath : null;
-        var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, fromLock != null ? "lock:" + CacheKey.HashFile(fromLock) : generator, seed, maxDrop, dataPath, llm));
+        var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, fromLock != null ? "lock:" + CacheKey.HashFile(fromLock) : generator, seed, maxDrop, dataPath,
+            fromLock != null ? null : llm, Optional(item, "LlmContext")));
 
         if (cache.Check(key) == ModelCache.Lookup.Hit)
             Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
@@ -91,7 +93,7 @@ public sealed partial class LamdaAdapt : Task
                 Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {latencyText} on {device} (cache key {key})");
                 var built = cache.TemporaryPath(key);
                 var builtText = Path.ChangeExtension(built, ".lamda");
-                if (!RunTool(item, model, latency, devicePath, seed, generator, dataPath, maxDrop, built, builtText, fromLock)) return false;
+                if (!RunTool(item, model, latency, devicePath, seed, generator, llm, dataPath, maxDrop, built, builtText, fromLock)) return false;
                 cache.Store(key, built, builtText, item.ItemSpec);
             }
         }
@@ -128,13 +130,45 @@ public sealed partial class LamdaAdapt : Task
         return device;
     }
 
-    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? data, string? maxDrop, string output, string text, string? fromLock)
+    /// <summary>
+    /// Checks Generator and, for <c>llm</c>, the GGUF named by LlmModel (relative to the project), so that a typo is
+    /// reported against the item before any work starts.
+    /// </summary>
+    bool ResolveGenerator(ITaskItem item, string generator, out string? llmPath)
+    {
+        llmPath = null;
+        if (generator is not ("search" or "llm"))
+            return Error(item, ErrorCodes.BadArgument, $"unknown Generator '{generator}'. Use Generator=\"search\" (the default) or Generator=\"llm\" with LlmModel=\"path/to/model.gguf\".");
+        var llm = Optional(item, "LlmModel");
+        if (generator == "search")
+        {
+            if (llm != null) Warning(item, "LAMDA053", $"LlmModel '{llm}' is ignored: it is used only with Generator=\"llm\".");
+            return true;
+        }
+        if (llm == null)
+            return Error(item, ErrorCodes.BadArgument, "Generator=\"llm\" needs LlmModel=\"path/to/model.gguf\" (a llama.cpp GGUF model; see the README, 'The LLM generator').");
+        llmPath = Path.GetFullPath(llm, Path.GetDirectoryName(ProjectPath)!);
+        if (!File.Exists(llmPath))
+            return Error(item, ErrorCodes.FileNotFound, $"LlmModel '{llm}' not found (looked at '{llmPath}'). Give the path of a GGUF model, relative to the project.");
+        var context = Optional(item, "LlmContext");
+        if (context != null && !(int.TryParse(context, NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c > 0))
+            return Error(item, ErrorCodes.BadArgument, $"LlmContext '{context}' is not a positive number of tokens.");
+        return true;
+    }
+
+    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? llm, string? data, string? maxDrop, string output, string text, string? fromLock)
     {
         if (!File.Exists(ToolPath))
             return Error(item, "LAMDA052", $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
-        var args = new List<string> { ToolPath, "adapt", model, "--latency", latency.ToString("R", CultureInfo.InvariantCulture) + "ms", "--device", device, "-o", output, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--generator", generator };
+        var args = new List<string> { ToolPath, "adapt", model, "--latency", latency.ToString("R", CultureInfo.InvariantCulture) + "ms", "--device", device, "-o", output, "--seed", seed.ToString(CultureInfo.InvariantCulture) };
+        // A lock decides the architecture: no generator runs.
         if (fromLock != null) args.AddRange(["--from-lock", fromLock]);
-        else args.AddRange(["--write-lock", text]);
+        else
+        {
+            args.AddRange(["--write-lock", text, "--generator", generator]);
+            if (llm != null) args.AddRange(["--llm-model", llm]);
+            if (llm != null && Optional(item, "LlmContext") is { } context) args.AddRange(["--llm-context", context]);
+        }
         if (data != null) args.AddRange(["--data", data]);
         if (maxDrop != null) args.AddRange(["--max-accuracy-drop", maxDrop]);
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")

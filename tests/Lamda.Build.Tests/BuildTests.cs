@@ -170,6 +170,50 @@ public class BuildTests : IDisposable
     }
 
     [Fact]
+    public void LlmItemsRunTheLanguageModelAndReportTheFallback()
+    {
+        var project = Project("llm", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/tiny.gguf" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        Lamda.Llm.Tests.TinyGguf.Write(Path.Combine(dir, "models", "tiny.gguf"), contextLength: 16384);
+        var first = Build(project);
+        Assert.True(first.Code == 0, first.Log);
+        // The tool's progress reaches the build log at normal verbosity: LLM answers, then the search takes over.
+        Assert.Contains("Lamda: iteration 1 (llm)", first.Log);
+        Assert.Contains("(search (fallback))", first.Log);
+        var output = Path.Combine(dir, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx");
+        using (var runner = new ModelRunner(File.ReadAllBytes(output)))
+            Assert.Equal(new long[] { 1, 10 }, runner.Run(new Dictionary<string, TensorData> { ["input"] = new(1, [1, 3, 32, 32], new float[3 * 32 * 32]) })["output"].Shape);
+
+        // Another language model file is another cache entry; the same one is a hit.
+        Assert.Contains("Skipping target \"LamdaAdaptModels\"", Build(project).Log);
+        Lamda.Llm.Tests.TinyGguf.Write(Path.Combine(dir, "models", "tiny.gguf"), seed: 8, contextLength: 16384);
+        var changed = Build(project);
+        Assert.True(changed.Code == 0, changed.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", changed.Log);
+    }
+
+    [Fact]
+    public void BadLlmItemsAreErrorsNamingTheItem()
+    {
+        foreach (var (name, item, code, says) in new[]
+                 {
+                     ("nogguf", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" />""", "LAMDA006", "needs LlmModel"),
+                     ("missing", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/none.gguf" />""", "LAMDA001", "none.gguf"),
+                     ("onnx", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/tinynet.onnx" />""", "LAMDA016", "not a GGUF file"),
+                     ("gpt", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="gpt" />""", "LAMDA006", "unknown Generator 'gpt'"),
+                 })
+        {
+            var project = Project("badllm" + name, item);
+            var r = Build(project);
+            Assert.NotEqual(0, r.Code);
+            var line = r.Log.Split('\n').First(l => l.Contains("error " + code));
+            Assert.Contains(Path.GetFileName(project), line);
+            Assert.Contains("LamdaModel 'models/tinynet.onnx'", line);
+            Assert.Contains(says, line);
+        }
+    }
+
+    [Fact]
     public void CorruptCacheEntryIsDiscardedWithAWarningAndRebuilt()
     {
         var project = Project("corrupt", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />""");
@@ -216,18 +260,39 @@ public class PackageTests : IDisposable
     static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args) =>
         ChildProcess.Run(workingDirectory, env, file, args);
 
+    /// <summary>What a clean clone has for building the packages: src/ without build outputs, and the root props.</summary>
+    static string CopySources(string target)
+    {
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
+            File.Copy(Path.Combine(Shared.RepoRoot, file), Path.Combine(Directory.CreateDirectory(target).FullName, file));
+        var src = Path.Combine(Shared.RepoRoot, "src");
+        foreach (var file in Directory.EnumerateFiles(src, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(src, file);
+            if (relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) continue;
+            var to = Path.Combine(target, "src", relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(file, to);
+        }
+        return target;
+    }
+
     [Fact]
     public void PackedPackagesWorkInAFreshProject()
     {
         var feed = Path.Combine(root, "feed");
         // An isolated package folder: a stale extraction of the same version can never be used.
         var env = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(root, "packages"), ["LAMDA_CACHE_DIR"] = Path.Combine(root, "cache") };
+        // Packed from a copy of the sources: a restore with another package folder must not rewrite the
+        // repository's obj/project.assets.json (it would point at this test's folder once it is deleted).
+        var sources = CopySources(Path.Combine(root, "src-copy"));
         foreach (var project in new[] { "src/Lamda.Build", "src/Lamda.Cli" })
         {
-            var pack = Run(Shared.RepoRoot, env, "dotnet", "pack", project, "-c", "Release", "-o", feed, "-nodeReuse:false");
+            var pack = Run(sources, env, "dotnet", "pack", project, "-c", "Release", "-o", feed, "-nodeReuse:false");
             Assert.True(pack.Code == 0, pack.Log);
         }
-        Assert.True(new FileInfo(Path.Combine(feed, "Lamda.Build.0.1.0.nupkg")).Length < 80 << 20, "the build package should carry desktop natives only");
+        long size = new FileInfo(Path.Combine(feed, "Lamda.Build.0.1.0.nupkg")).Length;
+        Assert.True(size < 80 << 20, $"the build package should carry desktop natives only ({size >> 20} MB)");
 
         var app = Path.Combine(root, "app");
         Directory.CreateDirectory(Path.Combine(app, "models"));
