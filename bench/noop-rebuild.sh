@@ -13,7 +13,7 @@ make_project() { # name, items
   for m in a b c; do cp "$repo/samples/models/tinynet.onnx" "$work/$1/models/$m.onnx"; done
   cat > "$work/$1/$1.csproj" <<PROJ
 <Project Sdk="Microsoft.NET.Sdk">
-  <Import Project="$repo/src/Lamda.Build/build/Lamda.Build.props" />
+  <Import Project="$repo/build/Lamda.Build.props" />
   <PropertyGroup>
     <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>
     <LamdaTasksAssembly>$repo/src/Lamda.Build/bin/Release/net10.0/Lamda.Build.dll</LamdaTasksAssembly>
@@ -21,7 +21,7 @@ make_project() { # name, items
     <LamdaCacheDirectory>$work/cache</LamdaCacheDirectory>
   </PropertyGroup>
   <ItemGroup>$2</ItemGroup>
-  <Import Project="$repo/src/Lamda.Build/build/Lamda.Build.targets" />
+  <Import Project="$repo/build/Lamda.Build.targets" />
 </Project>
 PROJ
   echo 'System.Console.WriteLine(1);' > "$work/$1/Program.cs"

@@ -54,7 +54,7 @@ public static class Prompts
         if (d.Hardware is { } h)
             sb.Append($"- Device specifications: {h.Cores} cores{(h.Processor is { } p ? $" ({p})" : "")}, peak {F(h.PeakGflops)} GFLOP/s, memory bandwidth {F(h.MemoryBandwidthGBs)} GB/s\n");
         sb.Append($"- Execution: ONNX Runtime, {d.Execution.Provider}, {d.Execution.Threads} thread(s), batch 1\n");
-        sb.Append($"- Target latency: {F(c.TargetMs)} ms (the base model takes {F(c.BaseMs)} ms, so about {F(100 * c.TargetMs / c.BaseMs)}% of it)\n");
+        sb.Append($"- Target latency: {F(c.TargetMs)} ms (the base model takes {F(c.BaseMs)} ms, so about {100 * c.TargetMs / c.BaseMs:0}% of it)\n");
         sb.Append($"- Task: {c.Task}\n\n");
         if (part is { } s)
         {

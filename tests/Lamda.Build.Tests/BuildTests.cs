@@ -20,7 +20,7 @@ public class BuildTests : IDisposable
     static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
     static string TaskAssembly => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "bin", Configuration, "net10.0", "Lamda.Build.dll");
     static string Tool => Path.Combine(Shared.RepoRoot, "src", "Lamda.Cli", "bin", Configuration, "net10.0", "lamda.dll");
-    static string BuildAssets => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "build");
+    static string BuildAssets => Path.Combine(Shared.RepoRoot, "build");
 
     /// <summary>Writes a console project named <paramref name="name"/> with the given LamdaModel item.</summary>
     string Project(string name, string item, string model = "tinynet.onnx")
@@ -260,19 +260,22 @@ public class PackageTests : IDisposable
     static (int Code, string Log) Run(string workingDirectory, Dictionary<string, string> env, string file, params string[] args) =>
         ChildProcess.Run(workingDirectory, env, file, args);
 
-    /// <summary>What a clean clone has for building the packages: src/ without build outputs, and the root props.</summary>
+    /// <summary>What a clean clone has for building the packages: src/ without build outputs, build/ and the root props.</summary>
     static string CopySources(string target)
     {
         foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
             File.Copy(Path.Combine(Shared.RepoRoot, file), Path.Combine(Directory.CreateDirectory(target).FullName, file));
-        var src = Path.Combine(Shared.RepoRoot, "src");
-        foreach (var file in Directory.EnumerateFiles(src, "*", SearchOption.AllDirectories))
+        foreach (var folder in new[] { "src", "build" })
         {
-            var relative = Path.GetRelativePath(src, file);
-            if (relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) continue;
-            var to = Path.Combine(target, "src", relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-            File.Copy(file, to);
+            var from = Path.Combine(Shared.RepoRoot, folder);
+            foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+            {
+                var relative = Path.GetRelativePath(from, file);
+                if (relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) continue;
+                var to = Path.Combine(target, folder, relative);
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                File.Copy(file, to);
+            }
         }
         return target;
     }
