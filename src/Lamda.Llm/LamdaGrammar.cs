@@ -57,25 +57,6 @@ public static class LamdaGrammar
         return "c" + baseValue.Length;
     }
 
-    /// <summary>A GBNF string literal.</summary>
-    public static string Literal(string text)
-    {
-        var sb = new StringBuilder("\"");
-        foreach (char c in text)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 0x20 || c > 0x7e) sb.Append($"\\u{(int)c:X4}");
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.Append('"').ToString();
-    }
+    /// <summary>A GBNF string literal: LamdaText's quoting, with \uXXXX for anything outside printable ASCII.</summary>
+    public static string Literal(string text) => Syntax.Quote(text, c => c is < (char)0x20 or > (char)0x7e ? $"\\u{(int)c:X4}" : null);
 }

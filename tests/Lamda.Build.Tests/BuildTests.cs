@@ -152,20 +152,26 @@ public class BuildTests : IDisposable
     [Fact]
     public void BadItemsAreErrorsWithCodesNamingProjectAndItem()
     {
-        foreach (var (item, code) in new[]
+        const string Model = "models/tinynet.onnx";
+        foreach (var (name, item, code, says) in new[]
                  {
-                     ("""<LamdaModel Include="models/missing.onnx" Latency="1ms" Device="jetson-nano" />""", "LAMDA001"),
-                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="1ms" Device="jetson-nanoo" />""", "LAMDA009"),
-                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="fast" Device="jetson-nano" />""", "LAMDA011"),
-                     ("""<LamdaModel Include="models/tinynet.onnx" Latency="0.0001ms" Device="jetson-nano" />""", "LAMDA012"),
+                     ("missing", """<LamdaModel Include="models/missing.onnx" Latency="1ms" Device="jetson-nano" />""", "LAMDA001", "missing.onnx"),
+                     ("device", """<LamdaModel Include="models/tinynet.onnx" Latency="1ms" Device="jetson-nanoo" />""", "LAMDA009", "jetson-nanoo"),
+                     ("latency", """<LamdaModel Include="models/tinynet.onnx" Latency="fast" Device="jetson-nano" />""", "LAMDA011", "fast"),
+                     ("budget", """<LamdaModel Include="models/tinynet.onnx" Latency="0.0001ms" Device="jetson-nano" />""", "LAMDA012", Model),
+                     ("nogguf", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" />""", "LAMDA006", "needs LlmModel"),
+                     ("nofile", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/none.gguf" />""", "LAMDA001", "none.gguf"),
+                     ("onnx", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/tinynet.onnx" />""", "LAMDA016", "not a GGUF file"),
+                     ("gpt", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="gpt" />""", "LAMDA006", "unknown Generator 'gpt'"),
                  })
         {
-            var project = Project("bad" + code, item);
+            var project = Project("bad" + name, item);
             var r = Build(project);
             Assert.NotEqual(0, r.Code);
             var line = r.Log.Split('\n').First(l => l.Contains("error " + code));
             Assert.Contains(Path.GetFileName(project), line);
             Assert.Contains("LamdaModel 'models/", line);
+            Assert.Contains(says, line);
         }
     }
 
@@ -190,27 +196,6 @@ public class BuildTests : IDisposable
         var changed = Build(project);
         Assert.True(changed.Code == 0, changed.Log);
         Assert.Contains("Lamda: adapting models/tinynet.onnx", changed.Log);
-    }
-
-    [Fact]
-    public void BadLlmItemsAreErrorsNamingTheItem()
-    {
-        foreach (var (name, item, code, says) in new[]
-                 {
-                     ("nogguf", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" />""", "LAMDA006", "needs LlmModel"),
-                     ("missing", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/none.gguf" />""", "LAMDA001", "none.gguf"),
-                     ("onnx", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="llm" LlmModel="models/tinynet.onnx" />""", "LAMDA016", "not a GGUF file"),
-                     ("gpt", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" Generator="gpt" />""", "LAMDA006", "unknown Generator 'gpt'"),
-                 })
-        {
-            var project = Project("badllm" + name, item);
-            var r = Build(project);
-            Assert.NotEqual(0, r.Code);
-            var line = r.Log.Split('\n').First(l => l.Contains("error " + code));
-            Assert.Contains(Path.GetFileName(project), line);
-            Assert.Contains("LamdaModel 'models/tinynet.onnx'", line);
-            Assert.Contains(says, line);
-        }
     }
 
     [Fact]

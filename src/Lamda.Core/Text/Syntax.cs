@@ -20,7 +20,15 @@ public static class Syntax
     /// <summary>A name written bare when it can be, quoted otherwise.</summary>
     public static string Name(string s) => IsBareName(s) ? s : Quote(s);
 
-    public static string Quote(string s)
+    public static string Quote(string s) =>
+        Quote(s, c => c < 0x20 ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : null);
+
+    /// <summary>
+    /// A double-quoted string with C-style escapes for quote, backslash, newline, return and tab;
+    /// <paramref name="escape"/> writes any other character that needs an escape (null: as it is). LamdaText and
+    /// GBNF share this form and differ only there.
+    /// </summary>
+    public static string Quote(string s, Func<char, string?> escape)
     {
         var sb = new StringBuilder(s.Length + 2).Append('"');
         foreach (var c in s)
@@ -33,7 +41,7 @@ public static class Syntax
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (c < 0x20) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+                    if (escape(c) is { } e) sb.Append(e);
                     else sb.Append(c);
                     break;
             }
