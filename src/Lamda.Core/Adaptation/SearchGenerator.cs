@@ -9,7 +9,16 @@ namespace Lamda.Adaptation;
 /// <param name="AimPredictedMs">the predicted latency to aim at so that the metric lands inside the accepted band</param>
 /// <param name="Feedback">the diagnostics of the previous candidate (empty at the first iteration)</param>
 /// <param name="BaseMs">the base model's latency in the loop's metric</param>
-public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0);
+public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0)
+{
+    /// <summary>
+    /// The aim for one candidate family (see <see cref="IArchitectureGenerator.Family"/>), when the loop has
+    /// calibrated families separately; <see cref="AimPredictedMs"/> for all of them otherwise.
+    /// </summary>
+    public Func<string, double>? FamilyAim { get; init; }
+
+    public double AimFor(string family) => FamilyAim?.Invoke(family) ?? AimPredictedMs;
+}
 
 /// <summary>Turns a base architecture plus constraints into a new architecture, in LamdaText.</summary>
 public interface IArchitectureGenerator
@@ -30,6 +39,13 @@ public interface IArchitectureGenerator
 
     /// <summary>The search generator behind this one, used to find the smallest reachable architecture.</summary>
     SearchGenerator? Search => null;
+
+    /// <summary>
+    /// The family of the last answer, or null: candidates of one family depart from the predictor in the same way
+    /// on a real device (for the search generator: the channel multiple its widths are rounded to, and the residual
+    /// blocks it dropped), so the loop calibrates its aim per family.
+    /// </summary>
+    string? Family => null;
 }
 
 /// <summary>
@@ -50,12 +66,19 @@ public sealed class SearchGenerator : IArchitectureGenerator
     readonly List<ChannelSource[]> clusters;
 
     readonly bool depthEdits;
+    readonly string familyPrefix;
 
+    /// <param name="transfer">the base model's channel analysis and weights</param>
+    /// <param name="predictor">the device's latency predictor, which ranks candidates</param>
     /// <param name="depthEdits">whether residual blocks may be dropped when widths alone cannot meet the aim</param>
     public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits = true)
+        : this(transfer, predictor, depthEdits, "") { }
+
+    SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits, string familyPrefix)
     {
         this.transfer = transfer;
         this.depthEdits = depthEdits;
+        this.familyPrefix = familyPrefix;
         this.predictor = predictor;
         var g = predictor.Profile.Channels;
         multiples = new[] { g.PreferredMultiple, Math.Max(g.InputBlock, g.DepthwiseBlock), 4, 1 }.Where(m => m >= 1).Distinct().ToArray();
@@ -79,6 +102,11 @@ public sealed class SearchGenerator : IArchitectureGenerator
     }
 
     public string Name => "search";
+
+    /// <summary>The family of the last answer: the channel multiple, prefixed by the number of residual blocks dropped.</summary>
+    public string? Family { get; private set; }
+
+    string FamilyOf(int multiple) => $"{familyPrefix}w{multiple}";
 
     /// <summary>Predicted latency and graph of the uniform width factor (in thousandths) at a channel multiple.</summary>
     (double Ms, Graph Graph, Dictionary<string, int> Widths) Evaluate(int permille, int multiple)
@@ -154,36 +182,46 @@ public sealed class SearchGenerator : IArchitectureGenerator
     {
         if (count == 0 || count > Blocks().Count) return null;
         if (!shallower.TryGetValue(count, out var g))
-            shallower[count] = g = new SearchGenerator(transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false);
+            shallower[count] = g = new SearchGenerator(transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
         return g;
     }
 
     public string Generate(GenerationRequest request)
     {
-        (double Ms, Graph Graph, Dictionary<string, int> Widths, int Multiple)? best = null;
+        // Each multiple is its own family with its own aim; the winner is the candidate that comes closest to
+        // its family's aim, since that is the one expected to land closest to the budget on the device.
+        (double Reach, double Ms, Graph Graph, Dictionary<string, int> Widths, int Multiple, double Aim)? best = null;
         foreach (var multiple in multiples)
         {
+            double aim = request.AimFor(FamilyOf(multiple));
             int lo = 0, hi = 1000;
-            if (Evaluate(lo, multiple).Ms > request.AimPredictedMs) continue;
-            if (Evaluate(hi, multiple).Ms <= request.AimPredictedMs) lo = hi;
+            if (Evaluate(lo, multiple).Ms > aim) continue;
+            if (Evaluate(hi, multiple).Ms <= aim) lo = hi;
             while (hi - lo > 2)
             {
                 int mid = (lo + hi) / 2;
-                if (Evaluate(mid, multiple).Ms <= request.AimPredictedMs) lo = mid; else hi = mid;
+                if (Evaluate(mid, multiple).Ms <= aim) lo = mid; else hi = mid;
             }
             var (ms, graph, widths) = Evaluate(lo, multiple);
             // Coarser multiples come first and win ties: aligned widths run on the fast path.
-            if (best == null || ms > best.Value.Ms * 1.01) best = (ms, graph, widths, multiple);
+            if (best == null || ms / aim > best.Value.Reach * 1.01) best = (ms / aim, ms, graph, widths, multiple, aim);
         }
         if (best is not { } b)
         {
             // No width-only architecture fits: drop residual blocks, one more at a time, and search widths again.
             for (int count = 1; depthEdits && count <= Blocks().Count; count++)
                 if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
-                    return shallow.Generate(request);
-            return LamdaTextWriter.Write(multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms).Graph);
+                {
+                    var text = shallow.Generate(request);
+                    Family = shallow.Family;
+                    return text;
+                }
+            var smallest = multiples.Select(m => (m, r: Evaluate(0, m))).MinBy(x => x.r.Ms);
+            Family = FamilyOf(smallest.m);
+            return LamdaTextWriter.Write(smallest.r.Graph);
         }
-        var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, request.AimPredictedMs);
+        var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, b.Aim);
+        Family = FamilyOf(b.Multiple);
         return LamdaTextWriter.Write(filled.Graph);
     }
 }
