@@ -238,6 +238,55 @@ public class ReconstructionTests
     }
 }
 
+public class BatchNormRecalibrationTests
+{
+    /// <summary>
+    /// After pruning, each explicit BatchNorm of TinyNet normalizes what it now receives: on the calibration
+    /// images its output has, per channel, the mean of its learned bias and the variance its scale sets.
+    /// </summary>
+    [Fact]
+    public void StatisticsAreReEstimatedOnTheAdaptedFeatures()
+    {
+        var b = SampleModels.TinyNet();
+        var transfer = new WeightTransfer(b.Graph, b.Weights);
+        var predictor = new LatencyPredictor(DeviceCatalog.Resolve("jetson-nano"));
+        double baseMs = predictor.Predict(b.Graph, b.Weights).LatencyMs;
+        var text = new SearchGenerator(transfer, predictor).Generate(new GenerationRequest(baseMs * 0.5, baseMs * 0.5, [], 1));
+        var (pruned, weights, diagnostics) = transfer.Apply(LamdaTextReader.Read(text));
+        Assert.Empty(diagnostics);
+        var rng = new Random(3);
+        var calibration = new TensorData(DataTypes.Float, [96, 3, 32, 32], Enumerable.Range(0, 96 * 3 * 32 * 32).Select(_ => rng.NextSingle() * 2 - 1).ToArray());
+
+        var norms = pruned!.Nodes.Where(n => n.Op == "BatchNormalization").ToList();
+        Assert.Equal(3, norms.Count);
+        string Name(Node n, int i) => ((WeightOperand)n.Inputs[i]).Name;
+        var before = norms.ToDictionary(n => n.Id, n => FloatTensor.From(weights!.Tensors[Name(n, 3)]).Data);
+        var recalibrated = Reconstruction.RecalibrateBatchNorm(pruned, weights!, calibration);
+        var outputs = Reconstruction.Collect(pruned, recalibrated, norms.Select(n => n.Output).ToList(), calibration);
+        foreach (var bn in norms)
+        {
+            var scale = FloatTensor.From(recalibrated.Tensors[Name(bn, 1)]).Data;
+            var bias = FloatTensor.From(recalibrated.Tensors[Name(bn, 2)]).Data;
+            var variance = FloatTensor.From(recalibrated.Tensors[Name(bn, 4)]).Data;
+            var (mean, var) = Reconstruction.ChannelMoments(outputs[bn.Output]);
+            for (int c = 0; c < mean.Length; c++)
+            {
+                Assert.Equal(bias[c], mean[c], 3);
+                double expected = scale[c] * scale[c] * variance[c] / (variance[c] + bn.GetFloat("epsilon", 1e-5f));
+                Assert.InRange(var[c], expected * 0.999 - 1e-6, expected * 1.001 + 1e-6);
+            }
+            // The learned parameters stay, the statistics change, and the input store is not modified.
+            Assert.Equal(FloatTensor.From(weights!.Tensors[Name(bn, 1)]).Data, scale);
+            Assert.NotEqual(before[bn.Id], FloatTensor.From(recalibrated.Tensors[Name(bn, 3)]).Data);
+            Assert.Equal(before[bn.Id], FloatTensor.From(weights!.Tensors[Name(bn, 3)]).Data);
+        }
+        // A model without explicit BatchNorm comes back as it was.
+        var folded = new GraphBuilder(seed: 1);
+        folded.Output(folded.Relu(folded.Conv(folded.Input("x", 1, 3, 8, 8), 4)), "y");
+        Assert.Same(folded.Weights, Reconstruction.RecalibrateBatchNorm(folded.Graph, folded.Weights, new TensorData(DataTypes.Float, [1, 3, 8, 8], new float[192])));
+    }
+}
+
 public class DepthEditTests
 {
     [Fact]

@@ -114,8 +114,9 @@ public static class Adapter
             diagnostics.AddRange(parseDiagnostics);
             if (realized is { } pruned && options.Reconstruct && options.Data?.CalibImages is { } calibration)
             {
-                realized = (pruned.Graph, Reconstruction.Apply(graph, weights, pruned.Graph, pruned.Weights, kept, calibration, seed: options.Seed));
-                progress?.Report($"iteration {i}: reconstructed the pruned layers on {calibration.Shape[0]} calibration inputs");
+                var reconstructed = Reconstruction.Apply(graph, weights, pruned.Graph, pruned.Weights, kept, calibration, seed: options.Seed);
+                realized = (pruned.Graph, Reconstruction.RecalibrateBatchNorm(pruned.Graph, reconstructed, calibration));
+                progress?.Report($"iteration {i}: reconstructed the pruned layers and re-estimated BatchNorm statistics on {calibration.Shape[0]} calibration inputs");
             }
             Figures? figures = null;
             ModelProto? model = null;

@@ -40,6 +40,67 @@ public static class Reconstruction
         return weights;
     }
 
+    /// <summary>Images used to re-estimate BatchNorm statistics: enough for per-channel moments, cheap per layer.</summary>
+    public const int BatchNormImages = 256;
+
+    /// <summary>
+    /// Re-estimates the statistics of every explicit BatchNormalization (mean and variance inputs) on the calibration
+    /// inputs, as the adapted model computes its features, layer by layer in graph order so each sees the statistics
+    /// already fixed before it (what a training-mode forward pass does; "adaptive BN" of EagleEye). Pruning and
+    /// reconstruction shift the distributions a BatchNorm normalizes; its learned scale and bias are kept.
+    /// Models whose exporter folded BatchNorm into convolutions have none, and are returned unchanged.
+    /// </summary>
+    public static WeightStore RecalibrateBatchNorm(Graph graph, WeightStore weights, TensorData calibration)
+    {
+        var norms = graph.Nodes.Where(n => n.Op == "BatchNormalization" && n.Inputs.Count == 5 && n.Inputs[0] is EdgeOperand
+            && n.Inputs[3] is WeightOperand && n.Inputs[4] is WeightOperand).ToList();
+        if (norms.Count == 0) return weights;
+        var result = Copy(weights);
+        var images = First(calibration, BatchNormImages);
+        foreach (var bn in norms)
+        {
+            var input = (EdgeOperand)bn.Inputs[0];
+            var (mean, variance) = ChannelMoments(Collect(graph, result, [input.Key], images)[input.Key]);
+            foreach (var (operand, values) in new[] { (bn.Inputs[3], mean), (bn.Inputs[4], variance) })
+            {
+                var name = ((WeightOperand)operand).Name;
+                result.Add(name, new FloatTensor([values.Length], values).ToProto(name));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Per-channel mean and (population) variance of an NC... tensor, accumulated in double.</summary>
+    public static (float[] Mean, float[] Variance) ChannelMoments(TensorData t)
+    {
+        var v = (float[])t.Values;
+        long n = t.Shape[0], c = t.Shape[1], per = t.Count / (n * c);
+        var mean = new float[c];
+        var variance = new float[c];
+        for (long ch = 0; ch < c; ch++)
+        {
+            double sum = 0, squares = 0;
+            for (long i = 0; i < n; i++)
+            {
+                var span = v.AsSpan((int)((i * c + ch) * per), (int)per);
+                foreach (var x in span) { sum += x; squares += (double)x * x; }
+            }
+            double count = n * per, m = sum / count;
+            mean[ch] = (float)m;
+            variance[ch] = (float)Math.Max(0, squares / count - m * m);
+        }
+        return (mean, variance);
+    }
+
+    static TensorData First(TensorData t, int count)
+    {
+        if (t.Shape[0] <= count) return t;
+        long per = t.Count / t.Shape[0];
+        var shape = t.Shape.ToArray();
+        shape[0] = count;
+        return new TensorData(DataTypes.Float, shape, ((float[])t.Values).AsSpan(0, (int)(count * per)).ToArray());
+    }
+
     static WeightStore Copy(WeightStore source)
     {
         var w = new WeightStore { Source = source.Source };
@@ -51,7 +112,7 @@ public static class Reconstruction
     }
 
     /// <summary>Runs the graph on the calibration set and returns the requested edges, concatenated over batches.</summary>
-    static Dictionary<string, TensorData> Collect(Graph graph, WeightStore weights, List<string> keys, TensorData calibration)
+    public static Dictionary<string, TensorData> Collect(Graph graph, WeightStore weights, List<string> keys, TensorData calibration)
     {
         var probe = graph.Clone();
         var names = new Dictionary<string, string>();
@@ -67,7 +128,8 @@ public static class Reconstruction
         long n = calibration.Shape[0], per = calibration.Count / n;
         var images = (float[])calibration.Values;
         var parts = keys.Distinct().ToDictionary(k => k, _ => new List<TensorData>());
-        const int batch = 50;
+        // Batches of 50, or what a model with a fixed batch dimension takes.
+        long batch = graph.Inputs[0].Type.Dims is [{ IsKnown: true } d0, ..] && d0.Value > 0 ? d0.Value : 50;
         for (long start = 0; start < n; start += batch)
         {
             long b = Math.Min(batch, n - start);
