@@ -13,6 +13,24 @@ public class LatencyTests : IDisposable
 
     static DeviceProfile Nano => DeviceCatalog.Resolve("jetson-nano");
 
+    /// <summary>ONNX Runtime's profiler timings are matched to every kernel of the network, and they add up to the run.</summary>
+    [Fact]
+    public void KernelsAreTimedInContext()
+    {
+        var b = SampleModels.TinyNet();
+        var kernels = KernelExtractor.Extract(b.Graph, b.Weights).Where(k => k.Class != KernelClass.Free).ToList();
+        var before = Directory.GetFiles(Directory.GetCurrentDirectory(), "onnxruntime_profile*").Length;
+        var profile = KernelProfiler.Profile(b.Graph, b.Weights, runs: 10);
+        // Every convolution, pooling, Concat and Gemm kernel found its profiled node, whatever ORT renamed it to.
+        Assert.Equal(kernels.Select(k => k.Nodes[0].Id), profile.Kernels.Where(k => k.Kernel.Class != KernelClass.Free).Select(k => k.Kernel.Nodes[0].Id));
+        Assert.All(profile.Kernels, k => Assert.True(k.Ms > 0, k.Kernel.Description));
+        // Together (with the reorders ORT inserts) they are the model's run, give or take the profiler's own cost.
+        double sum = profile.Kernels.Sum(k => k.Ms) + profile.OtherMs;
+        double measured = LatencyMeter.Measure(ModelFile.ToBytes(OnnxExporter.Export(b.Graph, b.Weights)), b.Graph, new MeasureOptions { Runs = 30 }).P50Ms;
+        Assert.InRange(sum, 0.5 * measured, 1.5 * measured);
+        Assert.Equal(before, Directory.GetFiles(Directory.GetCurrentDirectory(), "onnxruntime_profile*").Length); // nothing left behind
+    }
+
     [Fact]
     public void ProfileFileRoundTripsExactly()
     {

@@ -9,6 +9,8 @@ public sealed record RunnerOptions
 {
     public int IntraOpThreads { get; init; } = 1;
     public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+    /// <summary>When set, ONNX Runtime's profiler writes per-node timings to a JSON file with this path prefix.</summary>
+    public string? ProfilePrefix { get; init; }
 }
 
 /// <summary>
@@ -30,6 +32,12 @@ public sealed class ModelRunner : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = settings.Optimization,
         };
+        if (settings.ProfilePrefix != null)
+        {
+            // The prefix first: enabling profiling hands ORT the prefix set at that moment.
+            options.ProfileOutputPathPrefix = settings.ProfilePrefix;
+            options.EnableProfiling = true;
+        }
         try { session = new InferenceSession(model, options); }
         catch (OnnxRuntimeException e)
         {
@@ -39,6 +47,9 @@ public sealed class ModelRunner : IDisposable
     }
 
     public IReadOnlyList<string> OutputNames => session.OutputNames;
+
+    /// <summary>Stops ONNX Runtime's profiler (see <see cref="RunnerOptions.ProfilePrefix"/>) and returns the path of its JSON file.</summary>
+    public string EndProfiling() => session.EndProfiling();
     public IReadOnlyList<string> InputNames => session.InputNames;
 
     /// <summary>Runs once and returns every graph output by name.</summary>

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Lamda.Graphs;
+using Lamda.Onnx;
+using Lamda.Runtime;
+
+namespace Lamda.Latency;
+
+/// <summary>What each kernel of a network costs inside that network.</summary>
+/// <param name="Kernels">every kernel ONNX Runtime timed, with the median of its runs (ms)</param>
+/// <param name="OtherMs">time in nodes that belong to no kernel of Lamda's: layout reorders the runtime inserts</param>
+public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms)> Kernels, double OtherMs);
+
+/// <summary>
+/// Kernel latencies in context, from ONNX Runtime's own profiler: a kernel measured alone pays layout
+/// conversions and cold caches that it does not pay between its neighbours in a network (docs/latency.md), so
+/// the predictor is calibrated on kernels timed inside whole networks. Profiled nodes are matched to Lamda's
+/// kernels by name: ORT names a node it rewrites after the output value of the node it replaces.
+/// </summary>
+public static class KernelProfiler
+{
+    public static KernelProfile Profile(Graph graph, WeightStore weights, int threads = 1, int runs = 20, int warmup = 5)
+    {
+        var model = OnnxExporter.Export(graph, weights);
+        var kernels = KernelExtractor.Extract(graph, weights);
+        // Names ORT may report for a node: the node's own name (its Lamda id) or one of its output values.
+        var kernelOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byId = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int k = 0; k < kernels.Count; k++)
+            foreach (var n in kernels[k].Nodes) byId[n.Id] = k;
+        foreach (var p in model.Graph.Node)
+            if (byId.TryGetValue(p.Name, out var k))
+            {
+                kernelOf[p.Name] = k;
+                foreach (var o in p.Output) kernelOf.TryAdd(o, k);
+            }
+
+        var folder = Directory.CreateTempSubdirectory("lamda-profile-").FullName;
+        try
+        {
+            string file;
+            using (var runner = new ModelRunner(ModelFile.ToBytes(model), new RunnerOptions { IntraOpThreads = threads, ProfilePrefix = Path.Combine(folder, "ort") }))
+            {
+                using var run = runner.Prepare(TensorData.RandomInputs(graph));
+                for (int i = 0; i < warmup + runs; i++) run.Run();
+                file = runner.EndProfiling();
+            }
+            var durations = ReadNodeTimes(file);
+            File.Delete(file); // in the folder below unless the runtime chose otherwise
+            var ms = new double[kernels.Count];
+            var timed = new bool[kernels.Count];
+            double other = 0;
+            foreach (var (name, times) in durations)
+            {
+                double median = Median(times.Skip(Math.Min(warmup, times.Count - 1)).ToList()) / 1000.0;
+                if (Match(name, kernelOf) is { } k) { ms[k] += median; timed[k] = true; }
+                else other += median;
+            }
+            return new KernelProfile(Enumerable.Range(0, kernels.Count).Where(k => timed[k]).Select(k => (kernels[k], ms[k])).ToList(), other);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>The kernel a profiled node belongs to: by its name, without the suffixes ORT's rewrites add.</summary>
+    static int? Match(string name, Dictionary<string, int> kernelOf)
+    {
+        for (var key = name; ;)
+        {
+            if (kernelOf.TryGetValue(key, out var k)) return k;
+            int cut = key.LastIndexOf('_');
+            if (cut <= 0) return null;
+            key = key[..cut];
+        }
+    }
+
+    /// <summary>Per node name, the durations (microseconds) of its runs, in order, from ORT's Chrome-trace JSON.</summary>
+    static Dictionary<string, List<double>> ReadNodeTimes(string file)
+    {
+        const string Suffix = "_kernel_time";
+        var result = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
+            var name = e.GetProperty("name").GetString()!;
+            if (!name.EndsWith(Suffix, StringComparison.Ordinal)) continue;
+            name = name[..^Suffix.Length];
+            if (!result.TryGetValue(name, out var list)) result[name] = list = [];
+            list.Add(e.GetProperty("dur").GetDouble());
+        }
+        return result;
+    }
+
+    static double Median(List<double> xs)
+    {
+        xs.Sort();
+        return xs.Count == 0 ? 0 : xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2;
+    }
+}
