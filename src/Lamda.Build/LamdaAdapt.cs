@@ -67,13 +67,13 @@ public sealed partial class LamdaAdapt : Task
         string? data = Optional(item, "Data"), maxDrop = Optional(item, "MaxAccuracyDrop");
         var generator = Optional(item, "Generator") ?? "search";
         string? dataPath = data == null ? null : Path.GetFullPath(data, Path.GetDirectoryName(ProjectPath)!);
-        if (!ResolveGenerator(item, generator, out var llm)) return false;
+        if (!ResolveGenerator(item, generator, out var llm, out var llmContext)) return false;
         bool locked = string.Equals(item.GetMetadata("Lock"), "true", StringComparison.OrdinalIgnoreCase);
         var lockPath = item.GetMetadata("LockPath");
         // An existing lock decides the architecture (no search); its content is part of the cache key.
         var fromLock = locked && File.Exists(lockPath) ? lockPath : null;
         var key = CacheKey.Compute(new CacheKey.Inputs(model, latency, devicePath, fromLock != null ? "lock:" + CacheKey.HashFile(fromLock) : generator, seed, maxDrop, dataPath,
-            fromLock != null ? null : llm, Optional(item, "LlmContext")));
+            fromLock != null ? null : llm, llmContext));
 
         if (cache.Check(key) == ModelCache.Lookup.Hit)
             Log.LogMessage(MessageImportance.Normal, $"Lamda: {item.ItemSpec}: cache hit {key}");
@@ -93,7 +93,7 @@ public sealed partial class LamdaAdapt : Task
                 Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {latencyText} on {device} (cache key {key})");
                 var built = cache.TemporaryPath(key);
                 var builtText = Path.ChangeExtension(built, ".lamda");
-                if (!RunTool(item, model, latency, devicePath, seed, generator, llm, dataPath, maxDrop, built, builtText, fromLock)) return false;
+                if (!RunTool(item, model, latency, devicePath, seed, generator, llm, llmContext, dataPath, maxDrop, built, builtText, fromLock)) return false;
                 cache.Store(key, built, builtText, item.ItemSpec);
             }
         }
@@ -134,9 +134,9 @@ public sealed partial class LamdaAdapt : Task
     /// Checks Generator and, for <c>llm</c>, the GGUF named by LlmModel (relative to the project), so that a typo is
     /// reported against the item before any work starts.
     /// </summary>
-    bool ResolveGenerator(ITaskItem item, string generator, out string? llmPath)
+    bool ResolveGenerator(ITaskItem item, string generator, out string? llmPath, out string? llmContext)
     {
-        llmPath = null;
+        llmPath = llmContext = null;
         if (generator is not ("search" or "llm"))
             return Error(item, ErrorCodes.BadArgument, $"unknown Generator '{generator}'. Use Generator=\"search\" (the default) or Generator=\"llm\" with LlmModel=\"path/to/model.gguf\".");
         var llm = Optional(item, "LlmModel");
@@ -150,13 +150,13 @@ public sealed partial class LamdaAdapt : Task
         llmPath = Path.GetFullPath(llm, Path.GetDirectoryName(ProjectPath)!);
         if (!File.Exists(llmPath))
             return Error(item, ErrorCodes.FileNotFound, $"LlmModel '{llm}' not found (looked at '{llmPath}'). Give the path of a GGUF model, relative to the project.");
-        var context = Optional(item, "LlmContext");
-        if (context != null && !(int.TryParse(context, NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c > 0))
-            return Error(item, ErrorCodes.BadArgument, $"LlmContext '{context}' is not a positive number of tokens.");
+        llmContext = Optional(item, "LlmContext");
+        if (llmContext != null && !(int.TryParse(llmContext, NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c > 0))
+            return Error(item, ErrorCodes.BadArgument, $"LlmContext '{llmContext}' is not a positive number of tokens.");
         return true;
     }
 
-    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? llm, string? data, string? maxDrop, string output, string text, string? fromLock)
+    bool RunTool(ITaskItem item, string model, double latency, string device, int seed, string generator, string? llm, string? llmContext, string? data, string? maxDrop, string output, string text, string? fromLock)
     {
         if (!File.Exists(ToolPath))
             return Error(item, "LAMDA052", $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
@@ -167,7 +167,7 @@ public sealed partial class LamdaAdapt : Task
         {
             args.AddRange(["--write-lock", text, "--generator", generator]);
             if (llm != null) args.AddRange(["--llm-model", llm]);
-            if (llm != null && Optional(item, "LlmContext") is { } context) args.AddRange(["--llm-context", context]);
+            if (llmContext != null) args.AddRange(["--llm-context", llmContext]);
         }
         if (data != null) args.AddRange(["--data", data]);
         if (maxDrop != null) args.AddRange(["--max-accuracy-drop", maxDrop]);

@@ -42,6 +42,7 @@ public sealed class LlmGenerator : IArchitectureGenerator
     readonly List<ChatMessage>[] histories;
     readonly string[] lastAnswers;
     readonly HashSet<string>[] sliceNodes;
+    readonly HashSet<string> allNodes;
     readonly List<string> warnings = [];
     int attempts;
     List<Diagnostic> diagnostics = [];
@@ -61,6 +62,7 @@ public sealed class LlmGenerator : IArchitectureGenerator
         histories = new List<ChatMessage>[plan.Slices.Count];
         lastAnswers = new string[plan.Slices.Count];
         sliceNodes = new HashSet<string>[plan.Slices.Count];
+        allNodes = graph.Nodes.Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
         for (int s = 0; s < plan.Slices.Count; s++)
         {
             var nodes = Nodes(plan.Slices[s]);
@@ -142,15 +144,8 @@ public sealed class LlmGenerator : IArchitectureGenerator
     }
 
     /// <summary>The diagnostics a slice can act on: those about its own nodes, and those about the whole model.</summary>
-    IReadOnlyList<Diagnostic> Relevant(IReadOnlyList<Diagnostic> feedback, int slice)
-    {
-        var allNodes = graph.Nodes.Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
-        return feedback.Where(d =>
-        {
-            var first = d.Message.Split(' ', 2)[0];
-            return !allNodes.Contains(first) || sliceNodes[slice].Contains(first);
-        }).ToList();
-    }
+    IReadOnlyList<Diagnostic> Relevant(IReadOnlyList<Diagnostic> feedback, int slice) =>
+        feedback.Where(d => d.Message.Split(' ', 2)[0] is var first && (!allNodes.Contains(first) || sliceNodes[slice].Contains(first))).ToList();
 
     IReadOnlyList<Node> Nodes(Slice s) => graph.Nodes.Skip(s.FirstNode).Take(s.LastNode - s.FirstNode + 1).ToList();
 

@@ -92,6 +92,7 @@ public static class Adapter
         // bracket the goal (a secant step), which stays stable where the predictor's error varies with width.
         var observed = new List<(double Predicted, double Measured)>();
         if (baseFigures.MeasuredMs is { } baseMeasured) observed.Add((baseFigures.PredictedMs, baseMeasured));
+        var baseObserved = observed.ToList();
         // The same per candidate family (the base, at full width, belongs to every family): the predictor's error
         // differs between families (misaligned channel counts run slower than predicted), so a family that has
         // been measured gets an aim from its own measurements.
@@ -141,7 +142,7 @@ public static class Adapter
                         observed.Add((figures.PredictedMs, measured));
                         if (generator.Family is { } family)
                         {
-                            var own = families.TryGetValue(family, out var f) ? f.Observed : [.. observed.Take(baseFigures.MeasuredMs != null ? 1 : 0)];
+                            var own = families.TryGetValue(family, out var f) ? f.Observed : [.. baseObserved];
                             own.Add((figures.PredictedMs, measured));
                             families[family] = (own, measured / figures.PredictedMs);
                         }

@@ -56,7 +56,7 @@ public static class Reconstruction
             && n.Inputs[3] is WeightOperand && n.Inputs[4] is WeightOperand).ToList();
         if (norms.Count == 0) return weights;
         var result = Copy(weights);
-        var images = First(calibration, BatchNormImages);
+        var images = calibration.Shape[0] <= BatchNormImages ? calibration : calibration.Rows(0, BatchNormImages);
         foreach (var bn in norms)
         {
             var input = (EdgeOperand)bn.Inputs[0];
@@ -92,15 +92,6 @@ public static class Reconstruction
         return (mean, variance);
     }
 
-    static TensorData First(TensorData t, int count)
-    {
-        if (t.Shape[0] <= count) return t;
-        long per = t.Count / t.Shape[0];
-        var shape = t.Shape.ToArray();
-        shape[0] = count;
-        return new TensorData(DataTypes.Float, shape, ((float[])t.Values).AsSpan(0, (int)(count * per)).ToArray());
-    }
-
     static WeightStore Copy(WeightStore source)
     {
         var w = new WeightStore { Source = source.Source };
@@ -125,17 +116,13 @@ public static class Reconstruction
             probe.Outputs.Add(new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null)) { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
         }
         using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(probe, weights)));
-        long n = calibration.Shape[0], per = calibration.Count / n;
-        var images = (float[])calibration.Values;
+        long n = calibration.Shape[0];
         var parts = keys.Distinct().ToDictionary(k => k, _ => new List<TensorData>());
         // Batches of 50, or what a model with a fixed batch dimension takes.
-        long batch = graph.Inputs[0].Type.Dims is [{ IsKnown: true } d0, ..] && d0.Value > 0 ? d0.Value : 50;
+        long batch = runner.FixedBatch ?? 50;
         for (long start = 0; start < n; start += batch)
         {
-            long b = Math.Min(batch, n - start);
-            var shape = calibration.Shape.ToArray();
-            shape[0] = b;
-            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = new TensorData(DataTypes.Float, shape, images.AsSpan((int)(start * per), (int)(b * per)).ToArray()) });
+            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = calibration.Rows(start, Math.Min(batch, n - start)) });
             foreach (var key in parts.Keys) parts[key].Add(outputs[names[key]]);
         }
         return parts.ToDictionary(kv => kv.Key, kv =>

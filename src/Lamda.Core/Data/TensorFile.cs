@@ -98,18 +98,13 @@ public sealed class DataSet
     public double Accuracy(byte[] model, int batch = 100)
     {
         using var runner = new ModelRunner(model);
-        var images = (float[])ValImages.Values;
         long n = ValImages.Shape[0];
-        long per = ValImages.Count / n;
         int correct = 0;
         var inputName = runner.InputNames[0];
         for (long start = 0; start < n; start += batch)
         {
             long b = Math.Min(batch, n - start);
-            var chunk = images.AsSpan((int)(start * per), (int)(b * per)).ToArray();
-            var shape = ValImages.Shape.ToArray();
-            shape[0] = b;
-            var outputs = runner.Run(new Dictionary<string, TensorData> { [inputName] = new TensorData(DataTypes.Float, shape, chunk) });
+            var outputs = runner.Run(new Dictionary<string, TensorData> { [inputName] = ValImages.Rows(start, b) });
             var logits = (float[])outputs[runner.OutputNames[0]].Values;
             int classes = logits.Length / (int)b;
             for (int i = 0; i < b; i++)

@@ -51,7 +51,8 @@ public static class KernelProfiler
             double other = 0;
             foreach (var (name, times) in durations)
             {
-                double median = Median(times.Skip(Math.Min(warmup, times.Count - 1)).ToList()) / 1000.0;
+                // The profiler reports microseconds; the median of the runs after warm-up, in ms.
+                double median = LatencyStats.From(times.Skip(Math.Min(warmup, times.Count - 1)).ToList(), threads).P50Ms / 1000.0;
                 if (Match(name, kernelOf) is { } k) { ms[k] += median; timed[k] = true; }
                 else other += median;
             }
@@ -91,11 +92,5 @@ public static class KernelProfiler
             list.Add(e.GetProperty("dur").GetDouble());
         }
         return result;
-    }
-
-    static double Median(List<double> xs)
-    {
-        xs.Sort();
-        return xs.Count == 0 ? 0 : xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2;
     }
 }

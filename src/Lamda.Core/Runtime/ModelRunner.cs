@@ -52,6 +52,9 @@ public sealed class ModelRunner : IDisposable
     public string EndProfiling() => session.EndProfiling();
     public IReadOnlyList<string> InputNames => session.InputNames;
 
+    /// <summary>The batch size the first input fixes (an exported batch of 1, say), or null when it is symbolic.</summary>
+    public long? FixedBatch => session.InputMetadata[session.InputNames[0]].Dimensions is [> 0 and var d, ..] ? d : null;
+
     /// <summary>Runs once and returns every graph output by name.</summary>
     public Dictionary<string, TensorData> Run(IReadOnlyDictionary<string, TensorData> inputs)
     {

@@ -7,6 +7,15 @@ public sealed record TensorData(int ElemType, long[] Shape, Array Values)
 {
     public long Count => Shape.Aggregate(1L, (a, d) => a * d);
 
+    /// <summary>Items <paramref name="start"/>..start+count-1 along the first (batch) dimension, as a float tensor of their own.</summary>
+    public TensorData Rows(long start, long count)
+    {
+        long per = Count / Shape[0];
+        var shape = Shape.ToArray();
+        shape[0] = count;
+        return new TensorData(DataTypes.Float, shape, ((float[])Values).AsSpan((int)(start * per), (int)(count * per)).ToArray());
+    }
+
     /// <summary>Seeded inputs for a graph: uniform [0,1) floats, small non-negative integers. Symbolic dims become 1.</summary>
     public static Dictionary<string, TensorData> RandomInputs(Graph graph, int seed = 0)
     {
