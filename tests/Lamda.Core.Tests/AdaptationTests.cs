@@ -196,6 +196,25 @@ public class AdaptationTests
         Assert.InRange(accuracy, 0.95, 1.0); // README: about 98.5%
     }
 
+    /// <summary>A model exported with a fixed batch of 1 (TinyNet) is evaluated one image at a time, and counted right.</summary>
+    [Fact]
+    public void AccuracyRunsModelsWithAFixedBatch()
+    {
+        var b = SampleModels.TinyNet();
+        var bytes = Adapter.Bytes(OnnxExporter.Export(b.Graph, b.Weights));
+        var rng = new Random(5);
+        var images = new TensorData(DataTypes.Float, [10, 3, 32, 32], Enumerable.Range(0, 10 * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray());
+        // Labels: the model's own answer for the first 6 images, a different class for the last 4.
+        var labels = new long[10];
+        for (int i = 0; i < 10; i++)
+        {
+            var logits = (float[])Ort.Run(OnnxExporter.Export(b.Graph, b.Weights), new Dictionary<string, TensorData> { ["input"] = images.Rows(i, 1) })["output"].Values;
+            long argmax = Array.IndexOf(logits, logits.Max());
+            labels[i] = i < 6 ? argmax : (argmax + 1) % 10;
+        }
+        Assert.Equal(0.6, new DataSet { ValImages = images, ValLabels = labels }.Accuracy(bytes), 9);
+    }
+
     [Fact]
     public void CorruptDataFilesNameTheFile()
     {

@@ -94,13 +94,14 @@ public sealed class DataSet
         return new DataSet { ValImages = x, ValLabels = ys, CalibImages = calib };
     }
 
-    /// <summary>Top-1 accuracy of a model on the validation set (argmax of its first output).</summary>
+    /// <summary>Top-1 accuracy of a model on the validation set (argmax of its first output), in batches of <paramref name="batch"/> unless the model fixes its batch size.</summary>
     public double Accuracy(byte[] model, int batch = 100)
     {
         using var runner = new ModelRunner(model);
         long n = ValImages.Shape[0];
         int correct = 0;
         var inputName = runner.InputNames[0];
+        batch = (int)(runner.FixedBatch ?? batch); // a model exported with a fixed batch takes only that many
         for (long start = 0; start < n; start += batch)
         {
             long b = Math.Min(batch, n - start);
