@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamda.Adaptation;
@@ -70,7 +68,7 @@ public static class TrainingSet
             double share = 0.25 + 0.70 * (v + random.NextDouble()) / options.VariantsPerModel;
             double aim = Math.Max(smallest * 1.01, basePredicted * share);
             var text = search.Generate(new GenerationRequest(aim, aim, [], 1));
-            var hash = Hash(text);
+            var hash = Adapter.ArchitectureHash(text);
             if (!seen.Add(hash)) continue;
             var candidate = LamdaTextReader.Read(text, $"{name}.variant.lamda");
             var (variant, variantWeights, diagnostics) = transfer.Apply(candidate);
@@ -108,8 +106,6 @@ public static class TrainingSet
         var graph = Normalizer.Normalize(raw, weights).Graph;
         return predictor.Predict(graph, weights).LatencyMs;
     }
-
-    static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8).ToLowerInvariant();
 
     static int StableHash(string s)
     {

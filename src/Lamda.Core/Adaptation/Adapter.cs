@@ -153,7 +153,7 @@ public static class Adapter
                 }
             }
             bool accepted = diagnostics.Count == 0;
-            var hash = Hash(text);
+            var hash = ArchitectureHash(text);
             bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
             iterations.Add(new IterationReport(i, generator.Name, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs, figures?.Accuracy, diagnostics, accepted, generator.Note));
             progress?.Report($"iteration {i} ({generator.Name}): {(figures != null ? Describe(figures) : "invalid")}{(accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code)))}");
@@ -270,7 +270,8 @@ public static class Adapter
     static string Describe(Figures f) =>
         $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "") + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "");
 
-    static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8).ToLowerInvariant();
+    /// <summary>The architecture hash of reports and training data: the first 16 hex digits of the LamdaText's SHA-256.</summary>
+    public static string ArchitectureHash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8).ToLowerInvariant();
 
     /// <summary>Number of lines that differ between two LamdaTexts of the same structure (or in total when not).</summary>
     static int DiffLines(string a, string b)
