@@ -173,7 +173,8 @@ public sealed class SearchGenerator : IArchitectureGenerator
         if (blocks != null) return blocks;
         var g = transfer.Analysis.Graph;
         var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
-        double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(predictor.KernelMs);
+        double modelWeights = LatencyPredictor.ModelMWeights(kernels);
+        double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
         return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights).OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
     }
 

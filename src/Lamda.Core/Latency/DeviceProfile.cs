@@ -46,6 +46,14 @@ public sealed record KernelModel
     /// <summary>Mean absolute percentage error of the fit on the kernel suite (measured profiles).</summary>
     public double? FitMape { get; init; }
     public string Provenance { get; init; } = "";
+    /// <summary>
+    /// Measured profiles: trees over the kernel's descriptors that predict the natural log of the ratio between
+    /// what the kernel costs in context and what the linear model says (null: the linear model alone).
+    /// </summary>
+    public BoostedTrees? Correction { get; init; }
+
+    /// <summary>Largest correction applied, as a log ratio: the trees refine the linear model, never replace it.</summary>
+    public const double MaxLogCorrection = 1.5;
 
     public double Predict(double[] features)
     {
@@ -53,24 +61,27 @@ public sealed record KernelModel
         for (int i = 0; i < Coefficients.Length && i < features.Length; i++) t += Coefficients[i] * features[i];
         return Math.Max(0, t);
     }
+
+    /// <param name="modelMWeights">weights of the whole model the kernel runs in (millions)</param>
+    public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights)
+    {
+        double ms = Predict(kernel.Features(channels));
+        if (Correction != null) ms *= Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, modelMWeights)), -MaxLogCorrection, MaxLogCorrection));
+        return ms;
+    }
 }
 
 /// <summary>
-/// How kernel sums compose into whole-model latency:
-/// ms = Scale * sum(aligned kernels) + MisalignedScale * sum(misaligned kernels) + OverheadMs.
-/// Aligned chains stay in the runtime's blocked layout between layers; misaligned ones do not.
+/// How kernel latencies compose into whole-model latency:
+/// ms = OverheadMs + Scale * sum(kernels) + ReorderMsPerMElement * reordered elements + NodeMs * kernels.
 /// </summary>
 public sealed record Composition
 {
     public double Scale { get; init; } = 1;
-    public double MisalignedScale { get; init; } = 1;
     /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
     public double ReorderMsPerMElement { get; init; }
-    /// <summary>
-    /// Milliseconds per aligned convolution kernel (usually negative): inside a chain in the blocked layout a
-    /// kernel skips the layout conversions and part of the fixed cost it paid when measured alone.
-    /// </summary>
-    public double AlignedKernelMs { get; init; }
+    /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
+    public double NodeMs { get; init; }
     public double OverheadMs { get; init; }
     public int Samples { get; init; }
     public string Provenance { get; init; } = "";
@@ -143,8 +154,11 @@ public sealed record DeviceProfile
         {
             if (m.Coefficients is not { Length: Kernel.FeatureCount }) Fail($"kernel model '{cls}' must have {Kernel.FeatureCount} coefficients");
             if (m.Coefficients.Any(c => !double.IsFinite(c) || c < 0)) Fail($"kernel model '{cls}' has a negative or non-finite coefficient");
+            if (m.Correction is { } t && (!double.IsFinite(t.LearningRate) || !double.IsFinite(t.Bias) || t.Trees is null || t.Trees.Any(tree => tree is null || !tree.IsWellFormed(Kernel.DescriptorCount))))
+                Fail($"kernel model '{cls}' has a malformed correction (trees must be complete, with finite values and features below {Kernel.DescriptorCount})");
         }
-        if (!double.IsFinite(Composition.Scale) || Composition.Scale <= 0 || !double.IsFinite(Composition.MisalignedScale) || Composition.MisalignedScale <= 0 || !double.IsFinite(Composition.OverheadMs) || Composition.ReorderMsPerMElement < 0)
-            Fail("composition must have positive scales and a finite overhead");
+        if (!double.IsFinite(Composition.Scale) || Composition.Scale <= 0 || !double.IsFinite(Composition.OverheadMs) || !double.IsFinite(Composition.NodeMs)
+            || !double.IsFinite(Composition.ReorderMsPerMElement) || Composition.ReorderMsPerMElement < 0)
+            Fail("composition must have a positive scale, a non-negative reorder cost and finite overheads");
     }
 }

@@ -49,7 +49,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
         {
             work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
-            aligned = InChannels % g.InputBlock == 0 || InChannels <= 4;
+            // Fewer input channels than one output tile are read in the plain layout directly (the first layer).
+            aligned = InChannels % g.InputBlock == 0 || InChannels < g.OutputTile;
         }
         else if (Class == KernelClass.Depthwise && OutChannels > 0) aligned = OutChannels % g.DepthwiseBlock == 0;
         double slowChannels = Class == KernelClass.Depthwise && !aligned ? OutChannels / 1e6 : 0;
@@ -63,6 +64,35 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     public string ModelKey(ChannelGranularity g) => Features(g)[2] > 0 ? Class + Misaligned : Class;
 
     public const string Misaligned = "/misaligned";
+
+    /// <summary>0: no fused activation; 1: Relu, which the runtime applies inside its convolution kernels; 2: any other (Clip, sigmoid...), applied in a separate pass.</summary>
+    public int ActivationKind => Nodes.Count < 2 ? 0 : Nodes[^1].Op switch { "Relu" => 1, "Add" or "BatchNormalization" => 0, _ => 2 };
+
+    public const int DescriptorCount = 17;
+
+    /// <summary>
+    /// What a tree model of the kernel's cost sees (<see cref="BoostedTrees"/>): channel counts, resolution, kernel
+    /// size and stride, alignment to the runtime's tiles, and the sizes of work and traffic, on log scales where
+    /// they span orders of magnitude. <paramref name="modelMWeights"/> is the whole model's weight count (millions):
+    /// how much of the cache the other layers' weights take decides whether this kernel finds its own there.
+    /// </summary>
+    public double[] Descriptors(ChannelGranularity g, double modelMWeights)
+    {
+        static double Log(double v) => Math.Log2(Math.Max(v, 1e-9));
+        var first = Nodes[0];
+        long kernel = first.GetInts("kernel_shape") is [var k, ..] ? k : 1;
+        long stride = first.GetInts("strides") is [var s, ..] ? s : 1;
+        int tile = Math.Max(1, g.OutputTile), block = Math.Max(1, g.InputBlock);
+        double spatial = OutChannels > 0 ? MOutputs * 1e6 / OutChannels : 1;
+        return
+        [
+            Log(InChannels + 1), Log(OutChannels + 1), Log(spatial), kernel, stride,
+            InChannels % tile == 0 ? 1 : 0, InChannels % block == 0 ? 1 : 0, OutChannels % tile == 0 ? 1 : 0,
+            OutChannels > 0 ? (double)RoundUp(OutChannels, tile) / OutChannels : 1, InChannels < tile ? 1 : 0,
+            Log(MMacs * 1e6 + 1), Log(MWeights * 1e6 + 1), Log(MInputs * 1e6 + 1), Log(MOutputs * 1e6 + 1),
+            Nodes.Any(n => n.Op == "Add") ? 1 : 0, ActivationKind, Log(modelMWeights * 1e6 + 1),
+        ];
+    }
 
     static long RoundUp(long v, int to) => to <= 1 ? v : (v + to - 1) / to * to;
 }
@@ -97,14 +127,15 @@ public static class KernelExtractor
             {
                 var last = n;
                 if (Sole(last) is { Op: "BatchNormalization" } bn) { group.Add(bn); last = bn; }
-                if (Sole(last) is { Op: "Add" } add && add.EdgeInputs.Count() == 2)
+                // An Add of two convolutions joins only the first of them (the runtime fuses it once).
+                if (Sole(last) is { Op: "Add" } add && add.EdgeInputs.Count() == 2 && !fused.Contains(add))
                 {
                     group.Add(add);
                     var other = add.EdgeInputs.First(e => e.Key != last.Output);
                     extraInputs = M(inference.TypeOf(other.Key).ElementCount);
                     last = add;
                 }
-                if (Sole(last) is { } act && Activations.Contains(act.Op)) group.Add(act);
+                if (Sole(last) is { } act && Activations.Contains(act.Op) && !fused.Contains(act)) group.Add(act);
             }
             else if (cls == KernelClass.Gemm && Sole(n) is { } act && Activations.Contains(act.Op)) group.Add(act);
             foreach (var m in group) fused.Add(m);

@@ -9,9 +9,9 @@ public sealed record Prediction(string Device, bool Calibrated, double LatencyMs
 
 /// <summary>
 /// Predicts latency on a device from its profile, nn-Meter style: the graph is mapped to the kernels the
-/// runtime executes (with its fusions), each kernel's latency comes from the regression of its class, and
-/// the sum is composed into whole-model latency. Fast enough for the inner search loop (no allocation of
-/// tensors, one shape-inference pass).
+/// runtime executes (with its fusions), each kernel's latency comes from the model of its class, and the sum
+/// is composed into whole-model latency (layout reorders between kernels, per-node dispatch, fixed overhead).
+/// Fast enough for the inner search loop (no allocation of tensors, one shape-inference pass).
 /// </summary>
 public sealed class LatencyPredictor(DeviceProfile profile)
 {
@@ -20,33 +20,27 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     public Prediction Predict(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
         var kernels = KernelExtractor.Extract(graph, weights, inference);
+        double modelWeights = ModelMWeights(kernels);
         var parts = new List<KernelPrediction>(kernels.Count);
-        var (aligned, misaligned) = (0.0, 0.0);
-        foreach (var k in kernels)
-        {
-            double ms = KernelMs(k);
-            parts.Add(new KernelPrediction(k, ms));
-            if (IsMisaligned(k)) misaligned += ms; else aligned += ms;
-        }
+        foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, modelWeights)));
+        var f = CompositionFeatures(kernels, parts.Sum(p => p.Ms));
         var c = Profile.Composition;
-        double total = c.Scale * aligned + c.MisalignedScale * misaligned + c.ReorderMsPerMElement * ReorderedElements(kernels)
-            + c.AlignedKernelMs * AlignedConvolutions(kernels) + c.OverheadMs;
-        // Composition terms can be negative; never predict below the sum's smallest plausible share.
-        return new Prediction(Profile.Name, Profile.Calibrated, Math.Max(total, 0.25 * (aligned + misaligned)), parts);
+        double total = c.OverheadMs + c.Scale * f[1] + c.ReorderMsPerMElement * f[2] + c.NodeMs * f[3];
+        return new Prediction(Profile.Name, Profile.Calibrated, Math.Max(total, 0), parts);
     }
 
-    /// <summary>Composition features: aligned and misaligned kernel sums (ms), reordered elements (millions), aligned convolutions.</summary>
+    /// <summary>Composition features: [1, kernel sum (ms), reordered elements (millions), runtime nodes].</summary>
     public double[] CompositionFeatures(Graph graph, WeightStore weights)
     {
         var kernels = KernelExtractor.Extract(graph, weights);
-        var (aligned, misaligned) = (0.0, 0.0);
-        foreach (var k in kernels)
-            if (IsMisaligned(k)) misaligned += KernelMs(k); else aligned += KernelMs(k);
-        return [1, aligned, misaligned, ReorderedElements(kernels), AlignedConvolutions(kernels)];
+        double modelWeights = ModelMWeights(kernels);
+        return CompositionFeatures(kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
     }
 
-    int AlignedConvolutions(List<Kernel> kernels) =>
-        kernels.Count(k => k.Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise && !IsMisaligned(k) && k.InChannels > 4);
+    double[] CompositionFeatures(List<Kernel> kernels, double kernelSum) =>
+        [1, kernelSum, ReorderedElements(kernels), kernels.Count(k => k.Class != KernelClass.Free)];
+
+    public static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
 
     /// <summary>
     /// Elements (millions) that must change layout: a convolution runs in the blocked layout when aligned and in
@@ -64,8 +58,9 @@ public sealed class LatencyPredictor(DeviceProfile profile)
             var first = k.Nodes[0].Inputs.Count > 0 ? k.Nodes[0].Inputs[0] as EdgeOperand : null;
             bool inputBlocked = first != null && producer.TryGetValue(first.Edge, out var p) && blocked[p];
             bool conv = k.Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv;
-            blocked[i] = conv ? !IsMisaligned(k) && k.InChannels > 4 || (!IsMisaligned(k) && inputBlocked) : inputBlocked;
-            if (conv && k.InChannels > 4 && blocked[i] != inputBlocked) reordered += k.MInputs;
+            bool direct = conv && k.InChannels < Profile.Channels.OutputTile; // reads the plain layout itself
+            blocked[i] = conv ? !IsMisaligned(k) : inputBlocked;
+            if (conv && !direct && blocked[i] != inputBlocked) reordered += k.MInputs;
             foreach (var n in k.Nodes) producer[n.Output] = i;
         }
         return reordered;
@@ -73,7 +68,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
 
     bool IsMisaligned(Kernel k) => k.Class != KernelClass.Free && k.Features(Profile.Channels)[2] > 0;
 
-    public double KernelMs(Kernel k)
+    /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see cref="ModelMWeights"/>).</summary>
+    public double KernelMs(Kernel k, double modelMWeights)
     {
         if (k.Class == KernelClass.Free) return 0;
         // Most specific model first; grouped and transposed convolutions borrow the convolution model, and
@@ -82,6 +78,6 @@ public sealed class LatencyPredictor(DeviceProfile profile)
             ?? Profile.Kernels.GetValueOrDefault(k.Class)
             ?? (k.Class is KernelClass.GroupConv or KernelClass.ConvTranspose ? Profile.Kernels.GetValueOrDefault(KernelClass.Conv) : null)
             ?? Profile.Kernels.GetValueOrDefault(KernelClass.Elementwise);
-        return model?.Predict(k.Features(Profile.Channels)) ?? 0;
+        return model?.Predict(k, Profile.Channels, modelMWeights) ?? 0;
     }
 }

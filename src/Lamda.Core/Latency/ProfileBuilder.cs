@@ -11,7 +11,7 @@ namespace Lamda.Latency;
 public static class ProfileBuilder
 {
     /// <summary>Revision of the calibration method: a cached host profile made by another revision is rebuilt.</summary>
-    public const int Revision = 2; // 2: kernel models scaled to in-context timings
+    public const int Revision = 3; // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections
 
     public sealed record Options
     {
@@ -55,77 +55,103 @@ public static class ProfileBuilder
             },
             Kernels = kernels,
         };
-        profile = profile with { Kernels = FitContext(profile, options, progress) };
-        return profile with { Composition = FitComposition(profile, options, progress) };
+        var nets = CalibrationNetworks.Build(options.Quick ? 60 : 200, options.Seed + 101);
+        profile = profile with { Kernels = FitContext(profile, nets, options, progress) };
+        return profile with { Composition = FitComposition(profile, nets, options, progress) };
     }
 
     /// <summary>
-    /// Kernels measured alone are not what they cost inside a network: a layer there finds its input in the
+    /// Kernels measured alone are not what they cost inside a network: there a layer finds its input in the
     /// runtime's blocked layout and its weights out of cache (a large Gemm after the convolutions costs several
-    /// times its isolated time). Generated networks are profiled with ONNX Runtime's own per-node timings, and
-    /// each kernel model is scaled to what its kernels cost in context, keeping the isolated fit's shape over
-    /// widths, kernel sizes and resolutions (which the networks cover less widely).
+    /// times its isolated time), and the error is not one factor per class (it grows with resolution for narrow
+    /// depthwise layers, and with width for pointwise layers at 7x7). Generated networks in the styles of the
+    /// families Lamda adapts (<see cref="CalibrationNetworks"/>) are profiled node by node with ONNX Runtime's own
+    /// profiler. Each kernel class with enough samples gets its linear model refitted to those in-context timings,
+    /// and boosted trees over the kernel's descriptors learn what the linear model still misses; classes with few
+    /// samples are scaled by one factor; the rest keep the isolated fit.
     /// </summary>
-    static Dictionary<string, KernelModel> FitContext(DeviceProfile profile, Options options, IProgress<string>? progress)
+    static Dictionary<string, KernelModel> FitContext(DeviceProfile profile, List<GraphBuilder> nets, Options options, IProgress<string>? progress)
     {
-        var predictor = new LatencyPredictor(profile);
-        var nets = CompositionNetworks.Build(options.Quick ? 24 : 48, options.Seed + 101);
-        var pairs = new List<(string Key, double Isolated, double Context)>();
+        var samples = new List<(Kernel Kernel, double ModelMWeights, double Ms)>();
         for (int i = 0; i < nets.Count; i++)
         {
-            var measured = KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20);
-            foreach (var (kernel, ms) in measured.Kernels)
-                if (kernel.Class != KernelClass.Free && ms > 0 && predictor.KernelMs(kernel) is var iso && iso > 0)
-                    pairs.Add((kernel.ModelKey(profile.Channels), iso, ms));
+            var measured = KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3);
+            double modelWeights = LatencyPredictor.ModelMWeights(measured.Kernels.Select(k => k.Kernel));
+            samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k => (k.Kernel, modelWeights, k.Ms)));
             progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {measured.Kernels.Count} kernels");
         }
+        var g = profile.Channels;
         var kernels = new Dictionary<string, KernelModel>(profile.Kernels);
-        foreach (var group in pairs.GroupBy(p => p.Key))
+        string source = $"{samples.Count} kernels in {nets.Count} generated networks";
+        foreach (var group in samples.GroupBy(p => p.Kernel.ModelKey(g)))
         {
-            if (!kernels.TryGetValue(group.Key, out var model) || group.Count() < 5) continue;
-            // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
-            double num = group.Sum(p => p.Isolated / p.Context), den = group.Sum(p => p.Isolated / p.Context * (p.Isolated / p.Context));
-            double scale = Math.Clamp(num / den, 0.2, 5);
-            kernels[group.Key] = model with
+            var rows = group.ToList();
+            if (rows.Count >= MinSamplesForTrees)
             {
-                Coefficients = model.Coefficients.Select(c => c * scale).ToArray(),
-                Provenance = model.Provenance + $"; scaled by {scale:F3} to the in-context timings of {group.Count()} kernels in {nets.Count} generated networks",
-            };
-            progress?.Report($"  {group.Key,-20} in context x{scale:F3} ({group.Count()} kernels)");
+                var features = rows.Select(r => r.Kernel.Features(g)).ToArray();
+                var ms = rows.Select(r => r.Ms).ToArray();
+                var linear = new KernelModel { Coefficients = Nnls.FitRelative(features, ms) };
+                var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
+                var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual, new BoostedTrees.Options { Seed = options.Seed });
+                var model = linear with
+                {
+                    Correction = trees,
+                    Samples = rows.Count,
+                    Provenance = $"fitted to the in-context timings of {group.Count()} {group.Key} kernels ({source}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
+                };
+                kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
+                progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
+            }
+            else if (rows.Count >= 5 && kernels.TryGetValue(group.Key, out var isolated))
+            {
+                // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
+                var pairs = rows.Select(r => (Iso: isolated.Predict(r.Kernel, g, r.ModelMWeights), Ctx: r.Ms)).Where(p => p.Iso > 0).ToList();
+                if (pairs.Count < 5) continue;
+                double num = pairs.Sum(p => p.Iso / p.Ctx), den = pairs.Sum(p => p.Iso / p.Ctx * (p.Iso / p.Ctx));
+                double scale = Math.Clamp(num / den, 0.2, 5);
+                kernels[group.Key] = isolated with
+                {
+                    Coefficients = isolated.Coefficients.Select(c => c * scale).ToArray(),
+                    Provenance = isolated.Provenance + $"; scaled by {scale:F3} to the in-context timings of {pairs.Count} kernels ({source})",
+                };
+                progress?.Report($"  {group.Key,-20} in context x{scale:F3} ({pairs.Count} kernels)");
+            }
         }
         return kernels;
     }
 
+    /// <summary>Kernels of a class needed in context before its model is refitted there (below: one scale factor).</summary>
+    const int MinSamplesForTrees = 40;
+
     /// <summary>
-    /// Whole models are not just sums of isolated kernels (layout reorders at the boundaries, caches warm across
-    /// layers). Generated networks, never the models being predicted, calibrate the composition.
+    /// Whole models are not just sums of kernels: the runtime reorders tensors between the blocked and the plain
+    /// layout, and dispatches every node. Half of the generated networks (never the models being predicted) are
+    /// measured whole to calibrate the composition.
     /// </summary>
-    static Composition FitComposition(DeviceProfile profile, Options options, IProgress<string>? progress)
+    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, Options options, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
-        var nets = CompositionNetworks.Build(options.Quick ? 24 : 48, options.Seed);
         var features = new List<double[]>();
         var measured = new List<double>();
-        for (int i = 0; i < nets.Count; i++)
+        for (int i = 0; i < nets.Count; i += 2)
         {
             var b = nets[i];
             var f = predictor.CompositionFeatures(b.Graph, b.Weights);
-            var stats = LatencyMeter.Measure(KernelSuite.ToBytes(b), b.Graph, new MeasureOptions { Threads = options.Threads, Warmup = 5, Runs = 15, MinSeconds = 0.3 });
+            var stats = LatencyMeter.Measure(KernelSuite.ToBytes(b), b.Graph, new MeasureOptions { Threads = options.Threads, Warmup = 3, Runs = 10, MinSeconds = 0.2 });
             features.Add(f);
             measured.Add(stats.P50Ms);
-            progress?.Report($"network {i + 1}/{nets.Count}: kernel sums {f[1]:F2} + {f[2]:F2} ms, measured {stats.P50Ms:F2} ms");
+            progress?.Report($"network {i + 1}/{nets.Count}: kernel sum {f[1]:F2} ms, measured {stats.P50Ms:F2} ms");
         }
-        // Scales and the reorder cost are non-negative; the per-kernel correction is signed.
-        var c = Nnls.FitRelative(features.ToArray(), measured.ToArray(), signed: [false, false, false, false, true]);
+        // The scale and the reorder cost are non-negative; the fixed and per-node costs may come out either way.
+        var c = Nnls.FitRelative(features.ToArray(), measured.ToArray(), signed: [true, false, false, true]);
         return new Composition
         {
             OverheadMs = c[0],
             Scale = c[1] > 0 ? c[1] : 1,
-            MisalignedScale = c[2] > 0 ? c[2] : 1,
-            ReorderMsPerMElement = c[3],
-            AlignedKernelMs = c[4],
-            Samples = nets.Count,
-            Provenance = $"fitted to {nets.Count} generated networks measured on {MachineDescription()}",
+            ReorderMsPerMElement = c[2],
+            NodeMs = c[3],
+            Samples = features.Count,
+            Provenance = $"fitted to {features.Count} generated networks measured on {MachineDescription()}",
         };
     }
 
@@ -143,62 +169,6 @@ public static class ProfileBuilder
 
     public static string OnnxRuntimeVersion() =>
         typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "unknown";
-}
-
-/// <summary>Random small CNNs (residual, inverted-residual, inception-like and shuffle blocks) used to calibrate composition.</summary>
-public static class CompositionNetworks
-{
-    public static List<GraphBuilder> Build(int count, int seed)
-    {
-        var rng = new Random(seed * 7919);
-        var nets = new List<GraphBuilder>();
-        for (int i = 0; i < count; i++)
-        {
-            var b = new GraphBuilder(seed: rng.Next());
-            long res = new long[] { 32, 56, 64, 96, 112, 128 }[rng.Next(6)];
-            var x = b.Input("input", 1, 3, res, res);
-            // Half of the networks use widths off the channel tiles, as width scaling produces.
-            long width = i % 2 == 0 ? new long[] { 16, 24, 32, 48 }[rng.Next(4)] : new long[] { 18, 22, 27, 30, 37, 45 }[rng.Next(6)];
-            var y = b.Relu(b.BatchNorm(b.Conv(x, width, stride: 2)));
-            int blocks = rng.Next(3, 7);
-            for (int k = 0; k < blocks; k++)
-            {
-                long c = b.Channels(y);
-                switch (rng.Next(4))
-                {
-                    case 0: // basic residual block
-                    {
-                        var r = b.Relu(b.BatchNorm(b.Conv(y, c)));
-                        y = b.Relu(b.Add(b.BatchNorm(b.Conv(r, c)), y));
-                        break;
-                    }
-                    case 1: // inverted residual
-                    {
-                        long expand = c * (rng.Next(2) == 0 ? 4 : 6) + (rng.Next(2) == 0 ? 0 : rng.Next(1, 4));
-                        var e = b.Relu(b.BatchNorm(b.Conv(y, expand, kernel: 1)));
-                        e = b.Relu(b.BatchNorm(b.Conv(e, expand, kernel: 3, group: expand)));
-                        y = b.Add(b.BatchNorm(b.Conv(e, c, kernel: 1)), y);
-                        break;
-                    }
-                    case 2: // inception-like
-                    {
-                        var l = b.Relu(b.Conv(y, c / 2, kernel: 1));
-                        var m = b.Relu(b.Conv(b.Relu(b.Conv(y, c / 2, kernel: 1)), c, kernel: 3));
-                        var p = b.Relu(b.Conv(b.MaxPool(y, 3, 1), c / 2, kernel: 1));
-                        y = b.Concat(l, m, p);
-                        break;
-                    }
-                    default: // downsample
-                        y = b.Relu(b.BatchNorm(b.Conv(y, Math.Min(256, c * 2), stride: 2)));
-                        break;
-                }
-            }
-            y = b.Flatten(b.GlobalAveragePool(y));
-            b.Output(b.Gemm(y, 10), "output");
-            nets.Add(b);
-        }
-        return nets;
-    }
 }
 
 /// <summary>Non-negative least squares on relative error, by coordinate descent (a handful of variables).</summary>

@@ -1,0 +1,147 @@
+namespace Lamda.Latency;
+
+/// <summary>
+/// One regression tree, stored flat so that it serializes into a device profile: node i splits on
+/// <c>Feature[i]</c> at <c>Threshold[i]</c> (go to <c>Left[i]</c> when the value is below it, else
+/// <c>Right[i]</c>); a node with <c>Feature[i] &lt; 0</c> is a leaf worth <c>Value[i]</c>.
+/// </summary>
+public sealed record RegressionTree
+{
+    public int[] Feature { get; init; } = [];
+    public double[] Threshold { get; init; } = [];
+    public int[] Left { get; init; } = [];
+    public int[] Right { get; init; } = [];
+    public double[] Value { get; init; } = [];
+
+    public double Predict(double[] x)
+    {
+        int i = 0;
+        while (Feature[i] >= 0) i = x[Feature[i]] < Threshold[i] ? Left[i] : Right[i];
+        return Value[i];
+    }
+
+    /// <summary>Whether the arrays describe a tree whose every path ends in a leaf (checked when a profile is read).</summary>
+    public bool IsWellFormed(int featureCount)
+    {
+        int n = Feature.Length;
+        if (n == 0 || Threshold.Length != n || Left.Length != n || Right.Length != n || Value.Length != n) return false;
+        for (int i = 0; i < n; i++)
+        {
+            if (Feature[i] < 0) { if (!double.IsFinite(Value[i])) return false; continue; }
+            // Children come after their parent, so every walk terminates.
+            if (Feature[i] >= featureCount || !double.IsFinite(Threshold[i]) || Left[i] <= i || Right[i] <= i || Left[i] >= n || Right[i] >= n) return false;
+        }
+        return true;
+    }
+}
+
+/// <summary>
+/// Gradient-boosted regression trees (squared loss, shrinkage, row subsampling), as nn-Meter uses tree
+/// ensembles for kernel latency: they capture the steps and cache cliffs that a linear cost model over MACs and
+/// memory traffic cannot (a depthwise layer whose planes stop fitting in cache, a narrow pointwise layer that
+/// wastes most of a tile). Small on purpose: a few hundred samples per kernel class, a few hundred trees.
+/// </summary>
+public sealed record BoostedTrees
+{
+    public double LearningRate { get; init; }
+    public double Bias { get; init; }
+    public RegressionTree[] Trees { get; init; } = [];
+
+    public double Predict(double[] x)
+    {
+        double y = Bias;
+        foreach (var t in Trees) y += LearningRate * t.Predict(x);
+        return y;
+    }
+
+    public sealed record Options
+    {
+        public int Rounds { get; init; } = 150;
+        public int Depth { get; init; } = 3;
+        public int MinLeaf { get; init; } = 6;
+        public double LearningRate { get; init; } = 0.1;
+        public double Subsample { get; init; } = 0.8;
+        public int Seed { get; init; } = 1;
+    }
+
+    public static BoostedTrees Fit(double[][] x, double[] y, Options? options = null)
+    {
+        options ??= new Options();
+        int n = x.Length;
+        double bias = y.Average();
+        var residual = y.Select(v => v - bias).ToArray();
+        var rng = new Random(options.Seed);
+        var trees = new List<RegressionTree>(options.Rounds);
+        for (int round = 0; round < options.Rounds; round++)
+        {
+            var rows = Enumerable.Range(0, n).Where(_ => rng.NextDouble() < options.Subsample).ToArray();
+            if (rows.Length < 2 * options.MinLeaf) continue;
+            var tree = new TreeBuilder(x, residual, options).Build(rows);
+            trees.Add(tree);
+            for (int i = 0; i < n; i++) residual[i] -= options.LearningRate * tree.Predict(x[i]);
+        }
+        return new BoostedTrees { LearningRate = options.LearningRate, Bias = bias, Trees = [.. trees] };
+    }
+
+    sealed class TreeBuilder(double[][] x, double[] target, Options options)
+    {
+        readonly List<int> feature = [], left = [], right = [];
+        readonly List<double> threshold = [], value = [];
+
+        public RegressionTree Build(int[] rows)
+        {
+            Grow(rows, 0);
+            return new RegressionTree { Feature = [.. feature], Threshold = [.. threshold], Left = [.. left], Right = [.. right], Value = [.. value] };
+        }
+
+        int Grow(int[] rows, int depth)
+        {
+            int node = feature.Count;
+            feature.Add(-1); threshold.Add(0); left.Add(0); right.Add(0);
+            value.Add(rows.Average(r => target[r]));
+            if (depth >= options.Depth || rows.Length < 2 * options.MinLeaf) return node;
+            var (f, t) = BestSplit(rows);
+            if (f < 0) return node;
+            var below = rows.Where(r => x[r][f] < t).ToArray();
+            var above = rows.Where(r => x[r][f] >= t).ToArray();
+            feature[node] = f;
+            threshold[node] = t;
+            left[node] = Grow(below, depth + 1);
+            right[node] = Grow(above, depth + 1);
+            return node;
+        }
+
+        /// <summary>The split that most reduces the squared error, with at least MinLeaf rows on each side.</summary>
+        (int Feature, double Threshold) BestSplit(int[] rows)
+        {
+            int n = rows.Length, best = -1;
+            double bestGain = 1e-12, bestThreshold = 0;
+            double total = rows.Sum(r => target[r]);
+            var order = new int[n];
+            for (int f = 0; f < x[rows[0]].Length; f++)
+            {
+                rows.CopyTo(order, 0);
+                Array.Sort(order, (a, c) => x[a][f].CompareTo(x[c][f]));
+                double sumLeft = 0;
+                for (int i = 0; i < n - 1; i++)
+                {
+                    sumLeft += target[order[i]];
+                    int nl = i + 1, nr = n - nl;
+                    if (nl < options.MinLeaf || nr < options.MinLeaf) continue;
+                    double a = x[order[i]][f], c = x[order[i + 1]][f];
+                    if (a == c) continue;
+                    double sumRight = total - sumLeft;
+                    // Reduction of the squared error relative to one leaf: sl^2/nl + sr^2/nr - total^2/n.
+                    double gain = sumLeft * sumLeft / nl + sumRight * sumRight / nr - total * total / n;
+                    if (gain > bestGain)
+                    {
+                        // The midpoint of two adjacent doubles can round onto the lower one; then split at the upper.
+                        double mid = a + (c - a) / 2;
+                        (bestGain, best, bestThreshold) = (gain, f, mid > a ? mid : c);
+                    }
+                }
+            }
+            return (best, bestThreshold);
+        }
+    }
+}
