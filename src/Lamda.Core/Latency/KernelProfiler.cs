@@ -46,13 +46,16 @@ public static class KernelProfiler
             }
             var durations = ReadNodeTimes(file);
             File.Delete(file); // in the folder below unless the runtime chose otherwise
+            var steady = SteadyRuns(durations, warmup);
             var ms = new double[kernels.Count];
             var timed = new bool[kernels.Count];
             double other = 0;
             foreach (var (name, times) in durations)
             {
-                // The profiler reports microseconds; the median of the runs after warm-up, in ms.
-                double median = LatencyStats.From(times.Skip(Math.Min(warmup, times.Count - 1)).ToList(), threads).P50Ms / 1000.0;
+                // The profiler reports microseconds; the median over the steady runs, in ms.
+                var kept = steady.Where(r => r < times.Count).Select(r => times[r]).ToList();
+                if (kept.Count == 0) continue;
+                double median = LatencyStats.From(kept, threads).P50Ms / 1000.0;
                 if (Match(name, kernelOf) is { } k) { ms[k] += median; timed[k] = true; }
                 else other += median;
             }
@@ -62,6 +65,22 @@ public static class KernelProfiler
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs after warm-up that were not slowed down from outside: on a shared machine a burst of other work can
+    /// double every node's time for tens of milliseconds, enough to move a median over a few runs. A run is kept
+    /// when its total is within 10% of the fastest run's (node i's k-th time belongs to run k).
+    /// </summary>
+    static List<int> SteadyRuns(Dictionary<string, List<double>> durations, int warmup)
+    {
+        int runs = durations.Count == 0 ? 0 : durations.Values.Min(t => t.Count);
+        var totals = Enumerable.Range(0, runs).Select(r => durations.Values.Sum(t => t[r])).ToArray();
+        int skip = Math.Min(warmup, Math.Max(0, runs - 1));
+        var timed = Enumerable.Range(skip, runs - skip).ToList();
+        if (timed.Count == 0) return timed;
+        double fastest = timed.Min(r => totals[r]);
+        return timed.Where(r => totals[r] <= 1.10 * fastest).ToList();
     }
 
     /// <summary>The kernel a profiled node belongs to: by its name, without the suffixes ORT's rewrites add.</summary>
