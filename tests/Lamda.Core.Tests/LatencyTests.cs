@@ -2,6 +2,7 @@ using Lamda.Graphs;
 using Lamda.Latency;
 using Lamda.Onnx;
 using Lamda.Runtime;
+using Lamda.Text;
 
 namespace Lamda.Tests;
 
@@ -72,6 +73,12 @@ public class LatencyTests : IDisposable
             ["negative.json"] = json.Replace("\"coefficients\": [\n        0.03", "\"coefficients\": [\n        -0.03"),
             ["schema.json"] = json.Replace(DeviceProfile.CurrentSchema, "lamda-device-profile/99"),
             ["nokernels.json"] = "{\"schema\":\"lamda-device-profile/1\",\"name\":\"x\",\"kernels\":{}}",
+            // A tree whose child points back at its parent would never finish a prediction.
+            ["looping-tree.json"] = (Nano with { Kernels = Nano.Kernels.ToDictionary(k => k.Key, k => k.Value with { Correction = new BoostedTrees
+            {
+                LearningRate = 0.1,
+                Trees = [new RegressionTree { Feature = [0, -1, -1], Threshold = [1, 0, 0], Left = [0, 0, 0], Right = [2, 0, 0], Value = [0, 0.1, 0.2] }],
+            } }) }).ToJson(),
         };
         Assert.NotEqual(json, cases["negative.json"]);
         foreach (var (name, content) in cases)
@@ -83,6 +90,99 @@ public class LatencyTests : IDisposable
             Assert.Contains(path, e.Message);
         }
         Assert.Equal(ErrorCodes.FileNotFound, Assert.Throws<LamdaException>(() => DeviceCatalog.Resolve(Path.Combine(dir, "missing.json"))).Code);
+    }
+
+    /// <summary>
+    /// The trees learn a cost cliff (a layer whose working set stops fitting in cache) that a linear model over
+    /// the same descriptors cannot express, and predict unseen points on both sides of it.
+    /// </summary>
+    [Fact]
+    public void BoostedTreesLearnACliffThatALinearModelMisses()
+    {
+        var rng = new Random(3);
+        double Truth(double[] x) => (x[0] > 5 ? 0.8 : 0) + 0.05 * x[1];
+        double[][] Points(int n) => Enumerable.Range(0, n).Select(_ => new[] { rng.NextDouble() * 10, rng.NextDouble() * 4, rng.NextDouble() }).ToArray();
+        var train = Points(400);
+        var trees = BoostedTrees.Fit(train, train.Select(x => Truth(x) + 0.01 * (rng.NextDouble() - 0.5)).ToArray());
+        var test = Points(200);
+        double treeError = test.Average(x => Math.Abs(trees.Predict(x) - Truth(x)));
+        var linear = Nnls.FitRelative(train.Select(x => new[] { 1, x[0], x[1], x[2] }).ToArray(), train.Select(x => Truth(x) + 1).ToArray(), signed: [true, true, true, true]);
+        double linearError = test.Average(x => Math.Abs(linear[0] + linear[1] * x[0] + linear[2] * x[1] + linear[3] * x[2] - 1 - Truth(x)));
+        Assert.True(treeError < 0.05, $"trees: mean error {treeError:F3}");
+        Assert.True(linearError > 3 * treeError, $"linear {linearError:F3} vs trees {treeError:F3}");
+        Assert.All(trees.Trees, t => Assert.True(t.IsWellFormed(3)));
+        Assert.False(trees.Trees[0].IsWellFormed(0)); // splits on features the input does not have
+    }
+
+    /// <summary>Runs slowed by outside load (a burst doubles every node's time) do not reach the medians.</summary>
+    [Fact]
+    public void ProfiledRunsSlowedFromOutsideAreDropped()
+    {
+        // Two nodes, 8 runs: 2 warm-up runs, then steady runs with run 5 and 6 doubled by a burst.
+        var durations = new Dictionary<string, List<double>>
+        {
+            ["a"] = [90, 60, 10, 10.2, 9.9, 20, 21, 10.1],
+            ["b"] = [40, 30, 5, 5.1, 5.0, 10, 11, 5.2],
+        };
+        Assert.Equal([2, 3, 4, 7], KernelProfiler.SteadyRuns(durations, warmup: 2));
+    }
+
+    /// <summary>When two convolutions meet in an Add, the runtime fuses the Add (and what follows) into one of them only.</summary>
+    [Fact]
+    public void AnAddOfTwoConvolutionsJoinsOneKernel()
+    {
+        var b = new GraphBuilder(seed: 2);
+        var x = b.Input("x", 1, 16, 14, 14);
+        var main = b.Conv(b.Relu(b.Conv(x, 32, stride: 2)), 32);
+        var shortcut = b.Conv(x, 32, kernel: 1, stride: 2);
+        b.Output(b.Relu(b.Add(main, shortcut)), "y");
+        var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
+        Assert.Single(kernels, k => k.Nodes.Any(n => n.Op == "Add"));
+        Assert.Equal(b.Graph.Nodes.Count, kernels.Sum(k => k.Nodes.Count)); // every node in exactly one kernel
+        Assert.Equal(b.Graph.Nodes.Count, kernels.SelectMany(k => k.Nodes).Distinct().Count());
+    }
+
+    /// <summary>
+    /// Lamda's alignment rule agrees with the layout ONNX Runtime actually picks: the convolutions it calls
+    /// aligned are the ones ORT's NCHWc transformer rewrites (read back from the optimized model ORT saves).
+    /// </summary>
+    [Fact]
+    public void AlignmentRuleMatchesTheRuntimesLayoutChoice()
+    {
+        var g = KernelSuite.DetectGranularity(threads: 1);
+        foreach (var (cin, depthwise, kernel) in new (long, bool, long)[] { (8, false, 1), (14, false, 1), (20, false, 3), (27, false, 1), (60, false, 3), (62, false, 1), (64, false, 1), (20, true, 3), (27, true, 3), (64, true, 3), (82, true, 3) })
+        {
+            var b = new GraphBuilder(seed: 4);
+            var x = b.Input("x", 1, cin, 28, 28);
+            b.Output(b.Relu(b.Conv(x, depthwise ? cin : 48, kernel: kernel, group: depthwise ? cin : 1)), "y");
+            var conv = KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class != KernelClass.Free);
+            bool lamdaAligned = conv.ModelKey(g) == conv.Class;
+
+            var optimized = Path.Combine(dir, $"opt-{cin}-{depthwise}.onnx");
+            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized })
+            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
+            bool ortBlocked = ModelFile.Load(optimized).Graph.Node.Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
+            Assert.True(lamdaAligned == ortBlocked, $"{(depthwise ? "depthwise" : $"{kernel}x{kernel}")} conv with {cin} input channels: Lamda says {(lamdaAligned ? "aligned" : "misaligned")}, ORT {(ortBlocked ? "blocked" : "plain")} layout (granularity {g})");
+        }
+    }
+
+    /// <summary>The calibration networks are valid models that ONNX Runtime runs, the same for the same seed, and cover the layers that matter.</summary>
+    [Fact]
+    public void CalibrationNetworksRunAndCoverMisalignedAndDepthwiseLayers()
+    {
+        var nets = CalibrationNetworks.Build(CalibrationNetworks.Families, seed: 9);
+        Assert.Equal(nets.Select(n => LamdaTextWriter.Write(n.Graph)), CalibrationNetworks.Build(CalibrationNetworks.Families, seed: 9).Select(n => LamdaTextWriter.Write(n.Graph)));
+        var g = new ChannelGranularity(16, 4, 4);
+        var kernels = new List<Kernel>();
+        foreach (var b in nets)
+        {
+            using var runner = new ModelRunner(KernelSuite.ToBytes(b));
+            var outputs = runner.Run(TensorData.RandomInputs(b.Graph));
+            Assert.All(outputs.Values, t => Assert.All(t.Values.Cast<float>(), v => Assert.True(float.IsFinite(v))));
+            kernels.AddRange(KernelExtractor.Extract(b.Graph, b.Weights));
+        }
+        foreach (var key in new[] { "conv", "conv1x1", "conv1x1/misaligned", "dwconv", "pool", "concat", "copy", "gemm" })
+            Assert.Contains(kernels, k => k.ModelKey(g) == key);
     }
 
     static GraphBuilder Chain(long width)
@@ -166,7 +266,7 @@ public class LatencyTests : IDisposable
         Assert.True(ts.P90Ms >= ts.P50Ms && ts.P50Ms >= ts.MinMs);
     }
 
-    /// <summary>Calibrates a quick host profile (about 20 s) and checks it against real measurements.</summary>
+    /// <summary>Calibrates a quick host profile (about 40 s) and checks it against real measurements.</summary>
     [Fact]
     public void QuickHostProfilePredictsMeasuredModels()
     {
@@ -175,6 +275,8 @@ public class LatencyTests : IDisposable
         Assert.Equal("measured", profile.Provenance.Method);
         Assert.Equal(LamdaPaths.Version, profile.Provenance.LamdaVersion);
         Assert.All(KernelClass.All.Where(c => c != KernelClass.ConvTranspose), c => Assert.Contains(profile.Kernels.Keys, k => k.StartsWith(c, StringComparison.Ordinal)));
+        // The main convolution classes were refitted in context, with tree corrections.
+        Assert.All(new[] { KernelClass.Conv, KernelClass.Pointwise, KernelClass.Depthwise }, c => Assert.NotNull(profile.Kernels[c].Correction));
         var path = Path.Combine(dir, "host.json");
         profile.Save(path);
         Assert.Equal(profile.ToJson(), DeviceProfile.Load(path).ToJson());

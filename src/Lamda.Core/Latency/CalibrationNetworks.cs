@@ -27,8 +27,8 @@ public static class CalibrationNetworks
     {
         readonly GraphBuilder b = new(seed: rng.Next());
         // Width multiplier of the whole network and the multiple its widths are rounded to (1 = exact scaling).
-        readonly double width = 0.2 + 0.9 * rng.NextDouble();
-        readonly int multiple = new[] { 1, 1, 1, 2, 4, 8, 16 }[rng.Next(7)];
+        readonly double width = 0.15 + 0.95 * rng.NextDouble();
+        readonly int multiple = new[] { 1, 1, 2, 4, 8, 16, 16 }[rng.Next(7)];
 
         /// <summary>A layer width: the family's nominal width scaled, jittered per layer, rounded.</summary>
         long W(double nominal, bool jitter = true)

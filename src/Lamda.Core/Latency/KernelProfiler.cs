@@ -72,7 +72,7 @@ public static class KernelProfiler
     /// double every node's time for tens of milliseconds, enough to move a median over a few runs. A run is kept
     /// when its total is within 10% of the fastest run's (node i's k-th time belongs to run k).
     /// </summary>
-    static List<int> SteadyRuns(Dictionary<string, List<double>> durations, int warmup)
+    internal static List<int> SteadyRuns(Dictionary<string, List<double>> durations, int warmup)
     {
         int runs = durations.Count == 0 ? 0 : durations.Values.Min(t => t.Count);
         var totals = Enumerable.Range(0, runs).Select(r => durations.Values.Sum(t => t[r])).ToArray();

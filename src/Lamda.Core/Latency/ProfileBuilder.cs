@@ -55,7 +55,7 @@ public static class ProfileBuilder
             },
             Kernels = kernels,
         };
-        var nets = CalibrationNetworks.Build(options.Quick ? 60 : 200, options.Seed + 101);
+        var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
         profile = profile with { Kernels = FitContext(profile, nets, options, progress) };
         return profile with { Composition = FitComposition(profile, nets, options, progress) };
     }
@@ -131,7 +131,7 @@ public static class ProfileBuilder
     static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, Options options, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
-        var chosen = Enumerable.Range(0, nets.Count).Where(i => i % 2 == 0).ToList();
+        var chosen = Enumerable.Range(0, nets.Count).Where(i => i % 3 == 0).ToList();
         var features = chosen.Select(i => predictor.CompositionFeatures(nets[i].Graph, nets[i].Weights)).ToList();
         var bytes = chosen.Select(i => KernelSuite.ToBytes(nets[i])).ToList();
         // Two passes, keeping the faster median of each network (outside bursts of work rarely hit both).
