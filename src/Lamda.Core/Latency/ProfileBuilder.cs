@@ -56,8 +56,14 @@ public static class ProfileBuilder
             Kernels = kernels,
         };
         var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
-        profile = profile with { Kernels = FitContext(profile, nets, options, progress) };
-        return profile with { Composition = FitComposition(profile, nets, options, progress) };
+        var profiles = new List<KernelProfile>(nets.Count);
+        for (int i = 0; i < nets.Count; i++)
+        {
+            profiles.Add(KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3));
+            progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {profiles[i].Kernels.Count} kernels, {profiles[i].RunMs:F2} ms (profiler cost {profiles[i].ProfilerNodeMs * 1000:F1} us per node)");
+        }
+        profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
+        return profile with { Composition = FitComposition(profile, nets, profiles, progress) };
     }
 
     /// <summary>
@@ -70,19 +76,17 @@ public static class ProfileBuilder
     /// and boosted trees over the kernel's descriptors learn what the linear model still misses; classes with few
     /// samples are scaled by one factor; the rest keep the isolated fit.
     /// </summary>
-    static Dictionary<string, KernelModel> FitContext(DeviceProfile profile, List<GraphBuilder> nets, Options options, IProgress<string>? progress)
+    static Dictionary<string, KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
     {
         var samples = new List<(Kernel Kernel, double ModelMWeights, double Ms)>();
-        for (int i = 0; i < nets.Count; i++)
+        foreach (var measured in profiles)
         {
-            var measured = KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3);
             double modelWeights = LatencyPredictor.ModelMWeights(measured.Kernels.Select(k => k.Kernel));
             samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k => (k.Kernel, modelWeights, k.Ms)));
-            progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {measured.Kernels.Count} kernels");
         }
         var g = profile.Channels;
         var kernels = new Dictionary<string, KernelModel>(profile.Kernels);
-        string source = $"{samples.Count} kernels in {nets.Count} generated networks";
+        string source = $"{samples.Count} kernels in {profiles.Count} generated networks";
         foreach (var group in samples.GroupBy(p => p.Kernel.ModelKey(g)))
         {
             var rows = group.ToList();
@@ -125,35 +129,27 @@ public static class ProfileBuilder
 
     /// <summary>
     /// Whole models are not just sums of kernels: the runtime reorders tensors between the blocked and the plain
-    /// layout, and dispatches every node. Half of the generated networks (never the models being predicted) are
-    /// measured whole to calibrate the composition.
+    /// layout, and dispatches every node. The generated networks (never the models being predicted), measured
+    /// whole without the profiler, calibrate the composition.
     /// </summary>
-    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, Options options, IProgress<string>? progress)
+    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, List<KernelProfile> profiles, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
-        var chosen = Enumerable.Range(0, nets.Count).Where(i => i % 3 == 0).ToList();
-        var features = chosen.Select(i => predictor.CompositionFeatures(nets[i].Graph, nets[i].Weights)).ToList();
-        var bytes = chosen.Select(i => KernelSuite.ToBytes(nets[i])).ToList();
-        // Two passes, keeping the faster median of each network (outside bursts of work rarely hit both).
-        var measured = Enumerable.Repeat(double.MaxValue, chosen.Count).ToList();
-        for (int pass = 0; pass < 2; pass++)
-            for (int j = 0; j < chosen.Count; j++)
-            {
-                var stats = LatencyMeter.Measure(bytes[j], nets[chosen[j]].Graph, new MeasureOptions { Threads = options.Threads, Warmup = 3, Runs = 10, MinSeconds = 0.15 });
-                measured[j] = Math.Min(measured[j], stats.P50Ms);
-                progress?.Report($"network {chosen[j] + 1}/{nets.Count} (pass {pass + 1}/2): kernel sum {features[j][1]:F2} ms, measured {stats.P50Ms:F2} ms");
-            }
+        var features = nets.Select(n => predictor.CompositionFeatures(n.Graph, n.Weights)).ToArray();
+        var measured = profiles.Select(p => p.RunMs).ToArray();
         // The scale and the reorder cost are non-negative; the fixed and per-node costs may come out either way.
-        var c = Nnls.FitRelative(features.ToArray(), measured.ToArray(), signed: [true, false, false, true]);
-        return new Composition
+        var c = Nnls.FitRelative(features, measured, signed: [true, false, false, true]);
+        var composition = new Composition
         {
             OverheadMs = c[0],
             Scale = c[1] > 0 ? c[1] : 1,
             ReorderMsPerMElement = c[2],
             NodeMs = c[3],
-            Samples = features.Count,
-            Provenance = $"fitted to {features.Count} generated networks measured on {MachineDescription()}",
+            Samples = nets.Count,
+            Provenance = $"fitted to {nets.Count} generated networks measured whole on {MachineDescription()}",
         };
+        progress?.Report($"composition: x{composition.Scale:F3}, {composition.ReorderMsPerMElement:F3} ms per million reordered elements, {composition.NodeMs * 1000:F2} us per kernel, {composition.OverheadMs:F3} ms");
+        return composition;
     }
 
     public static string MachineDescription()
