@@ -56,8 +56,8 @@ public sealed record BoostedTrees
 
     public sealed record Options
     {
-        public int Rounds { get; init; } = 150;
-        public int Depth { get; init; } = 3;
+        public int Rounds { get; init; } = 250;
+        public int Depth { get; init; } = 4;
         public int MinLeaf { get; init; } = 6;
         public double LearningRate { get; init; } = 0.1;
         public double Subsample { get; init; } = 0.8;
