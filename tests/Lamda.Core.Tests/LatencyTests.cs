@@ -131,15 +131,19 @@ public class LatencyTests : IDisposable
     [Fact]
     public void AnAddOfTwoConvolutionsJoinsOneKernel()
     {
-        var b = new GraphBuilder(seed: 2);
-        var x = b.Input("x", 1, 16, 14, 14);
-        var main = b.Conv(b.Relu(b.Conv(x, 32, stride: 2)), 32);
-        var shortcut = b.Conv(x, 32, kernel: 1, stride: 2);
-        b.Output(b.Relu(b.Add(main, shortcut)), "y");
-        var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
-        Assert.Single(kernels, k => k.Nodes.Any(n => n.Op == "Add"));
-        Assert.Equal(b.Graph.Nodes.Count, kernels.Sum(k => k.Nodes.Count)); // every node in exactly one kernel
-        Assert.Equal(b.Graph.Nodes.Count, kernels.SelectMany(k => k.Nodes).Distinct().Count());
+        foreach (bool mainFirst in new[] { true, false })
+        {
+            var b = new GraphBuilder(seed: 2);
+            var x = b.Input("x", 1, 16, 14, 14);
+            var main = b.Conv(b.Relu(b.Conv(x, 32, stride: 2)), 32);
+            var shortcut = b.Conv(x, 32, kernel: 1, stride: 2); // later in node order than main
+            b.Output(b.Relu(mainFirst ? b.Add(main, shortcut) : b.Add(shortcut, main)), "y");
+            var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
+            // The Add joins the convolution on its first input, wherever that convolution sits in the node order.
+            Assert.Equal((mainFirst ? main : shortcut).Edge, Assert.Single(kernels, k => k.Nodes.Any(n => n.Op == "Add")).Nodes[0].Output);
+            Assert.Equal(b.Graph.Nodes.Count, kernels.Sum(k => k.Nodes.Count)); // every node in exactly one kernel
+            Assert.Equal(b.Graph.Nodes.Count, kernels.SelectMany(k => k.Nodes).Distinct().Count());
+        }
     }
 
     /// <summary>

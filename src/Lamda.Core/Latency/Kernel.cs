@@ -108,12 +108,23 @@ public static class KernelExtractor
     {
         inference ??= ShapeInference.Run(graph, weights, batchOne: true);
         var consumers = graph.Consumers();
+        var producers = graph.Producers();
         var outputs = graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
         var fused = new HashSet<Node>();
         var kernels = new List<Kernel>();
 
         // The single consumer of a node's output, if the output is not also a graph output.
         Node? Sole(Node n) => !outputs.Contains(n.Output) && consumers.TryGetValue(n.Output, out var c) && c.Count == 1 && c[0].EdgeInputs.Count(e => e.Key == n.Output) == 1 ? c[0] : null;
+        // Whether an edge comes straight from a convolution (through its BatchNormalization) used only there.
+        bool FromConvolution(string edge)
+        {
+            if (!producers.TryGetValue(edge, out var p)) return false;
+            if (p.Op == "BatchNormalization" && p.Inputs.Count > 0 && p.Inputs[0] is EdgeOperand x && producers.TryGetValue(x.Key, out var c) && Sole(c) == p) p = c;
+            return p.Op == "Conv" && (Sole(p) is { Op: "Add" or "BatchNormalization" });
+        }
+        // An Add of two convolutions joins one of them only, as the runtime fuses it: the one on its first input.
+        bool JoinsAdd(Node add, string edge) =>
+            add.EdgeInputs.Count() == 2 && (add.EdgeInputs.First().Key == edge || !FromConvolution(add.EdgeInputs.First().Key));
         double M(long? v) => (v ?? 0) / 1e6;
         long? Elems(Operand o) => o is EdgeOperand e ? inference.TypeOf(e.Key).ElementCount : null;
 
@@ -127,15 +138,14 @@ public static class KernelExtractor
             {
                 var last = n;
                 if (Sole(last) is { Op: "BatchNormalization" } bn) { group.Add(bn); last = bn; }
-                // An Add of two convolutions joins only the first of them (the runtime fuses it once).
-                if (Sole(last) is { Op: "Add" } add && add.EdgeInputs.Count() == 2 && !fused.Contains(add))
+                if (Sole(last) is { Op: "Add" } add && JoinsAdd(add, last.Output))
                 {
                     group.Add(add);
                     var other = add.EdgeInputs.First(e => e.Key != last.Output);
                     extraInputs = M(inference.TypeOf(other.Key).ElementCount);
                     last = add;
                 }
-                if (Sole(last) is { } act && Activations.Contains(act.Op) && !fused.Contains(act)) group.Add(act);
+                if (Sole(last) is { } act && Activations.Contains(act.Op)) group.Add(act);
             }
             else if (cls == KernelClass.Gemm && Sole(n) is { } act && Activations.Contains(act.Op)) group.Add(act);
             foreach (var m in group) fused.Add(m);
