@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Lamda.Latency;
 
 /// <summary>
@@ -45,6 +48,7 @@ public sealed record BoostedTrees
 {
     public double LearningRate { get; init; }
     public double Bias { get; init; }
+    [JsonConverter(typeof(OneLinePerTree))]
     public RegressionTree[] Trees { get; init; } = [];
 
     public double Predict(double[] x)
@@ -76,11 +80,35 @@ public sealed record BoostedTrees
         {
             var rows = Enumerable.Range(0, n).Where(_ => rng.NextDouble() < options.Subsample).ToArray();
             if (rows.Length < 2 * options.MinLeaf) continue;
-            var tree = new TreeBuilder(x, residual, options).Build(rows);
+            var tree = Rounded(new TreeBuilder(x, residual, options).Build(rows));
             trees.Add(tree);
             for (int i = 0; i < n; i++) residual[i] -= options.LearningRate * tree.Predict(x[i]);
         }
         return new BoostedTrees { LearningRate = options.LearningRate, Bias = bias, Trees = [.. trees] };
+    }
+
+    /// <summary>
+    /// Thresholds and leaf values to 6 significant digits, far below the timing noise, so that a profile stays a
+    /// file of a few hundred kilobytes; the residuals of later rounds are computed from the rounded tree.
+    /// </summary>
+    static RegressionTree Rounded(RegressionTree t) => t with { Threshold = t.Threshold.Select(Round6).ToArray(), Value = t.Value.Select(Round6).ToArray() };
+
+    static double Round6(double v) => v == 0 || !double.IsFinite(v) ? v : double.Parse(v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Writes each tree on one line of the (indented) profile: thousands of nodes stay readable and small.</summary>
+    sealed class OneLinePerTree : JsonConverter<RegressionTree[]>
+    {
+        static readonly JsonSerializerOptions Compact = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+        public override RegressionTree[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            JsonSerializer.Deserialize<RegressionTree[]>(ref reader, Compact);
+
+        public override void Write(Utf8JsonWriter writer, RegressionTree[] value, JsonSerializerOptions options)
+        {
+            writer.WriteStartArray();
+            foreach (var tree in value) writer.WriteRawValue(JsonSerializer.Serialize(tree, Compact));
+            writer.WriteEndArray();
+        }
     }
 
     sealed class TreeBuilder(double[][] x, double[] target, Options options)
