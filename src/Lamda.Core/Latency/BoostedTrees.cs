@@ -106,7 +106,9 @@ public sealed record BoostedTrees
         public override void Write(Utf8JsonWriter writer, RegressionTree[] value, JsonSerializerOptions options)
         {
             writer.WriteStartArray();
-            foreach (var tree in value) writer.WriteRawValue(JsonSerializer.Serialize(tree, Compact));
+            // Whitespace before a raw value is valid JSON: it puts each tree on its own line.
+            string indent = options.WriteIndented ? "\n" + new string(' ', 2 * writer.CurrentDepth) : "";
+            foreach (var tree in value) writer.WriteRawValue(indent + JsonSerializer.Serialize(tree, Compact));
             writer.WriteEndArray();
         }
     }
