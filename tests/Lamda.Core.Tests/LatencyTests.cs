@@ -286,6 +286,15 @@ public class LatencyTests : IDisposable
         Assert.Equal(profile.ToJson(), DeviceProfile.Load(path).ToJson());
 
         var predictor = new LatencyPredictor(profile);
+        // Tree corrections keep the calibrated predictor monotone in width across the device's tiles (within a
+        // tile, misaligned widths may really cost more than aligned larger ones: that is what the trees learn).
+        double previous = 0;
+        for (long width = 16; width <= 256; width += 16)
+        {
+            double ms = predictor.Predict(Chain(width).Graph, Chain(width).Weights).LatencyMs;
+            Assert.True(ms > previous, $"width {width}: {ms} ms, not above {previous} ms for the narrower chain");
+            previous = ms;
+        }
         foreach (var width in new long[] { 32, 128 })
         {
             var b = Chain(width);
