@@ -4,9 +4,10 @@ using Lamda.Graphs;
 namespace Lamda.Latency;
 
 /// <summary>
-/// Builds a calibrated device profile on the device itself: measures the kernel suite, fits one non-negative
-/// linear model per kernel class (relative least squares), then measures a set of generated networks to fit
-/// how kernel latencies compose into whole-model latency.
+/// Builds a calibrated device profile on the device itself: measures the kernel suite alone and fits one
+/// non-negative linear model per kernel class; profiles generated networks node by node and refits each class
+/// to what its kernels cost in context, with boosted-tree corrections; then fits how kernel latencies compose
+/// into whole-network latency (docs/latency.md).
 /// </summary>
 public static class ProfileBuilder
 {
@@ -28,15 +29,7 @@ public static class ProfileBuilder
         progress?.Report($"convolution channel granularity: output tile {block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock}");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
-        var provenance = $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}";
-        var kernels = new Dictionary<string, KernelModel>();
-        foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
-        {
-            var rows = group.ToList();
-            var coefficients = Nnls.FitRelative(rows.Select(r => r.Kernel.Features(block)).ToArray(), rows.Select(r => r.Ms).ToArray());
-            var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
-            kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
-        }
+        var kernels = FitAlone(samples, block, $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
             Name = options.Name,
@@ -56,14 +49,34 @@ public static class ProfileBuilder
             Kernels = kernels,
         };
         var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
+        var profiles = ProfileInContext(nets, options, progress);
+        profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
+        return profile with { Composition = FitComposition(profile, nets, profiles, progress) };
+    }
+
+    /// <summary>One linear model per kernel class, fitted by relative least squares to the kernel suite measured alone.</summary>
+    static Dictionary<string, KernelModel> FitAlone(List<KernelSample> samples, ChannelGranularity block, string provenance)
+    {
+        var kernels = new Dictionary<string, KernelModel>();
+        foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
+        {
+            var rows = group.ToList();
+            var coefficients = Nnls.FitRelative(rows.Select(r => r.Kernel.Features(block)).ToArray(), rows.Select(r => r.Ms).ToArray());
+            var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
+            kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
+        }
+        return kernels;
+    }
+
+    static List<KernelProfile> ProfileInContext(List<GraphBuilder> nets, Options options, IProgress<string>? progress)
+    {
         var profiles = new List<KernelProfile>(nets.Count);
         for (int i = 0; i < nets.Count; i++)
         {
             profiles.Add(KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3));
             progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {profiles[i].Kernels.Count} kernels, {profiles[i].RunMs:F2} ms (profiler cost {profiles[i].ProfilerNodeMs * 1000:F1} us per node)");
         }
-        profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
-        return profile with { Composition = FitComposition(profile, nets, profiles, progress) };
+        return profiles;
     }
 
     /// <summary>
