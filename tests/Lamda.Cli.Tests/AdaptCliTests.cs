@@ -8,8 +8,7 @@ public class AdaptCliTests : CliTestBase
     [Fact]
     public void AdaptWritesModelAndReportOnAPredictedDevice()
     {
-        var predict = Lamda("predict", TinyNet, "--device", "raspberry-pi-4", "--json");
-        double baseMs = JsonDocument.Parse(predict.Out).RootElement.GetProperty("latencyMs").GetDouble();
+        double baseMs = PredictMs(TinyNet, "raspberry-pi-4");
         var output = Path.Combine(dir, "out.onnx");
         var report = Path.Combine(dir, "report.json");
         var target = (baseMs * 0.6).ToString("F4", System.Globalization.CultureInfo.InvariantCulture) + "ms";

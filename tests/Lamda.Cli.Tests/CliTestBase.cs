@@ -21,6 +21,10 @@ public abstract class CliTestBase : IDisposable
         return (code, o.ToString(), e.ToString());
     }
 
+    /// <summary>What 'lamda predict MODEL --device DEVICE --json' prints as latencyMs (4 decimals).</summary>
+    protected static double PredictMs(string model, string device) =>
+        System.Text.Json.JsonDocument.Parse(Lamda("predict", model, "--device", device, "--json").Out).RootElement.GetProperty("latencyMs").GetDouble();
+
     /// <summary>The sample model shipped in the repository.</summary>
     protected static string TinyNet => Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx");
 }

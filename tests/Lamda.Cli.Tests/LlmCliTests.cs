@@ -19,9 +19,6 @@ public class LlmCliTests : CliTestBase
         return path;
     }
 
-    static double PredictMs(string model, string device) =>
-        JsonDocument.Parse(Lamda("predict", model, "--device", device, "--json").Out).RootElement.GetProperty("latencyMs").GetDouble();
-
     [SharedFact]
     public void AdaptWithTheLlmGeneratorCompletesOnASharedModel()
     {

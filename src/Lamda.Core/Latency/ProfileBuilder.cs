@@ -114,7 +114,7 @@ public static class ProfileBuilder
                 {
                     Correction = trees,
                     Samples = rows.Count,
-                    Provenance = $"fitted to the in-context timings of {group.Count()} {group.Key} kernels ({source}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
+                    Provenance = $"fitted to the in-context timings of {rows.Count} {group.Key} kernels ({source}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
                 };
                 kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
                 progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
