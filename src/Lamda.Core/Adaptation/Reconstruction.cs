@@ -104,7 +104,8 @@ public static class Reconstruction
             if (existing != null) { names[key] = existing.Name; continue; }
             int dot = key.IndexOf('.');
             names[key] = "lamda_probe_" + key;
-            probe.Outputs.Add(new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null)) { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
+            var output = new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null));
+            probe.Outputs.Add(output with { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
         }
         using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(probe, weights)));
         long n = calibration.Shape[0];
@@ -113,7 +114,8 @@ public static class Reconstruction
         long batch = runner.FixedBatch ?? 50;
         for (long start = 0; start < n; start += batch)
         {
-            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = calibration.Rows(start, Math.Min(batch, n - start)) });
+            var rows = calibration.Rows(start, Math.Min(batch, n - start));
+            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = rows });
             foreach (var key in parts.Keys) parts[key].Add(outputs[names[key]]);
         }
         return parts.ToDictionary(kv => kv.Key, kv =>

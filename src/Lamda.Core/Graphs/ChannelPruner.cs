@@ -22,7 +22,8 @@ public static class ChannelPruner
         var source = analysis.Graph;
         var g = source.Clone();
         var store = analysis.Weights.Copy();
-        var uses = source.Nodes.SelectMany(n => n.Inputs.OfType<WeightOperand>()).GroupBy(w => w.Name).ToDictionary(x => x.Key, x => x.Count());
+        var uses = source.Nodes.SelectMany(n => n.Inputs.OfType<WeightOperand>()).GroupBy(w => w.Name)
+            .ToDictionary(x => x.Key, x => x.Count());
         var slicer = new WeightSlicer(store, uses, shapesOnly);
         for (int i = 0; i < g.Nodes.Count; i++)
         {
@@ -57,7 +58,8 @@ public static class ChannelSelection
         var norms = new double[a.RefCount];
         foreach (var s in a.Sources)
         {
-            if (s.Fixed || s.Node == null || s.Node.Inputs.Count < 2 || s.Node.Inputs[1] is not WeightOperand w || !a.Weights.TryGet(w.Name, out var proto)) continue;
+            if (s.Fixed || s.Node == null || s.Node.Inputs.Count < 2) continue;
+            if (s.Node.Inputs[1] is not WeightOperand w || !a.Weights.TryGet(w.Name, out var proto)) continue;
             var t = FloatTensor.From(proto);
             int axis = OperatorRegistry.Get(s.Node.Op).ImportanceAxis(s.Node);
             var l1 = t.L1Norms(axis);
@@ -135,8 +137,9 @@ public static class ChannelSelection
     public static (bool[] Keep, int[] Kept) ToWidths(ChannelAnalysis a, IReadOnlyDictionary<string, int> targets,
         Dictionary<int, double>? importance = null)
     {
-        var target = a.Sources.Select(s => s.Fixed || s.Node == null ? s.Size : Math.Clamp(targets.GetValueOrDefault(s.Node.Id, s.Size), 1, s.Size))
-            .ToArray();
+        int TargetOf(ChannelSource s) =>
+            s.Fixed || s.Node == null ? s.Size : Math.Clamp(targets.GetValueOrDefault(s.Node.Id, s.Size), 1, s.Size);
+        var target = a.Sources.Select(TargetOf).ToArray();
         return RemoveLeastImportant(a, target, importance ?? Importance(a));
     }
 

@@ -27,7 +27,8 @@ public static class ShapeInference
     {
         var r = new InferenceResult();
         foreach (var i in graph.Inputs)
-            r.Types[i.Edge] = batchOne && i.Type.Dims != null ? i.Type.WithDims(i.Type.Dims.Select(d => d.IsKnown ? d : new Dim(1)).ToArray()) : i.Type;
+            r.Types[i.Edge] = batchOne && i.Type.Dims != null
+                ? i.Type.WithDims(i.Type.Dims.Select(d => d.IsKnown ? d : new Dim(1)).ToArray()) : i.Type;
         foreach (var node in graph.Nodes)
         {
             var ctx = new ShapeContext(node, r, weights, graph.Opset);

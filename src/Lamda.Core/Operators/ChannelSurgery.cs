@@ -80,12 +80,14 @@ internal sealed class WeightSlicer(WeightStore store, IReadOnlyDictionary<string
         {
             case WeightOperand w when store.TryGet(w.Name, out var proto):
                 var name = uses.GetValueOrDefault(w.Name) > 1 ? store.UniqueName($"{w.Name}.{n.Id}") : w.Name;
-                store.Add(name, shapesOnly ? SliceShape(proto, name, selections) : FloatTensor.From(proto).SelectAll(selections).ToProto(name));
+                var sliced = shapesOnly ? SliceShape(proto, name, selections) : FloatTensor.From(proto).SelectAll(selections).ToProto(name);
+                store.Add(name, sliced);
                 n.Inputs[slot] = new WeightOperand(name);
                 break;
             case LiteralOperand { Value.Reals: not null } l:
                 var t = new FloatTensor(l.Value.Dims, l.Value.Reals!.Select(r => (float)r).ToArray()).SelectAll(selections);
-                n.Inputs[slot] = new LiteralOperand(new TensorLiteral(l.Value.DataType, t.Dims, null, t.Data.Select(f => (double)f).ToArray()));
+                var reals = t.Data.Select(f => (double)f).ToArray();
+                n.Inputs[slot] = new LiteralOperand(new TensorLiteral(l.Value.DataType, t.Dims, null, reals));
                 break;
         }
     }

@@ -8,7 +8,7 @@ namespace Lamda.Operators;
 /// (one filter per input channel) carries its input's channels through. Weights are [out, in/group, k...] for
 /// Conv and [in, out/group, k...] for ConvTranspose.
 /// </summary>
-public sealed class ConvRule() : OperatorRule("Conv", "ConvTranspose")
+public sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvTranspose")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 3, weights: [1, 2]);
 
@@ -21,8 +21,8 @@ public sealed class ConvRule() : OperatorRule("Conv", "ConvTranspose")
     public override bool MapChannels(ChannelAnalysis a, Node n)
     {
         var x = a.LayoutOf(n.Inputs[0]);
-        if (x == null || x.Axes.Length != 1 || n.Inputs.Count < 2 || n.Inputs[1] is not WeightOperand w || a.Weights.ShapeOf(w.Name) is not { } ws)
-            return false;
+        if (x == null || x.Axes.Length != 1 || n.Inputs.Count < 2) return false;
+        if (n.Inputs[1] is not WeightOperand w || a.Weights.ShapeOf(w.Name) is not { } ws) return false;
         long group = n.GetInt("group", 1);
         if (group == 1)
         {

@@ -10,7 +10,7 @@ namespace Lamda.Operators;
 /// still hands it whole blocks, in the order the mode expects. SpaceToDepth's output channel k·C + c is
 /// input channel c, for every block position k. Neither has weights or shape constants to rewrite.
 /// </summary>
-public sealed class DepthToSpaceRule() : OperatorRule("DepthToSpace", "SpaceToDepth")
+public sealed class DepthToSpaceRule() : OperatorRule(KernelClass.Copy, "DepthToSpace", "SpaceToDepth")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["blocksize"]);
 
@@ -48,6 +48,4 @@ public sealed class DepthToSpaceRule() : OperatorRule("DepthToSpace", "SpaceToDe
         a.Layouts[n.Output] = ChannelLayout.Of(labels);
         return true;
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }

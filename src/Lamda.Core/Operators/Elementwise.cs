@@ -38,10 +38,10 @@ static class Elementwise
 }
 
 /// <summary>Operators that map each input element to one output element of the same shape (activations and the like).</summary>
-public sealed class UnaryRule() : OperatorRule("Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Exp", "Log",
-    "Sqrt", "Neg", "Abs", "Erf", "Softmax", "LogSoftmax", "Elu", "Selu", "Celu", "Gelu", "Mish", "Softplus", "Softsign", "Floor", "Ceil",
-    "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink", "IsNaN", "IsInf", "Swish", "CumSum",
-    "PRelu")
+public sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+    "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Softmax", "LogSoftmax", "Elu", "Selu", "Celu", "Gelu", "Mish", "Softplus",
+    "Softsign", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink",
+    "IsNaN", "IsInf", "Swish", "CumSum", "PRelu")
 {
     static readonly HashSet<string> Checked = ["Relu", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Tanh", "Softmax"];
 
@@ -59,8 +59,9 @@ public sealed class UnaryRule() : OperatorRule("Relu", "LeakyRelu", "Clip", "Sig
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
-public sealed class BroadcastRule() : OperatorRule("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater",
-    "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor")
+public sealed class BroadcastRule() : OperatorRule(KernelClass.Elementwise, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
+    "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
+    "BitwiseXor")
 {
     public override OperatorSignature? SignatureOf(string op) => op switch
     {
@@ -101,7 +102,7 @@ public sealed class BroadcastRule() : OperatorRule("Add", "Sub", "Mul", "Div", "
 }
 
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
-public sealed class IdentityRule() : OperatorRule("Identity")
+public sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -112,18 +113,14 @@ public sealed class IdentityRule() : OperatorRule("Identity")
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>Dropout: the identity at inference, with an optional mask output.</summary>
-public sealed class DropoutRule() : OperatorRule("Dropout")
+public sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 3);
 
     public override TensorType[] InferTypes(ShapeContext c) => [c.X, new TensorType(DataTypes.Bool, c.X.Dims)];
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }

@@ -23,12 +23,12 @@ public interface IGradientRule;
 /// removed (for <see cref="ChannelPruner"/>), its kernel class for the latency predictor, the axis of its
 /// filters that importance is measured on, whether reconstruction can refit it, and later its gradient.
 /// The defaults describe an operator Lamda does not understand: unknown output types, channels fixed,
-/// per-channel constants sliced with the channels, costed as an elementwise kernel.
+/// per-channel constants sliced with the channels; its kernel class is given with its names.
 /// </summary>
-public class OperatorRule(params string[] ops)
+public class OperatorRule(string kernelClass, params string[] ops)
 {
     /// <summary>The rule for operators no family claims.</summary>
-    public static readonly OperatorRule Opaque = new();
+    public static readonly OperatorRule Opaque = new(KernelClass.Elementwise);
 
     /// <summary>Operator names (default ONNX domain) this rule describes.</summary>
     public IReadOnlyList<string> Ops { get; } = ops;
@@ -46,7 +46,7 @@ public class OperatorRule(params string[] ops)
     public virtual void SliceWeights(ChannelSurgery s) => s.SlicePerChannelConstants();
 
     /// <summary>The kernel class the latency predictor models this node with (<see cref="KernelClass"/>).</summary>
-    public virtual string KernelClassOf(Node n, WeightStore weights) => KernelClass.Elementwise;
+    public virtual string KernelClassOf(Node n, WeightStore weights) => kernelClass;
 
     /// <summary>Axis of weight slot 1 that indexes the output channels whose L1 norms rank them.</summary>
     public virtual int ImportanceAxis(Node n) => 1;

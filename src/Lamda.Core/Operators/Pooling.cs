@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>MaxPool, AveragePool and LpPool: a window over each channel on its own, so channels pass through.</summary>
-public sealed class PoolRule() : OperatorRule("MaxPool", "AveragePool", "LpPool")
+public sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "AveragePool", "LpPool")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "LpPool" ? null : OperatorSignature.Of(1, 1, ["kernel_shape"]);
 
@@ -17,8 +17,6 @@ public sealed class PoolRule() : OperatorRule("MaxPool", "AveragePool", "LpPool"
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => PassThrough(a, n);
 
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Pool;
-
     /// <summary>Every output carries the first input's channels, whatever its layout.</summary>
     internal static bool PassThrough(ChannelAnalysis a, Node n)
     {
@@ -29,7 +27,7 @@ public sealed class PoolRule() : OperatorRule("MaxPool", "AveragePool", "LpPool"
 }
 
 /// <summary>Global pools: one value per channel.</summary>
-public sealed class GlobalPoolRule() : OperatorRule("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+public sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "GlobalLpPool" ? null : OperatorSignature.Of(1, 1);
 
@@ -42,12 +40,13 @@ public sealed class GlobalPoolRule() : OperatorRule("GlobalAveragePool", "Global
     // GlobalLpPool's channels are not followed (nor its kernel modelled) yet: it is kept as Lamda had it.
     public override bool MapChannels(ChannelAnalysis a, Node n) => n.Op != "GlobalLpPool" && PoolRule.PassThrough(a, n);
 
-    public override string KernelClassOf(Node n, WeightStore weights) => n.Op == "GlobalLpPool" ? KernelClass.Elementwise : KernelClass.GlobalPool;
+    public override string KernelClassOf(Node n, WeightStore weights) =>
+        n.Op == "GlobalLpPool" ? KernelClass.Elementwise : KernelClass.GlobalPool;
 }
 
 /// <summary>Reductions and ArgMax/ArgMin. Channels pass through a reduction over spatial axes only.</summary>
-public sealed class ReduceRule() : OperatorRule("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
+public sealed class ReduceRule() : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+    "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
 {
     static readonly HashSet<string> ChannelPreserving = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];
     static readonly HashSet<string> Pooling = ["ReduceMean", "ReduceMax", "ReduceSum"];
@@ -88,5 +87,6 @@ public sealed class ReduceRule() : OperatorRule("ReduceMean", "ReduceSum", "Redu
         return true;
     }
 
-    public override string KernelClassOf(Node n, WeightStore weights) => Pooling.Contains(n.Op) ? KernelClass.GlobalPool : KernelClass.Elementwise;
+    public override string KernelClassOf(Node n, WeightStore weights) =>
+        Pooling.Contains(n.Op) ? KernelClass.GlobalPool : KernelClass.Elementwise;
 }

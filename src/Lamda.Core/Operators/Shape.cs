@@ -9,7 +9,7 @@ namespace Lamda.Operators;
 /// channel axis into several (ShuffleNet), a merge back, or a flatten to features (each feature carries its
 /// channel's label). Reshape's shape constant is rewritten to the kept channels.
 /// </summary>
-public sealed class ReshapeRule() : OperatorRule("Reshape", "Flatten")
+public sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "Flatten")
 {
     public override OperatorSignature SignatureOf(string op) => op == "Reshape" ? OperatorSignature.Of(2, 2) : OperatorSignature.Of(1, 1);
 
@@ -29,7 +29,8 @@ public sealed class ReshapeRule() : OperatorRule("Reshape", "Flatten")
         if (shape == null)
         {
             var st = c.Type(1);
-            return Same(x, st.Dims is { Length: 1 } && st.Dims[0].IsKnown ? Enumerable.Repeat(Dim.Unknown, (int)st.Dims[0].Value).ToArray() : null);
+            bool rankKnown = st.Dims is { Length: 1 } && st.Dims[0].IsKnown;
+            return Same(x, rankKnown ? Enumerable.Repeat(Dim.Unknown, (int)st.Dims![0].Value).ToArray() : null);
         }
         bool allowZero = c.Node.GetInt("allowzero", 0) != 0;
         var outDims = new Dim[shape.Length];
@@ -104,12 +105,10 @@ public sealed class ReshapeRule() : OperatorRule("Reshape", "Flatten")
         else if (shape[1] > 0) shape[1] = kept;
         s.Node.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, shape, null));
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>Transpose: channels follow when the batch axis stays first and only channel axes are permuted.</summary>
-public sealed class TransposeRule() : OperatorRule("Transpose")
+public sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -153,12 +152,10 @@ public sealed class TransposeRule() : OperatorRule("Transpose")
         }
         return new ChannelLayout(result, newAxes);
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Squeeze and Unsqueeze: channels pass through when only axes after the channels change.</summary>
-public sealed class SqueezeRule() : OperatorRule("Squeeze", "Unsqueeze")
+public sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "Unsqueeze")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
@@ -166,7 +163,8 @@ public sealed class SqueezeRule() : OperatorRule("Squeeze", "Unsqueeze")
     {
         var (n, x, dims) = (c.Node, c.X, c.X.Dims);
         bool squeeze = n.Op == "Squeeze";
-        var axes = c.Opset >= 13 ? (squeeze ? (c.Has(1) ? c.Ints(1) : []) : c.Ints(1)) : squeeze ? n.GetInts("axes") ?? [] : n.GetInts("axes");
+        // No axes means "every unit axis" for Squeeze, and is an error for Unsqueeze.
+        var axes = c.Opset >= 13 ? (squeeze && !c.Has(1) ? [] : c.Ints(1)) : n.GetInts("axes") ?? (squeeze ? [] : null);
         if (dims == null || axes == null) return [Same(x, null)];
         Dim[] outDims;
         if (squeeze)
@@ -195,12 +193,10 @@ public sealed class SqueezeRule() : OperatorRule("Squeeze", "Unsqueeze")
         a.Layouts[n.Output] = x;
         return true;
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
-public sealed class ResizeRule() : OperatorRule("Resize", "Upsample")
+public sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "Resize" ? OperatorSignature.Of(1, 4) : null;
 
@@ -213,16 +209,15 @@ public sealed class ResizeRule() : OperatorRule("Resize", "Upsample")
         int scalesSlot = c.Node.Op == "Upsample" ? 1 : c.Opset >= 11 ? 2 : 1;
         var scales = c.Val(scalesSlot)?.Reals;
         if (scales == null || scales.Length != x.Rank) return [Same(x, x.Dims.Select(_ => Dim.Unknown).ToArray())];
-        return [Same(x, x.Dims.Select((d, i) => d.IsKnown ? new Dim((long)Math.Floor(d.Value * (float)scales[i])) : Dim.Unknown).ToArray())];
+        return [Same(x, x.Dims.Select((d, i) => d.IsKnown ? new Dim((long)Math.Floor(d.Value * (float)scales[i])) : Dim.Unknown)
+            .ToArray())];
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => PoolRule.PassThrough(a, n);
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Expand: broadcasts to a shape given as an input.</summary>
-public sealed class ExpandRule() : OperatorRule("Expand")
+public sealed class ExpandRule() : OperatorRule(KernelClass.Copy, "Expand")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
 
@@ -232,14 +227,10 @@ public sealed class ExpandRule() : OperatorRule("Expand")
         var dims = c.X.Dims;
         return [Same(c.X, shape == null || dims == null ? null : Broadcast(dims, shape.Select(s => new Dim(s)).ToArray()))];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Tile: checked and costed as a copy; its shape is not inferred.</summary>
-public sealed class TileRule() : OperatorRule("Tile")
+public sealed class TileRule() : OperatorRule(KernelClass.Copy, "Tile")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }

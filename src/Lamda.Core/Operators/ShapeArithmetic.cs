@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>Constant: its value is known, and integer values take part in shape arithmetic.</summary>
-public sealed class ConstantRule() : OperatorRule("Constant")
+public sealed class ConstantRule() : OperatorRule(KernelClass.Free, "Constant")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(0, 0);
 
@@ -18,18 +18,20 @@ public sealed class ConstantRule() : OperatorRule("Constant")
             c.Value = v.Tensor!.Ints != null ? v.Tensor : null;
             return [new TensorType(v.Tensor!.DataType, v.Tensor.Dims.Select(d => new Dim(d)).ToArray())];
         }
-        if (n.Attribute("value_ints") is { } vi) { c.Value = TensorLiteral.Int64(vi.Ints); return [new(DataTypes.Int64, [vi.Ints.Length])]; }
+        if (n.Attribute("value_ints") is { } vi)
+        {
+            c.Value = TensorLiteral.Int64(vi.Ints);
+            return [new(DataTypes.Int64, [vi.Ints.Length])];
+        }
         if (n.Attribute("value_int") is { } v1) { c.Value = TensorLiteral.Int64([v1.Int], []); return [new(DataTypes.Int64, [])]; }
         if (n.Attribute("value_float") is not null) return [new(DataTypes.Float, [])];
         if (n.Attribute("value_floats") is { } vf) return [new(DataTypes.Float, [vf.Floats.Length])];
         return [];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>ConstantOfShape: a filled tensor, evaluated when small and integer.</summary>
-public sealed class ConstantOfShapeRule() : OperatorRule("ConstantOfShape")
+public sealed class ConstantOfShapeRule() : OperatorRule(KernelClass.Elementwise, "ConstantOfShape")
 {
     public override TensorType[] InferTypes(ShapeContext c)
     {
@@ -44,7 +46,7 @@ public sealed class ConstantOfShapeRule() : OperatorRule("ConstantOfShape")
 }
 
 /// <summary>Shape: the input's dimensions (a range of them from opset 15), known when they are static.</summary>
-public sealed class ShapeOfRule() : OperatorRule("Shape")
+public sealed class ShapeOfRule() : OperatorRule(KernelClass.Free, "Shape")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -59,24 +61,20 @@ public sealed class ShapeOfRule() : OperatorRule("Shape")
         if (part.All(d => d.IsKnown)) c.Value = TensorLiteral.Int64(part.Select(d => d.Value).ToArray());
         return [new TensorType(DataTypes.Int64, [part.Length])];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>Size: the input's element count.</summary>
-public sealed class SizeRule() : OperatorRule("Size")
+public sealed class SizeRule() : OperatorRule(KernelClass.Free, "Size")
 {
     public override TensorType[] InferTypes(ShapeContext c)
     {
         if (c.X.ElementCount is { } count) c.Value = TensorLiteral.Int64([count], []);
         return [new TensorType(DataTypes.Int64, [])];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Free;
 }
 
 /// <summary>Gather: evaluated on integer vectors, where exporters pick single dimensions out of a Shape.</summary>
-public sealed class GatherRule() : OperatorRule("Gather")
+public sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
 
@@ -95,21 +93,18 @@ public sealed class GatherRule() : OperatorRule("Gather")
         }
         return [Same(x, outDims)];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Cast: the element type changes; integer values stay known.</summary>
-public sealed class CastRule() : OperatorRule("Cast")
+public sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["to"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
     {
         int to = (int)c.Node.GetInt("to", 0);
-        if (c.Val(0) is { } v && DataTypes.IsInteger(to) && to != DataTypes.Bool) c.Value = new TensorLiteral(to, v.Dims, v.AsInt64(), null);
+        if (c.Val(0) is { } v && DataTypes.IsInteger(to) && to != DataTypes.Bool)
+            c.Value = new TensorLiteral(to, v.Dims, v.AsInt64(), null);
         return [new TensorType(to, c.X.Dims)];
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }

@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>Concat: along channels its inputs' channels follow one another; along another axis they must agree.</summary>
-public sealed class ConcatRule() : OperatorRule("Concat")
+public sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, int.MaxValue, ["axis"]);
 
@@ -38,12 +38,10 @@ public sealed class ConcatRule() : OperatorRule("Concat")
         a.Layouts[n.Output] = layouts[0]!;
         return true;
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Concat;
 }
 
 /// <summary>Slice: a step-1 range of channels keeps their labels; its bounds are rewritten to the kept channels.</summary>
-public sealed class SliceRule() : OperatorRule("Slice")
+public sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 5);
 
@@ -103,8 +101,6 @@ public sealed class SliceRule() : OperatorRule("Slice")
         for (int p = from; p < to; p++) if (keep[labels[p]]) c++;
         return c;
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Output shape of Slice, evaluating it on small integer vectors (shape arithmetic).</summary>
@@ -118,7 +114,8 @@ static class SliceShape
         var outDims = x.Dims.ToArray();
         if (starts == null || ends == null || axes == null || steps == null)
         {
-            foreach (var a in axes ?? Enumerable.Range(0, outDims.Length).Select(i => (long)i).ToArray()) outDims[Axis(a, outDims.Length)] = Dim.Unknown;
+            foreach (var a in axes ?? Enumerable.Range(0, outDims.Length).Select(i => (long)i).ToArray())
+                outDims[Axis(a, outDims.Length)] = Dim.Unknown;
             return Same(x, outDims);
         }
         var sliceIdx = new List<(int axis, long start, long step, long count)>();
@@ -170,7 +167,7 @@ static class SliceShape
 }
 
 /// <summary>Split: along channels each output takes its range of labels; its sizes are rewritten to the kept channels.</summary>
-public sealed class SplitRule() : OperatorRule("Split")
+public sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
@@ -205,7 +202,8 @@ public sealed class SplitRule() : OperatorRule("Split")
             a.PassToOutputs(n, x);
             return true;
         }
-        var sizes = a.Graph.Opset >= 13 ? (n.Inputs.Count > 1 && n.Inputs[1] is not EmptyOperand ? a.IntsOf(n, 1) : null) : n.GetInts("split");
+        var sizes = a.Graph.Opset < 13 ? n.GetInts("split")
+            : n.Inputs.Count > 1 && n.Inputs[1] is not EmptyOperand ? a.IntsOf(n, 1) : null;
         if (sizes == null)
         {
             if (x.Labels.Length % n.OutputCount != 0) return false;
@@ -225,16 +223,14 @@ public sealed class SplitRule() : OperatorRule("Split")
     {
         var n = s.Node;
         if (n.Inputs.Count < 2 || n.Inputs[1] is not LiteralOperand l) return;
-        var sizes = Enumerable.Range(0, n.OutputCount)
-            .Select(k => (long)(s.Analysis.Layouts.GetValueOrDefault(s.Original.OutputKey(k))?.Labels.Count(r => s.Keep[r]) ?? 0)).ToArray();
+        long Kept(int k) => s.Analysis.Layouts.GetValueOrDefault(s.Original.OutputKey(k))?.Labels.Count(r => s.Keep[r]) ?? 0;
+        var sizes = Enumerable.Range(0, n.OutputCount).Select(Kept).ToArray();
         n.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, sizes, null));
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
 
 /// <summary>Pad: channels pass through when the channel axis is not padded.</summary>
-public sealed class PadRule() : OperatorRule("Pad")
+public sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 4);
 
@@ -265,6 +261,4 @@ public sealed class PadRule() : OperatorRule("Pad")
         a.Layouts[n.Output] = x;
         return true;
     }
-
-    public override string KernelClassOf(Node n, WeightStore weights) => KernelClass.Copy;
 }
