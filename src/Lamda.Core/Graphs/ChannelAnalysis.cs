@@ -60,7 +60,7 @@ public sealed class ChannelAnalysis
     }
 
     /// <summary>Channel refs <paramref name="a"/> and <paramref name="b"/> are kept or removed together.</summary>
-    public void Union(int a, int b)
+    internal void Union(int a, int b)
     {
         a = Find(a); b = Find(b);
         if (a != b) parent[Math.Max(a, b)] = Math.Min(a, b);
@@ -157,16 +157,16 @@ public sealed class ChannelAnalysis
     } : null;
 
     /// <summary>The output of <paramref name="n"/> is a layer of <paramref name="size"/> removable channels.</summary>
-    public void AddLayer(Node n, long size) => Layouts[n.Output] = LayoutOfSource(NewSource(n, size, false));
+    internal void AddLayer(Node n, long size) => Layouts[n.Output] = LayoutOfSource(NewSource(n, size, false));
 
     /// <summary>Every output of <paramref name="n"/> carries the channels of <paramref name="layout"/>.</summary>
-    public void PassToOutputs(Node n, ChannelLayout layout)
+    internal void PassToOutputs(Node n, ChannelLayout layout)
     {
         for (int k = 0; k < n.OutputCount; k++) Layouts[n.OutputKey(k)] = layout;
     }
 
     /// <summary>Position by position, the channels of the two layouts must be kept or removed together.</summary>
-    public bool Unify(ChannelLayout a, ChannelLayout b)
+    internal bool Unify(ChannelLayout a, ChannelLayout b)
     {
         if (a.Labels.Length != b.Labels.Length) return false;
         for (int i = 0; i < a.Labels.Length; i++) Union(a.Labels[i], b.Labels[i]);

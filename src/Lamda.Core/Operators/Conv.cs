@@ -8,7 +8,7 @@ namespace Lamda.Operators;
 /// (one filter per input channel) carries its input's channels through. Weights are [out, in/group, k...] for
 /// Conv and [in, out/group, k...] for ConvTranspose.
 /// </summary>
-public sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvTranspose")
+internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvTranspose")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 3, weights: [1, 2]);
 

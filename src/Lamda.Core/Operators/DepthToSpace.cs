@@ -10,7 +10,7 @@ namespace Lamda.Operators;
 /// still hands it whole blocks, in the order the mode expects. SpaceToDepth's output channel k·C + c is
 /// input channel c, for every block position k. Neither has weights or shape constants to rewrite.
 /// </summary>
-public sealed class DepthToSpaceRule() : OperatorRule(KernelClass.Copy, "DepthToSpace", "SpaceToDepth")
+internal sealed class DepthToSpaceRule() : OperatorRule(KernelClass.Copy, "DepthToSpace", "SpaceToDepth")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["blocksize"]);
 

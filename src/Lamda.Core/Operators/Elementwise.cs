@@ -38,7 +38,7 @@ static class Elementwise
 }
 
 /// <summary>Operators that map each input element to one output element of the same shape (activations and the like).</summary>
-public sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+internal sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
     "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Softmax", "LogSoftmax", "Elu", "Selu", "Celu", "Gelu", "Mish", "Softplus",
     "Softsign", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink",
     "IsNaN", "IsInf", "Swish", "CumSum", "PRelu")
@@ -59,7 +59,7 @@ public sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu", 
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
-public sealed class BroadcastRule() : OperatorRule(KernelClass.Elementwise, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
+internal sealed class BroadcastRule() : OperatorRule(KernelClass.Elementwise, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
     "BitwiseXor")
 {
@@ -102,7 +102,7 @@ public sealed class BroadcastRule() : OperatorRule(KernelClass.Elementwise, "Add
 }
 
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
-public sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
+internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -116,7 +116,7 @@ public sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
 }
 
 /// <summary>Dropout: the identity at inference, with an optional mask output.</summary>
-public sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
+internal sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 3);
 

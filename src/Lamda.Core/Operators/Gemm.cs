@@ -8,7 +8,7 @@ namespace Lamda.Operators;
 /// Gemm and MatMul with a weight: fully connected layers whose output width can change. Gemm's weight is
 /// [in, out], or [out, in] with transB; <see cref="WeightAxes"/> is the one place that reads transB.
 /// </summary>
-public sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMul")
+internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMul")
 {
     /// <summary>Which axis of the weight (input 1) indexes the input features and which the output features.</summary>
     public static (int In, int Out) WeightAxes(Node n) => n.Op == "Gemm" && n.GetInt("transB", 0) != 0 ? (1, 0) : (0, 1);

@@ -7,7 +7,7 @@ namespace Lamda.Operators;
 /// BatchNormalization and InstanceNormalization: every parameter input is one value per channel, sliced with
 /// the channels of the input.
 /// </summary>
-public sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "BatchNormalization", "InstanceNormalization")
+internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "BatchNormalization", "InstanceNormalization")
 {
     public override OperatorSignature SignatureOf(string op) =>
         op == "BatchNormalization" ? OperatorSignature.Of(5, 5, weights: [1, 2, 3, 4]) : OperatorSignature.Of(3, 3, weights: [1, 2]);
@@ -24,7 +24,7 @@ public sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "Bat
 }
 
 /// <summary>Normalizations treated as elementwise for their channels (their parameters broadcast like constants).</summary>
-public sealed class ChannelwiseNormRule() : OperatorRule(KernelClass.Elementwise, "LayerNormalization", "GroupNormalization",
+internal sealed class ChannelwiseNormRule() : OperatorRule(KernelClass.Elementwise, "LayerNormalization", "GroupNormalization",
     "MeanVarianceNormalization", "LpNormalization", "RMSNormalization")
 {
     public override OperatorSignature? SignatureOf(string op) => op switch
@@ -40,7 +40,7 @@ public sealed class ChannelwiseNormRule() : OperatorRule(KernelClass.Elementwise
 }
 
 /// <summary>Local response normalization: same shape out; its channels are followed as a pool's are.</summary>
-public sealed class LrnRule() : OperatorRule(KernelClass.Elementwise, "LRN")
+internal sealed class LrnRule() : OperatorRule(KernelClass.Elementwise, "LRN")
 {
     public override TensorType[] InferTypes(ShapeContext c) => [c.X];
 

@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>MaxPool, AveragePool and LpPool: a window over each channel on its own, so channels pass through.</summary>
-public sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "AveragePool", "LpPool")
+internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "AveragePool", "LpPool")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "LpPool" ? null : OperatorSignature.Of(1, 1, ["kernel_shape"]);
 
@@ -27,7 +27,7 @@ public sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "Aver
 }
 
 /// <summary>Global pools: one value per channel.</summary>
-public sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "GlobalLpPool" ? null : OperatorSignature.Of(1, 1);
 
@@ -45,7 +45,7 @@ public sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "Glo
 }
 
 /// <summary>Reductions and ArgMax/ArgMin. Channels pass through a reduction over spatial axes only.</summary>
-public sealed class ReduceRule() : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+internal sealed class ReduceRule() : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
     "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
 {
     static readonly HashSet<string> ChannelPreserving = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];

@@ -9,7 +9,7 @@ namespace Lamda.Operators;
 /// channel axis into several (ShuffleNet), a merge back, or a flatten to features (each feature carries its
 /// channel's label). Reshape's shape constant is rewritten to the kept channels.
 /// </summary>
-public sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "Flatten")
+internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "Flatten")
 {
     public override OperatorSignature SignatureOf(string op) => op == "Reshape" ? OperatorSignature.Of(2, 2) : OperatorSignature.Of(1, 1);
 
@@ -108,7 +108,7 @@ public sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "F
 }
 
 /// <summary>Transpose: channels follow when the batch axis stays first and only channel axes are permuted.</summary>
-public sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose")
+internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -155,7 +155,7 @@ public sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose"
 }
 
 /// <summary>Squeeze and Unsqueeze: channels pass through when only axes after the channels change.</summary>
-public sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "Unsqueeze")
+internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "Unsqueeze")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
@@ -196,7 +196,7 @@ public sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "U
 }
 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
-public sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
+internal sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "Resize" ? OperatorSignature.Of(1, 4) : null;
 
@@ -217,7 +217,7 @@ public sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Ups
 }
 
 /// <summary>Expand: broadcasts to a shape given as an input.</summary>
-public sealed class ExpandRule() : OperatorRule(KernelClass.Copy, "Expand")
+internal sealed class ExpandRule() : OperatorRule(KernelClass.Copy, "Expand")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
 
@@ -230,7 +230,7 @@ public sealed class ExpandRule() : OperatorRule(KernelClass.Copy, "Expand")
 }
 
 /// <summary>Tile: checked and costed as a copy; its shape is not inferred.</summary>
-public sealed class TileRule() : OperatorRule(KernelClass.Copy, "Tile")
+internal sealed class TileRule() : OperatorRule(KernelClass.Copy, "Tile")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
 }

@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>Constant: its value is known, and integer values take part in shape arithmetic.</summary>
-public sealed class ConstantRule() : OperatorRule(KernelClass.Free, "Constant")
+internal sealed class ConstantRule() : OperatorRule(KernelClass.Free, "Constant")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(0, 0);
 
@@ -31,7 +31,7 @@ public sealed class ConstantRule() : OperatorRule(KernelClass.Free, "Constant")
 }
 
 /// <summary>ConstantOfShape: a filled tensor, evaluated when small and integer.</summary>
-public sealed class ConstantOfShapeRule() : OperatorRule(KernelClass.Elementwise, "ConstantOfShape")
+internal sealed class ConstantOfShapeRule() : OperatorRule(KernelClass.Elementwise, "ConstantOfShape")
 {
     public override TensorType[] InferTypes(ShapeContext c)
     {
@@ -46,7 +46,7 @@ public sealed class ConstantOfShapeRule() : OperatorRule(KernelClass.Elementwise
 }
 
 /// <summary>Shape: the input's dimensions (a range of them from opset 15), known when they are static.</summary>
-public sealed class ShapeOfRule() : OperatorRule(KernelClass.Free, "Shape")
+internal sealed class ShapeOfRule() : OperatorRule(KernelClass.Free, "Shape")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
@@ -64,7 +64,7 @@ public sealed class ShapeOfRule() : OperatorRule(KernelClass.Free, "Shape")
 }
 
 /// <summary>Size: the input's element count.</summary>
-public sealed class SizeRule() : OperatorRule(KernelClass.Free, "Size")
+internal sealed class SizeRule() : OperatorRule(KernelClass.Free, "Size")
 {
     public override TensorType[] InferTypes(ShapeContext c)
     {
@@ -74,7 +74,7 @@ public sealed class SizeRule() : OperatorRule(KernelClass.Free, "Size")
 }
 
 /// <summary>Gather: evaluated on integer vectors, where exporters pick single dimensions out of a Shape.</summary>
-public sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
+internal sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 2);
 
@@ -96,7 +96,7 @@ public sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
 }
 
 /// <summary>Cast: the element type changes; integer values stay known.</summary>
-public sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
+internal sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["to"]);
 

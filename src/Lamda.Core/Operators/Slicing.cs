@@ -5,7 +5,7 @@ using static Lamda.Operators.ShapeMath;
 namespace Lamda.Operators;
 
 /// <summary>Concat: along channels its inputs' channels follow one another; along another axis they must agree.</summary>
-public sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
+internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, int.MaxValue, ["axis"]);
 
@@ -41,7 +41,7 @@ public sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 }
 
 /// <summary>Slice: a step-1 range of channels keeps their labels; its bounds are rewritten to the kept channels.</summary>
-public sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
+internal sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 5);
 
@@ -167,7 +167,7 @@ static class SliceShape
 }
 
 /// <summary>Split: along channels each output takes its range of labels; its sizes are rewritten to the kept channels.</summary>
-public sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
+internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
@@ -230,7 +230,7 @@ public sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 }
 
 /// <summary>Pad: channels pass through when the channel axis is not padded.</summary>
-public sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
+internal sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
 {
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 4);
 
