@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Onnx;
+using Lamda.Operators;
 using Lamda.Runtime;
 
 namespace Lamda.Adaptation;
@@ -18,10 +19,10 @@ public static class Reconstruction
     public static WeightStore Apply(Graph baseGraph, WeightStore baseWeights, Graph pruned, WeightStore prunedWeights,
         IReadOnlyDictionary<string, int[]> keptOutputs, TensorData calibration, int maxRows = 12000, int seed = 0)
     {
-        var weights = Copy(prunedWeights);
+        var weights = prunedWeights.Copy();
         var baseNodes = baseGraph.Nodes.ToDictionary(n => n.Id);
-        var layers = pruned.Nodes.Where(n => baseNodes.TryGetValue(n.Id, out var b) && n.InChannels < b.InChannels && n.Inputs.Count > 1 && n.Inputs[1] is WeightOperand
-            && ((n.Op == "Conv" && n.GetInt("group", 1) == 1) || (n.Op == "Gemm" && n.GetInt("transA", 0) == 0 && n.GetInt("transB", 0) == 1))).ToList();
+        var layers = pruned.Nodes.Where(n => baseNodes.TryGetValue(n.Id, out var b) && n.InChannels < b.InChannels && n.Inputs.Count > 1
+            && n.Inputs[1] is WeightOperand && OperatorRegistry.Get(n.Op).CanRefit(n)).ToList();
         if (layers.Count == 0) return weights;
 
         var targets = Collect(baseGraph, baseWeights, layers.Select(l => baseNodes[l.Id].Output).ToList(), calibration);
@@ -55,7 +56,7 @@ public static class Reconstruction
         var norms = graph.Nodes.Where(n => n.Op == "BatchNormalization" && n.Inputs.Count == 5 && n.Inputs[0] is EdgeOperand
             && n.Inputs[3] is WeightOperand && n.Inputs[4] is WeightOperand).ToList();
         if (norms.Count == 0) return weights;
-        var result = Copy(weights);
+        var result = weights.Copy();
         var images = calibration.Shape[0] <= BatchNormImages ? calibration : calibration.Rows(0, BatchNormImages);
         foreach (var bn in norms)
         {
@@ -92,16 +93,6 @@ public static class Reconstruction
         return (mean, variance);
     }
 
-    static WeightStore Copy(WeightStore source)
-    {
-        var w = new WeightStore { Source = source.Source };
-        foreach (var (name, t) in source.Tensors) w.Add(name, t);
-        foreach (var (key, a) in source.Attributes) w.AddAttribute(key, a);
-        foreach (var c in source.CapturedWeights) w.CapturedWeights.Add(c);
-        w.Functions.AddRange(source.Functions);
-        return w;
-    }
-
     /// <summary>Runs the graph on the calibration set and returns the requested edges, concatenated over batches.</summary>
     public static Dictionary<string, TensorData> Collect(Graph graph, WeightStore weights, List<string> keys, TensorData calibration)
     {
@@ -113,7 +104,8 @@ public static class Reconstruction
             if (existing != null) { names[key] = existing.Name; continue; }
             int dot = key.IndexOf('.');
             names[key] = "lamda_probe_" + key;
-            probe.Outputs.Add(new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null)) { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
+            var output = new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null));
+            probe.Outputs.Add(output with { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
         }
         using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(probe, weights)));
         long n = calibration.Shape[0];
@@ -122,7 +114,8 @@ public static class Reconstruction
         long batch = runner.FixedBatch ?? 50;
         for (long start = 0; start < n; start += batch)
         {
-            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = calibration.Rows(start, Math.Min(batch, n - start)) });
+            var rows = calibration.Rows(start, Math.Min(batch, n - start));
+            var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = rows });
             foreach (var key in parts.Keys) parts[key].Add(outputs[names[key]]);
         }
         return parts.ToDictionary(kv => kv.Key, kv =>

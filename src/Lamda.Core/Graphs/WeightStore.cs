@@ -24,6 +24,17 @@ public sealed class WeightStore
     /// <summary>Where the weights came from, for error messages.</summary>
     public string Source { get; init; } = "(in memory)";
 
+    /// <summary>A store with the same tensors, attributes, captures and functions, that can be changed on its own.</summary>
+    public WeightStore Copy()
+    {
+        var copy = new WeightStore { Source = Source };
+        foreach (var (name, t) in tensors) copy.Add(name, t);
+        foreach (var (key, a) in attributes) copy.AddAttribute(key, a);
+        copy.CapturedWeights.UnionWith(CapturedWeights);
+        copy.Functions.AddRange(Functions);
+        return copy;
+    }
+
     public void Add(string name, TensorProto tensor) => tensors[name] = tensor;
     public void AddAttribute(string key, AttributeProto attribute) => attributes[key] = attribute;
     public bool TryGet(string name, out TensorProto tensor) => tensors.TryGetValue(name, out tensor!);

@@ -1,4 +1,5 @@
 using Lamda.Graphs;
+using Lamda.Operators;
 
 namespace Lamda.Latency;
 
@@ -101,8 +102,6 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 public static class KernelExtractor
 {
     static readonly HashSet<string> Activations = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish"];
-    static readonly HashSet<string> FreeOps = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Constant", "Size"];
-    static readonly HashSet<string> CopyOps = ["Transpose", "Slice", "Split", "Pad", "Resize", "Upsample", "Gather", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Cast"];
 
     public static List<Kernel> Extract(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
@@ -162,27 +161,7 @@ public static class KernelExtractor
         return kernels;
     }
 
-    static string Classify(Node n, InferenceResult inference, WeightStore weights)
-    {
-        if (n.Domain.Length > 0) return KernelClass.Elementwise;
-        switch (n.Op)
-        {
-            case "Conv":
-            {
-                long group = n.GetInt("group", 1);
-                var w = n.Inputs.Count > 1 && n.Inputs[1] is WeightOperand wo ? weights.ShapeOf(wo.Name) : null;
-                var kernel = n.GetInts("kernel_shape") ?? w?.Skip(2).ToArray() ?? [];
-                if (group == 1) return kernel.All(k => k == 1) ? KernelClass.Pointwise : KernelClass.Conv;
-                return w != null && w[1] == 1 ? KernelClass.Depthwise : KernelClass.GroupConv;
-            }
-            case "ConvTranspose": return KernelClass.ConvTranspose;
-            case "Gemm" or "MatMul": return KernelClass.Gemm;
-            case "MaxPool" or "AveragePool" or "LpPool": return KernelClass.Pool;
-            case "GlobalAveragePool" or "GlobalMaxPool" or "ReduceMean" or "ReduceMax" or "ReduceSum": return KernelClass.GlobalPool;
-            case "Concat": return KernelClass.Concat;
-        }
-        if (FreeOps.Contains(n.Op)) return KernelClass.Free;
-        if (CopyOps.Contains(n.Op)) return KernelClass.Copy;
-        return KernelClass.Elementwise;
-    }
+    /// <summary>The kernel class of a node, as its operator's rule gives it; other domains' operators are costed as elementwise.</summary>
+    static string Classify(Node n, InferenceResult inference, WeightStore weights) =>
+        n.Domain.Length > 0 ? KernelClass.Elementwise : OperatorRegistry.Get(n.Op).KernelClassOf(n, weights);
 }
