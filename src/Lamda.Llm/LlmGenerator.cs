@@ -24,7 +24,7 @@ public sealed record LlmOptions
 /// fails, the corrective prompt goes back with the chat history; after <see cref="LlmOptions.MaxAttempts"/>
 /// answers the search generator takes over, and the report says so.
 /// </summary>
-public sealed class LlmGenerator : IArchitectureGenerator
+public sealed class LlmGenerator : IBoundedGenerator
 {
     public const string LlmName = "llm", FallbackName = "search (fallback)";
 
@@ -43,9 +43,7 @@ public sealed class LlmGenerator : IArchitectureGenerator
     readonly string[] lastAnswers;
     readonly HashSet<string>[] sliceNodes;
     readonly HashSet<string> allNodes;
-    readonly List<string> warnings = [];
     int attempts;
-    List<Diagnostic> diagnostics = [];
 
     public LlmGenerator(Graph graph, WeightTransfer transfer, LatencyPredictor predictor, ILanguageModel model, LlmOptions options)
     {
@@ -84,22 +82,12 @@ public sealed class LlmGenerator : IArchitectureGenerator
     public IReadOnlyList<IReadOnlyList<ChatMessage>> LastPrompts { get; private set; } = [];
     public IReadOnlyList<string> Grammars => grammars;
 
-    public IReadOnlyList<Diagnostic> Diagnostics => diagnostics;
-    public string? Note { get; private set; }
-    public IReadOnlyList<string> Warnings => warnings;
-    public SearchGenerator Search => search;
+    /// <summary>The search generator's smallest architecture: the one the fallback can reach.</summary>
+    public (double PredictedMs, string Text) Smallest() => search.Smallest();
 
-    public string Generate(GenerationRequest request)
+    public Proposal Generate(GenerationRequest request)
     {
-        diagnostics = [];
-        if (attempts >= options.MaxAttempts)
-        {
-            if (Name != FallbackName)
-                warnings.Add($"the LLM generator ({model.Name}) gave no architecture that met every constraint in {attempts} attempts; the search generator took over at iteration {request.Iteration}.");
-            Name = FallbackName;
-            Note = null;
-            return search.Generate(request);
-        }
+        if (attempts >= options.MaxAttempts) return Fallback(request);
         attempts++;
         var constraints = new Constraints(device, request.TargetMs, request.BaseMs > 0 ? request.BaseMs : request.TargetMs, Constraints.DescribeTask(graph));
         var answers = new string[plan.Slices.Count];
@@ -137,10 +125,25 @@ public sealed class LlmGenerator : IArchitectureGenerator
         int parsed = Enumerable.Range(0, answers.Length).Count(s => LamdaTextReader.TryRead(
             header + string.Concat(baseSlices.Take(s)) + answers[s] + string.Concat(baseSlices.Skip(s + 1)), $"slice{s + 1}.lamda", out _) != null);
         ParsedAnswers += parsed;
-        diagnostics = CheckInterfaces(text);
+        var mismatches = CheckInterfaces(text);
         Name = LlmName;
-        Note = $"LLM attempt {attempts}/{options.MaxAttempts}: {plan.Slices.Count} slice(s), {parsed}/{answers.Length} answers parse, {diagnostics.Count} slice-interface mismatch(es)";
-        return text;
+        var note = $"LLM attempt {attempts}/{options.MaxAttempts}: {plan.Slices.Count} slice(s), {parsed}/{answers.Length} answers parse, " +
+            $"{mismatches.Count} slice-interface mismatch(es)";
+        return new Proposal(text, Note: note) { Diagnostics = mismatches };
+    }
+
+    /// <summary>
+    /// The search generator's answer, once the LLM has had its attempts; the first one says so in the report. It
+    /// carries no family: the loop has never calibrated its aim per family after a fallback, and this redesign
+    /// changes no behaviour (giving the fallback its family would sharpen the aim on <c>host</c>).
+    /// </summary>
+    Proposal Fallback(GenerationRequest request)
+    {
+        var warning = Name == FallbackName ? null
+            : $"the LLM generator ({model.Name}) gave no architecture that met every constraint in {attempts} attempts; " +
+              $"the search generator took over at iteration {request.Iteration}.";
+        Name = FallbackName;
+        return search.Generate(request) with { Family = null, Warning = warning };
     }
 
     /// <summary>The diagnostics a slice can act on: those about its own nodes, and those about the whole model.</summary>

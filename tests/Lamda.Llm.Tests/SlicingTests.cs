@@ -25,7 +25,7 @@ public partial class SlicingTests(TinyModelFixture tiny)
         Assert.Equal(s.Graph.Nodes.Count - 1, plan.Slices[^1].LastNode);
         for (int i = 1; i < plan.Slices.Count; i++) Assert.Equal(plan.Slices[i - 1].LastNode + 1, plan.Slices[i].FirstNode);
 
-        var text = generator.Generate(Request(s));
+        var text = generator.Generate(Request(s)).Text;
         Assert.Equal(LamdaTextWriter.Write(s.Graph), text); // reassembled exactly
         Assert.Empty(generator.Diagnostics);
         Assert.Equal(plan.Slices.Count, scripted.Calls.Count);
@@ -82,7 +82,7 @@ public partial class SlicingTests(TinyModelFixture tiny)
         Assert.True(plan.Slices.Count >= 2, "TinyNet should not fit one 4096-token question with this vocabulary");
         // Slicing counted the GGUF tokenizer's tokens, not an estimate.
         Assert.Equal(s.Graph.Nodes.Sum(n => small.CountTokens(LamdaTextWriter.NodeLine(n) + "\n")), plan.TotalTokens);
-        var text = generator.Generate(Request(s));
+        var text = generator.Generate(Request(s)).Text;
         AssertSameSkeleton(s.Graph, text);
         Assert.Equal(plan.Slices.Count, generator.Answers);
         Assert.Equal(generator.Answers, generator.ParsedAnswers);
