@@ -37,12 +37,15 @@ public sealed record AdaptOptions
         if (TargetFraction is { } f)
         {
             if (TargetMs != 0)
-                throw new LamdaException(ErrorCodes.BadArgument, "the adaptation sets both a budget in ms and a share of the base's latency; set only one.");
+                throw new LamdaException(ErrorCodes.BadArgument,
+                    "the adaptation sets both a budget in ms and a share of the base's latency; set only one.");
             if (!double.IsFinite(f) || f <= 0)
-                throw new LamdaException(ErrorCodes.BadBudget, $"a latency budget of {f} times the base model's latency is not valid; use a share above 0, such as 50%.");
+                throw new LamdaException(ErrorCodes.BadBudget,
+                    $"a latency budget of {f} times the base model's latency is not valid; use a share above 0, such as 50%.");
         }
         else if (!double.IsFinite(TargetMs) || TargetMs <= 0)
-            throw new LamdaException(ErrorCodes.BadBudget, $"the latency budget of {TargetMs} ms is not valid; use a positive budget (5ms) or a share of the base's latency (50%).");
+            throw new LamdaException(ErrorCodes.BadBudget,
+                $"the latency budget of {TargetMs} ms is not valid; use a positive budget (5ms) or a share of the base's latency (50%).");
     }
 
     /// <summary>The budget in milliseconds, given the base model's latency in the loop's metric.</summary>

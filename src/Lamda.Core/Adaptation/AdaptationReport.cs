@@ -10,7 +10,10 @@ public sealed record IterationReport(
     int Iteration, string Generator, string ArchitectureHash, int TextDiffLines, double? PredictedMs, double? MeasuredMs,
     double? Accuracy, IReadOnlyList<Diagnostic> Diagnostics, bool Accepted, string? Note = null);
 
-/// <param name="TargetMs">the budget in milliseconds, resolved from <see cref="TargetFraction"/> when that was given</param>
+/// <summary>
+/// What an adaptation did and found. <c>TargetMs</c> is the budget in milliseconds, resolved from
+/// <see cref="TargetFraction"/> when the budget was given as a share of the base's latency.
+/// </summary>
 public sealed record AdaptationReport(
     string Model, string Device, string DeviceLabel, string Generator, int Seed, double TargetMs, Figures Base, Figures? Final,
     string Outcome, double WallSeconds, IReadOnlyList<IterationReport> Iterations, IReadOnlyList<string> Warnings)

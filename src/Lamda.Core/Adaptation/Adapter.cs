@@ -69,8 +69,10 @@ public static class Adapter
     public static byte[] Bytes(ModelProto model) => ModelFile.ToBytes(model);
 
     internal static string Describe(Figures f) =>
-        $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "") + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "");
+        $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "")
+        + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "");
 
     /// <summary>The architecture hash of reports and training data: the first 16 hex digits of the LamdaText's SHA-256.</summary>
-    public static string ArchitectureHash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8).ToLowerInvariant();
+    public static string ArchitectureHash(string text) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8).ToLowerInvariant();
 }

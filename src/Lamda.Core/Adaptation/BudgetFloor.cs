@@ -18,7 +18,7 @@ public static class BudgetFloor
         double reachable = smallest != null ? metric.Of(metric.Evaluate(smallest)) : smallestPredicted * correction;
         if (reachable > targetMs)
             throw new LamdaException(ErrorCodes.ImpossibleBudget,
-                $"{modelName}: the budget of {targetMs:F3} ms on {deviceName} is below the smallest architecture Lamda can make from this " +
-                $"model ({reachable:F3} ms, {metric.Kind}); raise the budget to at least that.");
+                $"{modelName}: the budget of {targetMs:F3} ms on {deviceName} is below the smallest architecture Lamda can make " +
+                $"from this model ({reachable:F3} ms, {metric.Kind}); raise the budget to at least that.");
     }
 }

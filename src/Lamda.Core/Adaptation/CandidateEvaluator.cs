@@ -30,6 +30,8 @@ public sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer trans
     }
 
     /// <summary>Parse, weight transfer and shape check alone (no reconstruction); null when any of them fails.</summary>
+    /// <param name="text">the candidate's LamdaText</param>
+    /// <param name="diagnostics">where what is wrong with it is added</param>
     /// <param name="keptOutputs">filled with the base channels each layer keeps, when given</param>
     public Candidate? Realize(string text, List<Diagnostic> diagnostics, Dictionary<string, int[]>? keptOutputs = null)
     {
@@ -37,7 +39,8 @@ public sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer trans
         var parsed = LamdaTextReader.TryRead(text, "candidate.lamda", out var parse);
         if (parsed == null)
         {
-            diagnostics.AddRange(parse.Select(d => Diagnostic.Syntax(ValidationCodes.Parse, $"line {d.Line}, column {d.Column}", $"{d.Code} {d.Message}")));
+            diagnostics.AddRange(parse.Select(d =>
+                Diagnostic.Syntax(ValidationCodes.Parse, $"line {d.Line}, column {d.Column}", $"{d.Code} {d.Message}")));
             return null;
         }
         var (graph, weights, transferDiagnostics) = transfer.Apply(parsed, keptOutputs: keptOutputs);
@@ -53,5 +56,6 @@ public sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer trans
     /// <summary>Latency in the loop's metric, and accuracy on the data set when there is one.</summary>
     public Figures Evaluate(Candidate candidate) => WithAccuracy(metric.Evaluate(candidate), candidate);
 
-    public Figures WithAccuracy(Figures latency, Candidate candidate) => latency with { Accuracy = options.Data?.Accuracy(candidate.Bytes) };
+    public Figures WithAccuracy(Figures latency, Candidate candidate) =>
+        latency with { Accuracy = options.Data?.Accuracy(candidate.Bytes) };
 }

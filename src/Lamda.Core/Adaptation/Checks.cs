@@ -92,14 +92,15 @@ public sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseF
         return true;
     }
 
-    /// <summary>Under the budget (in the band's upper edge) with the accuracy kept: a result worth returning if nothing better comes.</summary>
+    /// <summary>Under the band's upper edge with the accuracy kept: a result worth returning if nothing better comes.</summary>
     public bool WithinBudget(Figures f) => metric.Of(f) <= targetMs * metric.UpperShare && AccuracyHolds(f);
 
     public List<Diagnostic> Diagnose(Figures f)
     {
         var d = LatencyDiagnostics(f);
         if (!AccuracyHolds(f))
-            d.Add(Diagnostic.Requirement(ValidationCodes.Accuracy, "maximum accuracy drop", $"{options.MaxAccuracyDrop:P1}", "accuracy drop",
+            d.Add(Diagnostic.Requirement(ValidationCodes.Accuracy, "maximum accuracy drop", $"{options.MaxAccuracyDrop:P1}",
+                "accuracy drop",
                 $"{baseFigures.Accuracy - f.Accuracy:P1} ({f.Accuracy:P1} against the base's {baseFigures.Accuracy:P1})",
                 "Keep more channels in the layers that matter most for accuracy."));
         return d;
@@ -114,7 +115,8 @@ public sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseF
                 "Reduce the widths of the most expensive layers."));
         else if (ms < options.LowerBand * targetMs)
             d.Add(Diagnostic.Requirement(ValidationCodes.LatencyUnder, "latency budget", $"{targetMs:F3} ms", metric.Name(),
-                $"{ms:F3} ms, which leaves {1 - ms / targetMs:P0} of the budget unused", "Use a larger model: widen layers where the budget allows."));
+                $"{ms:F3} ms, which leaves {1 - ms / targetMs:P0} of the budget unused",
+                "Use a larger model: widen layers where the budget allows."));
         return d;
     }
 

@@ -30,6 +30,8 @@ public interface ILatencyMetric
 public static class LatencyMetric
 {
     /// <summary>"host or not", decided here once: the host measures, any other device is predicted.</summary>
+    /// <param name="options">the adaptation's options: the device, the band, the seed</param>
+    /// <param name="predictor">the device's predictor</param>
     /// <param name="reference">the base model, which a measured metric may run beside each candidate</param>
     public static ILatencyMetric For(AdaptOptions options, LatencyPredictor predictor, Candidate reference) =>
         options.MeasureOnHost

@@ -39,10 +39,11 @@ sealed class ReportBuilder
         var hash = Adapter.ArchitectureHash(text);
         bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
         if (trial.Proposal.Warning is { } warning) generatorWarnings.Add(warning);
-        iterations.Add(new IterationReport(trial.Iteration, generator, hash, DiffLines(baseText, text), figures?.PredictedMs, figures?.MeasuredMs,
-            figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note));
+        iterations.Add(new IterationReport(trial.Iteration, generator, hash, DiffLines(baseText, text), figures?.PredictedMs,
+            figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note));
         var verdict = trial.Accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code));
-        progress?.Report($"iteration {trial.Iteration} ({generator}): {(figures != null ? Adapter.Describe(figures) : "invalid")}{verdict}");
+        var described = figures != null ? Adapter.Describe(figures) : "invalid";
+        progress?.Report($"iteration {trial.Iteration} ({generator}): {described}{verdict}");
         return repeated;
     }
 
@@ -69,12 +70,14 @@ sealed class ReportBuilder
     /// <param name="lockFile">the lock file the only candidate came from, if it did</param>
     public LamdaException Failure(string? lockFile)
     {
-        var code = iterations.Any(it => it.Diagnostics.Any(d => d.Code == ValidationCodes.Accuracy)) ? ErrorCodes.AccuracyNotMet : ErrorCodes.BudgetNotMet;
+        bool accuracy = iterations.Any(it => it.Diagnostics.Any(d => d.Code == ValidationCodes.Accuracy));
+        var code = accuracy ? ErrorCodes.AccuracyNotMet : ErrorCodes.BudgetNotMet;
         var last = iterations.LastOrDefault()?.Diagnostics.FirstOrDefault()?.Prompt ?? "no valid candidate";
         return lockFile != null
             ? new LamdaException(code, $"{modelName}: the locked architecture {lockFile} no longer meets the constraints ({last}). " +
                 "Delete the lock file to search again.")
-            : new LamdaException(code, $"{modelName}: no architecture met every constraint in {options.MaxIterations} iterations ({last}).");
+            : new LamdaException(code,
+                $"{modelName}: no architecture met every constraint in {options.MaxIterations} iterations ({last}).");
     }
 
     /// <summary>Number of lines that differ between two LamdaTexts of the same structure (or in total when not).</summary>

@@ -127,7 +127,8 @@ public sealed class SearchGenerator : IBoundedGenerator
         var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
         double modelWeights = LatencyPredictor.ModelMWeights(kernels);
         double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
-        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights).OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
+        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights)
+            .OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>A generator for the base without its first <paramref name="count"/> blocks (a depth edit), or null.</summary>
@@ -135,7 +136,8 @@ public sealed class SearchGenerator : IBoundedGenerator
     {
         if (count == 0 || count > Blocks().Count) return null;
         if (!shallower.TryGetValue(count, out var g))
-            shallower[count] = g = new SearchGenerator(transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
+            shallower[count] = g = new SearchGenerator(
+                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
         return g;
     }
 
