@@ -1,7 +1,7 @@
 namespace Lamda.Adaptation;
 
 /// <summary>A candidate's predicted latency and what the loop's metric measured for it.</summary>
-public readonly record struct Observation(double Predicted, double Measured);
+internal readonly record struct Observation(double Predicted, double Measured);
 
 /// <summary>
 /// Where the loop aims the generator: the predicted latency expected to land on the goal in the loop's metric.
@@ -9,7 +9,7 @@ public readonly record struct Observation(double Predicted, double Measured);
 /// measurements that bracket the goal), per candidate family, and nudges the aim when the generator repeats
 /// itself. Pure arithmetic on (predicted, measured) pairs, with no model and no runtime.
 /// </summary>
-public sealed class AimController
+internal sealed class AimController
 {
     /// <summary>The nudge stops the loop outside this band: no new candidate is left in either direction.</summary>
     const double MinNudge = 0.7, MaxNudge = 1.35;

@@ -5,7 +5,7 @@ namespace Lamda.Adaptation;
 /// before the first iteration: the generator's smallest architecture, corrected by what the base measured,
 /// and measured itself when the prediction alone says it is too slow.
 /// </summary>
-public static class BudgetFloor
+internal static class BudgetFloor
 {
     public static void Check(string modelName, IArchitectureGenerator generator, CandidateEvaluator evaluator, double correction,
         double targetMs, string deviceName)

@@ -7,7 +7,7 @@ namespace Lamda.Adaptation;
 /// Turns a generator's LamdaText into a candidate and its figures: parse, weight transfer from the base, shape
 /// check, reconstruction of the pruned layers, export, latency metric and accuracy.
 /// </summary>
-public sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer transfer, ILatencyMetric metric, AdaptOptions options,
+internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer transfer, ILatencyMetric metric, AdaptOptions options,
     IProgress<string>? progress = null)
 {
     public Candidate Base => baseModel;

@@ -3,7 +3,7 @@ using Lamda.Graphs;
 namespace Lamda.Adaptation;
 
 /// <summary>One proposal on its way through the checks: what it became, its figures, and what was found wrong.</summary>
-public sealed class Trial(int iteration, Proposal proposal)
+internal sealed class Trial(int iteration, Proposal proposal)
 {
     public int Iteration { get; } = iteration;
     public Proposal Proposal { get; } = proposal;
@@ -17,7 +17,7 @@ public sealed class Trial(int iteration, Proposal proposal)
 }
 
 /// <summary>A validator of the loop, in the three kinds of the LAMDA paper: syntax and structure, task, requirements.</summary>
-public interface ICandidateCheck
+internal interface ICandidateCheck
 {
     string Name { get; }
 
@@ -26,7 +26,7 @@ public interface ICandidateCheck
 }
 
 /// <summary>The text parses, its widths can be realized from the base's weights, and every shape is known.</summary>
-public sealed class StructureCheck(CandidateEvaluator evaluator) : ICandidateCheck
+internal sealed class StructureCheck(CandidateEvaluator evaluator) : ICandidateCheck
 {
     public string Name => "structure";
 
@@ -38,7 +38,7 @@ public sealed class StructureCheck(CandidateEvaluator evaluator) : ICandidateChe
 }
 
 /// <summary>The task is fixed by the base model: same inputs and outputs, same names, types and shapes.</summary>
-public sealed class TaskCheck(Graph baseGraph) : ICandidateCheck
+internal sealed class TaskCheck(Graph baseGraph) : ICandidateCheck
 {
     public string Name => "task";
 
@@ -72,7 +72,7 @@ public sealed class TaskCheck(Graph baseGraph) : ICandidateCheck
 /// candidate that meets the budget may be refined first (<see cref="AdaptOptions.Refiner"/>); the accuracy
 /// judged is the refined one's.
 /// </summary>
-public sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseFigures, double targetMs, AdaptOptions options)
+internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseFigures, double targetMs, AdaptOptions options)
     : ICandidateCheck
 {
     readonly ILatencyMetric metric = evaluator.Metric;

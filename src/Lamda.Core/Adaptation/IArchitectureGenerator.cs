@@ -10,8 +10,9 @@ public sealed record GenerationRequest(
     double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0)
 {
     /// <summary>
-    /// The aim for one candidate family (see <see cref="Proposal.Family"/>), when the loop has calibrated
-    /// families separately; <see cref="AimPredictedMs"/> for all of them otherwise.
+    /// The aim for one candidate family (see <see cref="Proposal.Family"/>): the loop aims a family that has been
+    /// measured from its own measurements, any other at <see cref="AimPredictedMs"/>. Null in a request made by
+    /// hand, which aims every family at <see cref="AimPredictedMs"/>.
     /// </summary>
     public Func<string, double>? FamilyAim { get; init; }
 

@@ -6,7 +6,7 @@ namespace Lamda.Adaptation;
 /// The latency the requirement is judged on. On <c>host</c> every candidate is measured; elsewhere the device's
 /// predictor is the metric. The choice is made once, in <see cref="LatencyMetric.For"/>.
 /// </summary>
-public interface ILatencyMetric
+internal interface ILatencyMetric
 {
     /// <summary>"measured" or "predicted", as reports and messages say it.</summary>
     string Kind { get; }
@@ -27,7 +27,7 @@ public interface ILatencyMetric
     double Of(Figures figures);
 }
 
-public static class LatencyMetric
+internal static class LatencyMetric
 {
     /// <summary>"host or not", decided here once: the host measures, any other device is predicted.</summary>
     /// <param name="options">the adaptation's options: the device, the band, the seed</param>
@@ -43,7 +43,7 @@ public static class LatencyMetric
 }
 
 /// <summary>The device's latency predictor as the metric: deterministic, so one evaluation is the answer.</summary>
-public sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetric
+internal sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetric
 {
     public string Kind => "predicted";
     public double UpperShare => 1;
@@ -64,7 +64,7 @@ public sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetric
 /// the base model: a measurement that runs it interleaved with each candidate and judges their ratio would
 /// cancel the machine's drift; today candidates are measured on their own
 /// </param>
-public sealed class MeasuredMetric(LatencyPredictor predictor, int threads, int seed, double upperShare, Candidate reference)
+internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, int seed, double upperShare, Candidate reference)
     : ILatencyMetric
 {
     public string Kind => "measured";
