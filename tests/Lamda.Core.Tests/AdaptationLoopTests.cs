@@ -71,7 +71,8 @@ public class AimControllerTests
         // base and its own measurements, the common aim between all of them.
         aim.Observe(new Observation(6, 9), "w8");
         aim.Observe(new Observation(8, 8.8), "w4");
-        double Between(Observation lo, Observation hi) => lo.Predicted + (10 - lo.Measured) * (hi.Predicted - lo.Predicted) / (hi.Measured - lo.Measured);
+        static double Between(Observation lo, Observation hi) =>
+            lo.Predicted + (10 - lo.Measured) * (hi.Predicted - lo.Predicted) / (hi.Measured - lo.Measured);
         Assert.Equal(Between(new(6, 9), baseline), aim.AimFor("w8"), 12);
         Assert.Equal(Between(new(8, 8.8), baseline), aim.AimFor("w4"), 12);
         Assert.Equal(Between(new(6, 9), baseline), aim.Aim, 12); // nearest below the goal over all: 9 ms
@@ -204,14 +205,19 @@ public class AdaptationLoopTests
         var b = SampleModels.TinyNet();
         var baseText = LamdaTextWriter.Write(Normalizer.Normalize(b.Graph, b.Weights).Graph);
         double baseMs = new LatencyPredictor(Nano).Predict(b.Graph, b.Weights).LatencyMs;
-        var options = new AdaptOptions { TargetMs = baseMs * 0.5, Device = Nano, Generator = (_, _, _, _) => new LockedGenerator(baseText, "tiny.lock") };
+        var options = new AdaptOptions
+        {
+            TargetMs = baseMs * 0.5, Device = Nano, Generator = (_, _, _, _) => new LockedGenerator(baseText, "tiny.lock"),
+        };
         var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, options));
         Assert.Equal(ErrorCodes.BudgetNotMet, e.Code);
-        Assert.Contains("the locked architecture tiny.lock no longer meets the constraints (Requirement Error: The latency budget", e.Message);
+        Assert.Contains("the locked architecture tiny.lock no longer meets the constraints (Requirement Error: The latency budget",
+            e.Message);
 
         // A lock that meets the constraints is the result, at the first and only iteration.
         var found = Adapter.Run("tinynet", b.Graph, b.Weights, options with { Generator = null });
-        var replay = Adapter.Run("tinynet", b.Graph, b.Weights, options with { Generator = (_, _, _, _) => new LockedGenerator(found.Text, "tiny.lock") });
+        var replay = Adapter.Run("tinynet", b.Graph, b.Weights,
+            options with { Generator = (_, _, _, _) => new LockedGenerator(found.Text, "tiny.lock") });
         Assert.Equal(found.Text, replay.Text);
         Assert.Equal("lock", Assert.Single(replay.Report.Iterations).Generator);
     }
@@ -225,7 +231,8 @@ public class AdaptationLoopTests
         {
             var refined = new WeightStore();
             foreach (var (name, t) in candidate.Weights.Tensors)
-                refined.Add(name, t.DataType == DataTypes.Float ? new FloatTensor(t.Dims.ToArray(), new float[FloatTensor.From(t).Data.Length]).ToProto(name) : t);
+                refined.Add(name, t.DataType == DataTypes.Float
+                    ? new FloatTensor(t.Dims.ToArray(), new float[FloatTensor.From(t).Data.Length]).ToProto(name) : t);
             Calls.Add((candidate, refined));
             return refined;
         }
@@ -234,7 +241,8 @@ public class AdaptationLoopTests
     static DataSet OwnAnswers(GraphBuilder b, int count)
     {
         var rng = new Random(5);
-        var images = new TensorData(DataTypes.Float, [count, 3, 32, 32], Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray());
+        var pixels = Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray();
+        var images = new TensorData(DataTypes.Float, [count, 3, 32, 32], pixels);
         var model = OnnxExporter.Export(b.Graph, b.Weights);
         var labels = Enumerable.Range(0, count).Select(i =>
         {
@@ -267,5 +275,54 @@ public class AdaptationLoopTests
         // With no accuracy drop allowed, the refined (zeroed) candidates fail and the failure is fed back.
         var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, options with { MaxAccuracyDrop = 0 }));
         Assert.Equal(ErrorCodes.AccuracyNotMet, e.Code);
+    }
+}
+
+/// <summary>The requirement check on tables of figures, for both metrics (no measurement is taken).</summary>
+public class RequirementCheckTests
+{
+    static RequirementCheck Check(bool measured, double targetMs, Figures baseFigures, double? maxDrop = null)
+    {
+        var b = SampleModels.TinyNet();
+        var options = new AdaptOptions
+        {
+            TargetMs = targetMs, Device = DeviceCatalog.Resolve("jetson-nano"), MeasureOnHost = measured, MaxAccuracyDrop = maxDrop,
+        };
+        var baseModel = new Candidate(b.Graph, b.Weights);
+        var metric = LatencyMetric.For(options, new LatencyPredictor(options.Device), baseModel);
+        Assert.Equal(measured ? "measured" : "predicted", metric.Kind);
+        var evaluator = new CandidateEvaluator(baseModel, new WeightTransfer(b.Graph, b.Weights), metric, options);
+        return new RequirementCheck(evaluator, baseFigures, targetMs, options);
+    }
+
+    /// <summary>A prediction is judged up to the budget itself; a measurement up to the upper band (98%), for its noise.</summary>
+    [Theory]
+    [InlineData(false, 10.0, "")]
+    [InlineData(false, 10.01, "LV301")]
+    [InlineData(false, 9.5, "")]
+    [InlineData(false, 9.49, "LV302")]
+    [InlineData(true, 9.8, "")]
+    [InlineData(true, 9.81, "LV301")]
+    [InlineData(true, 9.5, "")]
+    [InlineData(true, 9.4, "LV302")]
+    public void LatencyIsJudgedInTheMetricsBand(bool measured, double ms, string code)
+    {
+        var check = Check(measured, 10, new Figures(20, measured ? 20 : null, null));
+        // The other figure is far off: only the metric's own counts.
+        var figures = measured ? new Figures(ms * 3, ms, null) : new Figures(ms, null, null);
+        Assert.Equal(code, string.Join(" ", check.Diagnose(figures).Select(d => d.Code)));
+        Assert.Equal(code != "LV301", check.WithinBudget(figures));
+    }
+
+    [Theory]
+    [InlineData(0.885, 0.02, "")]
+    [InlineData(0.87, 0.02, "LV303")]
+    [InlineData(0.87, null, "")]
+    public void AccuracyIsJudgedAgainstTheBase(double accuracy, double? maxDrop, string code)
+    {
+        var check = Check(false, 10, new Figures(20, null, 0.9), maxDrop);
+        var figures = new Figures(9.7, null, accuracy);
+        Assert.Equal(code, string.Join(" ", check.Diagnose(figures).Select(d => d.Code)));
+        Assert.Equal(code == "", check.WithinBudget(figures));
     }
 }
