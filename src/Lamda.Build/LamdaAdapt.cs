@@ -59,9 +59,8 @@ public sealed partial class LamdaAdapt : Task
         var device = item.GetMetadata("Device");
         var devicePath = ResolveDevice(item, device);
         if (devicePath == null) return false;
-        var warnEstimate = DeviceCatalog.BuiltIn.FirstOrDefault(p => p.Name == devicePath) is { Calibrated: false };
-        if (warnEstimate)
-            Warning(item, "LAMDA050", $"device '{devicePath}' is an uncalibrated estimate from public specs; the latency budget is checked against it. Run 'lamda device-profile -o FILE' on the device and set Device=\"FILE\".");
+        if (DeviceCatalog.BuiltIn.FirstOrDefault(p => p.Name == devicePath)?.UncalibratedWarning is { } uncalibrated)
+            Warning(item, "LAMDA050", $"{uncalibrated} The latency budget is checked against it; set Device=\"FILE\" on the item.");
 
         int seed = int.TryParse(item.GetMetadata("Seed"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
         string? data = Optional(item, "Data"), maxDrop = Optional(item, "MaxAccuracyDrop");

@@ -24,7 +24,7 @@ public sealed record LlmOptions
 /// fails, the corrective prompt goes back with the chat history; after <see cref="LlmOptions.MaxAttempts"/>
 /// answers the search generator takes over, and the report says so.
 /// </summary>
-public sealed class LlmGenerator : IArchitectureGenerator
+public sealed class LlmGenerator : IBoundedGenerator
 {
     public const string LlmName = "llm", FallbackName = "search (fallback)";
 
@@ -43,9 +43,7 @@ public sealed class LlmGenerator : IArchitectureGenerator
     readonly string[] lastAnswers;
     readonly HashSet<string>[] sliceNodes;
     readonly HashSet<string> allNodes;
-    readonly List<string> warnings = [];
     int attempts;
-    List<Diagnostic> diagnostics = [];
 
     public LlmGenerator(Graph graph, WeightTransfer transfer, LatencyPredictor predictor, ILanguageModel model, LlmOptions options)
     {
@@ -84,24 +82,15 @@ public sealed class LlmGenerator : IArchitectureGenerator
     public IReadOnlyList<IReadOnlyList<ChatMessage>> LastPrompts { get; private set; } = [];
     public IReadOnlyList<string> Grammars => grammars;
 
-    public IReadOnlyList<Diagnostic> Diagnostics => diagnostics;
-    public string? Note { get; private set; }
-    public IReadOnlyList<string> Warnings => warnings;
-    public SearchGenerator Search => search;
+    /// <summary>The search generator's smallest architecture: the one the fallback can reach.</summary>
+    public (double PredictedMs, string Text) Smallest() => search.Smallest();
 
-    public string Generate(GenerationRequest request)
+    public Proposal Generate(GenerationRequest request)
     {
-        diagnostics = [];
-        if (attempts >= options.MaxAttempts)
-        {
-            if (Name != FallbackName)
-                warnings.Add($"the LLM generator ({model.Name}) gave no architecture that met every constraint in {attempts} attempts; the search generator took over at iteration {request.Iteration}.");
-            Name = FallbackName;
-            Note = null;
-            return search.Generate(request);
-        }
+        if (attempts >= options.MaxAttempts) return Fallback(request);
         attempts++;
-        var constraints = new Constraints(device, request.TargetMs, request.BaseMs > 0 ? request.BaseMs : request.TargetMs, Constraints.DescribeTask(graph));
+        double baseMs = request.BaseMs > 0 ? request.BaseMs : request.TargetMs;
+        var constraints = new Constraints(device, request.TargetMs, baseMs, Constraints.DescribeTask(graph));
         var answers = new string[plan.Slices.Count];
         var prompts = new List<IReadOnlyList<ChatMessage>>();
         for (int s = 0; s < plan.Slices.Count; s++)
@@ -111,7 +100,8 @@ public sealed class LlmGenerator : IArchitectureGenerator
             {
                 history.Clear();
                 history.Add(ChatMessage.System(Prompts.System));
-                history.Add(ChatMessage.User(Prompts.Question(constraints, baseSlices[s], plan.Slices.Count > 1 ? (s, plan.Slices.Count, interfaces[s]) : null)));
+                (int, int, IReadOnlyList<string>)? position = plan.Slices.Count > 1 ? (s, plan.Slices.Count, interfaces[s]) : null;
+                history.Add(ChatMessage.User(Prompts.Question(constraints, baseSlices[s], position)));
             }
             else
             {
@@ -123,7 +113,8 @@ public sealed class LlmGenerator : IArchitectureGenerator
             int promptTokens = model.CountPromptTokens(history);
             int room = model.ContextSize - promptTokens;
             if (room < 16)
-                throw new LamdaException(ErrorCodes.ContextTooSmall, $"{model.Name}: the prompt for slice {s + 1} takes {promptTokens} of the {model.ContextSize} context tokens; use a model with a larger context (--llm-context).");
+                throw new LamdaException(ErrorCodes.ContextTooSmall, $"{model.Name}: the prompt for slice {s + 1} takes {promptTokens} " +
+                    $"of the {model.ContextSize} context tokens; use a model with a larger context (--llm-context).");
             uint seed = unchecked((uint)(options.Seed * 7919 + attempts * 104729 + s * 131));
             answers[s] = model.Complete(history, grammars[s], room, seed);
             lastAnswers[s] = answers[s];
@@ -135,17 +126,35 @@ public sealed class LlmGenerator : IArchitectureGenerator
         // A slice reads edges of the slices before it and the outputs are written after it: each answer is
         // parsed in place of its slice of the base.
         int parsed = Enumerable.Range(0, answers.Length).Count(s => LamdaTextReader.TryRead(
-            header + string.Concat(baseSlices.Take(s)) + answers[s] + string.Concat(baseSlices.Skip(s + 1)), $"slice{s + 1}.lamda", out _) != null);
+            header + string.Concat(baseSlices.Take(s)) + answers[s] + string.Concat(baseSlices.Skip(s + 1)),
+            $"slice{s + 1}.lamda", out _) != null);
         ParsedAnswers += parsed;
-        diagnostics = CheckInterfaces(text);
+        var mismatches = CheckInterfaces(text);
         Name = LlmName;
-        Note = $"LLM attempt {attempts}/{options.MaxAttempts}: {plan.Slices.Count} slice(s), {parsed}/{answers.Length} answers parse, {diagnostics.Count} slice-interface mismatch(es)";
-        return text;
+        var note = $"LLM attempt {attempts}/{options.MaxAttempts}: {plan.Slices.Count} slice(s), " +
+            $"{parsed}/{answers.Length} answers parse, " +
+            $"{mismatches.Count} slice-interface mismatch(es)";
+        return new Proposal(text, Note: note) { Diagnostics = mismatches };
+    }
+
+    /// <summary>
+    /// The search generator's answer, once the LLM has had its attempts; the first one says so in the report. It
+    /// carries no family: the loop has never calibrated its aim per family after a fallback, and this redesign
+    /// changes no behaviour (giving the fallback its family would sharpen the aim on <c>host</c>).
+    /// </summary>
+    Proposal Fallback(GenerationRequest request)
+    {
+        var warning = Name == FallbackName ? null
+            : $"the LLM generator ({model.Name}) gave no architecture that met every constraint in {attempts} attempts; " +
+              $"the search generator took over at iteration {request.Iteration}.";
+        Name = FallbackName;
+        return search.Generate(request) with { Family = null, Warning = warning };
     }
 
     /// <summary>The diagnostics a slice can act on: those about its own nodes, and those about the whole model.</summary>
     IReadOnlyList<Diagnostic> Relevant(IReadOnlyList<Diagnostic> feedback, int slice) =>
-        feedback.Where(d => d.Message.Split(' ', 2)[0] is var first && (!allNodes.Contains(first) || sliceNodes[slice].Contains(first))).ToList();
+        feedback.Where(d => d.Message.Split(' ', 2)[0] is var first && (!allNodes.Contains(first) || sliceNodes[slice].Contains(first)))
+            .ToList();
 
     IReadOnlyList<Node> Nodes(Slice s) => graph.Nodes.Skip(s.FirstNode).Take(s.LastNode - s.FirstNode + 1).ToList();
 
@@ -180,11 +189,13 @@ public sealed class LlmGenerator : IArchitectureGenerator
         var producers = candidate.Nodes.ToDictionary(n => n.Output, StringComparer.Ordinal);
         foreach (var consumer in candidate.Nodes)
         {
-            if (consumer.EdgeInputs.FirstOrDefault() is not { } first || first.Index != 0 || !producers.TryGetValue(first.Edge, out var producer)) continue;
+            if (consumer.EdgeInputs.FirstOrDefault() is not { } first || first.Index != 0
+                || !producers.TryGetValue(first.Edge, out var producer)) continue;
             if (sliceOf[producer.Output] == sliceOf[consumer.Output]) continue;
             if (producer.OutChannels is { } o && consumer.InChannels is { } c && o != c)
                 result.Add(Diagnostic.Syntax(ValidationCodes.SliceInterface, $"{consumer.Id} ({consumer.Op})",
-                    $"reads %{first.Key} with {c} channels, but {producer.Id} ({producer.Op}) in slice {sliceOf[producer.Output] + 1} writes {o}; an edge between slices must keep one channel count"));
+                    $"reads %{first.Key} with {c} channels, but {producer.Id} ({producer.Op}) in slice {sliceOf[producer.Output] + 1} " +
+                    $"writes {o}; an edge between slices must keep one channel count"));
         }
         return result;
     }
@@ -202,8 +213,10 @@ public sealed class LlmGenerator : IArchitectureGenerator
         var longest = lines.MaxBy(l => l.tokens);
         if (limit < longest.tokens)
             throw new LamdaException(ErrorCodes.ContextTooSmall,
-                $"{model.Name}: a context of {model.ContextSize} tokens is too small for one slice: the prompt takes {overhead} tokens and node {longest.n.Id} alone {longest.tokens}, " +
-                $"so at least {overhead + options.CorrectiveReserve + 4 * longest.tokens} are needed. Use a larger --llm-context or a model trained for a longer context.");
+                $"{model.Name}: a context of {model.ContextSize} tokens is too small for one slice: the prompt takes {overhead} tokens " +
+                $"and node {longest.n.Id} alone {longest.tokens}, " +
+                $"so at least {overhead + options.CorrectiveReserve + 4 * longest.tokens} " +
+                "are needed. Use a larger --llm-context or a model trained for a longer context.");
         return Slicer.Plan(graph, limit, counter);
     }
 }

@@ -67,7 +67,7 @@ public static class TrainingSet
             // Aims spread over 25%..95% of the base (never below the smallest architecture), jittered per variant.
             double share = 0.25 + 0.70 * (v + random.NextDouble()) / options.VariantsPerModel;
             double aim = Math.Max(smallest * 1.01, basePredicted * share);
-            var text = search.Generate(new GenerationRequest(aim, aim, [], 1));
+            var text = search.Generate(new GenerationRequest(aim, aim, [], 1)).Text;
             var hash = Adapter.ArchitectureHash(text);
             if (!seen.Add(hash)) continue;
             var candidate = LamdaTextReader.Read(text, $"{name}.variant.lamda");

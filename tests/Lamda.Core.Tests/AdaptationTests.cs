@@ -270,7 +270,7 @@ public class BatchNormRecalibrationTests
         var transfer = new WeightTransfer(b.Graph, b.Weights);
         var predictor = new LatencyPredictor(DeviceCatalog.Resolve("jetson-nano"));
         double baseMs = predictor.Predict(b.Graph, b.Weights).LatencyMs;
-        var text = new SearchGenerator(transfer, predictor).Generate(new GenerationRequest(baseMs * 0.5, baseMs * 0.5, [], 1));
+        var text = new SearchGenerator(transfer, predictor).Generate(new GenerationRequest(baseMs * 0.5, baseMs * 0.5, [], 1)).Text;
         var (pruned, weights, diagnostics) = transfer.Apply(LamdaTextReader.Read(text));
         Assert.Empty(diagnostics);
         var rng = new Random(3);

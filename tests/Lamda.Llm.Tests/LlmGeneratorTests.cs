@@ -58,7 +58,7 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
         for (int seed = 0; seed < 6; seed++)
         {
             var generator = Generator(s, tiny.Model, seed);
-            var text = generator.Generate(Request(s));
+            var text = generator.Generate(Request(s)).Text;
             var candidate = AssertSameSkeleton(s.Graph, text);
             Assert.Equal(1, generator.Answers);
             Assert.Equal(1, generator.ParsedAnswers);
@@ -76,7 +76,7 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
     {
         var s = SharedModel("squeezenet1_1");
         var generator = Generator(s, tiny.Model, seed: 3);
-        AssertSameSkeleton(s.Graph, generator.Generate(Request(s)));
+        AssertSameSkeleton(s.Graph, generator.Generate(Request(s)).Text);
         Assert.Equal(generator.Answers, generator.ParsedAnswers);
     }
 
@@ -84,9 +84,9 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
     public void SamplingIsReproducibleForASeed()
     {
         var s = TinyNet();
-        var first = Generator(s, tiny.Model, seed: 11).Generate(Request(s));
-        var again = Generator(s, tiny.Model, seed: 11).Generate(Request(s));
-        var other = Generator(s, tiny.Model, seed: 12).Generate(Request(s));
+        var first = Generator(s, tiny.Model, seed: 11).Generate(Request(s)).Text;
+        var again = Generator(s, tiny.Model, seed: 11).Generate(Request(s)).Text;
+        var other = Generator(s, tiny.Model, seed: 12).Generate(Request(s)).Text;
         Assert.Equal(first, again);
         Assert.NotEqual(first, other);
     }
@@ -96,7 +96,7 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
     {
         var s = TinyNet();
         var generator = Generator(s, tiny.Model, seed: 1);
-        var firstAnswer = generator.Generate(Request(s, 0.4));
+        var firstAnswer = generator.Generate(Request(s, 0.4)).Text;
         var question = Assert.Single(generator.LastPrompts);
         Assert.Equal(["system", "user"], question.Select(m => m.Role));
         Assert.Equal(Prompts.System, question[0].Content);
@@ -112,7 +112,7 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
             Diagnostic.Syntax(ValidationCodes.Coupling, "n0 (Conv)", "8 output channels cannot be realized: n6 (Conv) shares them"),
             Diagnostic.Requirement(ValidationCodes.LatencyOver, "latency budget", "0.500 ms", "predicted latency", "0.700 ms"),
         };
-        var secondAnswer = generator.Generate(Request(s, 0.4, feedback, 2));
+        var secondAnswer = generator.Generate(Request(s, 0.4, feedback, 2)).Text;
         var refinement = Assert.Single(generator.LastPrompts);
         Assert.Equal(["system", "user", "assistant", "user"], refinement.Select(m => m.Role));
         Assert.Equal(q, refinement[1].Content);
@@ -170,7 +170,7 @@ public class LlmGeneratorTests(TinyModelFixture tiny)
         // A model that answers with widths that satisfy every constraint (here: the search generator's choice)
         // is accepted at the first iteration, under the LLM's name: the loop judges answers, not generators.
         var s = TinyNet();
-        var chosen = new SearchGenerator(s.Transfer, s.Predictor).Generate(Request(s, 0.6));
+        var chosen = new SearchGenerator(s.Transfer, s.Predictor).Generate(Request(s, 0.6)).Text;
         var lines = LamdaTextReader.Read(chosen).Nodes.ToDictionary(n => n.Id, LamdaTextWriter.NodeLine);
         var (realized, weights, _) = s.Transfer.Apply(LamdaTextReader.Read(chosen));
         double chosenMs = s.Predictor.Predict(realized!, weights!).LatencyMs;

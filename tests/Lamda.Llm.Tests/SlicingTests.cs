@@ -25,9 +25,9 @@ public partial class SlicingTests(TinyModelFixture tiny)
         Assert.Equal(s.Graph.Nodes.Count - 1, plan.Slices[^1].LastNode);
         for (int i = 1; i < plan.Slices.Count; i++) Assert.Equal(plan.Slices[i - 1].LastNode + 1, plan.Slices[i].FirstNode);
 
-        var text = generator.Generate(Request(s));
-        Assert.Equal(LamdaTextWriter.Write(s.Graph), text); // reassembled exactly
-        Assert.Empty(generator.Diagnostics);
+        var proposal = generator.Generate(Request(s));
+        Assert.Equal(LamdaTextWriter.Write(s.Graph), proposal.Text); // reassembled exactly
+        Assert.Empty(proposal.Diagnostics);
         Assert.Equal(plan.Slices.Count, scripted.Calls.Count);
         for (int i = 0; i < plan.Slices.Count; i++)
         {
@@ -62,8 +62,8 @@ public partial class SlicingTests(TinyModelFixture tiny)
         var scripted = new ScriptedLanguageModel(1400, (_, line) => line.StartsWith(producer.Id + " ", StringComparison.Ordinal)
             ? Channels().Replace(line, m => $"ch={m.Groups[1].Value}:{long.Parse(m.Groups[2].Value) - 1}") : line);
         var generator = Generator(s, scripted);
-        generator.Generate(Request(s));
-        var mismatch = Assert.Single(generator.Diagnostics, d => d.Message.StartsWith(consumer.Id + " ", StringComparison.Ordinal));
+        var proposal = generator.Generate(Request(s));
+        var mismatch = Assert.Single(proposal.Diagnostics, d => d.Message.StartsWith(consumer.Id + " ", StringComparison.Ordinal));
         Assert.Equal(ValidationCodes.SliceInterface, mismatch.Code);
         Assert.Contains($"{producer.Id} ({producer.Op})", mismatch.Prompt);
         Assert.Contains($"writes {producer.OutChannels - 1}", mismatch.Prompt);
@@ -82,7 +82,7 @@ public partial class SlicingTests(TinyModelFixture tiny)
         Assert.True(plan.Slices.Count >= 2, "TinyNet should not fit one 4096-token question with this vocabulary");
         // Slicing counted the GGUF tokenizer's tokens, not an estimate.
         Assert.Equal(s.Graph.Nodes.Sum(n => small.CountTokens(LamdaTextWriter.NodeLine(n) + "\n")), plan.TotalTokens);
-        var text = generator.Generate(Request(s));
+        var text = generator.Generate(Request(s)).Text;
         AssertSameSkeleton(s.Graph, text);
         Assert.Equal(plan.Slices.Count, generator.Answers);
         Assert.Equal(generator.Answers, generator.ParsedAnswers);

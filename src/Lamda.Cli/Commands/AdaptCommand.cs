@@ -62,7 +62,7 @@ public sealed class AdaptCommand : Command
             throw new LamdaException(ErrorCodes.BadArgument, "--llm-model is used only with --generator llm.");
         var progress = new StderrProgress(stderr);
         var profile = DeviceCatalog.Resolve(deviceName, () => HostProfiles.GetOrCreate(progress));
-        if (!profile.Calibrated) stderr.WriteLine($"warning: device '{profile.Name}' uses an uncalibrated estimate from public specs; run 'lamda device-profile' on the device for real figures.");
+        if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var data = args.Value("--data") is { } dir ? DataSet.Load(dir) : null;
         double? maxDrop = args.Value("--max-accuracy-drop") is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
         if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");

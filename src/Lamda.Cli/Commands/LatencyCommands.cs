@@ -136,7 +136,7 @@ public sealed class PredictCommand : Command
         args.NoMorePositionals(1);
         var device = args.Required("--device");
         var profile = DeviceCatalog.Resolve(device, () => HostProfiles.GetOrCreate(new StderrProgress(stderr)));
-        if (!profile.Calibrated) stderr.WriteLine($"warning: device '{profile.Name}' uses an uncalibrated estimate from public specs; run 'lamda device-profile' on the device for real figures.");
+        if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var (raw, weights) = ModelSource.LoadOnnx(path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
         var prediction = new LatencyPredictor(profile).Predict(graph, weights);

@@ -18,7 +18,8 @@ public sealed record Diagnostic(string Code, DiagnosticKind Kind, string Message
             $"Task Error: The model's {parameter} is {actual} which does not match the required {expected}.");
 
     /// <summary>"Requirement Error: The {requirement} is {target}, but the {metric} is {actual}."</summary>
-    public static Diagnostic Requirement(string code, string requirement, string target, string metric, string actual, string? advice = null) =>
+    public static Diagnostic Requirement(
+        string code, string requirement, string target, string metric, string actual, string? advice = null) =>
         new(code, DiagnosticKind.Requirement, $"{requirement} {target}, {metric} {actual}",
             $"Requirement Error: The {requirement} is {target}, but the {metric} is {actual}.{(advice == null ? "" : " " + advice)}");
 
@@ -28,7 +29,8 @@ public sealed record Diagnostic(string Code, DiagnosticKind Kind, string Message
 /// <summary>Codes of the adaptation validators (README lists them).</summary>
 public static class ValidationCodes
 {
-    public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105", Shapes = "LV106", SliceInterface = "LV107";
+    public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105",
+        Shapes = "LV106", SliceInterface = "LV107";
     public const string InputChanged = "LV201", OutputChanged = "LV202";
     public const string LatencyOver = "LV301", LatencyUnder = "LV302", Accuracy = "LV303";
 }

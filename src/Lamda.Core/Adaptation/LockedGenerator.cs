@@ -8,5 +8,5 @@ public sealed class LockedGenerator(string text, string source) : IArchitectureG
 {
     public string Name => "lock";
     public string Source { get; } = source;
-    public string Generate(GenerationRequest request) => text;
+    public Proposal Generate(GenerationRequest request) => new(text) { LockFile = Source };
 }

@@ -4,60 +4,14 @@ using Lamda.Text;
 
 namespace Lamda.Adaptation;
 
-/// <summary>What the loop asks a generator for: a target, the predicted latency to aim at, and the feedback so far.</summary>
-/// <param name="TargetMs">the budget, in the loop's metric (measured on host, predicted elsewhere)</param>
-/// <param name="AimPredictedMs">the predicted latency to aim at so that the metric lands inside the accepted band</param>
-/// <param name="Feedback">the diagnostics of the previous candidate (empty at the first iteration)</param>
-/// <param name="BaseMs">the base model's latency in the loop's metric</param>
-public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0)
-{
-    /// <summary>
-    /// The aim for one candidate family (see <see cref="IArchitectureGenerator.Family"/>), when the loop has
-    /// calibrated families separately; <see cref="AimPredictedMs"/> for all of them otherwise.
-    /// </summary>
-    public Func<string, double>? FamilyAim { get; init; }
-
-    public double AimFor(string family) => FamilyAim?.Invoke(family) ?? AimPredictedMs;
-}
-
-/// <summary>Turns a base architecture plus constraints into a new architecture, in LamdaText.</summary>
-public interface IArchitectureGenerator
-{
-    /// <summary>The generator that produced the last answer (a generator may hand over to another).</summary>
-    string Name { get; }
-
-    string Generate(GenerationRequest request);
-
-    /// <summary>Problems the generator itself found in its last answer (for example between slices); validated like the loop's own.</summary>
-    IReadOnlyList<Diagnostic> Diagnostics => [];
-
-    /// <summary>A line for the report about the last answer, or null.</summary>
-    string? Note => null;
-
-    /// <summary>Things the report must say about the run as a whole (for example a fallback).</summary>
-    IReadOnlyList<string> Warnings => [];
-
-    /// <summary>The search generator behind this one, used to find the smallest reachable architecture.</summary>
-    SearchGenerator? Search => null;
-
-    /// <summary>
-    /// The family of the last answer, or null: candidates of one family depart from the predictor in the same way
-    /// on a real device (for the search generator: the channel multiple its widths are rounded to, and the residual
-    /// blocks it dropped), so the loop calibrates its aim per family.
-    /// </summary>
-    string? Family => null;
-}
-
 /// <summary>
 /// The default generator: a deterministic search over layer widths. For each channel multiple that suits the
 /// device (its convolution tile first, then finer ones), it bisects a width factor so that predicted latency
 /// is as high as possible without exceeding the aim, and returns the largest such architecture. Widths come
 /// from L1 importance under every channel coupling; the result is written as LamdaText like any generator's.
 /// </summary>
-public sealed class SearchGenerator : IArchitectureGenerator
+public sealed class SearchGenerator : IBoundedGenerator
 {
-    SearchGenerator? IArchitectureGenerator.Search => this;
-
     readonly WeightTransfer transfer;
     readonly LatencyPredictor predictor;
     readonly int[] multiples;
@@ -103,9 +57,7 @@ public sealed class SearchGenerator : IArchitectureGenerator
 
     public string Name => "search";
 
-    /// <summary>The family of the last answer: the channel multiple, prefixed by the number of residual blocks dropped.</summary>
-    public string? Family { get; private set; }
-
+    /// <summary>The family of an answer: the channel multiple, prefixed by the number of residual blocks dropped.</summary>
     string FamilyOf(int multiple) => $"{familyPrefix}w{multiple}";
 
     /// <summary>Predicted latency and graph of the uniform width factor (in thousandths) at a channel multiple.</summary>
@@ -175,7 +127,8 @@ public sealed class SearchGenerator : IArchitectureGenerator
         var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
         double modelWeights = LatencyPredictor.ModelMWeights(kernels);
         double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
-        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights).OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
+        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights)
+            .OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>A generator for the base without its first <paramref name="count"/> blocks (a depth edit), or null.</summary>
@@ -183,11 +136,12 @@ public sealed class SearchGenerator : IArchitectureGenerator
     {
         if (count == 0 || count > Blocks().Count) return null;
         if (!shallower.TryGetValue(count, out var g))
-            shallower[count] = g = new SearchGenerator(transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
+            shallower[count] = g = new SearchGenerator(
+                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
         return g;
     }
 
-    public string Generate(GenerationRequest request)
+    public Proposal Generate(GenerationRequest request)
     {
         // Each multiple is its own family with its own aim; the winner is the candidate that comes closest to
         // its family's aim, since that is the one expected to land closest to the budget on the device.
@@ -212,17 +166,11 @@ public sealed class SearchGenerator : IArchitectureGenerator
             // No width-only architecture fits: drop residual blocks, one more at a time, and search widths again.
             for (int count = 1; depthEdits && count <= Blocks().Count; count++)
                 if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
-                {
-                    var text = shallow.Generate(request);
-                    Family = shallow.Family;
-                    return text;
-                }
+                    return shallow.Generate(request);
             var smallest = multiples.Select(m => (m, r: Evaluate(0, m))).MinBy(x => x.r.Ms);
-            Family = FamilyOf(smallest.m);
-            return LamdaTextWriter.Write(smallest.r.Graph);
+            return new Proposal(LamdaTextWriter.Write(smallest.r.Graph), FamilyOf(smallest.m));
         }
         var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, b.Aim);
-        Family = FamilyOf(b.Multiple);
-        return LamdaTextWriter.Write(filled.Graph);
+        return new Proposal(LamdaTextWriter.Write(filled.Graph), FamilyOf(b.Multiple));
     }
 }

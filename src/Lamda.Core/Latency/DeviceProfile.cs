@@ -111,6 +111,11 @@ public sealed record DeviceProfile
     /// <summary>Shown wherever an uncalibrated profile is used.</summary>
     public string Label => Calibrated ? "calibrated" : "uncalibrated estimate";
 
+    /// <summary>The one warning for an uncalibrated profile (report, CLI and build task), or null when calibrated.</summary>
+    public string? UncalibratedWarning => Calibrated ? null
+        : $"device '{Name}' uses an uncalibrated estimate from public specs; for real figures, run 'lamda device-profile -o FILE' "
+          + "on the device and use FILE as the device.";
+
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,

@@ -1,0 +1,67 @@
+using Lamda.Data;
+using Lamda.Graphs;
+using Lamda.Latency;
+
+namespace Lamda.Adaptation;
+
+public sealed record AdaptOptions
+{
+    /// <summary>The latency budget in milliseconds; 0 when <see cref="TargetFraction"/> sets it.</summary>
+    public double TargetMs { get; init; }
+    /// <summary>
+    /// The budget as a share of the base model's latency in the loop's metric (measured on host, predicted
+    /// elsewhere), instead of <see cref="TargetMs"/>; resolved once, after the base is evaluated.
+    /// </summary>
+    public double? TargetFraction { get; init; }
+    /// <summary>Device profile; when <see cref="MeasureOnHost"/> is true every candidate is also measured here.</summary>
+    public required DeviceProfile Device { get; init; }
+    public bool MeasureOnHost { get; init; }
+    public DataSet? Data { get; init; }
+    /// <summary>Reconstruct pruned layers by least squares on the data set's calibration images (when it has them).</summary>
+    public bool Reconstruct { get; init; } = true;
+    public double? MaxAccuracyDrop { get; init; }
+    public int Seed { get; init; }
+    public int MaxIterations { get; init; } = 12;
+    /// <summary>Accepted band: the result must be at least this share of the target...</summary>
+    public double LowerBand { get; init; } = 0.95;
+    /// <summary>...and at most this share, a margin for the noise of an independent re-measurement.</summary>
+    public double UpperBand { get; init; } = 0.98;
+    /// <summary>Generator; the search generator when null.</summary>
+    public Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
+    /// <summary>An optional step for candidates that meet the latency budget, before their accuracy is judged.</summary>
+    public ICandidateRefiner? Refiner { get; init; }
+
+    /// <summary>Refuses options that set no budget, or two.</summary>
+    internal void CheckBudget()
+    {
+        if (TargetFraction is { } f)
+        {
+            if (TargetMs != 0)
+                throw new LamdaException(ErrorCodes.BadArgument,
+                    "the adaptation sets both a budget in ms and a share of the base's latency; set only one.");
+            if (!double.IsFinite(f) || f <= 0)
+                throw new LamdaException(ErrorCodes.BadBudget,
+                    $"a latency budget of {f} times the base model's latency is not valid; use a share above 0, such as 50%.");
+        }
+        else if (!double.IsFinite(TargetMs) || TargetMs <= 0)
+            throw new LamdaException(ErrorCodes.BadBudget,
+                $"the latency budget of {TargetMs} ms is not valid; use a positive budget (5ms) or a share of the base's latency (50%).");
+    }
+
+    /// <summary>The budget in milliseconds, given the base model's latency in the loop's metric.</summary>
+    internal double ResolveTargetMs(double baseMs) => TargetFraction is { } f ? f * baseMs : TargetMs;
+}
+
+/// <summary>
+/// An optional step after a candidate meets the latency budget: new weights for its graph (for example by
+/// distilling the base model into it). The refined candidate is what the accuracy requirement judges, and a
+/// drop too large goes back to the generator as feedback like any other.
+/// </summary>
+public interface ICandidateRefiner
+{
+    /// <summary>Weights for the candidate's graph, which must stay as it is; never the inputs, modified.</summary>
+    /// <param name="baseModel">the base model, the teacher</param>
+    /// <param name="candidate">the pruned candidate, its weights transferred (and reconstructed) from the base</param>
+    /// <param name="seed">the run's seed</param>
+    WeightStore Refine(Candidate baseModel, Candidate candidate, int seed);
+}

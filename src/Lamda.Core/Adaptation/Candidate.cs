@@ -1,0 +1,20 @@
+using Lamda.Graphs;
+using Lamda.Onnx;
+using Onnx;
+
+namespace Lamda.Adaptation;
+
+/// <summary>
+/// An architecture with its weights, realized from LamdaText (or the base model itself). It is exported to
+/// ONNX and serialized at most once, and only when something runs it.
+/// </summary>
+public sealed class Candidate(Graph graph, WeightStore weights)
+{
+    ModelProto? model;
+    byte[]? bytes;
+
+    public Graph Graph { get; } = graph;
+    public WeightStore Weights { get; } = weights;
+    public ModelProto Model => model ??= OnnxExporter.Export(Graph, Weights);
+    public byte[] Bytes => bytes ??= ModelFile.ToBytes(Model);
+}

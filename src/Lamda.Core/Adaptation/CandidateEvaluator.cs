@@ -1,0 +1,61 @@
+using Lamda.Graphs;
+using Lamda.Text;
+
+namespace Lamda.Adaptation;
+
+/// <summary>
+/// Turns a generator's LamdaText into a candidate and its figures: parse, weight transfer from the base, shape
+/// check, reconstruction of the pruned layers, export, latency metric and accuracy.
+/// </summary>
+internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer transfer, ILatencyMetric metric, AdaptOptions options,
+    IProgress<string>? progress = null)
+{
+    public Candidate Base => baseModel;
+    public ILatencyMetric Metric => metric;
+
+    /// <summary>
+    /// The candidate a text describes, with the base's weights for what it keeps, and its reconstruction on the
+    /// data set's calibration inputs when there are any; null, with the reasons in <paramref name="diagnostics"/>, when none.
+    /// </summary>
+    public Candidate? Build(string text, List<Diagnostic> diagnostics, int iteration)
+    {
+        var kept = new Dictionary<string, int[]>();
+        var candidate = Realize(text, diagnostics, kept);
+        if (candidate == null || !options.Reconstruct || options.Data?.CalibImages is not { } calibration) return candidate;
+        var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, kept, calibration,
+            seed: options.Seed);
+        progress?.Report($"iteration {iteration}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
+            $"on {calibration.Shape[0]} calibration inputs");
+        return new Candidate(candidate.Graph, Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration));
+    }
+
+    /// <summary>Parse, weight transfer and shape check alone (no reconstruction); null when any of them fails.</summary>
+    /// <param name="text">the candidate's LamdaText</param>
+    /// <param name="diagnostics">where what is wrong with it is added</param>
+    /// <param name="keptOutputs">filled with the base channels each layer keeps, when given</param>
+    public Candidate? Realize(string text, List<Diagnostic> diagnostics, Dictionary<string, int[]>? keptOutputs = null)
+    {
+        int before = diagnostics.Count;
+        var parsed = LamdaTextReader.TryRead(text, "candidate.lamda", out var parse);
+        if (parsed == null)
+        {
+            diagnostics.AddRange(parse.Select(d =>
+                Diagnostic.Syntax(ValidationCodes.Parse, $"line {d.Line}, column {d.Column}", $"{d.Code} {d.Message}")));
+            return null;
+        }
+        var (graph, weights, transferDiagnostics) = transfer.Apply(parsed, keptOutputs: keptOutputs);
+        diagnostics.AddRange(transferDiagnostics);
+        if (graph == null || weights == null) return null;
+        var inference = ShapeInference.Run(graph, weights, batchOne: true);
+        foreach (var n in graph.Nodes.Where(n => !inference.TypeOf(n.Output).IsStatic && n.Op != "Shape").Take(3))
+            diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Shapes, $"{n.Id} ({n.Op})",
+                "its output shape cannot be determined; check the channel counts of its inputs"));
+        return diagnostics.Count == before ? new Candidate(graph, weights) : null;
+    }
+
+    /// <summary>Latency in the loop's metric, and accuracy on the data set when there is one.</summary>
+    public Figures Evaluate(Candidate candidate) => WithAccuracy(metric.Evaluate(candidate), candidate);
+
+    public Figures WithAccuracy(Figures latency, Candidate candidate) =>
+        latency with { Accuracy = options.Data?.Accuracy(candidate.Bytes) };
+}

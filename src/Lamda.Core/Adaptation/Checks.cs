@@ -1,0 +1,125 @@
+using Lamda.Graphs;
+
+namespace Lamda.Adaptation;
+
+/// <summary>One proposal on its way through the checks: what it became, its figures, and what was found wrong.</summary>
+internal sealed class Trial(int iteration, Proposal proposal)
+{
+    public int Iteration { get; } = iteration;
+    public Proposal Proposal { get; } = proposal;
+    /// <summary>The realized candidate, once the structure check has made one.</summary>
+    public Candidate? Candidate { get; set; }
+    /// <summary>The candidate's figures, once the requirement check has evaluated it.</summary>
+    public Figures? Figures { get; set; }
+    /// <summary>Everything found wrong, starting with what the generator found itself; the feedback of the next iteration.</summary>
+    public List<Diagnostic> Diagnostics { get; } = [.. proposal.Diagnostics];
+    public bool Accepted => Diagnostics.Count == 0;
+}
+
+/// <summary>A validator of the loop, in the three kinds of the LAMDA paper: syntax and structure, task, requirements.</summary>
+internal interface ICandidateCheck
+{
+    string Name { get; }
+
+    /// <summary>Adds what it finds to the trial; false when the checks after it have nothing to work on.</summary>
+    bool Run(Trial trial);
+}
+
+/// <summary>The text parses, its widths can be realized from the base's weights, and every shape is known.</summary>
+internal sealed class StructureCheck(CandidateEvaluator evaluator) : ICandidateCheck
+{
+    public string Name => "structure";
+
+    public bool Run(Trial trial)
+    {
+        trial.Candidate = evaluator.Build(trial.Proposal.Text, trial.Diagnostics, trial.Iteration);
+        return trial.Candidate != null;
+    }
+}
+
+/// <summary>The task is fixed by the base model: same inputs and outputs, same names, types and shapes.</summary>
+internal sealed class TaskCheck(Graph baseGraph) : ICandidateCheck
+{
+    public string Name => "task";
+
+    /// <summary>Only a candidate that is otherwise valid is worth evaluating against the requirements.</summary>
+    public bool Run(Trial trial)
+    {
+        trial.Diagnostics.AddRange(Diagnose(baseGraph, trial.Candidate!.Graph));
+        return trial.Diagnostics.Count == 0;
+    }
+
+    public static List<Diagnostic> Diagnose(Graph baseGraph, Graph candidate)
+    {
+        var d = new List<Diagnostic>();
+        string Io(IEnumerable<GraphValue> v) => string.Join(", ", v.Select(x => $"{x.Name} {x.Type}"));
+        if (Io(baseGraph.Inputs) != Io(candidate.Inputs))
+            d.Add(Diagnostic.Task(ValidationCodes.InputChanged, "input", Io(candidate.Inputs), Io(baseGraph.Inputs)));
+        if (Io(baseGraph.Outputs) != Io(candidate.Outputs))
+            d.Add(Diagnostic.Task(ValidationCodes.OutputChanged, "output", Io(candidate.Outputs), Io(baseGraph.Outputs)));
+        foreach (var o in candidate.Outputs)
+        {
+            var producer = candidate.Nodes.FirstOrDefault(n => n.Output == o.Edge);
+            if (producer?.OutChannels is { } c && o.Type.Channels is { } e && c != e)
+                d.Add(Diagnostic.Task(ValidationCodes.OutputChanged, $"output '{o.Name}' dimension", c.ToString(), $"{e} (the task head)"));
+        }
+        return d;
+    }
+}
+
+/// <summary>
+/// The latency budget, in the loop's metric and inside the accepted band, and the maximum accuracy drop. A
+/// candidate that meets the budget may be refined first (<see cref="AdaptOptions.Refiner"/>); the accuracy
+/// judged is the refined one's.
+/// </summary>
+internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseFigures, double targetMs, AdaptOptions options)
+    : ICandidateCheck
+{
+    readonly ILatencyMetric metric = evaluator.Metric;
+
+    public string Name => "requirements";
+
+    public bool Run(Trial trial)
+    {
+        var candidate = trial.Candidate!;
+        var latency = metric.Evaluate(candidate);
+        if (options.Refiner is { } refiner && LatencyDiagnostics(latency).Count == 0)
+            trial.Candidate = candidate = new Candidate(candidate.Graph, refiner.Refine(evaluator.Base, candidate, options.Seed));
+        var figures = evaluator.WithAccuracy(latency, candidate);
+        if (Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
+        trial.Figures = figures;
+        trial.Diagnostics.AddRange(Diagnose(figures));
+        return true;
+    }
+
+    /// <summary>Under the band's upper edge with the accuracy kept: a result worth returning if nothing better comes.</summary>
+    public bool WithinBudget(Figures f) => metric.Of(f) <= targetMs * metric.UpperShare && AccuracyHolds(f);
+
+    public List<Diagnostic> Diagnose(Figures f)
+    {
+        var d = LatencyDiagnostics(f);
+        if (!AccuracyHolds(f))
+            d.Add(Diagnostic.Requirement(ValidationCodes.Accuracy, "maximum accuracy drop", $"{options.MaxAccuracyDrop:P1}",
+                "accuracy drop",
+                $"{baseFigures.Accuracy - f.Accuracy:P1} ({f.Accuracy:P1} against the base's {baseFigures.Accuracy:P1})",
+                "Keep more channels in the layers that matter most for accuracy."));
+        return d;
+    }
+
+    List<Diagnostic> LatencyDiagnostics(Figures f)
+    {
+        var d = new List<Diagnostic>();
+        double ms = metric.Of(f);
+        if (ms > targetMs * metric.UpperShare)
+            d.Add(Diagnostic.Requirement(ValidationCodes.LatencyOver, "latency budget", $"{targetMs:F3} ms", metric.Name(), $"{ms:F3} ms",
+                "Reduce the widths of the most expensive layers."));
+        else if (ms < options.LowerBand * targetMs)
+            d.Add(Diagnostic.Requirement(ValidationCodes.LatencyUnder, "latency budget", $"{targetMs:F3} ms", metric.Name(),
+                $"{ms:F3} ms, which leaves {1 - ms / targetMs:P0} of the budget unused",
+                "Use a larger model: widen layers where the budget allows."));
+        return d;
+    }
+
+    bool AccuracyHolds(Figures f) =>
+        options.MaxAccuracyDrop is not { } max || f.Accuracy is not { } acc || baseFigures.Accuracy is not { } b || b - acc <= max;
+}

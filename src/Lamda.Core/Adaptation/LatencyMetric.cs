@@ -1,0 +1,89 @@
+using Lamda.Latency;
+
+namespace Lamda.Adaptation;
+
+/// <summary>
+/// The latency the requirement is judged on. On <c>host</c> every candidate is measured; elsewhere the device's
+/// predictor is the metric. The choice is made once, in <see cref="LatencyMetric.For"/>.
+/// </summary>
+internal interface ILatencyMetric
+{
+    /// <summary>"measured" or "predicted", as reports and messages say it.</summary>
+    string Kind { get; }
+
+    /// <summary>
+    /// The share of the target a candidate may reach and be accepted: 1 for a prediction, which is exact, and
+    /// below 1 for a measurement, a margin for the noise of an independent re-measurement.
+    /// </summary>
+    double UpperShare { get; }
+
+    /// <summary>A candidate's latency figures (accuracy is not the metric's business).</summary>
+    Figures Evaluate(Candidate candidate);
+
+    /// <summary>The figures of a candidate about to be accepted, checked again where one evaluation can be luck.</summary>
+    Figures Confirm(Candidate candidate, Figures first);
+
+    /// <summary>The figure the requirement is judged on.</summary>
+    double Of(Figures figures);
+}
+
+internal static class LatencyMetric
+{
+    /// <summary>"host or not", decided here once: the host measures, any other device is predicted.</summary>
+    /// <param name="options">the adaptation's options: the device, the band, the seed</param>
+    /// <param name="predictor">the device's predictor</param>
+    /// <param name="reference">the base model, which a measured metric may run beside each candidate</param>
+    public static ILatencyMetric For(AdaptOptions options, LatencyPredictor predictor, Candidate reference) =>
+        options.MeasureOnHost
+            ? new MeasuredMetric(predictor, options.Device.Execution.Threads, options.Seed, options.UpperBand, reference)
+            : new PredictedMetric(predictor);
+
+    /// <summary>"measured latency" or "predicted latency", as the requirement diagnostics name it.</summary>
+    public static string Name(this ILatencyMetric metric) => $"{metric.Kind} latency";
+}
+
+/// <summary>The device's latency predictor as the metric: deterministic, so one evaluation is the answer.</summary>
+internal sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetric
+{
+    public string Kind => "predicted";
+    public double UpperShare => 1;
+    public Figures Evaluate(Candidate candidate) => new(predictor.Predict(candidate.Graph, candidate.Weights).LatencyMs, null, null);
+    public Figures Confirm(Candidate candidate, Figures first) => first;
+    public double Of(Figures figures) => figures.PredictedMs;
+}
+
+/// <summary>
+/// Median latency measured with ONNX Runtime on this machine (the prediction is kept too: it is what the aim
+/// corrects). A candidate about to be accepted is measured again, longer, and judged on the mean of both.
+/// </summary>
+/// <param name="predictor">the device's predictor, for the predicted figure beside the measured one</param>
+/// <param name="threads">the runtime's intra-op threads, as the device profile sets them</param>
+/// <param name="seed">the seed of the measurement inputs (the confirmation uses the next one)</param>
+/// <param name="upperShare">see <see cref="ILatencyMetric.UpperShare"/></param>
+/// <param name="reference">
+/// the base model: a measurement that runs it interleaved with each candidate and judges their ratio would
+/// cancel the machine's drift; today candidates are measured on their own
+/// </param>
+internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, int seed, double upperShare, Candidate reference)
+    : ILatencyMetric
+{
+    public string Kind => "measured";
+    public double UpperShare => upperShare;
+    public Candidate Reference => reference;
+
+    public Figures Evaluate(Candidate candidate)
+    {
+        double predicted = predictor.Predict(candidate.Graph, candidate.Weights).LatencyMs;
+        return new Figures(predicted, Measure(candidate, seed, runs: 20, minSeconds: 0.5), null);
+    }
+
+    // One short measurement near the edge of the band can be luck, and an independent check would see it.
+    public Figures Confirm(Candidate candidate, Figures first) =>
+        first with { MeasuredMs = (first.MeasuredMs!.Value + Measure(candidate, seed + 1, runs: 30, minSeconds: 1.0)) / 2 };
+
+    public double Of(Figures figures) => figures.MeasuredMs!.Value;
+
+    double Measure(Candidate candidate, int inputSeed, int runs, double minSeconds) =>
+        LatencyMeter.Measure(candidate.Bytes, candidate.Graph,
+            new MeasureOptions { Threads = threads, Seed = inputSeed, Runs = runs, MinSeconds = minSeconds }).P50Ms;
+}

@@ -1,0 +1,328 @@
+using System.Text.Json;
+using Lamda.Adaptation;
+using Lamda.Data;
+using Lamda.Graphs;
+using Lamda.Latency;
+using Lamda.Onnx;
+using Lamda.Runtime;
+using Lamda.Text;
+
+namespace Lamda.Tests;
+
+/// <summary>The aim of the loop on tables of (predicted, measured) numbers: no model, no runtime.</summary>
+public class AimControllerTests
+{
+    static Observation[] Linear(double slope, double offset, params double[] predicted) =>
+        predicted.Select(p => new Observation(p, slope * p + offset)).ToArray();
+
+    [Theory]
+    [InlineData(10.0, 1.0)]
+    [InlineData(3.5, 1.7)]
+    public void WithoutMeasurementsTheAimIsTheGoalOverTheBaseRatio(double goal, double ratio)
+    {
+        Assert.Equal(goal, new AimController(goal).Aim);
+        // Only the base is measured (above the goal): nothing brackets the goal, so its ratio corrects the aim.
+        var measured = new AimController(goal, new Observation(4 * goal, 4 * goal * ratio));
+        Assert.Equal(goal / ratio, measured.Aim, 12);
+        Assert.Equal(ratio, measured.Correction, 12);
+    }
+
+    /// <summary>On a device whose latency is an affine function of the prediction, the secant step is exact.</summary>
+    [Theory]
+    [InlineData(1.3, 0.4, 10.0, 4.0, 20.0)]
+    [InlineData(0.8, 2.0, 7.5, 1.0, 9.0, 3.0)]
+    [InlineData(2.0, -1.0, 5.0, 1.0, 2.0, 8.0, 16.0)]
+    public void TheSecantLandsExactlyOnAnAffineDevice(double slope, double offset, double goal, params double[] predicted)
+    {
+        var observed = Linear(slope, offset, predicted);
+        double aim = AimController.Secant(goal, correction: 99, observed);
+        Assert.Equal(goal, slope * aim + offset, 9);
+    }
+
+    /// <summary>Of many measurements the two nearest the goal, one on each side, decide (a piecewise device).</summary>
+    [Theory]
+    [InlineData(5.0)]
+    [InlineData(11.0)]
+    [InlineData(17.5)]
+    public void TheSecantUsesTheNearestBracketingPair(double goal)
+    {
+        // Measured = 1.2 x predicted up to 10 ms predicted, and 2.0 x predicted - 8 beyond: two segments.
+        static double Device(double p) => p <= 10 ? 1.2 * p : 2.0 * p - 8;
+        var observed = new[] { 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0 }.Select(p => new Observation(p, Device(p))).ToArray();
+        double aim = AimController.Secant(goal, 1, observed);
+        Assert.Equal(goal, Device(aim), 9);
+    }
+
+    [Fact]
+    public void AGoalOutsideTheMeasurementsIsAimedByTheLastRatio()
+    {
+        var observed = Linear(1.5, 0, 10, 20);
+        Assert.Equal(3.0 / 1.25, AimController.Secant(3.0, 1.25, observed), 12); // below every measurement
+        Assert.Equal(100.0 / 1.25, AimController.Secant(100.0, 1.25, observed), 12); // above every measurement
+    }
+
+    [Fact]
+    public void AMeasuredFamilyIsAimedFromItsOwnMeasurements()
+    {
+        var baseline = new Observation(20, 20);
+        var aim = new AimController(10, baseline);
+        Assert.Equal(aim.Aim, aim.AimFor("w8"));
+        // w8 runs 1.5x slower than predicted; a later w4 candidate 1.1x: each family interpolates between the
+        // base and its own measurements, the common aim between all of them.
+        aim.Observe(new Observation(6, 9), "w8");
+        aim.Observe(new Observation(8, 8.8), "w4");
+        static double Between(Observation lo, Observation hi) =>
+            lo.Predicted + (10 - lo.Measured) * (hi.Predicted - lo.Predicted) / (hi.Measured - lo.Measured);
+        Assert.Equal(Between(new(6, 9), baseline), aim.AimFor("w8"), 12);
+        Assert.Equal(Between(new(8, 8.8), baseline), aim.AimFor("w4"), 12);
+        Assert.Equal(Between(new(6, 9), baseline), aim.Aim, 12); // nearest below the goal over all: 9 ms
+        Assert.Equal(1.1, aim.Correction, 12); // the last measurement's ratio
+        Assert.Equal(aim.Aim, aim.AimFor("d1/w8")); // an unmeasured family takes the common aim
+    }
+
+    [Fact]
+    public void AFamilylessMeasurementCalibratesOnlyTheCommonAim()
+    {
+        var aim = new AimController(10);
+        aim.Observe(new Observation(10, 15), null);
+        Assert.Equal(10 / 1.5, aim.Aim, 12);
+        Assert.Equal(aim.Aim, aim.AimFor("w8"));
+    }
+
+    /// <summary>Repeats nudge the aim towards the goal until the nudge leaves its band; a new candidate resets it.</summary>
+    [Theory]
+    [InlineData(8.0, true)]
+    [InlineData(12.0, false)]
+    public void RepeatsNudgeTheAimUntilNothingNewIsLeft(double metric, bool under)
+    {
+        var aim = new AimController(10);
+        double start = aim.Aim, previous = aim.Nudge;
+        int repeats = 0;
+        while (aim.Advance(repeated: true, metric))
+        {
+            repeats++;
+            Assert.True(under ? aim.Nudge > previous : aim.Nudge < previous);
+            Assert.Equal(start * aim.Nudge, aim.Aim, 12);
+            previous = aim.Nudge;
+            Assert.True(repeats < 100, "the nudge never stops");
+        }
+        Assert.True(repeats > 0);
+        Assert.True(under ? aim.Nudge > 1.35 : aim.Nudge < 0.7);
+        Assert.True(aim.Advance(repeated: false, metric));
+        Assert.Equal(1, aim.Nudge);
+        Assert.Equal(start, aim.Aim);
+    }
+
+    [Fact]
+    public void AnUnevaluatedRepeatNudgesDownwards()
+    {
+        var aim = new AimController(10);
+        Assert.True(aim.Advance(repeated: true, metricMs: null));
+        Assert.True(aim.Nudge < 1);
+    }
+}
+
+/// <summary>The loop's contracts around its parts: relative budgets, the budget floor, locks, the refinement hook.</summary>
+public class AdaptationLoopTests
+{
+    static readonly DeviceProfile Nano = DeviceCatalog.Resolve("jetson-nano");
+
+    [Fact]
+    public void ARelativeBudgetIsResolvedAgainstTheBaseAndReportedBothWays()
+    {
+        var b = SampleModels.TinyNet();
+        var relative = Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions { TargetFraction = 0.5, Device = Nano });
+        var report = relative.Report;
+        Assert.Equal(0.5 * report.Base.PredictedMs, report.TargetMs, 12);
+        Assert.Equal(0.5, report.TargetFraction);
+        // The same run as with the resolved budget in ms.
+        var absolute = Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions { TargetMs = report.TargetMs, Device = Nano });
+        Assert.Equal(absolute.Text, relative.Text);
+        Assert.Equal(absolute.Report.Iterations.Select(i => i.ArchitectureHash), report.Iterations.Select(i => i.ArchitectureHash));
+        Assert.Null(absolute.Report.TargetFraction);
+        // The JSON report carries the fraction only when it was given.
+        Assert.Equal(0.5, JsonDocument.Parse(JsonSerializer.Serialize(report)).RootElement.GetProperty("TargetFraction").GetDouble());
+        Assert.False(JsonDocument.Parse(JsonSerializer.Serialize(absolute.Report)).RootElement.TryGetProperty("TargetFraction", out _));
+    }
+
+    [Fact]
+    public void AFractionOfAtLeastOneReturnsTheBase()
+    {
+        var b = SampleModels.TinyNet();
+        var result = Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions { TargetFraction = 1.0, Device = Nano });
+        Assert.Equal("base-meets-budget", result.Report.Outcome);
+        Assert.Equal(result.Report.Base.PredictedMs, result.Report.TargetMs);
+        Assert.Empty(result.Report.Iterations);
+    }
+
+    [Theory]
+    [InlineData(0.0, null, ErrorCodes.BadBudget)]
+    [InlineData(-2.0, null, ErrorCodes.BadBudget)]
+    [InlineData(0.0, 0.0, ErrorCodes.BadBudget)]
+    [InlineData(0.0, -0.5, ErrorCodes.BadBudget)]
+    [InlineData(5.0, 0.5, ErrorCodes.BadArgument)]
+    public void ABudgetMustBeGivenOnceAndPositive(double ms, double? fraction, string code)
+    {
+        var b = SampleModels.TinyNet();
+        var e = Assert.Throws<LamdaException>(() =>
+            Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions { TargetMs = ms, TargetFraction = fraction, Device = Nano }));
+        Assert.Equal(code, e.Code);
+    }
+
+    /// <summary>Counts the proposals of the search generator it stands for.</summary>
+    sealed class CountingGenerator(SearchGenerator inner) : IBoundedGenerator
+    {
+        public int Proposals { get; private set; }
+        public string Name => inner.Name;
+        public (double PredictedMs, string Text) Smallest() => inner.Smallest();
+        public Proposal Generate(GenerationRequest request)
+        {
+            Proposals++;
+            return inner.Generate(request);
+        }
+    }
+
+    [Fact]
+    public void ABudgetBelowTheFloorIsRefusedBeforeAnyProposal()
+    {
+        var b = SampleModels.TinyNet();
+        CountingGenerator? counting = null;
+        var floor = new SearchGenerator(new WeightTransfer(b.Graph, b.Weights), new LatencyPredictor(Nano)).Smallest().PredictedMs;
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions
+        {
+            TargetMs = floor * 0.9,
+            Device = Nano,
+            Generator = (_, _, transfer, predictor) => counting = new CountingGenerator(new SearchGenerator(transfer, predictor)),
+        }));
+        Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
+        Assert.Contains($"({floor:F3} ms, predicted)", e.Message);
+        Assert.Equal(0, counting!.Proposals);
+    }
+
+    [Fact]
+    public void ALockIsJudgedOnceAndAFailureNamesTheLockFile()
+    {
+        var b = SampleModels.TinyNet();
+        var baseText = LamdaTextWriter.Write(Normalizer.Normalize(b.Graph, b.Weights).Graph);
+        double baseMs = new LatencyPredictor(Nano).Predict(b.Graph, b.Weights).LatencyMs;
+        var options = new AdaptOptions
+        {
+            TargetMs = baseMs * 0.5, Device = Nano, Generator = (_, _, _, _) => new LockedGenerator(baseText, "tiny.lock"),
+        };
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, options));
+        Assert.Equal(ErrorCodes.BudgetNotMet, e.Code);
+        Assert.Contains("the locked architecture tiny.lock no longer meets the constraints (Requirement Error: The latency budget",
+            e.Message);
+
+        // A lock that meets the constraints is the result, at the first and only iteration.
+        var found = Adapter.Run("tinynet", b.Graph, b.Weights, options with { Generator = null });
+        var replay = Adapter.Run("tinynet", b.Graph, b.Weights,
+            options with { Generator = (_, _, _, _) => new LockedGenerator(found.Text, "tiny.lock") });
+        Assert.Equal(found.Text, replay.Text);
+        Assert.Equal("lock", Assert.Single(replay.Report.Iterations).Generator);
+    }
+
+    /// <summary>Replaces every float weight with zeros, and remembers what it was given.</summary>
+    sealed class ZeroingRefiner : ICandidateRefiner
+    {
+        public List<(Candidate Candidate, WeightStore Refined)> Calls { get; } = [];
+
+        public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
+        {
+            var refined = new WeightStore();
+            foreach (var (name, t) in candidate.Weights.Tensors)
+                refined.Add(name, t.DataType == DataTypes.Float
+                    ? new FloatTensor(t.Dims.ToArray(), new float[FloatTensor.From(t).Data.Length]).ToProto(name) : t);
+            Calls.Add((candidate, refined));
+            return refined;
+        }
+    }
+
+    static DataSet OwnAnswers(GraphBuilder b, int count)
+    {
+        var rng = new Random(5);
+        var pixels = Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray();
+        var images = new TensorData(DataTypes.Float, [count, 3, 32, 32], pixels);
+        var model = OnnxExporter.Export(b.Graph, b.Weights);
+        var labels = Enumerable.Range(0, count).Select(i =>
+        {
+            var logits = (float[])Ort.Run(model, new Dictionary<string, TensorData> { ["input"] = images.Rows(i, 1) })["output"].Values;
+            return (long)Array.IndexOf(logits, logits.Max());
+        }).ToArray();
+        return new DataSet { ValImages = images, ValLabels = labels };
+    }
+
+    [Fact]
+    public void ARefinerSeesOnlyCandidatesWithinTheBudgetAndItsWeightsAreJudged()
+    {
+        var b = SampleModels.TinyNet();
+        var data = OwnAnswers(b, 8);
+        var refiner = new ZeroingRefiner();
+        double baseMs = new LatencyPredictor(Nano).Predict(b.Graph, b.Weights).LatencyMs;
+        var options = new AdaptOptions { TargetMs = baseMs * 0.5, Device = Nano, Data = data, Refiner = refiner };
+        var result = Adapter.Run("tinynet", b.Graph, b.Weights, options);
+        var predictor = new LatencyPredictor(Nano);
+        Assert.NotEmpty(refiner.Calls);
+        Assert.All(refiner.Calls, c => Assert.InRange(predictor.Predict(c.Candidate.Graph, c.Candidate.Weights).LatencyMs,
+            options.LowerBand * options.TargetMs, options.TargetMs));
+        // The result is the refined candidate, and its accuracy is the refined one's.
+        var refined = refiner.Calls[^1].Refined;
+        var inputs = TensorData.RandomInputs(result.Graph);
+        Assert.True(Ort.BitIdentical(Ort.Run(OnnxExporter.Export(result.Graph, refined), inputs), Ort.Run(result.Model, inputs)));
+        Assert.Equal(data.Accuracy(ModelFile.ToBytes(OnnxExporter.Export(result.Graph, refined))), result.Report.Final!.Accuracy);
+        Assert.Equal(1.0, result.Report.Base.Accuracy);
+
+        // With no accuracy drop allowed, the refined (zeroed) candidates fail and the failure is fed back.
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, options with { MaxAccuracyDrop = 0 }));
+        Assert.Equal(ErrorCodes.AccuracyNotMet, e.Code);
+    }
+}
+
+/// <summary>The requirement check on tables of figures, for both metrics (no measurement is taken).</summary>
+public class RequirementCheckTests
+{
+    static RequirementCheck Check(bool measured, double targetMs, Figures baseFigures, double? maxDrop = null)
+    {
+        var b = SampleModels.TinyNet();
+        var options = new AdaptOptions
+        {
+            TargetMs = targetMs, Device = DeviceCatalog.Resolve("jetson-nano"), MeasureOnHost = measured, MaxAccuracyDrop = maxDrop,
+        };
+        var baseModel = new Candidate(b.Graph, b.Weights);
+        var metric = LatencyMetric.For(options, new LatencyPredictor(options.Device), baseModel);
+        Assert.Equal(measured ? "measured" : "predicted", metric.Kind);
+        var evaluator = new CandidateEvaluator(baseModel, new WeightTransfer(b.Graph, b.Weights), metric, options);
+        return new RequirementCheck(evaluator, baseFigures, targetMs, options);
+    }
+
+    /// <summary>A prediction is judged up to the budget itself; a measurement up to the upper band (98%), for its noise.</summary>
+    [Theory]
+    [InlineData(false, 10.0, "")]
+    [InlineData(false, 10.01, "LV301")]
+    [InlineData(false, 9.5, "")]
+    [InlineData(false, 9.49, "LV302")]
+    [InlineData(true, 9.8, "")]
+    [InlineData(true, 9.81, "LV301")]
+    [InlineData(true, 9.5, "")]
+    [InlineData(true, 9.4, "LV302")]
+    public void LatencyIsJudgedInTheMetricsBand(bool measured, double ms, string code)
+    {
+        var check = Check(measured, 10, new Figures(20, measured ? 20 : null, null));
+        // The other figure is far off: only the metric's own counts.
+        var figures = measured ? new Figures(ms * 3, ms, null) : new Figures(ms, null, null);
+        Assert.Equal(code, string.Join(" ", check.Diagnose(figures).Select(d => d.Code)));
+        Assert.Equal(code != "LV301", check.WithinBudget(figures));
+    }
+
+    [Theory]
+    [InlineData(0.885, 0.02, "")]
+    [InlineData(0.87, 0.02, "LV303")]
+    [InlineData(0.87, null, "")]
+    public void AccuracyIsJudgedAgainstTheBase(double accuracy, double? maxDrop, string code)
+    {
+        var check = Check(false, 10, new Figures(20, null, 0.9), maxDrop);
+        var figures = new Figures(9.7, null, accuracy);
+        Assert.Equal(code, string.Join(" ", check.Diagnose(figures).Select(d => d.Code)));
+        Assert.Equal(code == "", check.WithinBudget(figures));
+    }
+}
