@@ -12,7 +12,9 @@ namespace Lamda.Adaptation;
 
 public sealed record AdaptOptions
 {
-    public required double TargetMs { get; init; }
+    public double TargetMs { get; init; }
+    /// <summary>A budget relative to the base on the device (0.5: twice as fast); sets TargetMs once the base is evaluated.</summary>
+    public double? TargetFraction { get; init; }
     /// <summary>Device profile; when <see cref="MeasureOnHost"/> is true every candidate is also measured here.</summary>
     public required DeviceProfile Device { get; init; }
     public bool MeasureOnHost { get; init; }
@@ -36,7 +38,11 @@ public sealed record IterationReport(int Iteration, string Generator, string Arc
 
 public sealed record AdaptationReport(
     string Model, string Device, string DeviceLabel, string Generator, int Seed, double TargetMs, Figures Base, Figures? Final,
-    string Outcome, double WallSeconds, IReadOnlyList<IterationReport> Iterations, IReadOnlyList<string> Warnings);
+    string Outcome, double WallSeconds, IReadOnlyList<IterationReport> Iterations, IReadOnlyList<string> Warnings)
+{
+    /// <summary>The relative budget TargetMs was resolved from, when one was given.</summary>
+    public double? TargetFraction { get; init; }
+}
 
 public sealed record AdaptationResult(ModelProto Model, Graph Graph, string Text, AdaptationReport Report);
 
@@ -64,6 +70,7 @@ public static class Adapter
         var baseFigures = Evaluate(baseModel, graph, weights, predictor, options);
         progress?.Report($"base: {Describe(baseFigures)}");
         double Metric(Figures f) => f.MeasuredMs ?? f.PredictedMs;
+        if (options.TargetFraction is { } fraction) options = options with { TargetMs = Metric(baseFigures) * fraction };
         var iterations = new List<IterationReport>();
 
         if (Metric(baseFigures) <= options.TargetMs)
@@ -183,7 +190,7 @@ public static class Adapter
         {
             warnings.AddRange(generator.Warnings);
             var report = new AdaptationReport(modelName, options.Device.Name, options.Device.Label, generator.Name, options.Seed, options.TargetMs,
-                baseFigures, final, outcome, wall.Elapsed.TotalSeconds, iterations, warnings);
+                baseFigures, final, outcome, wall.Elapsed.TotalSeconds, iterations, warnings) { TargetFraction = options.TargetFraction };
             return new AdaptationResult(model, g, text, report);
         }
     }
