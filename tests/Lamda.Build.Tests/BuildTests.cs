@@ -94,7 +94,7 @@ public class BuildTests : IDisposable
 
         var second = Build(project);
         Assert.True(second.Code == 0, second.Log);
-        Assert.Contains("Skipping target \"LamdaAdaptModels\" because all output files are up-to-date", second.Log);
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\" because all output files are up-to-date", second.Log);
         Assert.DoesNotContain("Lamda: adapting", second.Log);
 
         File.WriteAllText(project, File.ReadAllText(project).Replace("Latency=\"0.6ms\"", "Latency=\"0.8ms\""));
@@ -191,7 +191,7 @@ public class BuildTests : IDisposable
             Assert.Equal(new long[] { 1, 10 }, runner.Run(new Dictionary<string, TensorData> { ["input"] = new(1, [1, 3, 32, 32], new float[3 * 32 * 32]) })["output"].Shape);
 
         // Another language model file is another cache entry; the same one is a hit.
-        Assert.Contains("Skipping target \"LamdaAdaptModels\"", Build(project).Log);
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\"", Build(project).Log);
         Lamda.Llm.Tests.TinyGguf.Write(Path.Combine(dir, "models", "tiny.gguf"), seed: 8, contextLength: 16384);
         var changed = Build(project);
         Assert.True(changed.Code == 0, changed.Log);

@@ -8,6 +8,7 @@ namespace Lamda.Adaptation;
 /// <param name="TargetMs">the budget, in the loop's metric (measured on host, predicted elsewhere)</param>
 /// <param name="AimPredictedMs">the predicted latency to aim at so that the metric lands inside the accepted band</param>
 /// <param name="Feedback">the diagnostics of the previous candidate (empty at the first iteration)</param>
+/// <param name="Iteration">the iteration number, from 1</param>
 /// <param name="BaseMs">the base model's latency in the loop's metric</param>
 public sealed record GenerationRequest(double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0)
 {
