@@ -95,6 +95,10 @@ public static class ShapeInference
         }
 
         public long[]? Ints(int i) => Val(i)?.AsInt64();
+
+        /// <summary>The type of a tensor in the weight store: a Constant node's value as paddle2onnx exports weights.</summary>
+        public TensorType? Stored(string name) =>
+            weights?.TryGet(name, out var t) == true ? new TensorType(t.DataType, t.Dims.Select(d => new Dim(d)).ToArray()) : null;
     }
 
     static TensorType Same(TensorType t, Dim[]? dims) => new(t.ElemType, dims);
@@ -115,6 +119,7 @@ public static class ShapeInference
                     c.Value = IntegerOnly(v.Tensor!);
                     return [new TensorType(v.Tensor!.DataType, v.Tensor.Dims.Select(d => new Dim(d)).ToArray())];
                 }
+                if (v?.Kind == AttributeKind.Reference && c.Stored(v.Reference) is { } stored) return [stored];
                 if (n.Attribute("value_ints") is { } vi) { c.Value = TensorLiteral.Int64(vi.Ints); return [new(DataTypes.Int64, [vi.Ints.Length])]; }
                 if (n.Attribute("value_int") is { } v1) { c.Value = TensorLiteral.Int64([v1.Int], []); return [new(DataTypes.Int64, [])]; }
                 if (n.Attribute("value_float") is not null) return [new(DataTypes.Float, [])];
