@@ -109,6 +109,90 @@ public class BuildTests : IDisposable
         Assert.DoesNotContain("Lamda: adapting", afterClean.Log);
     }
 
+    /// <summary>The <c>lamda.*</c> metadata of a model as an app sees it: through ONNX Runtime's model metadata.</summary>
+    static Dictionary<string, string> LamdaMetadata(byte[] model)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model);
+        return session.ModelMetadata.CustomMetadataMap.Where(kv => kv.Key.StartsWith("lamda.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>The summary line the task logs for an item at the default verbosity.</summary>
+    static string SummaryOf(string log, string item) =>
+        log.Split('\n').Single(l => l.Contains($"Lamda: {item} on ", StringComparison.Ordinal) && l.Contains("; cache ", StringComparison.Ordinal));
+
+    [Fact]
+    public void DeviceProfileAndDataFilesAreInputsAndTheModelRecordsItsProvenance()
+    {
+        var project = Project("consumer", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="dev.json" Data="data" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var profilePath = Path.Combine(dir, "dev.json");
+        var profile = Latency.DeviceCatalog.BuiltIn.Single(p => p.Name == "jetson-nano") with { Name = "dev" };
+        profile.Save(profilePath);
+        var labels = Path.Combine(dir, "data", "val_labels.npy");
+        Npy.WriteImages(Path.Combine(dir, "data", "val_images.npy"), count: 8, seed: 1);
+        Npy.WriteLabels(labels, [1, 2, 3, 4, 5, 6, 7, 8]);
+
+        // The default verbosity: one summary line with the achieved latency; the tool's warning with its code.
+        var first = Dotnet(dir, "build", project, "-nodeReuse:false");
+        Assert.True(first.Code == 0, first.Log);
+        var summary = SummaryOf(first.Log, "models/tinynet.onnx");
+        Assert.Matches(@"on dev: budget 0\.600 ms, achieved 0\.\d{3} ms predicted \(base \d+\.\d{3} ms\)", summary);
+        Assert.EndsWith("cache miss", summary.TrimEnd());
+        var warning = first.Log.Split('\n').First(l => l.Contains("warning LAMDA050"));
+        Assert.Contains("consumer.csproj", warning);
+        Assert.Contains("LamdaModel 'models/tinynet.onnx'", warning);
+
+        var embedded = EmbeddedResources(Path.Combine(dir, "bin", "Debug", "net10.0", "consumer.dll"))["Counter.tinynet.onnx"];
+        var meta = LamdaMetadata(embedded);
+        Assert.Equal("dev", meta["lamda.device"]);
+        Assert.Equal("0.6ms", meta["lamda.budget"]);
+        Assert.Equal("predicted", meta["lamda.achieved_kind"]);
+        Assert.Equal(Onnx.ModelProvenance.Sha256(File.ReadAllBytes(Path.Combine(dir, "models", "tinynet.onnx"))), meta["lamda.base_model_sha256"]);
+        Assert.Equal(Onnx.ModelProvenance.Sha256(Latency.DeviceProfile.Load(profilePath).ToJson()), meta["lamda.device_profile_sha256"]);
+        Assert.True(double.Parse(meta["lamda.achieved_ms"], System.Globalization.CultureInfo.InvariantCulture) <= 0.6);
+        Assert.True(meta.ContainsKey("lamda.accuracy") && meta.ContainsKey("lamda.version") && meta.ContainsKey("lamda.seed"));
+
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\" because all output files are up-to-date", Build(project).Log);
+
+        // Recalibrating the device changes the profile's content, not the project: the model is adapted again.
+        (profile with { Description = profile.Description + " (recalibrated)" }).Save(profilePath);
+        var recalibrated = Build(project);
+        Assert.True(recalibrated.Code == 0, recalibrated.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", recalibrated.Log);
+        Assert.NotEqual(meta["lamda.device_profile_sha256"], LamdaMetadata(File.ReadAllBytes(OutputOf(dir, "dev")))["lamda.device_profile_sha256"]);
+
+        Npy.WriteLabels(labels, [0, 0, 0, 0, 1, 1, 1, 1]);
+        var relabelled = Build(project);
+        Assert.True(relabelled.Code == 0, relabelled.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", relabelled.Log);
+    }
+
+    static string OutputOf(string dir, string deviceTag, string model = "tinynet") =>
+        Path.Combine(dir, "obj", "Debug", "net10.0", "lamda", $"{model}.{deviceTag}.onnx");
+
+    [Fact]
+    public void LamdaDevicePropertyAdaptsEveryItemForThatDevice()
+    {
+        var project = Project("matrix", """
+            <LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" />
+            <LamdaModel Include="models/second.onnx" Latency="70%" LogicalName="second.onnx" />
+            """);
+        var dir = Path.GetDirectoryName(project)!;
+        File.Copy(Path.Combine(dir, "models", "tinynet.onnx"), Path.Combine(dir, "models", "second.onnx"));
+        var r = Dotnet(dir, "build", project, "-nodeReuse:false", "-p:LamdaDevice=raspberry-pi-4");
+        Assert.True(r.Code == 0, r.Log);
+        foreach (var model in new[] { "tinynet", "second" })
+        {
+            var meta = LamdaMetadata(File.ReadAllBytes(OutputOf(dir, "raspberry-pi-4", model)));
+            Assert.Equal("raspberry-pi-4", meta["lamda.device"]);
+            Assert.Contains("on raspberry-pi-4: budget", SummaryOf(r.Log, $"models/{model}.onnx"));
+        }
+        // The relative budget is reported in both forms.
+        Assert.Matches(@"budget 70% of base = \d+\.\d{3} ms", SummaryOf(r.Log, "models/second.onnx"));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(OutputOf(dir, "host"))!, "*.host.onnx"));
+    }
+
     [Fact]
     public void LockFileIsWrittenThenReplayedWithoutSearch()
     {
@@ -146,6 +230,10 @@ public class BuildTests : IDisposable
         var run = Dotnet(sample, "run", "-nodeReuse:false", "-p:LamdaCacheDirectory=" + Cache, "--", "20");
         Assert.True(run.Code == 0, run.Log);
         Assert.Contains("model FrameCounter.classifier.onnx", run.Log);
+        // The app reads the provenance through ONNX Runtime's model metadata.
+        Assert.Contains("lamda.device = jetson-nano", run.Log);
+        Assert.Contains("lamda.budget = 0.6ms", run.Log);
+        Assert.Matches(@"lamda\.achieved_ms = \d", run.Log);
         Assert.True(System.Text.RegularExpressions.Regex.IsMatch(run.Log, @"\d+ frames, median latency \d+\.\d+ ms"), run.Log);
     }
 
@@ -316,6 +404,32 @@ public class PackageTests : IDisposable
         var version = Run(root, env, Path.Combine(tools, "lamda"), "--version");
         Assert.Equal(0, version.Code);
         Assert.Contains("0.1.0", version.Log);
+    }
+}
+
+/// <summary>Writes the .npy files of a data folder (numpy format 1.0, little endian).</summary>
+static class Npy
+{
+    public static void WriteImages(string path, int count, int seed)
+    {
+        var rng = new Random(seed);
+        var values = Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray();
+        Write(path, "<f4", $"({count}, 3, 32, 32)", values.SelectMany(BitConverter.GetBytes).ToArray());
+    }
+
+    public static void WriteLabels(string path, long[] labels) =>
+        Write(path, "<i8", $"({labels.Length},)", labels.SelectMany(BitConverter.GetBytes).ToArray());
+
+    static void Write(string path, string type, string shape, byte[] data)
+    {
+        var header = $"{{'descr': '{type}', 'fortran_order': False, 'shape': {shape}, }}";
+        header = header.PadRight(((10 + header.Length + 1 + 63) / 64 * 64) - 10 - 1) + "\n";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var file = File.Create(path);
+        file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        file.Write(BitConverter.GetBytes((ushort)header.Length));
+        file.Write(System.Text.Encoding.ASCII.GetBytes(header));
+        file.Write(data);
     }
 }
 
