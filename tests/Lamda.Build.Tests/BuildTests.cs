@@ -193,6 +193,48 @@ public class BuildTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(OutputOf(dir, "host"))!, "*.host.onnx"));
     }
 
+    /// <summary>Processes whose command line contains <paramref name="marker"/> (Linux: /proc).</summary>
+    static List<int> ProcessesWith(string marker) => Directory.GetDirectories("/proc")
+        .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1).Where(pid => pid > 0)
+        .Where(pid => { try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains(marker, StringComparison.Ordinal); } catch (IOException) { return false; } catch (UnauthorizedAccessException) { return false; } })
+        .ToList();
+
+    [Fact]
+    public void CancellingTheBuildStopsTheToolAndLogsItsCommandLine()
+    {
+        if (!OperatingSystem.IsLinux()) return; // sends SIGINT and reads /proc
+        // On host the tool first profiles this machine (a fresh LAMDA_CACHE_DIR): long enough to be cancelled mid-way.
+        var project = Project("cancel", """<LamdaModel Include="models/tinynet.onnx" Latency="0.2ms" Device="host" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "build", project, "-v:n", "-nodeReuse:false" }) start.ArgumentList.Add(a);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList()) start.Environment.Remove(key);
+        start.Environment["LAMDA_CACHE_DIR"] = Path.Combine(root, "user-cache");
+        using var build = Process.Start(start)!;
+        var log = new System.Text.StringBuilder();
+        var commandLogged = new ManualResetEventSlim();
+        void Collect(string? line)
+        {
+            if (line == null) return;
+            lock (log) log.AppendLine(line);
+            if (line.Contains("lamda.dll adapt", StringComparison.Ordinal)) commandLogged.Set();
+        }
+        build.OutputDataReceived += (_, e) => Collect(e.Data);
+        build.ErrorDataReceived += (_, e) => Collect(e.Data);
+        build.BeginOutputReadLine();
+        build.BeginErrorReadLine();
+        var output = Path.Combine(Cache, "tmp");
+        Assert.True(commandLogged.Wait(TimeSpan.FromMinutes(5)), log.ToString()); // the command line, at normal verbosity
+        // The command line is logged just before the tool starts.
+        Assert.True(SpinWait.SpinUntil(() => ProcessesWith(output).Count > 0, TimeSpan.FromMinutes(1)), log.ToString());
+
+        Assert.Equal(0, Process.Start("kill", ["-INT", build.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WaitForExitAndCode());
+        Assert.True(build.WaitForExit(TimeSpan.FromMinutes(2)), "the build did not stop after Ctrl+C");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Empty(ProcessesWith(output)); // the tool was killed with the build
+        Assert.False(File.Exists(OutputOf(dir, "host")));
+    }
+
     [Fact]
     public void LockFileIsWrittenThenReplayedWithoutSearch()
     {
@@ -404,6 +446,15 @@ public class PackageTests : IDisposable
         var version = Run(root, env, Path.Combine(tools, "lamda"), "--version");
         Assert.Equal(0, version.Code);
         Assert.Contains("0.1.0", version.Log);
+    }
+}
+
+static class ProcessExtensions
+{
+    public static int WaitForExitAndCode(this Process p)
+    {
+        p.WaitForExit();
+        return p.ExitCode;
     }
 }
 
