@@ -17,13 +17,16 @@ sealed class ItemRequests(string projectPath, ItemLog log)
     {
         var model = item.GetMetadata("FullPath");
         if (!File.Exists(model))
-            return log.Fail<AdaptRequest>(item, ErrorCodes.FileNotFound, $"model file not found at '{model}'. Check the Include path of the LamdaModel item.");
+            return log.Fail<AdaptRequest>(item, ErrorCodes.FileNotFound,
+                $"model file not found at '{model}'. Check the Include path of the LamdaModel item.");
         var latencyText = item.GetMetadata("Latency");
         if (string.IsNullOrWhiteSpace(latencyText))
-            return log.Fail<AdaptRequest>(item, ErrorCodes.BadBudget, "has no Latency. Add Latency=\"5ms\" (units ms, us or s) or Latency=\"50%\" to the LamdaModel item.");
+            return log.Fail<AdaptRequest>(item, ErrorCodes.BadBudget,
+                "has no Latency. Add Latency=\"5ms\" (units ms, us or s) or Latency=\"50%\" to the LamdaModel item.");
         LatencyTarget latency;
         try { latency = LatencyBudget.Parse(latencyText); }
-        catch (LamdaException e) { return log.Fail<AdaptRequest>(item, e.Code, e.Message + " Set the Latency metadata of the LamdaModel item."); }
+        catch (LamdaException e) { return log.Fail<AdaptRequest>(item, e.Code,
+            e.Message + " Set the Latency metadata of the LamdaModel item."); }
         var device = ResolveDevice(item, item.GetMetadata("Device"));
         if (device == null) return null;
         var generator = Optional(item, "Generator") ?? "search";
@@ -52,11 +55,13 @@ sealed class ItemRequests(string projectPath, ItemLog log)
     {
         var known = string.Join(", ", DeviceCatalog.Names);
         if (string.IsNullOrWhiteSpace(device))
-            return log.Fail<string>(item, ErrorCodes.UnknownDevice, $"has no Device. Known devices: {known}; or the path of a profile file.");
+            return log.Fail<string>(item, ErrorCodes.UnknownDevice,
+                $"has no Device. Known devices: {known}; or the path of a profile file.");
         if (device.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || device.Contains('/') || device.Contains('\\'))
         {
             var full = Path.GetFullPath(device, projectDirectory);
-            return File.Exists(full) ? full : log.Fail<string>(item, ErrorCodes.FileNotFound, $"device profile '{device}' not found (looked at '{full}').");
+            return File.Exists(full) ? full : log.Fail<string>(item, ErrorCodes.FileNotFound,
+                $"device profile '{device}' not found (looked at '{full}').");
         }
         if (!DeviceCatalog.Names.Contains(device))
             return log.Fail<string>(item, ErrorCodes.UnknownDevice,
@@ -70,7 +75,8 @@ sealed class ItemRequests(string projectPath, ItemLog log)
         llmPath = llmContext = null;
         if (generator is not ("search" or "llm"))
             return log.Error(item, ErrorCodes.BadArgument,
-                $"unknown Generator '{generator}'. Use Generator=\"search\" (the default) or Generator=\"llm\" with LlmModel=\"path/to/model.gguf\".");
+                $"unknown Generator '{generator}'. Use Generator=\"search\" (the default) or Generator=\"llm\" "
+                + "with LlmModel=\"path/to/model.gguf\".");
         var llm = Optional(item, "LlmModel");
         if (generator == "search")
         {

@@ -31,7 +31,8 @@ public sealed class LamdaAdapt : Task, ICancelableTask
 
     public override bool Execute()
     {
-        var cache = new ModelCache(string.IsNullOrEmpty(CacheDirectory) ? Path.Combine(LamdaPaths.CacheDirectory, "build") : CacheDirectory);
+        var folder = string.IsNullOrEmpty(CacheDirectory) ? Path.Combine(LamdaPaths.CacheDirectory, "build") : CacheDirectory;
+        var cache = new ModelCache(folder);
         itemLog = new ItemLog(Log, ProjectPath);
         tool = new ToolProcess(Log);
         var requests = new ItemRequests(ProjectPath, itemLog);
@@ -56,7 +57,8 @@ public sealed class LamdaAdapt : Task, ICancelableTask
     {
         var uncalibrated = DeviceCatalog.BuiltIn.FirstOrDefault(p => p.Name == request.Device) is { Calibrated: false };
         if (uncalibrated)
-            itemLog.Warn(item, "LAMDA050", $"device '{request.Device}' is an uncalibrated estimate from public specs; the latency budget is checked "
+            itemLog.Warn(item, "LAMDA050",
+                $"device '{request.Device}' is an uncalibrated estimate from public specs; the latency budget is checked "
                 + "against it. Run 'lamda device-profile -o FILE' on the device and set Device=\"FILE\".");
         var key = CacheKey.Compute(request);
         var hit = cache.Check(key) == ModelCache.Lookup.Hit;
@@ -68,7 +70,8 @@ public sealed class LamdaAdapt : Task, ICancelableTask
         if (locked && request.FromLock == null && File.Exists(cache.TextPath(key)))
         {
             File.Copy(cache.TextPath(key), lockPath);
-            Log.LogMessage(MessageImportance.High, $"Lamda: wrote lock file {lockPath}; commit it to review the architecture, delete it to search again.");
+            Log.LogMessage(MessageImportance.High,
+                $"Lamda: wrote lock file {lockPath}; commit it to review the architecture, delete it to search again.");
         }
         var output = item.GetMetadata("OutputPath");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
@@ -79,7 +82,9 @@ public sealed class LamdaAdapt : Task, ICancelableTask
         return true;
     }
 
-    /// <summary>Runs the tool under the cache entry's lock; <paramref name="hit"/> tells whether a parallel build made it meanwhile.</summary>
+    /// <summary>
+    /// Runs the tool under the cache entry's lock; <paramref name="hit"/> tells whether a parallel build made the entry meanwhile.
+    /// </summary>
     bool Synthesize(ITaskItem item, AdaptRequest request, ModelCache cache, string key, bool uncalibrated, out bool hit)
     {
         using var _ = cache.Lock(key, TimeSpan.FromMinutes(LockTimeoutMinutes));
@@ -95,7 +100,8 @@ public sealed class LamdaAdapt : Task, ICancelableTask
         if (status == ModelCache.Lookup.Corrupt)
             itemLog.Warn(item, "LAMDA051", $"the cache entry {key} in '{cache.Directory}' was corrupt; it was discarded and is rebuilt.");
         cache.Discard(key);
-        Log.LogMessage(MessageImportance.Normal, $"Lamda: adapting {item.ItemSpec} to {item.GetMetadata("Latency")} on {item.GetMetadata("Device")} (cache key {key})");
+        Log.LogMessage(MessageImportance.Normal,
+            $"Lamda: adapting {item.ItemSpec} to {item.GetMetadata("Latency")} on {item.GetMetadata("Device")} (cache key {key})");
         var built = cache.TemporaryPath(key);
         var builtText = Path.ChangeExtension(built, ".lamda");
         if (!RunTool(item, request, built, builtText, skipCodes: uncalibrated ? ["LAMDA050"] : [])) return false;
@@ -106,7 +112,8 @@ public sealed class LamdaAdapt : Task, ICancelableTask
     bool RunTool(ITaskItem item, AdaptRequest request, string output, string text, IReadOnlyCollection<string> skipCodes)
     {
         if (!File.Exists(ToolPath))
-            return itemLog.Error(item, "LAMDA052", $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
+            return itemLog.Error(item, "LAMDA052",
+                $"the lamda tool was not found at '{ToolPath}'. Restore the Lamda.Build package, or set LamdaToolPath.");
         var messages = Path.ChangeExtension(output, ".messages.jsonl");
         var args = request.ToArguments().Concat(["-o", output, "--messages", messages]).ToList();
         if (request.FromLock == null) args.AddRange(["--write-lock", text]);
@@ -119,10 +126,12 @@ public sealed class LamdaAdapt : Task, ICancelableTask
                 return false;
             }
             var reported = ToolMessage.ReadAll(messages);
-            foreach (var w in reported.Where(m => m.Kind == ToolMessage.Warning && !skipCodes.Contains(m.Code))) itemLog.Warn(item, w.Code, w.Text);
+            foreach (var w in reported.Where(m => m.Kind == ToolMessage.Warning && !skipCodes.Contains(m.Code))) itemLog.Warn(item, w.Code,
+                w.Text);
             if (exit == 0 && File.Exists(output)) return true;
             var errors = reported.Where(m => m.Kind == ToolMessage.Error).ToList();
-            if (errors.Count == 0) return itemLog.Error(item, ErrorCodes.RuntimeFailed, $"the lamda tool failed (exit code {exit}); see its output above.");
+            if (errors.Count == 0) return itemLog.Error(item, ErrorCodes.RuntimeFailed,
+                $"the lamda tool failed (exit code {exit}); see its output above.");
             foreach (var e in errors) itemLog.Error(item, e.Code, e.Text);
             return false;
         }

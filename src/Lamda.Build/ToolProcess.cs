@@ -44,7 +44,8 @@ sealed class ToolProcess(TaskLoggingHelper log)
     /// <summary>Progress reaches the log; warnings and errors arrive through the messages file, with their codes.</summary>
     void Forward(string? line)
     {
-        if (line == null || line.StartsWith("warning: ", StringComparison.Ordinal) || line.StartsWith("lamda adapt: error ", StringComparison.Ordinal)) return;
+        if (line == null || line.StartsWith("warning: ", StringComparison.Ordinal)
+            || line.StartsWith("lamda adapt: error ", StringComparison.Ordinal)) return;
         log.LogMessage(MessageImportance.Normal, "Lamda: " + line);
     }
 
@@ -58,5 +59,6 @@ sealed class ToolProcess(TaskLoggingHelper log)
         }
     }
 
-    static string Quote(string a) => a.Length > 0 && !a.Any(c => char.IsWhiteSpace(c) || c == '"') ? a : "\"" + a.Replace("\"", "\\\"") + "\"";
+    static string Quote(string a) =>
+        a.Length > 0 && !a.Any(c => char.IsWhiteSpace(c) || c == '"') ? a : "\"" + a.Replace("\"", "\\\"") + "\"";
 }

@@ -93,7 +93,8 @@ public class RealModelTests : CliTestBase
         Assert.Contains("--input-shape", refused.Err);
         Assert.False(File.Exists(output));
 
-        var r = Lamda("adapt", Real("ppocr_det"), "--latency", "50%", "--device", "raspberry-pi-4", "--input-shape", "1,3,640,640", "-o", output);
+        var r = Lamda("adapt", Real("ppocr_det"), "--latency", "50%", "--device", "raspberry-pi-4",
+            "--input-shape", "1,3,640,640", "-o", output);
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains("target 50% of base", r.Out);
 

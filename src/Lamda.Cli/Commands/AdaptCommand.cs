@@ -112,13 +112,15 @@ public sealed class AdaptCommand : Command
         var profile = DeviceCatalog.Resolve(request.Device, () => HostProfiles.GetOrCreate(progress));
         if (!profile.Calibrated)
         {
-            var warning = $"device '{profile.Name}' uses an uncalibrated estimate from public specs; run 'lamda device-profile' on the device for real figures.";
+            var warning = $"device '{profile.Name}' uses an uncalibrated estimate from public specs; "
+                + "run 'lamda device-profile' on the device for real figures.";
             stderr.WriteLine("warning: " + warning);
             ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA050", warning);
         }
         var data = request.DataDirectory is { } dir ? DataSet.Load(dir) : null;
         double? maxDrop = request.MaxAccuracyDrop is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
-        if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
+        if (maxDrop != null && data == null)
+            throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
 
         var (baseGraph, weights) = ModelSource.LoadOnnx(path);
         // Pinned outside the loop: prediction, measurement and reconstruction all run at the size the budget is for.
@@ -164,7 +166,8 @@ public sealed class AdaptCommand : Command
             Seed = seed,
             MaxIterations = Math.Max(1, args.Int("--max-iterations", 12)),
             Generator = lockText != null ? (_, _, _, _) => new LockedGenerator(lockText, request.FromLock!)
-                : llm != null ? (g, _, transfer, predictor) => new LlmGenerator(g, transfer, predictor, llm, new LlmOptions { Seed = seed, MaxAttempts = attempts })
+                : llm != null ? (g, _, transfer, predictor) =>
+                    new LlmGenerator(g, transfer, predictor, llm, new LlmOptions { Seed = seed, MaxAttempts = attempts })
                 : null,
         };
     }
@@ -199,7 +202,8 @@ public sealed class AdaptCommand : Command
         var f = report.Final!;
         var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
         var target = request.Latency.Fraction != null ? $"{request.Latency} of base = {report.TargetMs:F3} ms" : $"{report.TargetMs:F3} ms";
-        return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {report.Iterations.Count} iteration(s){accuracy}); wrote {output}";
+        var iterations = $"{report.Iterations.Count} iteration(s)";
+        return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {iterations}{accuracy}); wrote {output}";
     }
 
     static LlamaLanguageModel LoadLanguageModel(string path, Arguments args, TextWriter stderr)

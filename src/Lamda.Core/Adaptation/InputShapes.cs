@@ -39,7 +39,8 @@ public sealed class InputShapes
 
     static long[] Dims(string dims, string text)
     {
-        var values = dims.Split(',', 'x').Select(d => long.TryParse(d.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0).ToArray();
+        var values = dims.Split(',', 'x')
+            .Select(d => long.TryParse(d.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0).ToArray();
         if (values.Length == 0 || values.Any(v => v <= 0)) throw Bad(text, $"'{dims}' is not a list of positive sizes");
         return values;
     }
@@ -58,7 +59,8 @@ public sealed class InputShapes
                 + $"({string.Join(", ", graph.Inputs.Select(i => i.Name))}); name each in {Option}, as x=1,3,640,640 y=1,4.");
         foreach (var name in named.Keys.Where(n => graph.Inputs.All(i => i.Name != n)))
             throw new LamdaException(ErrorCodes.BadArgument,
-                $"{model}: {Option} names '{name}', which is not an input; the inputs are {string.Join(", ", graph.Inputs.Select(i => i.Name))}.");
+                $"{model}: {Option} names '{name}', which is not an input; the inputs are "
+                + $"{string.Join(", ", graph.Inputs.Select(i => i.Name))}.");
         var pinned = graph.Clone();
         for (int k = 0; k < pinned.Inputs.Count; k++)
         {
@@ -92,12 +94,14 @@ public sealed class InputShapes
         foreach (var input in graph.Inputs)
             if (input.Type.Dims is { } dims && dims.Skip(1).Any(d => !d.IsKnown))
                 throw new LamdaException(ErrorCodes.DynamicInput,
-                    $"{model}: input '{input.Name}' {input.Type} has dynamic dims, so its latency depends on the size it runs at. Give that size "
+                    $"{model}: input '{input.Name}' {input.Type} has dynamic dims, so its latency depends on the size it runs at. "
+                    + "Give that size "
                     + $"with {Option} (for example {Option} {Example(dims)}; MSBuild: InputShape=\"...\").");
     }
 
     static string Example(Dim[] dims) =>
-        string.Join(",", dims.Select((d, i) => d.IsKnown ? d.Value : i == 0 ? 1 : 224).Select(v => v.ToString(CultureInfo.InvariantCulture)));
+        string.Join(",", dims.Select((d, i) => d.IsKnown ? d.Value : i == 0 ? 1 : 224)
+            .Select(v => v.ToString(CultureInfo.InvariantCulture)));
 
     /// <summary>Gives the adapted model the inputs' and outputs' dims of the base, so it still runs at other sizes.</summary>
     public static void RestoreInterface(ModelProto adapted, Graph baseGraph)

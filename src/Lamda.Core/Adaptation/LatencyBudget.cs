@@ -28,7 +28,8 @@ public static partial class LatencyBudget
         var v = double.Parse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
         if (v <= 0 || v > 100)
             throw new LamdaException(ErrorCodes.BadBudget,
-                $"latency budget '{text}' is not valid; a relative budget is a share of the base model's latency above 0% and at most 100%, such as 50%.");
+                $"latency budget '{text}' is not valid; a relative budget is a share of the base model's latency "
+                + "above 0% and at most 100%, such as 50%.");
         return new LatencyTarget(null, v / 100);
     }
 
@@ -39,7 +40,9 @@ public static partial class LatencyBudget
     public static double ParseMs(string text)
     {
         var m = Pattern().Match(text ?? "");
-        if (!m.Success || !double.TryParse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) || v <= 0)
+        double v = 0;
+        bool parsed = m.Success && double.TryParse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out v);
+        if (!parsed || v <= 0)
             throw new LamdaException(ErrorCodes.BadBudget, $"latency budget '{text}' is not valid; write a positive number with a unit: "
                 + "5ms, 500us or 0.02s, or a share of the base model's latency: 50%.");
         return m.Groups[2].Value.ToLowerInvariant() switch { "s" => v * 1000, "us" or "µs" => v / 1000, _ => v };
@@ -52,6 +55,7 @@ public static partial class LatencyBudget
         bool percent = t.EndsWith('%');
         if (double.TryParse(percent ? t[..^1] : t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var v) && v >= 0)
             return percent ? v / 100 : v;
-        throw new LamdaException(ErrorCodes.BadArgument, $"{what} '{text}' is not valid; write a percentage such as 2% (or a fraction such as 0.02).");
+        throw new LamdaException(ErrorCodes.BadArgument,
+            $"{what} '{text}' is not valid; write a percentage such as 2% (or a fraction such as 0.02).");
     }
 }
