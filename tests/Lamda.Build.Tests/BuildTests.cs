@@ -357,7 +357,10 @@ public class BuildTests : IDisposable
         var r = Dotnet(root, "build", traversal, "-m:3", "-v:n", "-nodeReuse:false");
         Assert.True(r.Code == 0, r.Log);
         Assert.Equal(1, r.Log.Split('\n').Count(l => l.Contains("Lamda: adapting")));
-        Assert.Equal(2, r.Log.Split('\n').Count(l => l.Contains("cache hit")));
+        Assert.Equal(2, r.Log.Split('\n').Count(l => l.Contains(": cache hit ")));
+        // The summary lines say the same: one miss, two hits.
+        Assert.Equal(1, r.Log.Split('\n').Count(l => l.TrimEnd().EndsWith("; cache miss", StringComparison.Ordinal)));
+        Assert.Equal(2, r.Log.Split('\n').Count(l => l.TrimEnd().EndsWith("; cache hit", StringComparison.Ordinal)));
         Assert.Single(Directory.GetFiles(Path.Combine(Cache, "models"), "*.onnx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(Cache, "tmp")));
         var outputs = projects.Select(p => File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(p)!, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx"))).ToList();
