@@ -17,6 +17,9 @@ using (var buffer = new MemoryStream())
 
 using var options = new SessionOptions { IntraOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
 using var session = new InferenceSession(model, options);
+// What the model says about itself: the budget, device and base Lamda adapted it for (metadata keys lamda.*).
+foreach (var (key, value) in session.ModelMetadata.CustomMetadataMap.Where(kv => kv.Key.StartsWith("lamda.")).OrderBy(kv => kv.Key))
+    Console.WriteLine($"{key} = {value}");
 var input = session.InputMetadata.First();
 var shape = input.Value.Dimensions.Select(d => d < 0 ? 1L : d).ToArray();
 var pixels = new float[shape.Aggregate(1L, (a, b) => a * b)];

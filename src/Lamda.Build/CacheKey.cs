@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Lamda.Adaptation;
 using Lamda.Latency;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -12,25 +13,26 @@ namespace Lamda.Build;
 /// </summary>
 public static class CacheKey
 {
-    public const string Format = "lamda-cache/1";
+    public const string Format = "lamda-cache/2";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
-    public sealed record Inputs(string ModelPath, double LatencyMs, string Device, string Generator, int Seed,
-        string? MaxAccuracyDrop, string? DataDirectory, string? LlmModel, string? LlmContext = null);
-
-    public static string Compute(Inputs i)
+    public static string Compute(AdaptRequest r)
     {
+        // A lock decides the architecture (no generator, no language model); its content is part of the key.
+        var generator = r.FromLock != null ? "lock:" + HashFile(r.FromLock) : r.Generator;
+        var llm = r.FromLock == null && r.LlmModel is { Length: > 0 } l ? HashFile(l) + " context " + (r.LlmContext ?? "default") : "-";
         var text = new StringBuilder()
             .AppendLine(Format)
             .AppendLine($"lamda {LamdaPaths.Version}")
-            .AppendLine($"model {HashFile(i.ModelPath)}")
-            .AppendLine($"latency {i.LatencyMs.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")
-            .AppendLine($"device {DeviceIdentity(i.Device)}")
-            .AppendLine($"generator {i.Generator}")
-            .AppendLine($"seed {i.Seed}")
-            .AppendLine($"max-accuracy-drop {i.MaxAccuracyDrop}")
-            .AppendLine($"data {(i.DataDirectory is { Length: > 0 } d ? HashDirectory(d) : "-")}")
-            .AppendLine($"llm {(i.LlmModel is { Length: > 0 } l ? HashFile(l) + " context " + (i.LlmContext ?? "default") : "-")}");
+            .AppendLine($"model {HashFile(r.ModelPath)}")
+            .AppendLine($"latency {r.Latency}")
+            .AppendLine($"device {DeviceIdentity(r.Device)}")
+            .AppendLine($"generator {generator}")
+            .AppendLine($"seed {r.Seed}")
+            .AppendLine($"max-accuracy-drop {r.MaxAccuracyDrop}")
+            .AppendLine($"data {(r.DataDirectory is { Length: > 0 } d ? HashDirectory(d) : "-")}")
+            .AppendLine($"llm {llm}")
+            .AppendLine($"input-shape {r.InputShape ?? "-"}");
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 16).ToLowerInvariant();
     }
 
@@ -53,6 +55,6 @@ public static class CacheKey
         return hash;
     }
 
-    static string HashDirectory(string dir) =>
-        string.Join(";", Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetFileName(f) + "=" + HashFile(f)));
+    static string HashDirectory(string dir) => string.Join(";",
+        Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetFileName(f) + "=" + HashFile(f)));
 }

@@ -1,7 +1,7 @@
 using Lamda.Cli;
 using Lamda.Cli.Commands;
 
-return Cli.Main(args, Console.Out, Console.Error);
+return Cli.Run(args, Console.Out, Console.Error);
 
 namespace Lamda.Cli
 {
@@ -19,7 +19,7 @@ namespace Lamda.Cli
             new DatasetCommand(), new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(), new BenchAccuracyCommand(),
         ];
 
-        public static int Main(string[] args, TextWriter stdout, TextWriter stderr)
+        public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {

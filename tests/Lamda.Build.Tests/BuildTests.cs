@@ -94,7 +94,7 @@ public class BuildTests : IDisposable
 
         var second = Build(project);
         Assert.True(second.Code == 0, second.Log);
-        Assert.Contains("Skipping target \"LamdaAdaptModels\" because all output files are up-to-date", second.Log);
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\" because all output files are up-to-date", second.Log);
         Assert.DoesNotContain("Lamda: adapting", second.Log);
 
         File.WriteAllText(project, File.ReadAllText(project).Replace("Latency=\"0.6ms\"", "Latency=\"0.8ms\""));
@@ -107,6 +107,132 @@ public class BuildTests : IDisposable
         var afterClean = Build(project);
         Assert.Contains("cache hit", afterClean.Log);
         Assert.DoesNotContain("Lamda: adapting", afterClean.Log);
+    }
+
+    /// <summary>The <c>lamda.*</c> metadata of a model as an app sees it: through ONNX Runtime's model metadata.</summary>
+    static Dictionary<string, string> LamdaMetadata(byte[] model)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model);
+        return session.ModelMetadata.CustomMetadataMap.Where(kv => kv.Key.StartsWith("lamda.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>The summary line the task logs for an item at the default verbosity.</summary>
+    static string SummaryOf(string log, string item) =>
+        log.Split('\n').Single(l => l.Contains($"Lamda: {item} on ", StringComparison.Ordinal) && l.Contains("; cache ", StringComparison.Ordinal));
+
+    [Fact]
+    public void DeviceProfileAndDataFilesAreInputsAndTheModelRecordsItsProvenance()
+    {
+        var project = Project("consumer", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="dev.json" Data="data" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var profilePath = Path.Combine(dir, "dev.json");
+        var profile = Latency.DeviceCatalog.BuiltIn.Single(p => p.Name == "jetson-nano") with { Name = "dev" };
+        profile.Save(profilePath);
+        var labels = Path.Combine(dir, "data", "val_labels.npy");
+        Npy.WriteImages(Path.Combine(dir, "data", "val_images.npy"), count: 8, seed: 1);
+        Npy.WriteLabels(labels, [1, 2, 3, 4, 5, 6, 7, 8]);
+
+        // The default verbosity: one summary line with the achieved latency; the tool's warning with its code.
+        var first = Dotnet(dir, "build", project, "-nodeReuse:false");
+        Assert.True(first.Code == 0, first.Log);
+        var summary = SummaryOf(first.Log, "models/tinynet.onnx");
+        Assert.Matches(@"on dev: budget 0\.600 ms, achieved 0\.\d{3} ms predicted \(base \d+\.\d{3} ms\)", summary);
+        Assert.EndsWith("cache miss", summary.TrimEnd());
+        var warning = first.Log.Split('\n').First(l => l.Contains("warning LAMDA050"));
+        Assert.Contains("consumer.csproj", warning);
+        Assert.Contains("LamdaModel 'models/tinynet.onnx'", warning);
+
+        var embedded = EmbeddedResources(Path.Combine(dir, "bin", "Debug", "net10.0", "consumer.dll"))["Counter.tinynet.onnx"];
+        var meta = LamdaMetadata(embedded);
+        Assert.Equal("dev", meta["lamda.device"]);
+        Assert.Equal("0.6ms", meta["lamda.budget"]);
+        Assert.Equal("predicted", meta["lamda.achieved_kind"]);
+        Assert.Equal(Onnx.ModelProvenance.Sha256(File.ReadAllBytes(Path.Combine(dir, "models", "tinynet.onnx"))), meta["lamda.base_model_sha256"]);
+        Assert.Equal(Onnx.ModelProvenance.Sha256(Latency.DeviceProfile.Load(profilePath).ToJson()), meta["lamda.device_profile_sha256"]);
+        Assert.True(double.Parse(meta["lamda.achieved_ms"], System.Globalization.CultureInfo.InvariantCulture) <= 0.6);
+        Assert.True(meta.ContainsKey("lamda.accuracy") && meta.ContainsKey("lamda.version") && meta.ContainsKey("lamda.seed"));
+
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\" because all output files are up-to-date", Build(project).Log);
+
+        // Recalibrating the device changes the profile's content, not the project: the model is adapted again.
+        (profile with { Description = profile.Description + " (recalibrated)" }).Save(profilePath);
+        var recalibrated = Build(project);
+        Assert.True(recalibrated.Code == 0, recalibrated.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", recalibrated.Log);
+        Assert.NotEqual(meta["lamda.device_profile_sha256"], LamdaMetadata(File.ReadAllBytes(OutputOf(dir, "dev")))["lamda.device_profile_sha256"]);
+
+        Npy.WriteLabels(labels, [0, 0, 0, 0, 1, 1, 1, 1]);
+        var relabelled = Build(project);
+        Assert.True(relabelled.Code == 0, relabelled.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", relabelled.Log);
+    }
+
+    static string OutputOf(string dir, string deviceTag, string model = "tinynet") =>
+        Path.Combine(dir, "obj", "Debug", "net10.0", "lamda", $"{model}.{deviceTag}.onnx");
+
+    [Fact]
+    public void LamdaDevicePropertyAdaptsEveryItemForThatDevice()
+    {
+        var project = Project("matrix", """
+            <LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" />
+            <LamdaModel Include="models/second.onnx" Latency="70%" LogicalName="second.onnx" />
+            """);
+        var dir = Path.GetDirectoryName(project)!;
+        File.Copy(Path.Combine(dir, "models", "tinynet.onnx"), Path.Combine(dir, "models", "second.onnx"));
+        var r = Dotnet(dir, "build", project, "-nodeReuse:false", "-p:LamdaDevice=raspberry-pi-4");
+        Assert.True(r.Code == 0, r.Log);
+        foreach (var model in new[] { "tinynet", "second" })
+        {
+            var meta = LamdaMetadata(File.ReadAllBytes(OutputOf(dir, "raspberry-pi-4", model)));
+            Assert.Equal("raspberry-pi-4", meta["lamda.device"]);
+            Assert.Contains("on raspberry-pi-4: budget", SummaryOf(r.Log, $"models/{model}.onnx"));
+        }
+        // The relative budget is reported in both forms.
+        Assert.Matches(@"budget 70% of base = \d+\.\d{3} ms", SummaryOf(r.Log, "models/second.onnx"));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(OutputOf(dir, "host"))!, "*.host.onnx"));
+    }
+
+    /// <summary>Processes whose command line contains <paramref name="marker"/> (Linux: /proc).</summary>
+    static List<int> ProcessesWith(string marker) => Directory.GetDirectories("/proc")
+        .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1).Where(pid => pid > 0)
+        .Where(pid => { try { return File.ReadAllText($"/proc/{pid}/cmdline").Contains(marker, StringComparison.Ordinal); } catch (IOException) { return false; } catch (UnauthorizedAccessException) { return false; } })
+        .ToList();
+
+    [Fact]
+    public void CancellingTheBuildStopsTheToolAndLogsItsCommandLine()
+    {
+        if (!OperatingSystem.IsLinux()) return; // sends SIGINT and reads /proc
+        // On host the tool first profiles this machine (a fresh LAMDA_CACHE_DIR): long enough to be cancelled mid-way.
+        var project = Project("cancel", """<LamdaModel Include="models/tinynet.onnx" Latency="0.2ms" Device="host" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "build", project, "-v:n", "-nodeReuse:false" }) start.ArgumentList.Add(a);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList()) start.Environment.Remove(key);
+        start.Environment["LAMDA_CACHE_DIR"] = Path.Combine(root, "user-cache");
+        using var build = Process.Start(start)!;
+        var log = new System.Text.StringBuilder();
+        var commandLogged = new ManualResetEventSlim();
+        void Collect(string? line)
+        {
+            if (line == null) return;
+            lock (log) log.AppendLine(line);
+            if (line.Contains("lamda.dll adapt", StringComparison.Ordinal)) commandLogged.Set();
+        }
+        build.OutputDataReceived += (_, e) => Collect(e.Data);
+        build.ErrorDataReceived += (_, e) => Collect(e.Data);
+        build.BeginOutputReadLine();
+        build.BeginErrorReadLine();
+        var output = Path.Combine(Cache, "tmp");
+        Assert.True(commandLogged.Wait(TimeSpan.FromMinutes(5)), log.ToString()); // the command line, at normal verbosity
+        // The command line is logged just before the tool starts.
+        Assert.True(SpinWait.SpinUntil(() => ProcessesWith(output).Count > 0, TimeSpan.FromMinutes(1)), log.ToString());
+
+        Assert.Equal(0, Process.Start("kill", ["-INT", build.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WaitForExitAndCode());
+        Assert.True(build.WaitForExit(TimeSpan.FromMinutes(2)), "the build did not stop after Ctrl+C");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Empty(ProcessesWith(output)); // the tool was killed with the build
+        Assert.False(File.Exists(OutputOf(dir, "host")));
     }
 
     [Fact]
@@ -146,6 +272,10 @@ public class BuildTests : IDisposable
         var run = Dotnet(sample, "run", "-nodeReuse:false", "-p:LamdaCacheDirectory=" + Cache, "--", "20");
         Assert.True(run.Code == 0, run.Log);
         Assert.Contains("model FrameCounter.classifier.onnx", run.Log);
+        // The app reads the provenance through ONNX Runtime's model metadata.
+        Assert.Contains("lamda.device = jetson-nano", run.Log);
+        Assert.Contains("lamda.budget = 0.6ms", run.Log);
+        Assert.Matches(@"lamda\.achieved_ms = \d", run.Log);
         Assert.True(System.Text.RegularExpressions.Regex.IsMatch(run.Log, @"\d+ frames, median latency \d+\.\d+ ms"), run.Log);
     }
 
@@ -191,7 +321,7 @@ public class BuildTests : IDisposable
             Assert.Equal(new long[] { 1, 10 }, runner.Run(new Dictionary<string, TensorData> { ["input"] = new(1, [1, 3, 32, 32], new float[3 * 32 * 32]) })["output"].Shape);
 
         // Another language model file is another cache entry; the same one is a hit.
-        Assert.Contains("Skipping target \"LamdaAdaptModels\"", Build(project).Log);
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\"", Build(project).Log);
         Lamda.Llm.Tests.TinyGguf.Write(Path.Combine(dir, "models", "tiny.gguf"), seed: 8, contextLength: 16384);
         var changed = Build(project);
         Assert.True(changed.Code == 0, changed.Log);
@@ -227,7 +357,10 @@ public class BuildTests : IDisposable
         var r = Dotnet(root, "build", traversal, "-m:3", "-v:n", "-nodeReuse:false");
         Assert.True(r.Code == 0, r.Log);
         Assert.Equal(1, r.Log.Split('\n').Count(l => l.Contains("Lamda: adapting")));
-        Assert.Equal(2, r.Log.Split('\n').Count(l => l.Contains("cache hit")));
+        Assert.Equal(2, r.Log.Split('\n').Count(l => l.Contains(": cache hit ")));
+        // The summary lines say the same: one miss, two hits.
+        Assert.Equal(1, r.Log.Split('\n').Count(l => l.TrimEnd().EndsWith("; cache miss", StringComparison.Ordinal)));
+        Assert.Equal(2, r.Log.Split('\n').Count(l => l.TrimEnd().EndsWith("; cache hit", StringComparison.Ordinal)));
         Assert.Single(Directory.GetFiles(Path.Combine(Cache, "models"), "*.onnx"));
         Assert.Empty(Directory.GetFiles(Path.Combine(Cache, "tmp")));
         var outputs = projects.Select(p => File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(p)!, "obj", "Debug", "net10.0", "lamda", "tinynet.jetson-nano.onnx"))).ToList();
@@ -316,6 +449,41 @@ public class PackageTests : IDisposable
         var version = Run(root, env, Path.Combine(tools, "lamda"), "--version");
         Assert.Equal(0, version.Code);
         Assert.Contains("0.1.0", version.Log);
+    }
+}
+
+static class ProcessExtensions
+{
+    public static int WaitForExitAndCode(this Process p)
+    {
+        p.WaitForExit();
+        return p.ExitCode;
+    }
+}
+
+/// <summary>Writes the .npy files of a data folder (numpy format 1.0, little endian).</summary>
+static class Npy
+{
+    public static void WriteImages(string path, int count, int seed)
+    {
+        var rng = new Random(seed);
+        var values = Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray();
+        Write(path, "<f4", $"({count}, 3, 32, 32)", values.SelectMany(BitConverter.GetBytes).ToArray());
+    }
+
+    public static void WriteLabels(string path, long[] labels) =>
+        Write(path, "<i8", $"({labels.Length},)", labels.SelectMany(BitConverter.GetBytes).ToArray());
+
+    static void Write(string path, string type, string shape, byte[] data)
+    {
+        var header = $"{{'descr': '{type}', 'fortran_order': False, 'shape': {shape}, }}";
+        header = header.PadRight(((10 + header.Length + 1 + 63) / 64 * 64) - 10 - 1) + "\n";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var file = File.Create(path);
+        file.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        file.Write(BitConverter.GetBytes((ushort)header.Length));
+        file.Write(System.Text.Encoding.ASCII.GetBytes(header));
+        file.Write(data);
     }
 }
 

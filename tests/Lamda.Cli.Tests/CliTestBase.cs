@@ -17,7 +17,7 @@ public abstract class CliTestBase : IDisposable
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = Cli.Main(args, o, e);
+        int code = Cli.Run(args, o, e);
         return (code, o.ToString(), e.ToString());
     }
 

@@ -13,17 +13,20 @@ public sealed class AdaptCommand : Command
     public override string Name => "adapt";
     public override string Summary => "adapt a model to a latency budget on a device (the closed loop)";
     public override string Usage => """
-        Usage: lamda adapt MODEL.onnx --latency 5ms --device host|NAME|PROFILE.json -o OUT.onnx
-                     [--report R.json] [--data DIR] [--max-accuracy-drop 2%] [--seed N]
+        Usage: lamda adapt MODEL.onnx --latency 5ms|50% --device host|NAME|PROFILE.json -o OUT.onnx
+                     [--input-shape 1,3,640,640] [--report R.json] [--data DIR] [--max-accuracy-drop 2%] [--seed N]
                      [--generator search|llm --llm-model M.gguf [--llm-context N] [--llm-attempts N]]
-                     [--max-iterations N] [--write-lock FILE.lamda | --from-lock FILE.lamda]
+                     [--max-iterations N] [--write-lock FILE.lamda | --from-lock FILE.lamda] [--messages FILE.jsonl]
 
         Generates architectures from MODEL (search generator by default), validates each (syntax and interface,
         task, requirements), feeds the diagnostics back and regenerates until every constraint holds: latency at
         most the budget and within 5% of it, and with --data an accuracy drop of at most --max-accuracy-drop.
         On 'host' every candidate is measured with ONNX Runtime; on other devices the calibrated predictor is the
-        metric. OUT.onnx keeps the base model's most important weights; it is written atomically, only on success.
-          --latency T        budget: 5ms, 500us, 0.02s
+        metric. OUT.onnx keeps the base model's most important weights and records the budget, device, achieved
+        latency and base model in its metadata (keys lamda.*); it is written atomically, only on success.
+          --latency T        budget: 5ms, 500us, 0.02s, or 50% of the base model's latency on the device
+          --input-shape S    the size the budget holds at, for a model with dynamic input dims (required then):
+                             1,3,640,640 for the one input, or x=1,3,640,640 y=1,4; OUT.onnx keeps the dynamic dims
           --data DIR         val_images + val_labels (.npy or .pb) to measure accuracy
           --report R.json    every iteration: hash, diff size, predicted/measured latency, accuracy, diagnostics
           --generator llm    a language model writes the architectures (grammar-constrained LamdaText); after
@@ -33,8 +36,13 @@ public sealed class AdaptCommand : Command
           --llm-context N    context tokens (default: the model's, at most 8192); long models are sliced to fit
           --write-lock F     also write the chosen architecture as LamdaText (for review; replay with --from-lock)
           --from-lock F      no search: rebuild the architecture in F (validated, weights transferred from MODEL)
+          --messages F       also append warnings and errors with their codes to F, one JSON object a line
         """;
-    public override string[] ValueOptions => ["--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations", "--write-lock", "--from-lock", "--llm-model", "--llm-context", "--llm-attempts"];
+    public override string[] ValueOptions =>
+    [
+        "--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations",
+        "--write-lock", "--from-lock", "--llm-model", "--llm-context", "--llm-attempts", InputShapes.Option, "--messages",
+    ];
 
     static readonly JsonSerializerOptions ReportJson = new()
     {
@@ -46,65 +54,154 @@ public sealed class AdaptCommand : Command
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
+        var messages = args.Value("--messages");
+        try
+        {
+            return Adapt(args, stdout, stderr, messages);
+        }
+        catch (LamdaException e)
+        {
+            ToolMessage.Append(messages, ToolMessage.Error, e.Code, e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>The request the options make; the build task makes the same one from item metadata.</summary>
+    static AdaptRequest Request(Arguments args)
+    {
         var path = args.Positional(0, "an ONNX model");
         args.NoMorePositionals(1);
-        var target = LatencyBudget.ParseMs(args.Required("--latency"));
-        var deviceName = args.Required("--device");
-        var output = args.Required("--output");
-        ModelSource.CheckNotInput(output, path, args.Value("--report"));
-        var generatorName = args.Value("--generator") ?? "search";
-        if (generatorName is not ("search" or "llm"))
-            throw new LamdaException(ErrorCodes.BadArgument, $"unknown generator '{generatorName}'; use --generator search (the default) or --generator llm --llm-model M.gguf.");
-        var llmPath = args.Value("--llm-model");
-        if (generatorName == "llm" && llmPath == null)
-            throw new LamdaException(ErrorCodes.BadArgument, "--generator llm needs --llm-model PATH.gguf (a llama.cpp GGUF model; see README, 'The LLM generator').");
-        if (generatorName != "llm" && llmPath != null)
+        var request = new AdaptRequest
+        {
+            ModelPath = path,
+            Latency = LatencyBudget.Parse(args.Required("--latency")),
+            Device = args.Required("--device"),
+            Generator = args.Value("--generator") ?? "search",
+            Seed = args.Int("--seed", 0),
+            MaxAccuracyDrop = args.Value("--max-accuracy-drop"),
+            DataDirectory = args.Value("--data"),
+            LlmModel = args.Value("--llm-model"),
+            LlmContext = args.Value("--llm-context"),
+            InputShape = args.Value(InputShapes.Option),
+            FromLock = args.Value("--from-lock"),
+        };
+        if (request.Generator is not ("search" or "llm"))
+            throw new LamdaException(ErrorCodes.BadArgument,
+                $"unknown generator '{request.Generator}'; use --generator search (the default) or --generator llm --llm-model M.gguf.");
+        if (request.Generator == "llm" && request.LlmModel == null)
+            throw new LamdaException(ErrorCodes.BadArgument,
+                "--generator llm needs --llm-model PATH.gguf (a llama.cpp GGUF model; see README, 'The LLM generator').");
+        if (request.Generator != "llm" && request.LlmModel != null)
             throw new LamdaException(ErrorCodes.BadArgument, "--llm-model is used only with --generator llm.");
-        var progress = new StderrProgress(stderr);
-        var profile = DeviceCatalog.Resolve(deviceName, () => HostProfiles.GetOrCreate(progress));
-        if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
-        var data = args.Value("--data") is { } dir ? DataSet.Load(dir) : null;
-        double? maxDrop = args.Value("--max-accuracy-drop") is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
-        if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
+        if (request.FromLock != null && args.Value("--write-lock") != null)
+            throw new LamdaException(ErrorCodes.BadArgument, "use either --from-lock or --write-lock, not both.");
+        if (request.FromLock != null && request.Generator == "llm")
+            throw new LamdaException(ErrorCodes.BadArgument, "--from-lock replays a locked architecture; it takes no --generator llm.");
+        return request;
+    }
 
-        var (graph, weights) = ModelSource.LoadOnnx(path);
-        var fromLock = args.Value("--from-lock");
+    static int Adapt(Arguments args, TextWriter stdout, TextWriter stderr, string? messages)
+    {
+        var request = Request(args);
+        var path = request.ModelPath;
+        var output = args.Required("--output");
         var writeLock = args.Value("--write-lock");
-        if (fromLock != null && writeLock != null) throw new LamdaException(ErrorCodes.BadArgument, "use either --from-lock or --write-lock, not both.");
+        ModelSource.CheckNotInput(output, path, args.Value("--report"));
         if (writeLock != null) ModelSource.CheckNotInput(writeLock, path, output);
-        var lockText = fromLock == null ? null
+        var progress = new StderrProgress(stderr);
+        var profile = DeviceCatalog.Resolve(request.Device, () => HostProfiles.GetOrCreate(progress));
+        if (profile.UncalibratedWarning is { } warning)
+        {
+            stderr.WriteLine("warning: " + warning);
+            ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA050", warning);
+        }
+        var data = request.DataDirectory is { } dir ? DataSet.Load(dir) : null;
+        double? maxDrop = request.MaxAccuracyDrop is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
+        if (maxDrop != null && data == null)
+            throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
+
+        var (baseGraph, weights) = ModelSource.LoadOnnx(path);
+        // Pinned outside the loop: prediction, measurement and reconstruction all run at the size the budget is for.
+        var graph = request.InputShape is { } shape ? InputShapes.Parse(shape).Pin(baseGraph, path) : baseGraph;
+        InputShapes.RequireStatic(graph, path);
+        var lockText = request.FromLock is not { } fromLock ? null
             : File.Exists(fromLock) ? File.ReadAllText(fromLock)
             : throw new LamdaException(ErrorCodes.FileNotFound, $"{fromLock}: lock file not found.");
-        if (lockText != null && generatorName == "llm") throw new LamdaException(ErrorCodes.BadArgument, "--from-lock replays a locked architecture; it takes no --generator llm.");
-        int seed = args.Int("--seed", 0);
         // Loaded before the loop so that a bad GGUF fails fast, and disposed after it.
-        using var llm = llmPath == null ? null : LoadLanguageModel(llmPath, args, stderr);
-        int attempts = Math.Max(1, args.Int("--llm-attempts", 3));
-        var options = new AdaptOptions
-        {
-            TargetMs = target,
-            Device = profile,
-            MeasureOnHost = deviceName == DeviceCatalog.Host,
-            Data = data,
-            MaxAccuracyDrop = maxDrop,
-            Seed = seed,
-            MaxIterations = Math.Max(1, args.Int("--max-iterations", 12)),
-            Generator = lockText != null ? (_, _, _, _) => new LockedGenerator(lockText, fromLock!)
-                : llm != null ? (g, _, transfer, predictor) => new LlmGenerator(g, transfer, predictor, llm, new LlmOptions { Seed = seed, MaxAttempts = attempts })
-                : null,
-        };
+        using var llm = request.LlmModel is { } llmPath ? LoadLanguageModel(llmPath, args, stderr) : null;
+        var options = Options(request, args, profile, data, maxDrop, lockText, llm);
         var result = Adapter.Run(path, graph, weights, options, progress);
+        InputShapes.RestoreInterface(result.Model, baseGraph);
+        Provenance(request, profile, result).Stamp(result.Model);
         ModelFile.Save(result.Model, output);
         if (writeLock != null) AtomicFile.WriteText(writeLock, result.Text);
         if (args.Value("--report") is { } reportPath)
             AtomicFile.WriteText(reportPath, JsonSerializer.Serialize(result.Report, ReportJson) + "\n");
-        foreach (var w in result.Report.Warnings) stderr.WriteLine($"warning: {w}");
-        var b = result.Report.Base;
-        var f = result.Report.Final!;
-        string Fig(Figures x) => x.MeasuredMs is { } m ? $"{m:F3} ms measured" : $"{x.PredictedMs:F3} ms predicted";
-        var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
-        stdout.WriteLine($"{profile.Name}: base {Fig(b)} -> {Fig(f)} (target {target:F3} ms, {result.Report.Iterations.Count} iteration(s){accuracy}); wrote {output}");
+        foreach (var w in result.Report.Warnings)
+        {
+            stderr.WriteLine($"warning: {w}");
+            // The uncalibrated device was reported above, with its own code.
+            if (profile.Calibrated || !w.Contains("uncalibrated", StringComparison.Ordinal))
+                ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA054", w);
+        }
+        stdout.WriteLine(SummaryLine(result.Report, request, output));
         return 0;
+    }
+
+    static AdaptOptions Options(AdaptRequest request, Arguments args, DeviceProfile profile, DataSet? data, double? maxDrop,
+        string? lockText, LlamaLanguageModel? llm)
+    {
+        int attempts = Math.Max(1, args.Int("--llm-attempts", 3));
+        int seed = request.Seed;
+        return new AdaptOptions
+        {
+            TargetMs = request.Latency.Ms ?? 0,
+            TargetFraction = request.Latency.Fraction,
+            Device = profile,
+            MeasureOnHost = request.Device == DeviceCatalog.Host,
+            Data = data,
+            MaxAccuracyDrop = maxDrop,
+            Seed = seed,
+            MaxIterations = Math.Max(1, args.Int("--max-iterations", 12)),
+            Generator = lockText != null ? (_, _, _, _) => new LockedGenerator(lockText, request.FromLock!)
+                : llm != null ? (g, _, transfer, predictor) =>
+                    new LlmGenerator(g, transfer, predictor, llm, new LlmOptions { Seed = seed, MaxAttempts = attempts })
+                : null,
+        };
+    }
+
+    static ModelProvenance Provenance(AdaptRequest request, DeviceProfile profile, AdaptationResult result)
+    {
+        var report = result.Report;
+        var final = report.Final!;
+        return new ModelProvenance
+        {
+            Version = LamdaPaths.Version,
+            Device = profile.Name,
+            DeviceProfileHash = ModelProvenance.Sha256(profile.ToJson()),
+            Budget = request.Latency.ToString(),
+            BudgetMs = report.TargetMs,
+            AchievedMs = final.MeasuredMs ?? final.PredictedMs,
+            AchievedKind = final.MeasuredMs != null ? "measured" : "predicted",
+            BaseMs = report.Base.MeasuredMs ?? report.Base.PredictedMs,
+            BaseModelHash = ModelProvenance.Sha256(File.ReadAllBytes(request.ModelPath)),
+            Generator = report.Generator,
+            Seed = report.Seed,
+            InputShape = request.InputShape,
+            Accuracy = final.Accuracy,
+            BaseAccuracy = final.Accuracy != null ? report.Base.Accuracy : null,
+        };
+    }
+
+    static string SummaryLine(AdaptationReport report, AdaptRequest request, string output)
+    {
+        string Fig(Figures x) => x.MeasuredMs is { } m ? $"{m:F3} ms measured" : $"{x.PredictedMs:F3} ms predicted";
+        var b = report.Base;
+        var f = report.Final!;
+        var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
+        var target = request.Latency.Fraction != null ? $"{request.Latency} of base = {report.TargetMs:F3} ms" : $"{report.TargetMs:F3} ms";
+        var iterations = $"{report.Iterations.Count} iteration(s)";
+        return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {iterations}{accuracy}); wrote {output}";
     }
 
     static LlamaLanguageModel LoadLanguageModel(string path, Arguments args, TextWriter stderr)

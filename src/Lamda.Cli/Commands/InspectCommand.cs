@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lamda.Adaptation;
 using Lamda.Graphs;
 using Lamda.Text;
 
@@ -10,14 +11,17 @@ public sealed class InspectCommand : Command
     public override string Name => "inspect";
     public override string Summary => "operator counts, parameters, MACs, shapes and LamdaText tokens of a model";
     public override string Usage => """
-        Usage: lamda inspect MODEL.onnx|FILE.lamda [--weights BASE.onnx] [--json]
+        Usage: lamda inspect MODEL.onnx|FILE.lamda [--weights BASE.onnx] [--input-shape 1,3,640,640] [--json]
 
         Prints operator counts, parameter count, multiply-accumulates (MACs), input and output shapes and
-        the number of LamdaText tokens (estimated; see docs/lamdatext.md).
+        the number of LamdaText tokens (estimated; see docs/lamdatext.md). Parameters include weights held in
+        Constant nodes (as paddle2onnx exports them). MACs are per sample; with dynamic input dims they need
+        --input-shape (otherwise the layers whose size is unknown count 0).
+          --input-shape S      the input size to count MACs at: 1,3,640,640, or x=1,3,640,640 y=1,4
           --weights BASE.onnx  base model for a LamdaText file (parameters and MACs need its weights)
           --json               machine-readable output
         """;
-    public override string[] ValueOptions => ["--weights"];
+    public override string[] ValueOptions => ["--weights", InputShapes.Option];
     public override string[] FlagOptions => ["--json"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
@@ -25,6 +29,7 @@ public sealed class InspectCommand : Command
         var path = args.Positional(0, "a model file");
         args.NoMorePositionals(1);
         var (graph, weights) = ModelSource.Load(path, args.Value("--weights"));
+        if (args.Value(InputShapes.Option) is { } shape) graph = InputShapes.Parse(shape).Pin(graph, path);
         var inference = ShapeInference.Run(graph, weights, batchOne: true);
         var stats = GraphStats.Of(graph, weights, inference);
         var counter = EstimatingTokenCounter.Instance;

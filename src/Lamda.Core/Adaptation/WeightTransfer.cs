@@ -40,6 +40,8 @@ public sealed class WeightTransfer
     }
 
     /// <summary>The result, or the diagnostics that explain why the architecture cannot be realized.</summary>
+    /// <param name="candidate">the architecture to realize, derived from the base graph</param>
+    /// <param name="shapesOnly">sliced weights carry their shapes but no data (enough for prediction)</param>
     /// <param name="keptOutputs">when given, receives the base output channels kept by each narrowed layer</param>
     public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics) Apply(Graph candidate, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
     {

@@ -15,6 +15,9 @@ public static class ChannelPruner
     /// <paramref name="shapesOnly"/> the sliced weights carry their new shapes but no data: enough for
     /// shape inference and latency prediction, and much cheaper inside a search.
     /// </summary>
+    /// <param name="analysis">the channel analysis of the graph to prune</param>
+    /// <param name="keep">for every channel source of the analysis, whether it is kept</param>
+    /// <param name="shapesOnly">sliced weights carry their new shapes but no data</param>
     /// <param name="keptOutputs">when given, receives for every layer whose outputs were narrowed the base output channels it kept</param>
     public static (Graph Graph, WeightStore Weights) Apply(ChannelAnalysis analysis, bool[] keep, bool shapesOnly = false,
         Dictionary<string, int[]>? keptOutputs = null)

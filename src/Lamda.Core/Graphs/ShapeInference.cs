@@ -19,6 +19,8 @@ public sealed class InferenceResult
 /// </summary>
 public static class ShapeInference
 {
+    /// <param name="graph">the graph to annotate</param>
+    /// <param name="weights">its weights, for the shapes of weight operands and constant folding (may be null)</param>
     /// <param name="batchOne">
     /// Treat symbolic input dimensions as 1, as latency measurement does (batch 1). Only for costing: the
     /// normalizer must not use it, or it would fold a symbolic batch size into constants.

@@ -62,6 +62,8 @@ public sealed record KernelModel
         return Math.Max(0, t);
     }
 
+    /// <param name="kernel">the kernel to predict</param>
+    /// <param name="channels">the channel granularity the kernel's features are computed with</param>
     /// <param name="modelMWeights">weights of the whole model the kernel runs in (millions)</param>
     public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights)
     {

@@ -121,9 +121,16 @@ public static class OnnxExporter
         readonly HashSet<string> used = new(StringComparer.Ordinal);
         readonly Graph graph;
 
+        readonly Dictionary<string, string> referenceStems = new(StringComparer.Ordinal);
+
         public TensorNames(Graph graph, WeightStore weights)
         {
             this.graph = graph;
+            foreach (var n in graph.Nodes)
+                foreach (var a in n.Attributes)
+                    if (a.Value.Kind == AttributeKind.Reference && a.Value.Reference.EndsWith("#" + a.Name, StringComparison.Ordinal)
+                        && a.Value.Reference.Length > a.Name.Length + 1)
+                        referenceStems.TryAdd(n.OutputKey(0), a.Value.Reference[..^(a.Name.Length + 1)]);
             foreach (var i in graph.Inputs) Bind(i.Key, i.Name);
             foreach (var o in graph.Outputs)
                 if (!byKey.ContainsKey(o.Key)) Bind(o.Key, o.Name);
@@ -139,7 +146,10 @@ public static class OnnxExporter
         public string Of(string key)
         {
             if (byKey.TryGetValue(key, out var name)) return name;
-            name = graph.EdgeNames.TryGetValue(key, out var original) && !used.Contains(original) ? original : Fresh("t" + key);
+            // Text carries no edge names; a node with a tensor attribute keyed OUTPUT#attr by the importer (paddle2onnx
+            // keeps weights in Constant nodes) takes OUTPUT back, so a raw round trip keeps the weight names.
+            var original = graph.EdgeNames.GetValueOrDefault(key) ?? referenceStems.GetValueOrDefault(key);
+            name = original != null && !used.Contains(original) ? original : Fresh("t" + key);
             Bind(key, name);
             return name;
         }

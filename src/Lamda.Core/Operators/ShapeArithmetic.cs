@@ -18,6 +18,7 @@ internal sealed class ConstantRule() : OperatorRule(KernelClass.Free, "Constant"
             c.Value = v.Tensor!.Ints != null ? v.Tensor : null;
             return [new TensorType(v.Tensor!.DataType, v.Tensor.Dims.Select(d => new Dim(d)).ToArray())];
         }
+        if (v?.Kind == AttributeKind.Reference && c.Stored(v.Reference) is { } stored) return [stored];
         if (n.Attribute("value_ints") is { } vi)
         {
             c.Value = TensorLiteral.Int64(vi.Ints);

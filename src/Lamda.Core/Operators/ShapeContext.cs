@@ -54,6 +54,10 @@ public sealed class ShapeContext
     }
 
     public long[]? Ints(int i) => Val(i)?.AsInt64();
+
+    /// <summary>The type of a tensor in the weight store: a Constant node's value as paddle2onnx exports weights.</summary>
+    public TensorType? Stored(string name) =>
+        weights?.TryGet(name, out var t) == true ? new TensorType(t.DataType, t.Dims.Select(d => new Dim(d)).ToArray()) : null;
 }
 
 /// <summary>Dimension arithmetic shared by the rules' shape inference.</summary>
