@@ -35,4 +35,5 @@ public static class ErrorCodes
     public const string BadData = "LAMDA015";
     public const string BadLlmModel = "LAMDA016";
     public const string ContextTooSmall = "LAMDA017";
+    public const string ResourceLimit = "LAMDA018";
 }

@@ -68,6 +68,7 @@ public sealed class AdaptCommand : Command
         if (maxDrop != null && data == null) throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
 
         var (graph, weights) = ModelSource.LoadOnnx(path);
+        Lamda.Runtime.ResourceLimits.CheckGraph(graph, weights, path);
         var fromLock = args.Value("--from-lock");
         var writeLock = args.Value("--write-lock");
         if (fromLock != null && writeLock != null) throw new LamdaException(ErrorCodes.BadArgument, "use either --from-lock or --write-lock, not both.");

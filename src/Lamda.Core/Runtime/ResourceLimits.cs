@@ -1,0 +1,96 @@
+using System.Globalization;
+using Lamda.Graphs;
+
+namespace Lamda.Runtime;
+
+/// <summary>
+/// The largest tensor Lamda agrees to allocate or have ONNX Runtime allocate: a graph input, an activation or
+/// a weight. Sizes are estimated from static shapes before anything is allocated, so a model with a
+/// 1x3x100000x100000 input ends in a coded error that names the tensor instead of an overflow deep inside a
+/// loop or an out-of-memory kill. The default is 4 GiB; <c>LAMDA_MAX_TENSOR_BYTES</c> changes it (a byte
+/// count, optionally with a K, M or G suffix in powers of 1024: <c>512M</c>, <c>16G</c>).
+/// </summary>
+public static class ResourceLimits
+{
+    public const string EnvironmentVariable = "LAMDA_MAX_TENSOR_BYTES";
+    public const long DefaultMaxTensorBytes = 4L << 30;
+
+    /// <summary>The limit in force: the environment variable when set, else the default.</summary>
+    public static long MaxTensorBytes => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    /// <summary>Reads a byte count such as <c>4294967296</c>, <c>512M</c> or <c>16G</c>; null or empty gives the default.</summary>
+    public static long Parse(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return DefaultMaxTensorBytes;
+        var t = text.Trim();
+        int shift = char.ToUpperInvariant(t[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 0 };
+        var digits = shift == 0 ? t : t[..^1];
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > (long.MaxValue >> shift))
+            throw new LamdaException(ErrorCodes.BadArgument,
+                $"{EnvironmentVariable}='{text}' is not a byte count; write a positive number, optionally with K, M or G (for example 8G).");
+        return n << shift;
+    }
+
+    /// <summary>
+    /// Bytes a tensor of this shape and element type takes, saturating at <see cref="long.MaxValue"/> instead of
+    /// overflowing; null when a dimension is unknown. Element types of no fixed size count one byte.
+    /// </summary>
+    public static long? Bytes(IEnumerable<long> dims, int elemType)
+    {
+        long total = Math.Max(1, DataTypes.Size(elemType));
+        foreach (var d in dims)
+        {
+            if (d < 0) return null;
+            if (d != 0 && total > long.MaxValue / d) return long.MaxValue;
+            total *= d;
+        }
+        return total;
+    }
+
+    /// <summary>Refuses an input too large to allocate. <paramref name="dims"/> are the dimensions that will be fed.</summary>
+    public static void CheckInput(string displayName, string input, IReadOnlyList<long> dims, int elemType)
+    {
+        if (Bytes(dims, elemType) is { } bytes && bytes > MaxTensorBytes)
+            throw new LamdaException(ErrorCodes.ResourceLimit,
+                $"{displayName}: input '{input}' [{string.Join('x', dims)}] needs {Describe(bytes)}, above the limit of " +
+                $"{Describe(MaxTensorBytes)}; give a smaller shape with --input-shape {input}=..., or raise {EnvironmentVariable}.");
+    }
+
+    /// <summary>
+    /// Checks every graph input (symbolic dimensions count as 1, as measurement feeds them), every weight and
+    /// every activation whose shape inference can tell, before a command allocates or runs anything.
+    /// </summary>
+    public static void CheckGraph(Graph graph, WeightStore? weights, string displayName)
+    {
+        foreach (var i in graph.Inputs)
+            if (i.Type.Dims is { } dims)
+                CheckInput(displayName, i.Name, dims.Select(d => d.IsKnown ? d.Value : 1).ToArray(), i.Type.ElemType);
+        long limit = MaxTensorBytes;
+        if (weights != null)
+            foreach (var (name, tensor) in weights.Tensors)
+                if (Bytes(tensor.Dims, tensor.DataType) is { } bytes && bytes > limit)
+                    throw new LamdaException(ErrorCodes.ResourceLimit,
+                        $"{displayName}: weight '{name}' [{string.Join('x', tensor.Dims)}] needs {Describe(bytes)}, above the limit of " +
+                        $"{Describe(limit)}; raise {EnvironmentVariable} if the machine has the memory.");
+        var shapes = ShapeInference.Run(graph, weights, batchOne: true);
+        foreach (var node in graph.Nodes)
+            for (int k = 0; k < node.OutputCount; k++)
+            {
+                var type = shapes.TypeOf(node.OutputKey(k));
+                if (!type.IsStatic || Bytes(type.Dims!.Select(d => d.Value), type.ElemType) is not { } bytes || bytes <= limit) continue;
+                throw new LamdaException(ErrorCodes.ResourceLimit,
+                    $"{displayName}: the output of {node.Id} ({node.Op}) is [{string.Join('x', type.Dims!.Select(d => d.Value))}], " +
+                    $"{Describe(bytes)}, above the limit of {Describe(limit)}; give a smaller input with --input-shape, " +
+                    $"or raise {EnvironmentVariable}.");
+            }
+    }
+
+    /// <summary>A size for people: 120 GiB, 3.5 MiB, 900 bytes.</summary>
+    public static string Describe(long bytes) => bytes switch
+    {
+        long.MaxValue => "more than 8 EiB",
+        >= 1L << 30 => $"{(bytes / (double)(1L << 30)).ToString("0.#", CultureInfo.InvariantCulture)} GiB",
+        >= 1L << 20 => $"{(bytes / (double)(1L << 20)).ToString("0.#", CultureInfo.InvariantCulture)} MiB",
+        _ => $"{bytes.ToString(CultureInfo.InvariantCulture)} bytes",
+    };
+}
