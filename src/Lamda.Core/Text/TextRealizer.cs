@@ -21,6 +21,7 @@ public static class TextRealizer
         var model = OnnxExporter.Export(graph, weights);
         var (realized, _) = OnnxImporter.Import(model, file);
         var disagreements = Compare(text, LamdaTextWriter.Write(realized), file, weights.Source);
+        if (disagreements.Count == 0) disagreements = CheckConvolutions(text, realized, weights, file);
         if (disagreements.Count > 0) throw new LamdaTextException(disagreements);
         return model;
     }
@@ -48,6 +49,36 @@ public static class TextRealizer
             if (line != expected[i]) diagnostics.Add(Differ(line, expected[i], file, number, weightsSource));
         }
         return diagnostics;
+    }
+
+    /// <summary>
+    /// Attributes that shape inference takes on trust but the weights decide: a Conv's <c>kernel_shape</c> must be
+    /// its weight's spatial dimensions, and <c>group</c> times the weight's input channels must be the input's
+    /// channels. ONNX Runtime would only notice at the first run.
+    /// </summary>
+    static List<TextDiagnostic> CheckConvolutions(string text, Graph realized, WeightStore weights, string file)
+    {
+        var diagnostics = new List<TextDiagnostic>();
+        var lines = ContentLines(text).Where(l => !l.Text.StartsWith(' ')).ToDictionary(l => l.Text.Split(' ')[0], l => l, StringComparer.Ordinal);
+        foreach (var n in realized.Nodes)
+        {
+            if (n.Op != "Conv" || n.Domain.Length > 0 || n.Inputs.Count < 2 || n.Inputs[1] is not WeightOperand w) continue;
+            if (weights.ShapeOf(w.Name) is not { Length: >= 3 } dims || !lines.TryGetValue(n.Id, out var line)) continue;
+            if (n.GetInts("kernel_shape") is { } kernel && !kernel.SequenceEqual(dims[2..]))
+                diagnostics.Add(At(line, "kernel_shape=", file,
+                    $"kernel_shape=[{string.Join(',', kernel)}] disagrees with @{w.Name}, whose kernel is [{string.Join(',', dims[2..])}]"));
+            long group = n.GetInt("group", 1);
+            if (n.InChannels is { } c && c != group * dims[1])
+                diagnostics.Add(At(line, "group=", file,
+                    $"group={group} with @{w.Name} ({dims[1]} input channels per group) reads {group * dims[1]} channels, but the input has {c}"));
+        }
+        return diagnostics;
+    }
+
+    static TextDiagnostic At((int Number, string Text) line, string token, string file, string message)
+    {
+        int col = line.Text.IndexOf(" " + token, StringComparison.Ordinal);
+        return new TextDiagnostic(TextCodes.Disagreement, file, line.Number, col < 0 ? 1 : col + 2, message);
     }
 
     static List<(int Number, string Text)> ContentLines(string text)
