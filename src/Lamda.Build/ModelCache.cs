@@ -52,7 +52,8 @@ public sealed class ModelCache(string directory)
         TryDelete(TextPath(key));
         var tmp = Path.Combine(Directory, "tmp");
         if (System.IO.Directory.Exists(tmp))
-            foreach (var leftover in System.IO.Directory.EnumerateFiles(tmp, key + ".*")) TryDelete(leftover);
+            foreach (var pattern in new[] { key + ".*", "." + key + ".*" }) // the tool's own atomic-write temporaries start with '.'
+                foreach (var leftover in System.IO.Directory.EnumerateFiles(tmp, pattern)) TryDelete(leftover);
     }
 
     /// <summary>Stores a finished model under the key (atomically) and returns the cached path.</summary>
