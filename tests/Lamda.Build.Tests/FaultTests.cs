@@ -222,13 +222,19 @@ public sealed class FaultTests : BuildSandbox
         var lockFile = Path.Combine(Cache, "locks", Path.GetFileNameWithoutExtension(entry) + ".lock");
         Assert.True(File.Exists(lockFile));
         // A process takes the lock as a build does (flock, what FileShare.None is on Unix) and dies by SIGKILL.
-        using (var holder = Process.Start("flock", [lockFile, "sleep", "600"]))
+        // The shell opens the file, flock(1) locks that open file, and the shell becomes 'sleep' holding it.
+        using (var holder = Process.Start("sh", ["-c", "exec 9>>\"$0\"; flock 9; exec sleep 600", lockFile]))
         {
-            Thread.Sleep(300);
-            Assert.False(holder.HasExited);
-            holder.Kill();
-            holder.WaitForExit();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (ChildProcess.Run(root, [], "flock", "-n", lockFile, "true").Code == 0 && DateTime.UtcNow < deadline) Thread.Sleep(50);
+            try { Assert.NotEqual(0, ChildProcess.Run(root, [], "flock", "-n", lockFile, "true").Code); } // really held
+            finally
+            {
+                holder.Kill();
+                holder.WaitForExit();
+            }
         }
+        Assert.Equal(0, ChildProcess.Run(root, [], "flock", "-n", lockFile, "true").Code); // the dead holder's lock is gone, its file stays
         Assert.True(File.Exists(lockFile));
         Directory.Delete(Path.Combine(Cache, "models"), recursive: true);
         Directory.Delete(Path.Combine(Path.GetDirectoryName(project)!, "obj"), recursive: true);
@@ -263,7 +269,7 @@ public sealed class FaultTests : BuildSandbox
     [RootFact]
     public void AFullDiskIsACodedErrorAndTheUsersFilesAreUntouched()
     {
-        Mount(Cache, "size=48k"); // room for the lock and folders, not for the ~100 KB model
+        Mount(Cache, "size=12k"); // room for the lock and folders, not for the adapted model (tens of KB)
         var project = Project("app");
         var before = UserFiles(project);
         var r = Build(project);

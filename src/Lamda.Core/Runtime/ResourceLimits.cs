@@ -48,41 +48,63 @@ public static class ResourceLimits
     }
 
     /// <summary>Refuses an input too large to allocate. <paramref name="dims"/> are the dimensions that will be fed.</summary>
-    public static void CheckInput(string displayName, string input, IReadOnlyList<long> dims, int elemType)
+    public static void CheckInput(string displayName, string input, IReadOnlyList<long> dims, int elemType, long? limit = null)
     {
-        if (Bytes(dims, elemType) is { } bytes && bytes > MaxTensorBytes)
+        long max = limit ?? MaxTensorBytes;
+        if (Bytes(dims, elemType) is { } bytes && bytes > max)
             throw new LamdaException(ErrorCodes.ResourceLimit,
                 $"{displayName}: input '{input}' [{string.Join('x', dims)}] needs {Describe(bytes)}, above the limit of " +
-                $"{Describe(MaxTensorBytes)}; give a smaller shape with --input-shape {input}=..., or raise {EnvironmentVariable}.");
+                $"{Describe(max)}; give a smaller shape with --input-shape {input}=..., or raise {EnvironmentVariable}.");
     }
 
     /// <summary>
     /// Checks every graph input (symbolic dimensions count as 1, as measurement feeds them), every weight and
     /// every activation whose shape inference can tell, before a command allocates or runs anything.
     /// </summary>
-    public static void CheckGraph(Graph graph, WeightStore? weights, string displayName)
+    /// <param name="limit">The limit to apply; <see cref="MaxTensorBytes"/> when null.</param>
+    public static void CheckGraph(Graph graph, WeightStore? weights, string displayName, long? limit = null)
     {
+        long max = limit ?? MaxTensorBytes;
         foreach (var i in graph.Inputs)
             if (i.Type.Dims is { } dims)
-                CheckInput(displayName, i.Name, dims.Select(d => d.IsKnown ? d.Value : 1).ToArray(), i.Type.ElemType);
-        long limit = MaxTensorBytes;
-        if (weights != null)
-            foreach (var (name, tensor) in weights.Tensors)
-                if (Bytes(tensor.Dims, tensor.DataType) is { } bytes && bytes > limit)
-                    throw new LamdaException(ErrorCodes.ResourceLimit,
-                        $"{displayName}: weight '{name}' [{string.Join('x', tensor.Dims)}] needs {Describe(bytes)}, above the limit of " +
-                        $"{Describe(limit)}; raise {EnvironmentVariable} if the machine has the memory.");
+                CheckInput(displayName, i.Name, dims.Select(d => d.IsKnown ? d.Value : 1).ToArray(), i.Type.ElemType, max);
         var shapes = ShapeInference.Run(graph, weights, batchOne: true);
         foreach (var node in graph.Nodes)
             for (int k = 0; k < node.OutputCount; k++)
             {
                 var type = shapes.TypeOf(node.OutputKey(k));
-                if (!type.IsStatic || Bytes(type.Dims!.Select(d => d.Value), type.ElemType) is not { } bytes || bytes <= limit) continue;
+                if (!type.IsStatic || Bytes(type.Dims!.Select(d => d.Value), type.ElemType) is not { } bytes || bytes <= max) continue;
                 throw new LamdaException(ErrorCodes.ResourceLimit,
                     $"{displayName}: the output of {node.Id} ({node.Op}) is [{string.Join('x', type.Dims!.Select(d => d.Value))}], " +
-                    $"{Describe(bytes)}, above the limit of {Describe(limit)}; give a smaller input with --input-shape, " +
+                    $"{Describe(bytes)}, above the limit of {Describe(max)}; give a smaller input with --input-shape, " +
                     $"or raise {EnvironmentVariable}.");
             }
+        if (weights != null)
+            foreach (var (name, tensor) in weights.Tensors)
+                if (Bytes(tensor.Dims, tensor.DataType) is { } bytes && bytes > max)
+                    throw new LamdaException(ErrorCodes.ResourceLimit,
+                        $"{displayName}: weight '{name}' [{string.Join('x', tensor.Dims)}] needs {Describe(bytes)}, above the limit of " +
+                        $"{Describe(max)}; raise {EnvironmentVariable} if the machine has the memory.");
+    }
+
+    /// <summary>
+    /// Refuses a TensorProto whose dimensions are absurd (negative, or a product that overflows) or disagree with
+    /// the data it holds, before anything sizes an allocation from its dims. External data is not checked here.
+    /// </summary>
+    public static void CheckTensorProto(global::Onnx.TensorProto t, string displayName)
+    {
+        string Dims() => string.Join('x', t.Dims);
+        if (t.Dims.Any(d => d < 0) || Bytes(t.Dims, t.DataType) == long.MaxValue)
+            throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: tensor '{t.Name}' has impossible dimensions [{Dims()}]; re-export the model.");
+        if (t.DataLocation == global::Onnx.TensorProto.Types.DataLocation.External || t.DataType is 14 or 15) return; // complex: two values per element
+        long count = t.Dims.Aggregate(1L, (a, d) => a * d);
+        int size = DataTypes.Size(t.DataType);
+        long held = !t.RawData.IsEmpty ? (size > 0 ? t.RawData.Length / size : -1)
+            : t.FloatData.Count + t.Int32Data.Count + t.Int64Data.Count + t.DoubleData.Count + t.Uint64Data.Count + t.StringData.Count;
+        bool rawMismatch = !t.RawData.IsEmpty && size > 0 && t.RawData.Length != count * size;
+        if (held >= 0 && (rawMismatch || (t.RawData.IsEmpty && held > 0 && held != count)))
+            throw new LamdaException(ErrorCodes.InvalidModel,
+                $"{displayName}: tensor '{t.Name}' declares [{Dims()}] ({count} values) but holds {held}; the file is corrupt, re-export the model.");
     }
 
     /// <summary>A size for people: 120 GiB, 3.5 MiB, 900 bytes.</summary>
