@@ -106,7 +106,8 @@ public sealed class ModelCache(string directory)
             {
                 if (DateTime.UtcNow >= deadline)
                     throw new LamdaException(ErrorCodes.WriteFailed,
-                        $"another build has held the cache lock '{path}' for {timeout.TotalMinutes:0} minutes; if no build is running, delete the file.");
+                        $"another build has held the cache lock '{path}' for {timeout.TotalMinutes:0} minutes; " +
+                        "if no build is running, delete the file.");
                 Thread.Sleep(200);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Unwritable("take the lock " + path, e); }

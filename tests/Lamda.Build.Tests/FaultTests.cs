@@ -22,7 +22,8 @@ public abstract class BuildSandbox : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+    static string Configuration =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
     static string TaskAssembly => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "bin", Configuration, "net10.0", "Lamda.Build.dll");
     protected static string Tool => Path.Combine(Shared.RepoRoot, "src", "Lamda.Cli", "bin", Configuration, "net10.0", "lamda.dll");
     static string BuildAssets => Path.Combine(Shared.RepoRoot, "build");
@@ -31,7 +32,8 @@ public abstract class BuildSandbox : IDisposable
     {
         var dir = Path.Combine(root, name);
         Directory.CreateDirectory(Path.Combine(dir, "models"));
-        File.Copy(Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx"), Path.Combine(dir, "models", "tinynet.onnx"), overwrite: true);
+        var sample = Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx");
+        File.Copy(sample, Path.Combine(dir, "models", "tinynet.onnx"), overwrite: true);
         File.WriteAllText(Path.Combine(dir, name + ".csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <Import Project="{BuildAssets}/Lamda.Build.props" />
@@ -60,9 +62,14 @@ public abstract class BuildSandbox : IDisposable
 
     protected Process StartBuild(string project)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetDirectoryName(project)!, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(project)!, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
         foreach (var a in new[] { "build", project, "-v:n", "-nodeReuse:false" }) start.ArgumentList.Add(a);
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
+        // As ChildProcess does: the test host's MSBuild settings must not leak into the child build.
+        var msbuild = start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH");
+        foreach (var key in msbuild.ToList())
             start.Environment.Remove(key);
         foreach (var (k, v) in Environment) start.Environment[k] = v;
         var p = Process.Start(start)!;
@@ -85,11 +92,13 @@ public abstract class BuildSandbox : IDisposable
 
     /// <summary>Paths added, removed or changed between two snapshots.</summary>
     protected static List<string> Changed(Dictionary<string, string> before, Dictionary<string, string> after) =>
-        before.Keys.Union(after.Keys).Where(k => before.GetValueOrDefault(k) != after.GetValueOrDefault(k)).Order(StringComparer.Ordinal).ToList();
+        before.Keys.Union(after.Keys).Where(k => before.GetValueOrDefault(k) != after.GetValueOrDefault(k))
+            .Order(StringComparer.Ordinal).ToList();
 
     /// <summary>The user's own files of a project: everything but obj/ and bin/.</summary>
     protected static Dictionary<string, string> UserFiles(string project) =>
-        Snapshot(Path.GetDirectoryName(project)!).Where(kv => !kv.Key.StartsWith("obj/", StringComparison.Ordinal) && !kv.Key.StartsWith("bin/", StringComparison.Ordinal))
+        Snapshot(Path.GetDirectoryName(project)!)
+            .Where(kv => !kv.Key.StartsWith("obj/", StringComparison.Ordinal) && !kv.Key.StartsWith("bin/", StringComparison.Ordinal))
             .ToDictionary();
 
     /// <summary>A running process whose command line contains every fragment (the lamda tool of this test's build).</summary>
@@ -143,7 +152,8 @@ public sealed class FaultTests : BuildSandbox
         {
             if (FindProcess(Tool, Cache) is { } pid && when())
             {
-                try { Process.GetProcessById(pid).Kill(); killed = true; } catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+                try { Process.GetProcessById(pid).Kill(); killed = true; }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { } // it exited first
             }
             Thread.Sleep(5);
         }
@@ -171,7 +181,8 @@ public sealed class FaultTests : BuildSandbox
             bool killed = false;
             for (int attempt = 0; attempt < 5 && !killed; attempt++) killed = BuildAndKillTool(project, when);
             Assert.True(killed, $"the tool was never caught during {name}");
-            Assert.False(Directory.Exists(Path.Combine(Cache, "models")) && Directory.EnumerateFiles(Path.Combine(Cache, "models"), "*.json").Any(),
+            var models = Path.Combine(Cache, "models");
+            Assert.False(Directory.Exists(models) && Directory.EnumerateFiles(models, "*.json").Any(),
                 $"a cache entry exists after the tool was killed during {name}");
 
             var next = Build(project);

@@ -43,12 +43,16 @@ public sealed class WhereLamdaWritesTests : BuildSandbox
     {
         // Two distinct keys (two budgets), four projects each, all sharing one cache.
         var projects = Enumerable.Range(0, 8).Select(i => Project($"p{i}",
-            $"""<LamdaModel Include="models/tinynet.onnx" Latency="{(i % 2 == 0 ? "0.6ms" : "0.8ms")}" Device="jetson-nano" />""")).ToList();
+            $"""<LamdaModel Include="models/tinynet.onnx" Latency="{(i % 2 == 0 ? "0.6ms" : "0.8ms")}" Device="jetson-nano" />"""))
+            .ToList();
         var traversal = System.IO.Path.Combine(root, "all.proj");
         File.WriteAllText(traversal, $"""
             <Project>
               <ItemGroup>{string.Concat(projects.Select(p => $"<ProjectReference Include=\"{p}\" />"))}</ItemGroup>
-              <Target Name="Build"><MSBuild Projects="@(ProjectReference)" Targets="Restore" Properties="_Restore=1" /><MSBuild Projects="@(ProjectReference)" BuildInParallel="true" /></Target>
+              <Target Name="Build">
+                <MSBuild Projects="@(ProjectReference)" Targets="Restore" Properties="_Restore=1" />
+                <MSBuild Projects="@(ProjectReference)" BuildInParallel="true" />
+              </Target>
             </Project>
             """);
         var r = ChildProcess.Run(root, Environment, "dotnet", "build", traversal, "-m:8", "-v:n", "-nodeReuse:false");

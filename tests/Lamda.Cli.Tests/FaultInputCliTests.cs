@@ -68,7 +68,8 @@ public sealed class FaultInputCliTests : CliTestBase
         var (code, err, output) = DeserializeEdited(TinyNet, from, to);
         Assert.True(code == 1, err);
         Assert.Contains("LT010", err);
-        var column = File.ReadAllText(Path.Combine(dir, "edited.lamda")).Split('\n')[4].IndexOf(to.Split('=')[0] + "=", StringComparison.Ordinal) + 1;
+        var line = File.ReadAllText(Path.Combine(dir, "edited.lamda")).Split('\n')[4];
+        var column = line.IndexOf(to.Split('=')[0] + "=", StringComparison.Ordinal) + 1;
         Assert.Contains($"edited.lamda:5:{column}:", err);
         Assert.Contains(says, err);
         Assert.Contains(truth, err);

@@ -21,7 +21,8 @@ public sealed class FuzzTests : CliTestBase
     public void MutatedInputsEndInSuccessOrACodedErrorWithinTheTimeout(int seed)
     {
         var report = new Fuzzer(FuzzTargets.All(), dir, Timeout).Run(180, seed);
-        Assert.True(report.Bugs.Count == 0, string.Join("\n", report.Bugs.Select(b => $"{b.Target} case {b.Index} seed {seed}: {b.Outcome}: {b.Detail}")));
+        var bugs = report.Bugs.Select(b => $"{b.Target} case {b.Index} seed {seed}: {b.Outcome}: {b.Detail}");
+        Assert.True(report.Bugs.Count == 0, string.Join("\n", bugs));
         Assert.Equal(180, report.Total);
         // Every reader was reached, and the mutations are neither all harmless nor all fatal.
         Assert.Equal(FuzzTargets.All().Select(t => t.Name).Order(), report.Counts.Keys.Order());
@@ -100,5 +101,19 @@ public sealed class FuzzTests : CliTestBase
         Assert.Equal(1, code);
         Assert.Contains("holds", err);
         Assert.Contains(weight.Name, err);
+    }
+
+    [Fact]
+    public void ACyclicGraphIsACodedErrorNamingTheNode()
+    {
+        var model = ModelFile.Load(TinyNet);
+        var first = model.Graph.Node[0];
+        first.Input[0] = model.Graph.Node[2].Output[0]; // n0 now reads what n2 computes from n0
+        var path = Path.Combine(dir, "cycle.onnx");
+        ModelFile.Save(model, path);
+        var (code, _, err) = Lamda("inspect", path);
+        Assert.Equal(1, code);
+        Assert.Contains(ErrorCodes.InvalidModel, err);
+        Assert.Contains("cycle", err);
     }
 }

@@ -32,7 +32,8 @@ public sealed class BenchFuzzCommand : Command
         var countText = args.Positional(0, "the number of cases");
         args.NoMorePositionals(1);
         if (!int.TryParse(countText, out int count) || count < 1)
-            throw new LamdaException(ErrorCodes.BadArgument, $"'{countText}' is not a number of cases; write for example 'lamda bench-fuzz 10000'.");
+            throw new LamdaException(ErrorCodes.BadArgument,
+                $"'{countText}' is not a number of cases; write for example 'lamda bench-fuzz 10000'.");
         int seed = args.Int("--seed", 1);
         var timeout = TimeSpan.FromSeconds(Math.Max(1, args.Int("--timeout", 10)));
         var work = Directory.CreateTempSubdirectory("lamda-fuzz-").FullName;
@@ -54,7 +55,8 @@ public sealed class BenchFuzzCommand : Command
             w.WriteLine($"{name,-10} {c.GetValueOrDefault(FuzzOutcome.Accepted),9} {c.GetValueOrDefault(FuzzOutcome.Refused),9} " +
                         $"{c.GetValueOrDefault(FuzzOutcome.Uncoded),8} {c.GetValueOrDefault(FuzzOutcome.Hang),6}  {codes}");
         }
-        w.WriteLine($"{report.Total} cases in {report.Elapsed.TotalSeconds:0.0} s (slowest case {report.Slowest.TotalMilliseconds:0} ms), " +
+        w.WriteLine($"{report.Total} cases in {report.Elapsed.TotalSeconds:0.0} s " +
+                    $"(slowest case {report.Slowest.TotalMilliseconds:0} ms), " +
                     $"{report.Bugs.Count} bugs (seed {seed})");
         foreach (var b in report.Bugs.Take(20)) w.WriteLine($"  bug: {b.Target} case {b.Index} (--seed {seed}): {b.Outcome}: {b.Detail}");
     }
@@ -73,7 +75,8 @@ public static class FuzzTargets
         return
         [
             new("onnx", ".onnx", onnx, false, path => ReadOnnx(path)),
-            new("lamdatext", ".lamda", Encoding.UTF8.GetBytes(text), true, path => TextRealizer.Realize(File.ReadAllText(path), path, weights)),
+            new("lamdatext", ".lamda", Encoding.UTF8.GetBytes(text), true,
+                path => TextRealizer.Realize(File.ReadAllText(path), path, weights)),
             new("profile", ".json", Encoding.UTF8.GetBytes(profile.ToJson()), true,
                 path => new LatencyPredictor(DeviceProfile.Load(path)).Predict(graph, weights)),
             new("npy", ".npy", Npy([2, 1, 4, 4]), false, path => TensorFile.Read(path)),

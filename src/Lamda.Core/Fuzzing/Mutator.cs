@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -12,15 +13,21 @@ public static partial class Mutator
 {
     static readonly string[] Operators = ["Conv", "Relu", "Add", "Concat", "Gemm", "MaxPool", "Reshape", "Conv2d", "Foo", "Slice", "Split"];
     static readonly string[] Numbers =
-        ["0", "-1", "1", "2", "3", "7", "32", "2000000000", "-2147483648", "9223372036854775807", "99999999999999999999", "1e309", "nan", "0.5", ""];
-    static readonly string[] Junk = ["%", "@", "(", ")", ",", "=", "[", "]", "\"", "\\", "#", "\n", "\0", "ch=", "->", "{", "}", ":", "?", "*", "é", " "];
+    [
+        "0", "-1", "1", "2", "3", "7", "32", "2000000000", "-2147483648", "9223372036854775807", "99999999999999999999",
+        "1e309", "nan", "0.5", "",
+    ];
+    static readonly string[] Junk =
+        ["%", "@", "(", ")", ",", "=", "[", "]", "\"", "\\", "#", "\n", "\0", "ch=", "->", "{", "}", ":", "?", "*", "é", " "];
 
     public static byte[] Mutate(byte[] seed, bool isText, Random rng)
     {
         var data = seed;
         int count = 1 + rng.Next(4);
         for (int i = 0; i < count; i++)
-            data = isText && rng.Next(3) > 0 ? Encoding.UTF8.GetBytes(MutateText(Encoding.UTF8.GetString(data), rng)) : MutateBytes(data, rng);
+            data = isText && rng.Next(3) > 0
+                ? Encoding.UTF8.GetBytes(MutateText(Encoding.UTF8.GetString(data), rng))
+                : MutateBytes(data, rng);
         return data;
     }
 
@@ -50,7 +57,7 @@ public static partial class Mutator
         switch (rng.Next(6))
         {
             case 0: return ReplaceOne(text, NumberPattern(), rng, _ => Numbers[rng.Next(Numbers.Length)]);
-            case 1: return ReplaceOne(text, IdPattern(), rng, m => m.Value[0] + rng.Next(0, 40).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            case 1: return ReplaceOne(text, IdPattern(), rng, m => m.Value[0] + rng.Next(0, 40).ToString(CultureInfo.InvariantCulture));
             case 2: return ReplaceOne(text, OperatorPattern(), rng, _ => Operators[rng.Next(Operators.Length)]);
             case 3: return text.Insert(rng.Next(text.Length + 1), Junk[rng.Next(Junk.Length)]);
             default:

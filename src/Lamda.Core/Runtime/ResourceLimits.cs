@@ -27,7 +27,8 @@ public static class ResourceLimits
         var digits = shift == 0 ? t : t[..^1];
         if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > (long.MaxValue >> shift))
             throw new LamdaException(ErrorCodes.BadArgument,
-                $"{EnvironmentVariable}='{text}' is not a byte count; write a positive number, optionally with K, M or G (for example 8G).");
+                $"{EnvironmentVariable}='{text}' is not a byte count; write a positive number, optionally with K, M or G " +
+                "(for example 8G).");
         return n << shift;
     }
 
@@ -95,8 +96,10 @@ public static class ResourceLimits
     {
         string Dims() => string.Join('x', t.Dims);
         if (t.Dims.Any(d => d < 0) || Bytes(t.Dims, t.DataType) == long.MaxValue)
-            throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: tensor '{t.Name}' has impossible dimensions [{Dims()}]; re-export the model.");
-        if (t.DataLocation == global::Onnx.TensorProto.Types.DataLocation.External || t.DataType is 14 or 15) return; // complex: two values per element
+            throw new LamdaException(ErrorCodes.InvalidModel,
+                $"{displayName}: tensor '{t.Name}' has impossible dimensions [{Dims()}]; re-export the model.");
+        // External data is sized elsewhere; complex types (14, 15) hold two values per element.
+        if (t.DataLocation == global::Onnx.TensorProto.Types.DataLocation.External || t.DataType is 14 or 15) return;
         long count = t.Dims.Aggregate(1L, (a, d) => a * d);
         int size = DataTypes.Size(t.DataType);
         long held = !t.RawData.IsEmpty ? (size > 0 ? t.RawData.Length / size : -1)
@@ -104,7 +107,8 @@ public static class ResourceLimits
         bool rawMismatch = !t.RawData.IsEmpty && size > 0 && t.RawData.Length != count * size;
         if (held >= 0 && (rawMismatch || (t.RawData.IsEmpty && held > 0 && held != count)))
             throw new LamdaException(ErrorCodes.InvalidModel,
-                $"{displayName}: tensor '{t.Name}' declares [{Dims()}] ({count} values) but holds {held}; the file is corrupt, re-export the model.");
+                $"{displayName}: tensor '{t.Name}' declares [{Dims()}] ({count} values) but holds {held}; " +
+                "the file is corrupt, re-export the model.");
     }
 
     /// <summary>A size for people: 120 GiB, 3.5 MiB, 900 bytes.</summary>

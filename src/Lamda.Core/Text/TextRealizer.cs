@@ -37,7 +37,8 @@ public static class TextRealizer
             if (i >= actual.Count)
             {
                 int last = actual.Count == 0 ? 1 : actual[^1].Number + 1;
-                diagnostics.Add(new(TextCodes.Disagreement, file, last, 1, $"the model realized with {weightsSource} has a line more: '{expected[i]}'"));
+                diagnostics.Add(new(TextCodes.Disagreement, file, last, 1,
+                    $"the model realized with {weightsSource} has a line more: '{expected[i]}'"));
                 break;
             }
             var (number, line) = actual[i];
@@ -59,18 +60,21 @@ public static class TextRealizer
     static List<TextDiagnostic> CheckConvolutions(string text, Graph realized, WeightStore weights, string file)
     {
         var diagnostics = new List<TextDiagnostic>();
-        var lines = ContentLines(text).Where(l => !l.Text.StartsWith(' ')).ToDictionary(l => l.Text.Split(' ')[0], l => l, StringComparer.Ordinal);
+        var lines = ContentLines(text).Where(l => !l.Text.StartsWith(' '))
+            .ToDictionary(l => l.Text.Split(' ')[0], l => l, StringComparer.Ordinal);
         foreach (var n in realized.Nodes)
         {
             if (n.Op != "Conv" || n.Domain.Length > 0 || n.Inputs.Count < 2 || n.Inputs[1] is not WeightOperand w) continue;
             if (weights.ShapeOf(w.Name) is not { Length: >= 3 } dims || !lines.TryGetValue(n.Id, out var line)) continue;
             if (n.GetInts("kernel_shape") is { } kernel && !kernel.SequenceEqual(dims[2..]))
                 diagnostics.Add(At(line, "kernel_shape=", file,
-                    $"kernel_shape=[{string.Join(',', kernel)}] disagrees with @{w.Name}, whose kernel is [{string.Join(',', dims[2..])}]"));
+                    $"kernel_shape=[{string.Join(',', kernel)}] disagrees with @{w.Name}, " +
+                    $"whose kernel is [{string.Join(',', dims[2..])}]"));
             long group = n.GetInt("group", 1);
             if (n.InChannels is { } c && c != group * dims[1])
                 diagnostics.Add(At(line, "group=", file,
-                    $"group={group} with @{w.Name} ({dims[1]} input channels per group) reads {group * dims[1]} channels, but the input has {c}"));
+                    $"group={group} with @{w.Name} ({dims[1]} input channels per group) reads {group * dims[1]} channels, " +
+                    $"but the input has {c}"));
         }
         return diagnostics;
     }
