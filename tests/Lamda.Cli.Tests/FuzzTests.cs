@@ -116,4 +116,25 @@ public sealed class FuzzTests : CliTestBase
         Assert.Contains(ErrorCodes.InvalidModel, err);
         Assert.Contains("cycle", err);
     }
+
+    /// <summary>If nodes nested 200 deep: protobuf's recursion limit refuses the file before any recursive code of Lamda runs.</summary>
+    [Fact]
+    public void DeeplyNestedSubgraphsAreACodedError()
+    {
+        var model = ModelFile.Load(TinyNet);
+        var body = new GraphProto { Name = "leaf" };
+        for (int depth = 0; depth < 200; depth++)
+        {
+            var node = new NodeProto { OpType = "If", Name = $"if{depth}" };
+            node.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = body });
+            body = new GraphProto { Name = $"g{depth}" };
+            body.Node.Add(node);
+        }
+        model.Graph.Node.Add(body.Node[0]);
+        var path = Path.Combine(dir, "nested.onnx");
+        File.WriteAllBytes(path, ModelFile.ToBytes(model));
+        var (code, _, err) = Lamda("inspect", path);
+        Assert.Equal(1, code);
+        Assert.Contains(ErrorCodes.InvalidModel, err);
+    }
 }
