@@ -36,4 +36,5 @@ public static class ErrorCodes
     public const string BadLlmModel = "LAMDA016";
     public const string ContextTooSmall = "LAMDA017";
     public const string DynamicInput = "LAMDA018";
+    public const string ResourceLimit = "LAMDA019";
 }

@@ -87,8 +87,12 @@ public sealed record GgufFile(string Path, uint Version, string Architecture, st
         _ => null,
     };
 
-    static void Skip(BinaryReader r, Stream s, uint type)
+    /// <summary>Arrays of arrays nest at most this deep; a corrupt header could otherwise recurse until the stack overflows.</summary>
+    const int MaxNesting = 8;
+
+    static void Skip(BinaryReader r, Stream s, uint type, int depth = 0)
     {
+        if (depth > MaxNesting) throw new OverflowException();
         switch (type)
         {
             case 0 or 1 or 7: s.Seek(1, SeekOrigin.Current); break;
@@ -104,7 +108,7 @@ public sealed record GgufFile(string Path, uint Version, string Architecture, st
                 uint element = r.ReadUInt32();
                 ulong n = r.ReadUInt64();
                 if (n > (ulong)(s.Length - s.Position)) throw new EndOfStreamException(); // every element takes at least a byte
-                for (ulong k = 0; k < n; k++) Skip(r, s, element);
+                for (ulong k = 0; k < n; k++) Skip(r, s, element, depth + 1);
                 break;
             default: throw new OverflowException();
         }

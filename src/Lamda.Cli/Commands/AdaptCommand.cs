@@ -108,6 +108,12 @@ public sealed class AdaptCommand : Command
         var writeLock = args.Value("--write-lock");
         ModelSource.CheckNotInput(output, path, args.Value("--report"));
         if (writeLock != null) ModelSource.CheckNotInput(writeLock, path, output);
+        var (baseGraph, weights) = ModelSource.LoadOnnx(path);
+        // Pinned outside the loop: prediction, measurement and reconstruction all run at the size the budget is for.
+        var graph = request.InputShape is { } shape ? InputShapes.Parse(shape).Pin(baseGraph, path) : baseGraph;
+        InputShapes.RequireStatic(graph, path);
+        // Checked before the device: calibrating the host first would make a hopeless model wait a minute.
+        Runtime.ResourceLimits.CheckGraph(graph, weights, path);
         var progress = new StderrProgress(stderr);
         var profile = DeviceCatalog.Resolve(request.Device, () => HostProfiles.GetOrCreate(progress));
         if (profile.UncalibratedWarning is { } warning)
@@ -120,10 +126,6 @@ public sealed class AdaptCommand : Command
         if (maxDrop != null && data == null)
             throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
 
-        var (baseGraph, weights) = ModelSource.LoadOnnx(path);
-        // Pinned outside the loop: prediction, measurement and reconstruction all run at the size the budget is for.
-        var graph = request.InputShape is { } shape ? InputShapes.Parse(shape).Pin(baseGraph, path) : baseGraph;
-        InputShapes.RequireStatic(graph, path);
         var lockText = request.FromLock is not { } fromLock ? null
             : File.Exists(fromLock) ? File.ReadAllText(fromLock)
             : throw new LamdaException(ErrorCodes.FileNotFound, $"{fromLock}: lock file not found.");

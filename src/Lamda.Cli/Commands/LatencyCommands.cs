@@ -40,7 +40,8 @@ public sealed class MeasureCommand : Command
         var path = args.Positional(0, "an ONNX model");
         args.NoMorePositionals(1);
         var options = new MeasureOptions { Threads = Math.Max(1, args.Int("--threads", 1)), Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10) };
-        var (graph, _) = ModelSource.LoadOnnx(path);
+        var (graph, weights) = ModelSource.LoadOnnx(path);
+        Lamda.Runtime.ResourceLimits.CheckGraph(graph, weights, path);
         var stats = LatencyMeter.Measure(File.ReadAllBytes(path), graph, options, path);
         if (stats.IsNoisy) stderr.WriteLine($"warning: the machine is noisy (cv {stats.Cv:F3} > {LatencyStats.NoisyCv}); latency figures are unreliable. Close other work or raise --runs.");
         if (args.Flag("--json"))
@@ -138,6 +139,7 @@ public sealed class PredictCommand : Command
         var profile = DeviceCatalog.Resolve(device, () => HostProfiles.GetOrCreate(new StderrProgress(stderr)));
         if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var (raw, weights) = ModelSource.LoadOnnx(path);
+        Lamda.Runtime.ResourceLimits.CheckGraph(raw, weights, path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
         var prediction = new LatencyPredictor(profile).Predict(graph, weights);
         if (args.Flag("--json"))

@@ -23,11 +23,13 @@ public static class ModelSource
         return OnnxImporter.Import(model, path);
     }
 
-    public static Graph LoadText(string path)
+    public static Graph LoadText(string path) => LamdaTextReader.Read(ReadText(path), path);
+
+    public static string ReadText(string path)
     {
         if (Directory.Exists(path)) throw new LamdaException(ErrorCodes.InvalidModel, $"{path}: is a directory, not a LamdaText file.");
         if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the LamdaText file.");
-        return LamdaTextReader.Read(File.ReadAllText(path), path);
+        return File.ReadAllText(path);
     }
 
     /// <summary>A graph from either kind of file; weights are empty for LamdaText unless <paramref name="weightsPath"/> is given.</summary>

@@ -44,8 +44,10 @@ public sealed class DeserializeCommand : Command
     public override string Usage => """
         Usage: lamda deserialize FILE.lamda --weights BASE.onnx -o OUT.onnx
 
-        Parses the LamdaText, resolves every @weight against BASE.onnx and writes an ONNX model. OUT.onnx is
-        written atomically: an existing file is replaced only when everything succeeded.
+        Parses the LamdaText, resolves every @weight against BASE.onnx and writes an ONNX model. Every ch= and
+        attribute must agree with the weights and shape inference (LT010 otherwise): the text must be exactly
+        what 'lamda serialize' writes for the model it realizes. OUT.onnx is written atomically: an existing
+        file is replaced only when everything succeeded.
         """;
     public override string[] ValueOptions => ["--weights", "-o|--output"];
 
@@ -56,11 +58,11 @@ public sealed class DeserializeCommand : Command
         var weightsPath = args.Required("--weights");
         var output = args.Required("--output");
         ModelSource.CheckNotInput(output, path, weightsPath);
-        var graph = ModelSource.LoadText(path);
+        var text = ModelSource.ReadText(path);
         var weights = ModelSource.LoadOnnx(weightsPath).Weights;
-        var model = OnnxExporter.Export(graph, weights);
+        var model = TextRealizer.Realize(text, path, weights);
         ModelFile.Save(model, output);
-        stderr.WriteLine($"wrote {output} ({graph.Nodes.Count} nodes)");
+        stderr.WriteLine($"wrote {output} ({model.Graph.Node.Count} nodes)");
         return 0;
     }
 }

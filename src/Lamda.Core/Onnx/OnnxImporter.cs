@@ -16,6 +16,7 @@ public static class OnnxImporter
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         foreach (var t in g.Initializer)
         {
+            Runtime.ResourceLimits.CheckTensorProto(t, displayName);
             initializers[t.Name] = t;
             weights.Add(t.Name, t);
         }

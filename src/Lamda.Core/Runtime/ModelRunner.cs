@@ -44,6 +44,22 @@ public sealed class ModelRunner : IDisposable
             options.Dispose();
             throw new LamdaException(ErrorCodes.RuntimeFailed, $"{displayName}: ONNX Runtime cannot load the model: {e.Message}", e);
         }
+        try { CheckInputSizes(displayName); }
+        catch { Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// Refuses inputs whose static size is above <see cref="ResourceLimits.MaxTensorBytes"/> before anyone allocates
+    /// them (symbolic dimensions count as 1, as <see cref="TensorData.RandomInputs"/> feeds them).
+    /// </summary>
+    void CheckInputSizes(string displayName)
+    {
+        foreach (var (name, meta) in session.InputMetadata)
+        {
+            if (!meta.IsTensor) continue;
+            var dims = meta.Dimensions.Select(d => d > 0 ? (long)d : 1L).ToArray();
+            ResourceLimits.CheckInput(displayName, name, dims, (int)meta.ElementDataType);
+        }
     }
 
     public IReadOnlyList<string> OutputNames => session.OutputNames;

@@ -25,6 +25,7 @@ public sealed record TensorData(int ElemType, long[] Shape, Array Values)
         {
             var shape = (i.Type.Dims ?? throw new LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
                 .Select(d => d.IsKnown ? d.Value : 1).ToArray();
+            ResourceLimits.CheckInput("model", i.Name, shape, i.Type.ElemType);
             long count = shape.Aggregate(1L, (a, d) => a * d);
             inputs[i.Name] = i.Type.ElemType switch
             {

@@ -11,6 +11,8 @@ public static class TextCodes
     public const string WrongArity = "LT006";
     public const string BadNumber = "LT007";
     public const string BadHeader = "LT009";
+    /// <summary>A text realized against weights says something they do not (see <see cref="TextRealizer"/>).</summary>
+    public const string Disagreement = "LT010";
 }
 
 /// <summary>A problem at a position in a LamdaText file.</summary>
