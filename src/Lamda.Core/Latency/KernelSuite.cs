@@ -144,36 +144,6 @@ public static class KernelSuite
         return samples;
     }
 
-    /// <summary>
-    /// Detects the channel granularities of the convolution kernels: the output tile is the largest g for which a
-    /// 3x3 convolution with 65-g output channels costs what 64 do; the input block (and the depthwise block) is
-    /// the smallest b for which 64-b input channels (128-b depthwise channels) cost no more than 64 (128).
-    /// </summary>
-    public static ChannelGranularity DetectGranularity(int threads)
-    {
-        var cache = new Dictionary<(string, long), double>();
-        double Time(string kind, long c) => cache.TryGetValue((kind, c), out var t) ? t : cache[(kind, c)] = Measure(kind, c);
-        double Measure(string kind, long c)
-        {
-            var b = new GraphBuilder(seed: 3);
-            var x = b.Input("x", 1, kind == "in" ? c : kind == "dw" ? c : 64, 28, 28);
-            var y = kind switch
-            {
-                "out" => b.Conv(x, c),
-                "in" => b.Conv(x, 64),
-                _ => b.Conv(x, c, group: c),
-            };
-            b.Output(b.Relu(y), "y");
-            return LatencyMeter.Measure(ToBytes(b), b.Graph, new MeasureOptions { Threads = threads, Warmup = 5, Runs = 30, MinSeconds = 0.1 }).MinMs;
-        }
-        int tile = 1;
-        foreach (var g in new[] { 32, 16, 8, 4, 2 })
-            if (Time("out", 65 - g) >= 0.95 * Time("out", 64)) { tile = g; break; }
-        int block = new[] { 1, 2, 4, 8, 16 }.FirstOrDefault(b => Time("in", 64 - b) <= 1.02 * Time("in", 64), 32);
-        int dw = new[] { 1, 2, 4, 8, 16 }.FirstOrDefault(b => Time("dw", 128 - b) <= 1.05 * Time("dw", 128), 32);
-        return new ChannelGranularity(tile, block, dw);
-    }
-
     /// <summary>Latency of a model that does almost nothing: the fixed cost of one session run.</summary>
     public static double RunOverheadMs(int threads)
     {
