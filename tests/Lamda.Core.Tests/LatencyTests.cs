@@ -224,8 +224,26 @@ public class LatencyTests : IDisposable
             Assert.All(outputs.Values, t => Assert.All(t.Values.Cast<float>(), v => Assert.True(float.IsFinite(v))));
             kernels.AddRange(KernelExtractor.Extract(b.Graph, b.Weights));
         }
-        foreach (var key in new[] { "conv", "conv1x1", "conv1x1/misaligned", "dwconv", "pool", "concat", "copy", "gemm" })
+        foreach (var key in new[] { "conv", "conv1x1", "conv1x1/misaligned", "dwconv", "pool", "concat", "copy", "gemm", "gconv", "convT", "bn", "resize", "softmax", "matmul", "scale" })
             Assert.True(kernels.Any(k => k.ModelKey(g) == key), $"no {key} kernel in the calibration networks");
+        // Squeeze-excite gates and hard-swish occur in context.
+        Assert.Contains(kernels, k => k.Nodes.Any(n => n.Op == "HardSwish"));
+        Assert.Contains(kernels, k => k.Nodes.Any(n => n.Op == "HardSigmoid"));
+    }
+
+    /// <summary>The suite's kernels of the families that predictions missed are runnable one-kernel models of their class.</summary>
+    [Fact]
+    public void KernelSuiteCoversTheMissedFamilies()
+    {
+        string[] added = [KernelClass.GroupConv, KernelClass.ConvTranspose, KernelClass.Normalization, KernelClass.Resize, KernelClass.Softmax, KernelClass.MatMul, KernelClass.Scale];
+        var suite = KernelSuite.Build(quick: true).Where(m => added.Contains(m.Class)).ToList();
+        Assert.All(added, c => Assert.Contains(suite, m => m.Class == c));
+        foreach (var (cls, desc, b) in suite.Where((_, i) => i % 3 == 0))
+        {
+            Assert.Single(KernelExtractor.Extract(b.Graph, b.Weights), k => k.Class == cls);
+            using var runner = new ModelRunner(KernelSuite.ToBytes(b), displayName: desc);
+            Assert.All(runner.Run(TensorData.RandomInputs(b.Graph)).Values, t => Assert.All(t.Values.Cast<float>(), v => Assert.True(float.IsFinite(v), desc)));
+        }
     }
 
     static GraphBuilder Chain(long width)

@@ -22,7 +22,15 @@ public static class KernelClass
     public const string Conv = "conv", Pointwise = "conv1x1", Depthwise = "dwconv", GroupConv = "gconv", ConvTranspose = "convT",
         Gemm = "gemm", Pool = "pool", GlobalPool = "gpool", Elementwise = "eltwise", Concat = "concat", Copy = "copy", Free = "free";
 
-    public static readonly string[] All = [Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy];
+    /// <summary>
+    /// Classes split off elementwise, copy and gemm work because they cost differently per element (issue 14):
+    /// BatchNormalization that no convolution absorbs, Resize, Softmax, MatMul of two activations (attention),
+    /// and a per-channel scale (the gate of a squeeze-excite block).
+    /// </summary>
+    public const string Normalization = "bn", Resize = "resize", Softmax = "softmax", MatMul = "matmul", Scale = "scale";
+
+    public static readonly string[] All =
+        [Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy, Normalization, Resize, Softmax, MatMul, Scale];
 
     /// <summary>Classes that ONNX Runtime may run in its blocked layout.</summary>
     public static bool IsConvolution(string cls) => cls is Conv or Pointwise or Depthwise or GroupConv;
@@ -171,7 +179,7 @@ public static class KernelExtractor
         {
             if (fused.Contains(n)) continue;
             var group = new List<Node> { n };
-            string cls = Classify(n, inference, weights);
+            string cls = Refine(Classify(n, inference, weights), n, inference);
             double extraInputs = 0;
             if (cls is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv)
             {
@@ -199,6 +207,22 @@ public static class KernelExtractor
             kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout));
         }
         return kernels;
+    }
+
+    /// <summary>The finer classes of <see cref="KernelClass.Normalization"/> and the rest, within the coarse ones.</summary>
+    static string Refine(string cls, Node n, InferenceResult inference)
+    {
+        bool TwoActivations() => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
+        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
+        return (cls, n.Op) switch
+        {
+            (KernelClass.Elementwise, "BatchNormalization") => KernelClass.Normalization,
+            (KernelClass.Copy, "Resize" or "Upsample") => KernelClass.Resize,
+            (KernelClass.Elementwise, "Softmax") => KernelClass.Softmax,
+            (KernelClass.Gemm, "MatMul") when TwoActivations() => KernelClass.MatMul,
+            (KernelClass.Elementwise, "Mul") when TwoActivations() && n.Inputs.Count(PerChannel) == 1 => KernelClass.Scale,
+            _ => cls,
+        };
     }
 
     static string Classify(Node n, InferenceResult inference, WeightStore weights)
