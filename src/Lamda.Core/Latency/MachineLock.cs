@@ -16,7 +16,8 @@ public static class MachineLock
 
     /// <summary>
     /// Waits for the machine's measurement lock and holds it until disposed. Reports one progress line when it
-    /// has to wait (the build task relays it), naming the lock file.
+    /// has to wait, naming the lock file: to <paramref name="progress"/>, or else on standard error, which the
+    /// build task relays from the tool (a measurement deep in the adaptation loop has no progress of its own).
     /// </summary>
     public static IDisposable Acquire(IProgress<string>? progress = null, string? folder = null)
     {
@@ -36,11 +37,17 @@ public static class MachineLock
             }
             catch (IOException)
             {
-                if (!reported) progress?.Report($"waiting for another latency measurement on this machine to finish (lock {path})");
+                if (!reported) Report(progress, $"waiting for another latency measurement on this machine to finish (lock {path})");
                 reported = true;
                 Thread.Sleep(Math.Min(200, 10 + attempt * 10));
             }
         }
+    }
+
+    static void Report(IProgress<string>? progress, string line)
+    {
+        if (progress != null) progress.Report(line);
+        else Console.Error.WriteLine(line);
     }
 
     sealed class Release(FileStream? stream) : IDisposable
