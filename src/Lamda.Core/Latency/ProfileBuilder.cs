@@ -55,7 +55,7 @@ public static class ProfileBuilder
         var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
         var profiles = ProfileInContext(nets, options, progress);
         profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
-        profile = profile with { Composition = FitComposition(profile, nets, profiles, options.Threads, progress) };
+        profile = profile with { Composition = FitComposition(profile, nets, options.Threads, progress) };
         return profile with { Check = HeldOut.Check(profile, options, progress) };
     }
 
@@ -151,15 +151,31 @@ public static class ProfileBuilder
     /// layout, and dispatches every node. The generated networks (never the models being predicted), measured
     /// whole without the profiler, calibrate the composition.
     /// </summary>
-    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, List<KernelProfile> profiles, int threads, IProgress<string>? progress)
+    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, int threads, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
         var features = nets.Select(n => predictor.CompositionFeatures(n.Graph, n.Weights)).ToArray();
         double sessionMs = KernelSuite.RunOverheadMs(threads);
-        var composition = Composition.Fit(features, profiles.Select(p => p.RunMs).ToArray(), sessionMs,
-            $"fitted to {nets.Count} generated networks measured whole on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
+        var measured = MeasureWhole(nets, threads, progress);
+        var composition = Composition.Fit(features, measured, sessionMs,
+            $"fitted to {nets.Count} generated networks measured whole (interleaved against the reference network) on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
         progress?.Report($"composition: {composition}");
         return composition;
+    }
+
+    /// <summary>
+    /// Whole-network latencies by the interleaved protocol (short comparisons), each its ratio to the reference
+    /// network times the reference's best figure over all of them: a burst of outside load moves a ratio far
+    /// less than a plain median, and one yardstick serves every network.
+    /// </summary>
+    static double[] MeasureWhole(List<GraphBuilder> nets, int threads, IProgress<string>? progress)
+    {
+        var reference = ReferenceNetwork.Build();
+        var options = new CompareOptions { Threads = threads, Rounds = 3, MinRoundMs = 10, Warmup = 2, MaxRetries = 4 };
+        var comparisons = nets.Select((n, i) => LatencyMeter.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options)).ToList();
+        double best = comparisons.Min(c => c.ReferenceMs);
+        progress?.Report($"measured {nets.Count} networks whole: reference network {best:F3} ms, median noise {InterleavedRounds.MedianOf(comparisons.Select(c => c.Noise).ToArray()):P1}");
+        return comparisons.Select(c => c.Ratio * best).ToArray();
     }
 
     public static string MachineDescription() => HostIdentity.Machine;

@@ -80,6 +80,8 @@ public static class RuntimeLayout
             using (var options = new SessionOptions
             {
                 GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized, IntraOpNumThreads = 1,
+                // ORT warns that a model saved after NCHWc rewriting is hardware specific: that is the point here.
+                LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             })
             using (new InferenceSession(KernelSuite.ToBytes(b), options)) { }
             return ModelFile.Load(optimized).Graph.Node.Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
