@@ -38,7 +38,8 @@ public sealed class BenchAdaptCommand : Command
         var profile = HostProfiles.GetOrCreate(new StderrProgress(stderr));
         var compare = new CompareOptions();
         var outcomes = new List<Outcome>();
-        stdout.WriteLine($"{"model",-20} {"target",6} {"base ms",8} {"target ms",9} {"result ms",9} {"ratio",6} {"noise",6} {"iters",5} {"secs",5} check");
+        stdout.WriteLine($"{"model",-20} {"target",6} {"base ms",8} {"target ms",9} {"result ms",9} {"ratio",6} {"noise",6} "
+            + $"{"iters",5} {"secs",5} check");
         foreach (var path in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f, StringComparer.Ordinal))
         {
             var name = Path.GetFileNameWithoutExtension(path);
@@ -50,24 +51,29 @@ public sealed class BenchAdaptCommand : Command
                 var o = Adapt(path, baseModel, weights, profile, baseMs, fraction, compare);
                 outcomes.Add(o);
                 double target = baseMs * fraction;
-                string result = o.Against is { } a ? (a.Ratio * baseMs).ToString("F3") : "-", reached = o.Against != null ? o.Reached.ToString("F3") : "-";
-                stdout.WriteLine($"{name,-20} {fraction,6:P0} {baseMs,8:F3} {target,9:F3} {result,9} {reached,6} {(o.Against is { } c ? c.Noise.ToString("P1") : "-"),6} {o.Iterations,5} {o.Seconds,5:F0} {o.Check}");
+                string result = o.Against is { } a ? (a.Ratio * baseMs).ToString("F3") : "-";
+                string reached = o.Against != null ? o.Reached.ToString("F3") : "-", noise = o.Against?.Noise.ToString("P1") ?? "-";
+                stdout.WriteLine($"{name,-20} {fraction,6:P0} {baseMs,8:F3} {target,9:F3} {result,9} {reached,6} {noise,6} "
+                    + $"{o.Iterations,5} {o.Seconds,5:F0} {o.Check}");
             }
         }
         var done = outcomes.Where(o => o.Against != null).ToList();
         var times = done.Select(o => o.Seconds).Order().ToList();
         int inBand = done.Count(o => o.Reached is >= 0.85 and <= 1.03);
-        stdout.WriteLine($"cases {outcomes.Count}; within [85%, 103%] of target: {inBand}/{outcomes.Count}; MAPE to target {done.Select(o => Math.Abs(o.Reached - 1)).DefaultIfEmpty().Average():P2}; "
+        double mape = done.Select(o => Math.Abs(o.Reached - 1)).DefaultIfEmpty().Average();
+        stdout.WriteLine($"cases {outcomes.Count}; within [85%, 103%] of target: {inBand}/{outcomes.Count}; MAPE to target {mape:P2}; "
             + $"seconds per adaptation: median {times.ElementAtOrDefault(times.Count / 2):F1}, max {times.DefaultIfEmpty().Max():F1}");
         return 0;
     }
 
-    static Outcome Adapt(string path, ModelUnderTest baseModel, WeightStore weights, DeviceProfile profile, double baseMs, double fraction, CompareOptions compare)
+    static Outcome Adapt(string path, ModelUnderTest baseModel, WeightStore weights, DeviceProfile profile, double baseMs, double fraction,
+        CompareOptions compare)
     {
         var sw = Stopwatch.StartNew();
         try
         {
-            var adapted = Adapter.Run(path, baseModel.Graph, weights, new AdaptOptions { TargetMs = baseMs * fraction, Device = profile, MeasureOnHost = true });
+            var options = new AdaptOptions { TargetMs = baseMs * fraction, Device = profile, MeasureOnHost = true };
+            var adapted = Adapter.Run(path, baseModel.Graph, weights, options);
             double seconds = sw.Elapsed.TotalSeconds;
             var bytes = Adapter.Bytes(adapted.Model);
             var reloaded = OnnxImporter.Import(ModelFile.Parse(bytes, baseModel.Name)).Graph;
@@ -91,6 +97,7 @@ public sealed class BenchAdaptCommand : Command
         using var runner = new ModelRunner(bytes);
         var outputs = runner.Run(TensorData.RandomInputs(reloaded));
         return reloaded.Inputs.Select(i => i.Type.ToString()).SequenceEqual(original.Inputs.Select(i => i.Type.ToString()))
-            && outputs.Values.Select(o => string.Join(",", o.Shape)).SequenceEqual(original.Outputs.Select(o => string.Join(",", o.Type.Dims!.Select(d => d.IsKnown ? d.Value : 1))));
+            && outputs.Values.Select(o => string.Join(",", o.Shape))
+                .SequenceEqual(original.Outputs.Select(o => string.Join(",", o.Type.Dims!.Select(d => d.IsKnown ? d.Value : 1))));
     }
 }

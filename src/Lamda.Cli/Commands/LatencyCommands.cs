@@ -44,7 +44,10 @@ public sealed class MeasureCommand : Command
         args.NoMorePositionals(1);
         var progress = new StderrProgress(stderr);
         int threads = Math.Max(1, args.Int("--threads", 1));
-        var options = new MeasureOptions { Threads = threads, Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10) };
+        var options = new MeasureOptions
+        {
+            Threads = threads, Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10),
+        };
         var (graph, _) = ModelSource.LoadOnnx(path);
         var model = new ModelUnderTest(File.ReadAllBytes(path), graph, path);
         var reference = args.Value("--against") is { } basePath
@@ -53,21 +56,26 @@ public sealed class MeasureCommand : Command
         var stats = LatencyMeter.Measure(model.Bytes, graph, options, path, progress);
         var c = LatencyMeter.MeasureAgainst(model, reference, new CompareOptions { Threads = threads }, progress);
         if (c.IsNoisy || stats.IsNoisy)
-            stderr.WriteLine($"warning: the machine is noisy (round-to-round spread {c.Noise:P1}, {c.Retried} rounds retried{(c.Settled ? "" : ", unsettled")}; plain cv {stats.Cv:F3}); figures are less reliable. Close other work.");
+            stderr.WriteLine($"warning: the machine is noisy (round-to-round spread {c.Noise:P1}, {c.Retried} rounds retried"
+                + $"{(c.Settled ? "" : ", unsettled")}; plain cv {stats.Cv:F3}); figures are less reliable. Close other work.");
         if (args.Flag("--json"))
         {
             stdout.WriteLine(new JsonObject
             {
                 ["model"] = path, ["latencyMs"] = Json.R(c.CandidateMs), ["reference"] = reference.Name, ["ratio"] = Json.R(c.Ratio, 5),
-                ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried, ["settled"] = c.Settled,
+                ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried,
+                ["settled"] = c.Settled,
                 ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
-                ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads, ["noisy"] = c.IsNoisy || stats.IsNoisy,
+                ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads,
+                ["noisy"] = c.IsNoisy || stats.IsNoisy,
             }.ToJsonString(Json.Indented));
         }
         else
         {
-            stdout.WriteLine($"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried");
-            stdout.WriteLine($"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} ({stats.Runs} runs, {stats.Threads} thread(s))");
+            stdout.WriteLine($"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), "
+                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried");
+            stdout.WriteLine($"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} "
+                + $"({stats.Runs} runs, {stats.Threads} thread(s))");
         }
         return 0;
     }
@@ -131,7 +139,8 @@ public sealed class DeviceProfileCommand : Command
         foreach (var (cls, m) in profile.Kernels.OrderBy(k => k.Key, StringComparer.Ordinal))
             stdout.WriteLine($"  {cls,-8} {m.Samples,4} samples, fit MAPE {m.FitMape:P1}");
         if (profile.Check is { } check)
-            stdout.WriteLine($"  held out: {check.HeldOutNetworks} networks, MAPE {check.HeldOutMape:P1}, {check.HeldOutWithin10:P0} within +-10%; noise {check.Noise:P1}; reference network {check.ReferenceMs:F3} ms");
+            stdout.WriteLine($"  held out: {check.HeldOutNetworks} networks, MAPE {check.HeldOutMape:P1}, {check.HeldOutWithin10:P0} "
+                + $"within +-10%; noise {check.Noise:P1}; reference network {check.ReferenceMs:F3} ms");
         HostProfiles.WarnIfNoisy(profile, new StderrProgress(stderr));
         return 0;
     }
@@ -217,10 +226,12 @@ public sealed class BenchPredictorCommand : Command
         var profile = args.Value("--profile") is { } p ? DeviceProfile.Load(p) : ProfileBuilder.Build(new ProfileBuilder.Options { Quick = !args.Flag("--full") }, progress);
         stdout.WriteLine($"profile: {profile.Description} ({profile.Kernels.Values.Sum(k => k.Samples)} kernels, {profile.Provenance.Notes}) built in {sw.Elapsed.TotalSeconds:F0} s");
         if (profile.Check is { } check)
-            stdout.WriteLine($"profile check: held-out MAPE {check.HeldOutMape:P1} over {check.HeldOutNetworks} networks, calibration noise {check.Noise:P1}{(check.Noisy ? " (NOISY)" : "")}");
+            stdout.WriteLine($"profile check: held-out MAPE {check.HeldOutMape:P1} over {check.HeldOutNetworks} networks, "
+                + $"calibration noise {check.Noise:P1}{(check.Noisy ? " (NOISY)" : "")}");
         var widths = (args.Value("--widths") ?? "1.0,0.85,0.7,0.55,0.4,0.25").Split(',').Select(w => double.Parse(w, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var dir = args.Value("--models") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
-        if (!Directory.Exists(dir)) throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: models folder not found; pass --models DIR with .onnx files.");
+        if (!Directory.Exists(dir))
+            throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: models folder not found; pass --models DIR with .onnx files.");
         int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
         stdout.WriteLine($"widths rounded to multiples of {multiple}");
         var variants = Variants(dir, widths, multiple);
@@ -241,7 +252,8 @@ public sealed class BenchPredictorCommand : Command
             foreach (var w in widths)
             {
                 var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
-                variants.Add(new Variant(Path.GetFileNameWithoutExtension(path), w, g, weights, ModelFile.ToBytes(OnnxExporter.Export(g, weights))));
+                var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
+                variants.Add(new Variant(Path.GetFileNameWithoutExtension(path), w, g, weights, bytes));
             }
         }
         return variants;
@@ -279,12 +291,16 @@ public sealed class BenchPredictorCommand : Command
             predictTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             double err = (predicted - measured[i].CandidateMs) / measured[i].CandidateMs;
             errors.Add(err);
-            stdout.WriteLine($"{v.Name,-22} {v.Width,6:F2} {measured[i].CandidateMs,9:F3} {predicted,9:F3} {err,8:P1} {measured[i].Noise,6:P1}{(measured[i].IsNoisy ? " noisy" : "")}");
+            var m = measured[i];
+            stdout.WriteLine($"{v.Name,-22} {v.Width,6:F2} {m.CandidateMs,9:F3} {predicted,9:F3} {err,8:P1} {m.Noise,6:P1}"
+                + (m.IsNoisy ? " noisy" : ""));
         }
         predictTimes.Sort();
         var noise = measured.Select(m => m.Noise).Order().ToList();
-        stdout.WriteLine($"pairs: {errors.Count}; within +-10%: {errors.Count(e => Math.Abs(e) <= 0.10)}/{errors.Count} = {errors.Count(e => Math.Abs(e) <= 0.10) / (double)errors.Count:P1}; "
-            + $"MAPE {errors.Average(Math.Abs):P2}; median noise {noise[noise.Count / 2]:P1}, max {noise[^1]:P1}; median predict time {predictTimes[predictTimes.Count / 2]:F2} ms");
+        int within = errors.Count(e => Math.Abs(e) <= 0.10);
+        stdout.WriteLine($"pairs: {errors.Count}; within +-10%: {within}/{errors.Count} = {within / (double)errors.Count:P1}; "
+            + $"MAPE {errors.Average(Math.Abs):P2}; median noise {noise[noise.Count / 2]:P1}, max {noise[^1]:P1}; "
+            + $"median predict time {predictTimes[predictTimes.Count / 2]:F2} ms");
     }
 }
 
@@ -305,7 +321,8 @@ sealed class LoadGenerator : IDisposable
                 ? new System.Diagnostics.ProcessStartInfo("cmd.exe", "/c for /l %i in () do rem")
                 : new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "while :; do :; done"]);
             start.UseShellExecute = false;
-            load.spinners.Add(System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start a load process"));
+            var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start a load process");
+            load.spinners.Add(process);
         }
         return load;
     }

@@ -165,22 +165,28 @@ public static class CalibrationNetworks
             return Act(b.Conv(y, W(1024, jitter: false), kernel: 1));
         }
 
-        static Operand Literal(params double[] values) => new LiteralOperand(new TensorLiteral(DataTypes.Float, [values.Length], null, values));
+        static Operand Literal(params double[] values) =>
+            new LiteralOperand(new TensorLiteral(DataTypes.Float, [values.Length], null, values));
+
+        EdgeOperand HardSigmoid(EdgeOperand x) =>
+            b.Op("HardSigmoid", [x], ("alpha", AttributeValue.FromFloat(1f / 6)), ("beta", AttributeValue.FromFloat(0.5f)));
 
         static Operand Scalar(double value) => new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [value]));
 
         /// <summary>Hard-swish as torchvision exports it (HardSwish) or as older exporters do (x * HardSigmoid(x)).</summary>
         EdgeOperand HardSwish(EdgeOperand x) => rng.Next(2) == 0
             ? b.Op("HardSwish", [x])
-            : b.Op("Mul", [x, b.Op("HardSigmoid", [x], ("alpha", AttributeValue.FromFloat(1f / 6)), ("beta", AttributeValue.FromFloat(0.5f)))]);
+            : b.Op("Mul", [x, HardSigmoid(x)]);
 
-        /// <summary>Squeeze-excite: GlobalAveragePool, a narrow 1x1 convolution, a wide one, a sigmoid gate, and the gate times the input.</summary>
+        /// <summary>
+        /// Squeeze-excite: GlobalAveragePool, a narrow 1x1 convolution, a wide one, a sigmoid gate, and the gate times the input.
+        /// </summary>
         EdgeOperand SqueezeExcite(EdgeOperand x, bool hard)
         {
             long c = b.Channels(x), squeeze = Math.Max(8, (c / 4 + 4) / 8 * 8);
             var s = b.Relu(b.Conv(b.GlobalAveragePool(x), squeeze, kernel: 1));
             s = b.Conv(s, c, kernel: 1);
-            s = hard ? b.Op("HardSigmoid", [s], ("alpha", AttributeValue.FromFloat(1f / 6)), ("beta", AttributeValue.FromFloat(0.5f))) : b.Op("Sigmoid", [s]);
+            s = hard ? HardSigmoid(s) : b.Op("Sigmoid", [s]);
             return b.Op("Mul", [x, s]);
         }
 
@@ -248,7 +254,8 @@ public static class CalibrationNetworks
             {
                 long c = b.Channels(skips[i]);
                 y = rng.Next(2) == 0
-                    ? b.Op("Resize", [y, EmptyOperand.Instance, Literal(1, 1, 2, 2)], ("mode", AttributeValue.FromString(rng.Next(2) == 0 ? "linear" : "nearest")))
+                    ? b.Op("Resize", [y, EmptyOperand.Instance, Literal(1, 1, 2, 2)],
+                        ("mode", AttributeValue.FromString(rng.Next(2) == 0 ? "linear" : "nearest")))
                     : ConvTranspose(y, c);
                 y = rng.Next(2) == 0 ? b.Concat(y, skips[i]) : b.Add(b.Conv(y, c, kernel: 1), skips[i]);
                 y = b.Relu(b.BatchNorm(y));
@@ -263,10 +270,13 @@ public static class CalibrationNetworks
             var w = b.Weight($"ct_w{b.Graph.Nodes.Count}", [cin, outChannels, k, k], Math.Sqrt(3.0 / (cin * k * k)));
             long pad = (k - 2) / 2;
             return b.Op("ConvTranspose", [x, w, b.Weight($"ct_b{b.Graph.Nodes.Count}", [outChannels], 0.05)],
-                ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts([pad, pad, pad, pad])), ("strides", AttributeValue.FromInts([2, 2])));
+                ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts([pad, pad, pad, pad])),
+                ("strides", AttributeValue.FromInts([2, 2])));
         }
 
-        /// <summary>A small vision transformer: a convolutional stem, patch tokens, attention blocks (MatMul, Softmax), mean pooling.</summary>
+        /// <summary>
+        /// A small vision transformer: a convolutional stem, patch tokens, attention blocks (MatMul, Softmax), mean pooling.
+        /// </summary>
         EdgeOperand Attention(EdgeOperand x)
         {
             var y = Act(b.Conv(Act(b.Conv(x, W(32), stride: 2)), W(64), stride: 2));
@@ -274,10 +284,12 @@ public static class CalibrationNetworks
             y = b.Conv(y, dim, kernel: patch, stride: patch, pad: 0);
             var dims = b.Shape(y).Dims!;
             long tokens = dims[2].Value * dims[3].Value;
-            var t = b.Op("Transpose", [b.Op("Reshape", [y, new LiteralOperand(TensorLiteral.Int64([1, dim, tokens]))])], ("perm", AttributeValue.FromInts([0, 2, 1])));
+            var flat = b.Op("Reshape", [y, new LiteralOperand(TensorLiteral.Int64([1, dim, tokens]))]);
+            var t = b.Op("Transpose", [flat], ("perm", AttributeValue.FromInts([0, 2, 1])));
             for (int block = 0, n = rng.Next(1, 4); block < n; block++)
             {
-                EdgeOperand Project(EdgeOperand e, long to) => b.Op("MatMul", [e, b.Weight($"proj{b.Graph.Nodes.Count}", [b.Shape(e).Dims![^1].Value, to], Math.Sqrt(3.0 / dim))]);
+                EdgeOperand Project(EdgeOperand e, long to) =>
+                    b.Op("MatMul", [e, b.Weight($"proj{b.Graph.Nodes.Count}", [b.Shape(e).Dims![^1].Value, to], Math.Sqrt(3.0 / dim))]);
                 var q = Project(t, dim);
                 var k = b.Op("Transpose", [Project(t, dim)], ("perm", AttributeValue.FromInts([0, 2, 1])));
                 var v = Project(t, dim);

@@ -1,6 +1,8 @@
 namespace Lamda.Latency;
 
-/// <summary>What the composition sees of a whole model: its kernels' predicted sum, the reordered elements, the kernels dispatched.</summary>
+/// <summary>
+/// What the composition sees of a whole model: its kernels' predicted sum, the reordered elements, the kernels dispatched.
+/// </summary>
 public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels)
 {
     public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels];
@@ -37,7 +39,8 @@ public sealed record Composition
     /// and its own fixed term can only add to it. Unconstrained, the fixed and per-kernel terms came out
     /// negative (-0.13 ms, -0.018 ms) and tiny models were predicted at a tenth of what they measure.
     /// </summary>
-    public static Composition Fit(IReadOnlyList<CompositionFeatures> features, IReadOnlyList<double> measuredMs, double sessionMs, string provenance)
+    public static Composition Fit(IReadOnlyList<CompositionFeatures> features, IReadOnlyList<double> measuredMs, double sessionMs,
+        string provenance)
     {
         if (features.Count == 0) return new Composition { OverheadMs = Math.Max(0, sessionMs), Provenance = provenance };
         double floor = Math.Max(0, sessionMs);
@@ -56,5 +59,6 @@ public sealed record Composition
     }
 
     public override string ToString() =>
-        $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, {OverheadMs:F3} ms fixed";
+        $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, "
+        + $"{OverheadMs:F3} ms fixed";
 }

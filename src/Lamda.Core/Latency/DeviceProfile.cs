@@ -89,13 +89,16 @@ public sealed record CalibrationCheck
 /// </summary>
 public sealed record DeviceProfile
 {
-    /// <summary>Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout).</summary>
+    /// <summary>
+    /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout).
+    /// </summary>
     public const string CurrentSchema = "lamda-device-profile/2";
 
     /// <summary>Schemas this Lamda recognizes but no longer reads, with why.</summary>
     static readonly Dictionary<string, string> RetiredSchemas = new()
     {
-        ["lamda-device-profile/1"] = "it was written by an older Lamda whose channel blocks came from timing and whose composition could be negative",
+        ["lamda-device-profile/1"] =
+            "it was written by an older Lamda whose channel blocks came from timing and whose composition could be negative",
     };
 
     public string Schema { get; init; } = CurrentSchema;
@@ -150,7 +153,8 @@ public sealed record DeviceProfile
     void Validate(string displayName)
     {
         void Fail(string what) => throw new LamdaException(ErrorCodes.BadProfile, $"{displayName}: {what}. Re-create the profile with 'lamda device-profile -o FILE' on the device.");
-        if (RetiredSchemas.TryGetValue(Schema, out var why)) Fail($"schema '{Schema}' is no longer read ({why}; this Lamda reads {CurrentSchema})");
+        if (RetiredSchemas.TryGetValue(Schema, out var why))
+            Fail($"schema '{Schema}' is no longer read ({why}; this Lamda reads {CurrentSchema})");
         if (Schema != CurrentSchema) Fail($"unsupported schema '{Schema}' (this Lamda reads {CurrentSchema})");
         if (string.IsNullOrWhiteSpace(Name)) Fail("the profile has no name");
         if (Execution.Threads < 1) Fail("execution.threads must be at least 1");

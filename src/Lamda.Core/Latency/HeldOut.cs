@@ -30,13 +30,15 @@ public static class HeldOut
             noise.Add(c.Noise);
             unsettled |= !c.Settled;
             referenceMs = Math.Min(referenceMs, c.ReferenceMs);
-            progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
+            progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, "
+                + $"predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
         }
         return Summarize(errors, noise, unsettled, referenceMs);
     }
 
     /// <summary>Held-out error and noise as a profile stores them.</summary>
-    public static CalibrationCheck Summarize(IReadOnlyList<double> relativeErrors, IReadOnlyList<double> noise, bool unsettled, double referenceMs)
+    public static CalibrationCheck Summarize(IReadOnlyList<double> relativeErrors, IReadOnlyList<double> noise, bool unsettled,
+        double referenceMs)
     {
         double medianNoise = noise.Count == 0 ? 0 : InterleavedRounds.MedianOf(noise.ToArray());
         return new CalibrationCheck

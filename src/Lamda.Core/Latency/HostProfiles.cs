@@ -13,13 +13,18 @@ public static class HostProfiles
     /// <summary>Beyond this factor a rescale is not trusted and the profile is rebuilt.</summary>
     public const double MaxRescale = 1.5;
 
-    public static string CachePath(int threads) =>
-        Path.Combine(LamdaPaths.CacheDirectory, "profiles", $"host-{HostIdentity.Fingerprint($"{LamdaPaths.Version}|{ProfileBuilder.Revision}")}-t{threads}.json");
+    public static string CachePath(int threads)
+    {
+        var fingerprint = HostIdentity.Fingerprint($"{LamdaPaths.Version}|{ProfileBuilder.Revision}");
+        return Path.Combine(LamdaPaths.CacheDirectory, "profiles", $"host-{fingerprint}-t{threads}.json");
+    }
 
     /// <summary>The host profile: the cached one, checked against the reference network, or a new calibration.</summary>
     /// <param name="progress">where waiting, checking and calibration progress is reported</param>
     /// <param name="threads">intra-op threads the profile is for</param>
-    /// <param name="referenceMs">measures the reference network now (ms); by default a 2-second run (<see cref="MeasureReferenceMs"/>)</param>
+    /// <param name="referenceMs">
+    /// measures the reference network now (ms); by default a 2-second run (<see cref="MeasureReferenceMs"/>)
+    /// </param>
     /// <param name="build">calibrates a new profile; by default the quick suite</param>
     public static DeviceProfile GetOrCreate(IProgress<string>? progress, int threads = 1, Func<double>? referenceMs = null,
         Func<DeviceProfile>? build = null)
@@ -48,10 +53,12 @@ public static class HostProfiles
         if (Math.Abs(factor - 1) <= Drift) return cached;
         if (factor > MaxRescale || factor < 1 / MaxRescale)
         {
-            progress?.Report($"cached host profile {path}: the reference network now takes {now:F3} ms, {factor:F2}x its {check.ReferenceMs:F3} ms at calibration; rebuilding the profile");
+            progress?.Report($"cached host profile {path}: the reference network now takes {now:F3} ms, "
+                + $"{factor:F2}x its {check.ReferenceMs:F3} ms at calibration; rebuilding the profile");
             return null;
         }
-        progress?.Report($"cached host profile {path}: the reference network now takes {factor:F2}x its time at calibration; rescaling the profile");
+        progress?.Report($"cached host profile {path}: the reference network now takes {factor:F2}x its time at calibration; "
+            + "rescaling the profile");
         var rescaled = Rescale(cached, factor);
         rescaled.Save(path);
         return rescaled;
@@ -98,7 +105,8 @@ public static class HostProfiles
     public static void WarnIfNoisy(DeviceProfile profile, IProgress<string>? progress)
     {
         if (profile.Check is { Noisy: true } c)
-            progress?.Report($"warning: calibration ran on a noisy machine (round-to-round spread {c.Noise:P1}, held-out error {c.HeldOutMape:P1}); "
-                + "its predictions may be off. Rebuild it on a quiet machine ('lamda device-profile -o FILE', or delete the cached host profile).");
+            progress?.Report($"warning: calibration ran on a noisy machine (round-to-round spread {c.Noise:P1}, "
+                + $"held-out error {c.HeldOutMape:P1}); its predictions may be off. Rebuild it on a quiet machine "
+                + "('lamda device-profile -o FILE', or delete the cached host profile).");
     }
 }

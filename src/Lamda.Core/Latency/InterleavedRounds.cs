@@ -6,7 +6,7 @@ public interface ITimedRun
     double RunMs();
 }
 
-/// <summary>How <see cref="LatencyMeter.MeasureAgainst(ModelUnderTest, ModelUnderTest, CompareOptions?, IProgress{string}?)"/> compares two models.</summary>
+/// <summary>How <see cref="LatencyMeter.MeasureAgainst"/> compares two models.</summary>
 public sealed record CompareOptions
 {
     public int Threads { get; init; } = 1;
@@ -42,7 +42,8 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
     public bool IsNoisy => !Settled || Noise > NoisyThreshold;
 
     public override string ToString() =>
-        $"{CandidateMs:F3} ms = {Ratio:F4} x {ReferenceMs:F3} ms reference (noise {Noise:P1}, {Rounds} rounds, {Retried} retried{(Settled ? "" : ", unsettled")})";
+        $"{CandidateMs:F3} ms = {Ratio:F4} x {ReferenceMs:F3} ms reference "
+        + $"(noise {Noise:P1}, {Rounds} rounds, {Retried} retried{(Settled ? "" : ", unsettled")})";
 }
 
 /// <summary>

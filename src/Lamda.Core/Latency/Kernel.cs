@@ -30,7 +30,10 @@ public static class KernelClass
     public const string Normalization = "bn", Resize = "resize", Softmax = "softmax", MatMul = "matmul", Scale = "scale";
 
     public static readonly string[] All =
-        [Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy, Normalization, Resize, Softmax, MatMul, Scale];
+    [
+        Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy,
+        Normalization, Resize, Softmax, MatMul, Scale,
+    ];
 
     /// <summary>Classes that ONNX Runtime may run in its blocked layout.</summary>
     public static bool IsConvolution(string cls) => cls is Conv or Pointwise or Depthwise or GroupConv;
@@ -51,7 +54,8 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
     public const int Count = 7;
 
-    public static readonly string[] Names = ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels"];
+    public static readonly string[] Names =
+        ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels"];
 
     public bool IsMisaligned => MisalignedWork > 0;
 
@@ -209,11 +213,14 @@ public static class KernelExtractor
         return kernels;
     }
 
-    /// <summary>The finer classes of <see cref="KernelClass.Normalization"/> and the rest, within the coarse ones.</summary>
+    /// <summary>
+    /// Splits the finer classes (<see cref="KernelClass.Normalization"/>, resize, softmax, matmul, scale) off the coarse ones.
+    /// </summary>
     static string Refine(string cls, Node n, InferenceResult inference)
     {
         bool TwoActivations() => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
-        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
+        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
+            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
         return (cls, n.Op) switch
         {
             (KernelClass.Elementwise, "BatchNormalization") => KernelClass.Normalization,

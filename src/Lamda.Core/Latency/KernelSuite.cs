@@ -133,7 +133,8 @@ public static class KernelSuite
         for (int i = 0; i < 4 * scale; i++)
         {
             long hw = pick([7, 14, 28]), width = pick([8, 16, 24, 32, 48]), c = width * pick([2, 4, 8]);
-            add(KernelClass.GroupConv, $"gconv {c} width {width} {hw}x{hw}", b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: c / width)), "y"), [1, c, hw, hw]);
+            add(KernelClass.GroupConv, $"gconv {c} width {width} {hw}x{hw}",
+                b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: c / width)), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 3 * scale; i++)
         {
@@ -151,8 +152,9 @@ public static class KernelSuite
             long hw = pick([14, 28, 56, 112]), c = pick([16, 32, 64, 128]);
             add(KernelClass.Normalization, $"bn {c} {hw}x{hw}", b => b.Output(b.BatchNorm(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
             string mode = rng.Next(2) == 0 ? "linear" : "nearest";
-            add(KernelClass.Resize, $"resize {mode} {c} {hw / 2}x{hw / 2}", b => b.Output(b.Op("Resize", [new EdgeOperand("in0"), EmptyOperand.Instance,
-                new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 2, 2]))], ("mode", AttributeValue.FromString(mode))), "y"), [1, c, hw / 2, hw / 2]);
+            var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 2, 2]));
+            add(KernelClass.Resize, $"resize {mode} {c} {hw / 2}x{hw / 2}", b => b.Output(b.Op("Resize",
+                [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(mode))), "y"), [1, c, hw / 2, hw / 2]);
             add(KernelClass.Scale, $"scale {c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
@@ -167,7 +169,8 @@ public static class KernelSuite
                 var x = new EdgeOperand("in0");
                 b.Output(b.Op("MatMul", [x, b.Op("Transpose", [x], ("perm", AttributeValue.FromInts([0, 2, 1])))]), "y");
             }, [1, tokens, dim]);
-            add(KernelClass.Softmax, $"softmax {tokens}x{tokens}", b => b.Output(b.Op("Softmax", [new EdgeOperand("in0")], ("axis", AttributeValue.FromInt(-1))), "y"), [1, tokens, tokens]);
+            add(KernelClass.Softmax, $"softmax {tokens}x{tokens}",
+                b => b.Output(b.Op("Softmax", [new EdgeOperand("in0")], ("axis", AttributeValue.FromInt(-1))), "y"), [1, tokens, tokens]);
         }
     }
 

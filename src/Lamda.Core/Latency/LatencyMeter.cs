@@ -100,7 +100,8 @@ public static class LatencyMeter
     /// the base model when there is one (the adaptation loop, bench-adapt's check) or
     /// <see cref="ReferenceNetwork"/>.
     /// </summary>
-    public static Comparison MeasureAgainst(ModelUnderTest candidate, ModelUnderTest reference, CompareOptions? options = null, IProgress<string>? progress = null)
+    public static Comparison MeasureAgainst(ModelUnderTest candidate, ModelUnderTest reference, CompareOptions? options = null,
+        IProgress<string>? progress = null)
     {
         options ??= new CompareOptions();
         using var held = MachineLock.Acquire(progress);

@@ -56,7 +56,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
             var first = k.Nodes[0].Inputs.Count > 0 ? k.Nodes[0].Inputs[0] as EdgeOperand : null;
             bool inputBlocked = first != null && producer.TryGetValue(first.Edge, out var p) && blocked[p];
             bool conv = KernelClass.IsConvolution(k.Class);
-            bool direct = conv && k.Class != KernelClass.Depthwise && k.InChannels <= Profile.Channels.OutputTile; // reads the plain layout itself
+            // A regular convolution with at most one tile of input channels reads the plain layout itself.
+            bool direct = conv && k.Class != KernelClass.Depthwise && k.InChannels <= Profile.Channels.OutputTile;
             blocked[i] = conv ? !IsMisaligned(k) : inputBlocked;
             if (conv && !direct && blocked[i] != inputBlocked) reordered += k.MInputs;
             foreach (var n in k.Nodes) producer[n.Output] = i;

@@ -29,14 +29,16 @@ public static class ProfileBuilder
         using var held = MachineLock.Acquire(progress); // the whole calibration is one timing: nothing else may run meanwhile
         var started = DateTime.UtcNow;
         var block = RuntimeLayout.Granularity;
-        progress?.Report($"ONNX Runtime {HostIdentity.OnnxRuntimeVersion} on {HostIdentity.Isa}: blocked layout in channel blocks of {block.InputBlock} (asked of ORT)");
+        progress?.Report($"ONNX Runtime {HostIdentity.OnnxRuntimeVersion} on {HostIdentity.Isa}: blocked layout with tile "
+            + $"{block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock} (asked of ORT)");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
         var kernels = FitAlone(samples, block, $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
             Name = options.Name,
-            Description = $"{machine}, {HostIdentity.Isa}, ONNX Runtime {HostIdentity.OnnxRuntimeVersion} CPU, {options.Threads} intra-op thread(s)",
+            Description = $"{machine}, {HostIdentity.Isa}, ONNX Runtime {HostIdentity.OnnxRuntimeVersion} CPU, "
+                + $"{options.Threads} intra-op thread(s)",
             Calibrated = true,
             Channels = block,
             Execution = new ExecutionSettings { Provider = "CPU", Threads = options.Threads },
@@ -66,7 +68,8 @@ public static class ProfileBuilder
         foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
         {
             var rows = group.ToList();
-            var coefficients = Nnls.FitRelative(rows.Select(r => r.Kernel.Features(block).ToVector()).ToArray(), rows.Select(r => r.Ms).ToArray());
+            var features = rows.Select(r => r.Kernel.Features(block).ToVector()).ToArray();
+            var coefficients = Nnls.FitRelative(features, rows.Select(r => r.Ms).ToArray());
             var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
             kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
         }
@@ -158,7 +161,8 @@ public static class ProfileBuilder
         double sessionMs = KernelSuite.RunOverheadMs(threads);
         var measured = MeasureWhole(nets, threads, progress);
         var composition = Composition.Fit(features, measured, sessionMs,
-            $"fitted to {nets.Count} generated networks measured whole (interleaved against the reference network) on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
+            $"fitted to {nets.Count} generated networks measured whole (interleaved against the reference network) "
+            + $"on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
         progress?.Report($"composition: {composition}");
         return composition;
     }
@@ -172,9 +176,12 @@ public static class ProfileBuilder
     {
         var reference = ReferenceNetwork.Build();
         var options = new CompareOptions { Threads = threads, Rounds = 3, MinRoundMs = 10, Warmup = 2, MaxRetries = 4 };
-        var comparisons = nets.Select((n, i) => LatencyMeter.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options)).ToList();
+        var comparisons = nets
+            .Select((n, i) => LatencyMeter.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options))
+            .ToList();
         double best = comparisons.Min(c => c.ReferenceMs);
-        progress?.Report($"measured {nets.Count} networks whole: reference network {best:F3} ms, median noise {InterleavedRounds.MedianOf(comparisons.Select(c => c.Noise).ToArray()):P1}");
+        double noise = InterleavedRounds.MedianOf(comparisons.Select(c => c.Noise).ToArray());
+        progress?.Report($"measured {nets.Count} networks whole: reference network {best:F3} ms, median noise {noise:P1}");
         return comparisons.Select(c => c.Ratio * best).ToArray();
     }
 

@@ -64,7 +64,8 @@ public static class RuntimeLayout
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             AtomicFile.WriteText(path, JsonSerializer.Serialize(detected));
         }
-        catch (Exception e) when (e is LamdaException or IOException or UnauthorizedAccessException) { } // a read-only cache only costs the few queries again
+        // A read-only cache only costs the few questions again next time.
+        catch (Exception e) when (e is LamdaException or IOException or UnauthorizedAccessException) { }
         return detected;
     }
 
@@ -84,7 +85,8 @@ public static class RuntimeLayout
                 LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
             })
             using (new InferenceSession(KernelSuite.ToBytes(b), options)) { }
-            return ModelFile.Load(optimized).Graph.Node.Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
+            return ModelFile.Load(optimized).Graph.Node
+                .Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
         }
         finally
         {
