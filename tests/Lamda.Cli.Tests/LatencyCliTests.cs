@@ -3,6 +3,18 @@ using Lamda.Tests;
 
 namespace Lamda.Cli.Tests;
 
+/// <summary>
+/// The CLI tests never write into the user's cache (~/.cache/lamda): 'lamda adapt --device host' and
+/// 'lamda dataset --device host' calibrate and cache a host profile, and the measurement lock lives there too.
+/// </summary>
+static class TestCache
+{
+    public static readonly string Folder = Path.Combine(Path.GetTempPath(), $"lamda-test-cache-{Environment.UserName}");
+
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void Isolate() => Environment.SetEnvironmentVariable("LAMDA_CACHE_DIR", Folder);
+}
+
 public class LatencyCliTests : CliTestBase
 {
     [Fact]
@@ -17,6 +29,23 @@ public class LatencyCliTests : CliTestBase
         Assert.True(root.GetProperty("cv").GetDouble() >= 0);
         Assert.Equal(1, root.GetProperty("threads").GetInt32());
         Assert.True(root.GetProperty("runs").GetInt32() >= 12);
+        // The headline figure is the interleaved one: ratio x the reference network's figure.
+        double ratio = root.GetProperty("ratio").GetDouble(), reference = root.GetProperty("referenceMs").GetDouble();
+        Assert.Equal("reference network", root.GetProperty("reference").GetString());
+        Assert.Equal(ratio * reference, root.GetProperty("latencyMs").GetDouble(), 3);
+        Assert.True(root.GetProperty("rounds").GetInt32() >= 3);
+        Assert.True(root.GetProperty("noise").GetDouble() >= 0);
+    }
+
+    /// <summary>A model measured against itself: the interleaved ratio is one up to the noise of the rounds.</summary>
+    [Fact]
+    public void MeasureAgainstItselfGivesARatioOfOne()
+    {
+        var r = Lamda("measure", TinyNet, "--against", TinyNet, "--runs", "5", "--warmup", "2", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.Equal(TinyNet, json.RootElement.GetProperty("reference").GetString());
+        Assert.InRange(json.RootElement.GetProperty("ratio").GetDouble(), 0.8, 1.25);
     }
 
     [Fact]

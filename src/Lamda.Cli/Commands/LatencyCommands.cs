@@ -23,36 +23,61 @@ public sealed class MeasureCommand : Command
     public override string Name => "measure";
     public override string Summary => "measure a model's latency with ONNX Runtime on this machine";
     public override string Usage => """
-        Usage: lamda measure MODEL.onnx [--threads N] [--runs N] [--warmup N] [--json]
+        Usage: lamda measure MODEL.onnx [--against BASE.onnx] [--threads N] [--runs N] [--warmup N] [--json]
 
         ONNX Runtime CPU, all graph optimizations, sequential execution, batch 1, seeded random inputs.
-        Reports p50, p90, mean and the coefficient of variation (cv) of the timed runs after warm-up; runs
-        continue past --runs until at least one second has been measured. Warns when cv > 0.1 (noisy machine).
+        The latency is measured in interleaved rounds against a reference (BASE.onnx, or Lamda's fixed reference
+        network): latency = ratio x reference, rounds slowed by outside load are measured again, and the noise is
+        reported. A plain pass (p50, p90, mean, cv over at least --runs runs and one second) is reported too.
+        Warns when the machine is noisy. Waits for other Lamda measurements on this machine to finish first.
+          --against F   the reference to compare with (e.g. the base model of an adapted one)
           --threads N   intra-op threads (default 1, as for device 'host')
-          --runs N      minimum timed runs (default 30)
+          --runs N      minimum timed runs of the plain pass (default 30)
           --warmup N    untimed runs first (default 10)
         """;
-    public override string[] ValueOptions => ["--threads", "--runs", "--warmup"];
+    public override string[] ValueOptions => ["--against", "--threads", "--runs", "--warmup"];
     public override string[] FlagOptions => ["--json"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
         var path = args.Positional(0, "an ONNX model");
         args.NoMorePositionals(1);
-        var options = new MeasureOptions { Threads = Math.Max(1, args.Int("--threads", 1)), Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10) };
+        var progress = new StderrProgress(stderr);
+        int threads = Math.Max(1, args.Int("--threads", 1));
+        var options = new MeasureOptions
+        {
+            Threads = threads, Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10),
+        };
         var (graph, weights) = ModelSource.LoadOnnx(path);
         Lamda.Runtime.ResourceLimits.CheckGraph(graph, weights, path);
-        var stats = LatencyMeter.Measure(File.ReadAllBytes(path), graph, options, path);
-        if (stats.IsNoisy) stderr.WriteLine($"warning: the machine is noisy (cv {stats.Cv:F3} > {LatencyStats.NoisyCv}); latency figures are unreliable. Close other work or raise --runs.");
+        var model = new ModelUnderTest(File.ReadAllBytes(path), graph, path);
+        var reference = args.Value("--against") is { } basePath
+            ? new ModelUnderTest(File.ReadAllBytes(basePath), ModelSource.LoadOnnx(basePath).Graph, basePath)
+            : ReferenceNetwork.Build();
+        var stats = LatencyMeter.Measure(model.Bytes, graph, options, path, progress);
+        var c = LatencyMeter.MeasureAgainst(model, reference, new CompareOptions { Threads = threads }, progress);
+        if (c.IsNoisy || stats.IsNoisy)
+            stderr.WriteLine($"warning: the machine is noisy (round-to-round spread {c.Noise:P1}, {c.Retried} rounds retried"
+                + $"{(c.Settled ? "" : ", unsettled")}; plain cv {stats.Cv:F3}); figures are less reliable. Close other work.");
         if (args.Flag("--json"))
         {
             stdout.WriteLine(new JsonObject
             {
-                ["model"] = path, ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
-                ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads, ["noisy"] = stats.IsNoisy,
+                ["model"] = path, ["latencyMs"] = Json.R(c.CandidateMs), ["reference"] = reference.Name, ["ratio"] = Json.R(c.Ratio, 5),
+                ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried,
+                ["settled"] = c.Settled,
+                ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
+                ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads,
+                ["noisy"] = c.IsNoisy || stats.IsNoisy,
             }.ToJsonString(Json.Indented));
         }
-        else stdout.WriteLine($"{path}: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} ({stats.Runs} runs, {stats.Threads} thread(s))");
+        else
+        {
+            stdout.WriteLine($"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), "
+                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried");
+            stdout.WriteLine($"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} "
+                + $"({stats.Runs} runs, {stats.Threads} thread(s))");
+        }
         return 0;
     }
 }
@@ -114,6 +139,10 @@ public sealed class DeviceProfileCommand : Command
         stdout.WriteLine($"wrote {output}: {profile.Kernels.Values.Sum(k => k.Samples)} kernels in {profile.Kernels.Count} classes, composition x{profile.Composition.Scale:F3} + {profile.Composition.OverheadMs:F3} ms, {sw.Elapsed.TotalSeconds:F0} s");
         foreach (var (cls, m) in profile.Kernels.OrderBy(k => k.Key, StringComparer.Ordinal))
             stdout.WriteLine($"  {cls,-8} {m.Samples,4} samples, fit MAPE {m.FitMape:P1}");
+        if (profile.Check is { } check)
+            stdout.WriteLine($"  held out: {check.HeldOutNetworks} networks, MAPE {check.HeldOutMape:P1}, {check.HeldOutWithin10:P0} "
+                + $"within +-10%; noise {check.Noise:P1}; reference network {check.ReferenceMs:F3} ms");
+        HostProfiles.WarnIfNoisy(profile, new StderrProgress(stderr));
         return 0;
     }
 }
@@ -162,37 +191,61 @@ public sealed class PredictCommand : Command
     }
 }
 
-/// <summary>The predictor benchmark of issue 4: build a host profile, then predict and measure real models and width-scaled variants.</summary>
+/// <summary>
+/// The predictor benchmark of issues 4 and 14: build a host profile (optionally while other processes keep cores
+/// busy), then predict real models and width-scaled variants and compare with the interleaved protocol's figures.
+/// </summary>
 public sealed class BenchPredictorCommand : Command
 {
     public override string Name => "bench-predictor";
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";
     public override string Usage => """
-        Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR] [--align]
+        Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR] [--align] [--load N]
 
         Builds a host profile (quick suite unless --full; or uses --profile), then for every model in DIR
-        (default: the shared models) and each width factor makes a width-scaled variant with Lamda's channel
-        surgery, measures it (1 thread; the faster median of two passes over all variants) and predicts it.
-        Prints each pair, the share within +-10% and MAPE.
+        (default: the shared models; pass a folder of held-out models to test generalization) and each width
+        factor makes a width-scaled variant with Lamda's channel surgery, measures it in interleaved rounds
+        against Lamda's reference network (latency = ratio x the reference's best figure; 1 thread) and predicts
+        it. Prints each pair with the noise its rounds saw, the share within +-10% and MAPE.
           --align   round every width to the device's preferred channel multiple (as adaptation does, and as
                     width multipliers in MobileNet-style models do); without it widths are scaled exactly
+          --load N  the loaded case: N other processes keep N cores busy while the profile is built and the
+                    variants are measured
         """;
-    public override string[] ValueOptions => ["--profile", "--widths", "--models"];
+    public override string[] ValueOptions => ["--profile", "--widths", "--models", "--load"];
     public override string[] FlagOptions => ["--full", "--align"];
+
+    sealed record Variant(string Name, double Width, Graph Graph, WeightStore Weights, byte[] Bytes);
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
         args.NoMorePositionals(0);
         var progress = new StderrProgress(stderr);
         var sw = System.Diagnostics.Stopwatch.StartNew();
+        int load = Math.Max(0, args.Int("--load", 0));
+        using var busy = LoadGenerator.Start(load);
+        if (load > 0) stdout.WriteLine($"loaded case: {load} other process(es) keep {load} core(s) busy throughout");
         var profile = args.Value("--profile") is { } p ? DeviceProfile.Load(p) : ProfileBuilder.Build(new ProfileBuilder.Options { Quick = !args.Flag("--full") }, progress);
         stdout.WriteLine($"profile: {profile.Description} ({profile.Kernels.Values.Sum(k => k.Samples)} kernels, {profile.Provenance.Notes}) built in {sw.Elapsed.TotalSeconds:F0} s");
+        if (profile.Check is { } check)
+            stdout.WriteLine($"profile check: held-out MAPE {check.HeldOutMape:P1} over {check.HeldOutNetworks} networks, "
+                + $"calibration noise {check.Noise:P1}{(check.Noisy ? " (NOISY)" : "")}");
         var widths = (args.Value("--widths") ?? "1.0,0.85,0.7,0.55,0.4,0.25").Split(',').Select(w => double.Parse(w, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var dir = args.Value("--models") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
-        var predictor = new LatencyPredictor(profile);
+        if (!Directory.Exists(dir))
+            throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: models folder not found; pass --models DIR with .onnx files.");
         int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
         stdout.WriteLine($"widths rounded to multiples of {multiple}");
-        var variants = new List<(string Name, double Width, Graph Graph, WeightStore Weights, byte[] Bytes)>();
+        var variants = Variants(dir, widths, multiple);
+        var measured = Measure(variants, profile.Execution.Threads, progress);
+        Report(variants, measured, new LatencyPredictor(profile), stdout);
+        stdout.WriteLine($"total {sw.Elapsed.TotalSeconds:F0} s");
+        return 0;
+    }
+
+    static List<Variant> Variants(string dir, double[] widths, int multiple)
+    {
+        var variants = new List<Variant>();
         foreach (var path in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f, StringComparer.Ordinal))
         {
             var (raw, rawWeights) = ModelSource.LoadOnnx(path);
@@ -201,34 +254,89 @@ public sealed class BenchPredictorCommand : Command
             foreach (var w in widths)
             {
                 var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
-                variants.Add((Path.GetFileNameWithoutExtension(path), w, g, weights, ModelFile.ToBytes(OnnxExporter.Export(g, weights))));
+                var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
+                variants.Add(new Variant(Path.GetFileNameWithoutExtension(path), w, g, weights, bytes));
             }
         }
-        // Two passes over all variants, keeping each one's faster median: on a shared machine a burst of outside
-        // work can slow a whole measurement down, and it rarely hits the same variant twice.
-        var measured = Enumerable.Repeat(double.MaxValue, variants.Count).ToArray();
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < variants.Count; i++)
-            {
-                var v = variants[i];
-                measured[i] = Math.Min(measured[i], LatencyMeter.Measure(v.Bytes, v.Graph, new MeasureOptions { Threads = profile.Execution.Threads, Runs = 20, MinSeconds = 0.5 }).P50Ms);
-                progress.Report($"pass {pass + 1}/2: measured {v.Name} at width {v.Width:F2}");
-            }
+        return variants;
+    }
+
+    /// <summary>
+    /// Each variant against the reference network in interleaved rounds. Latency is its ratio times the
+    /// reference's best figure over all comparisons: one yardstick for every variant, taken when the machine
+    /// was least disturbed.
+    /// </summary>
+    static List<Comparison> Measure(List<Variant> variants, int threads, IProgress<string> progress)
+    {
+        var reference = ReferenceNetwork.Build();
+        var options = new CompareOptions { Threads = threads, Rounds = 7 };
+        var comparisons = new List<Comparison>(variants.Count);
+        foreach (var v in variants)
+        {
+            comparisons.Add(LatencyMeter.MeasureAgainst(new ModelUnderTest(v.Bytes, v.Graph, v.Name), reference, options, progress));
+            progress.Report($"measured {v.Name} at width {v.Width:F2}: {comparisons[^1]}");
+        }
+        double best = comparisons.Min(c => c.ReferenceMs);
+        return comparisons.Select(c => c with { ReferenceMs = best, CandidateMs = c.Ratio * best }).ToList();
+    }
+
+    static void Report(List<Variant> variants, List<Comparison> measured, LatencyPredictor predictor, TextWriter stdout)
+    {
         var errors = new List<double>();
         var predictTimes = new List<double>();
-        stdout.WriteLine($"{"model",-22} {"width",6} {"measured",9} {"predicted",9} {"error",8}");
+        stdout.WriteLine($"{"model",-22} {"width",6} {"measured",9} {"predicted",9} {"error",8} {"noise",6}");
         for (int i = 0; i < variants.Count; i++)
         {
             var v = variants[i];
             var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             var predicted = predictor.Predict(v.Graph, v.Weights).LatencyMs;
             predictTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-            double err = (predicted - measured[i]) / measured[i];
+            double err = (predicted - measured[i].CandidateMs) / measured[i].CandidateMs;
             errors.Add(err);
-            stdout.WriteLine($"{v.Name,-22} {v.Width,6:F2} {measured[i],9:F3} {predicted,9:F3} {err,8:P1}");
+            var m = measured[i];
+            stdout.WriteLine($"{v.Name,-22} {v.Width,6:F2} {m.CandidateMs,9:F3} {predicted,9:F3} {err,8:P1} {m.Noise,6:P1}"
+                + (m.IsNoisy ? " noisy" : ""));
         }
         predictTimes.Sort();
-        stdout.WriteLine($"pairs: {errors.Count}; within +-10%: {errors.Count(e => Math.Abs(e) <= 0.10)}/{errors.Count} = {errors.Count(e => Math.Abs(e) <= 0.10) / (double)errors.Count:P1}; MAPE {errors.Average(Math.Abs):P2}; median predict time {predictTimes[predictTimes.Count / 2]:F2} ms; total {sw.Elapsed.TotalSeconds:F0} s");
-        return 0;
+        var noise = measured.Select(m => m.Noise).Order().ToList();
+        int within = errors.Count(e => Math.Abs(e) <= 0.10);
+        stdout.WriteLine($"pairs: {errors.Count}; within +-10%: {within}/{errors.Count} = {within / (double)errors.Count:P1}; "
+            + $"MAPE {errors.Average(Math.Abs):P2}; median noise {noise[noise.Count / 2]:P1}, max {noise[^1]:P1}; "
+            + $"median predict time {predictTimes[predictTimes.Count / 2]:F2} ms");
+    }
+}
+
+/// <summary>
+/// Outside load for the benchmarks' loaded case: child processes that spin on one core each, ended by their
+/// process id when disposed.
+/// </summary>
+sealed class LoadGenerator : IDisposable
+{
+    readonly List<System.Diagnostics.Process> spinners = [];
+
+    public static LoadGenerator Start(int processes)
+    {
+        var load = new LoadGenerator();
+        for (int i = 0; i < processes; i++)
+        {
+            var start = OperatingSystem.IsWindows()
+                ? new System.Diagnostics.ProcessStartInfo("cmd.exe", "/c for /l %i in () do rem")
+                : new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "while :; do :; done"]);
+            start.UseShellExecute = false;
+            var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start a load process");
+            load.spinners.Add(process);
+        }
+        return load;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in spinners)
+        {
+            try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { } // already gone
+            p.Dispose();
+        }
+        spinners.Clear();
     }
 }

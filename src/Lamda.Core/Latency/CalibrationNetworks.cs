@@ -4,7 +4,10 @@ namespace Lamda.Latency;
 
 /// <summary>
 /// Random whole networks in the styles of the CNN families Lamda adapts (inverted-residual mobile networks,
-/// residual networks, fire modules, inception blocks, channel-shuffle units), at random width multipliers with
+/// residual networks, fire modules, inception blocks, channel-shuffle units, MobileNetV3-style blocks with
+/// squeeze-excite and hard-swish, grouped-convolution residual networks (RegNet, ResNeXt), segmentation decoders
+/// with explicit BatchNormalization, Resize and ConvTranspose, small attention networks (MatMul, Softmax), and
+/// tiny CNNs of a few kernels, where the runtime's per-node cost dominates), at random width multipliers with
 /// per-layer jitter and random channel rounding, so that aligned and misaligned widths, every resolution from
 /// 224 pixels down, and the fusions and layout changes ONNX Runtime makes all occur in context. Calibration
 /// profiles them layer by layer (<see cref="KernelProfiler"/>). They are generated from a seed, never taken
@@ -12,7 +15,7 @@ namespace Lamda.Latency;
 /// </summary>
 public static class CalibrationNetworks
 {
-    public const int Families = 5;
+    public const int Families = 10;
 
     public static List<GraphBuilder> Build(int count, int seed)
     {
@@ -25,7 +28,8 @@ public static class CalibrationNetworks
 
     sealed class Generator(Random rng, int family)
     {
-        readonly GraphBuilder b = new(seed: rng.Next());
+        // Opset 14 for the family that uses HardSwish (as torchvision exports MobileNetV3).
+        readonly GraphBuilder b = new(seed: rng.Next(), opset: family == 5 ? 14 : 13);
         // Width multiplier of the whole network and the multiple its widths are rounded to (1 = exact scaling).
         readonly double width = 0.15 + 0.95 * rng.NextDouble();
         readonly int multiple = new[] { 1, 1, 2, 4, 8, 16, 16 }[rng.Next(7)];
@@ -49,16 +53,23 @@ public static class CalibrationNetworks
         public GraphBuilder Build()
         {
             long res = new long[] { 224, 224, 224, 192, 160, 128 }[rng.Next(6)];
-            var x = b.Input("input", 1, 3, res, res);
+            if (family == 9) res = Pick(28, 32, 48);
+            var x = b.Input("input", 1, family == 9 ? Pick(1, 3) : 3, res, res);
             var y = family switch
             {
                 0 => Mobile(x),
                 1 => Residual(x),
                 2 => Fire(x),
                 3 => Inception(x),
-                _ => Shuffle(x),
+                4 => Shuffle(x),
+                5 => MobileV3(x),
+                6 => Grouped(x),
+                7 => Decoder(x),
+                8 => Attention(x),
+                _ => Tiny(x),
             };
-            y = b.Flatten(b.GlobalAveragePool(y));
+            if (family == 7) { b.Output(y, "output"); return b; } // a segmentation map, not a classifier
+            if (family != 8) y = b.Flatten(b.GlobalAveragePool(y));
             b.Output(b.Gemm(y, Pick(10, 100, 1000)), "output");
             return b;
         }
@@ -152,6 +163,152 @@ public static class CalibrationNetworks
                 }
             }
             return Act(b.Conv(y, W(1024, jitter: false), kernel: 1));
+        }
+
+        static Operand Literal(params double[] values) =>
+            new LiteralOperand(new TensorLiteral(DataTypes.Float, [values.Length], null, values));
+
+        EdgeOperand HardSigmoid(EdgeOperand x) =>
+            b.Op("HardSigmoid", [x], ("alpha", AttributeValue.FromFloat(1f / 6)), ("beta", AttributeValue.FromFloat(0.5f)));
+
+        static Operand Scalar(double value) => new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [value]));
+
+        /// <summary>Hard-swish as torchvision exports it (HardSwish) or as older exporters do (x * HardSigmoid(x)).</summary>
+        EdgeOperand HardSwish(EdgeOperand x) => rng.Next(2) == 0
+            ? b.Op("HardSwish", [x])
+            : b.Op("Mul", [x, HardSigmoid(x)]);
+
+        /// <summary>
+        /// Squeeze-excite: GlobalAveragePool, a narrow 1x1 convolution, a wide one, a sigmoid gate, and the gate times the input.
+        /// </summary>
+        EdgeOperand SqueezeExcite(EdgeOperand x, bool hard)
+        {
+            long c = b.Channels(x), squeeze = Math.Max(8, (c / 4 + 4) / 8 * 8);
+            var s = b.Relu(b.Conv(b.GlobalAveragePool(x), squeeze, kernel: 1));
+            s = b.Conv(s, c, kernel: 1);
+            s = hard ? HardSigmoid(s) : b.Op("Sigmoid", [s]);
+            return b.Op("Mul", [x, s]);
+        }
+
+        EdgeOperand MobileV3(EdgeOperand x)
+        {
+            var y = HardSwish(b.BatchNorm(b.Conv(x, W(16, jitter: false), stride: 2)));
+            (int K, double Exp, double C, bool Se, bool Hs, int S)[] blocks =
+            [
+                (3, 1, 16, true, false, 2), (3, 4.5, 24, false, false, 2), (3, 3.7, 24, false, false, 1), (5, 4, 40, true, true, 2),
+                (5, 6, 40, true, true, 1), (5, 3, 48, true, true, 1), (5, 6, 96, true, true, 2), (5, 6, 96, true, true, 1),
+            ];
+            foreach (var (k, exp, c, se, hs, st) in blocks)
+            {
+                if (rng.Next(4) == 0 && st == 1) continue; // some networks are shallower
+                long cin = b.Channels(y), hidden = W(cin / width * exp), outC = W(c, jitter: false);
+                EdgeOperand A(EdgeOperand e) => hs ? HardSwish(e) : b.Relu(e);
+                var e = exp > 1 ? A(b.BatchNorm(b.Conv(y, hidden, kernel: 1))) : y;
+                e = A(b.BatchNorm(b.Conv(e, b.Channels(e), kernel: k, stride: st, group: b.Channels(e))));
+                if (se && rng.Next(5) != 0) e = SqueezeExcite(e, hard: rng.Next(3) != 0);
+                var p = b.BatchNorm(b.Conv(e, outC, kernel: 1));
+                y = st == 1 && cin == outC ? b.Add(p, y) : p;
+            }
+            return HardSwish(b.BatchNorm(b.Conv(y, W(576, jitter: false), kernel: 1)));
+        }
+
+        /// <summary>RegNet-X / ResNeXt bottlenecks: 1x1, a 3x3 grouped convolution with a fixed group width, 1x1, residual.</summary>
+        EdgeOperand Grouped(EdgeOperand x)
+        {
+            long groupWidth = Pick(8, 16, 16, 24, 32, 48);
+            long Round(double c) => Math.Max(groupWidth, (long)Math.Round(c / groupWidth) * groupWidth);
+            var y = b.Relu(b.BatchNorm(b.Conv(x, W(32, jitter: false), stride: 2)));
+            foreach (var (c, depth) in new[] { (32.0, 1), (64.0, 2), (160.0, 3), (400.0, 2) })
+            {
+                long outC = Round(c * width * (rng.Next(2) == 0 ? 1 : 2));
+                for (int r = 0, n = rng.Next(1, depth + 1); r < n; r++)
+                {
+                    int stride = r == 0 ? 2 : 1;
+                    var shortcut = stride == 1 && b.Channels(y) == outC ? y : b.BatchNorm(b.Conv(y, outC, kernel: 1, stride: stride));
+                    var h = b.Relu(b.BatchNorm(b.Conv(y, outC, kernel: 1)));
+                    h = b.Relu(b.BatchNorm(b.Conv(h, outC, stride: stride, group: outC / groupWidth)));
+                    y = b.Relu(b.Add(b.BatchNorm(b.Conv(h, outC, kernel: 1)), shortcut));
+                }
+            }
+            return y;
+        }
+
+        /// <summary>
+        /// A segmentation network: a strided encoder, a head with a sigmoid gate from global context (LR-ASPP), then
+        /// upsampling by Resize or ConvTranspose, with BatchNormalization after a Concat or an Add (not fusable into a
+        /// convolution), back to a class map at a quarter of the input resolution.
+        /// </summary>
+        EdgeOperand Decoder(EdgeOperand x)
+        {
+            var y = Act(b.Conv(x, W(32), stride: 2));
+            var skips = new List<EdgeOperand>();
+            foreach (var c in new double[] { 48, 96, 160 })
+            {
+                y = Act(b.Conv(Act(b.Conv(y, W(c), stride: 2)), W(c)));
+                skips.Add(y);
+            }
+            var head = Act(b.BatchNorm(b.Conv(y, W(128), kernel: 1)));
+            var gate = b.Op("Sigmoid", [b.Conv(b.GlobalAveragePool(y), b.Channels(head), kernel: 1)]);
+            y = b.Op("Mul", [head, gate]);
+            for (int i = skips.Count - 2; i >= 0; i--)
+            {
+                long c = b.Channels(skips[i]);
+                y = rng.Next(2) == 0
+                    ? b.Op("Resize", [y, EmptyOperand.Instance, Literal(1, 1, 2, 2)],
+                        ("mode", AttributeValue.FromString(rng.Next(2) == 0 ? "linear" : "nearest")))
+                    : ConvTranspose(y, c);
+                y = rng.Next(2) == 0 ? b.Concat(y, skips[i]) : b.Add(b.Conv(y, c, kernel: 1), skips[i]);
+                y = b.Relu(b.BatchNorm(y));
+                y = Act(b.Conv(y, W(64)));
+            }
+            return b.Conv(y, Pick(2, 6, 21), kernel: 1);
+        }
+
+        EdgeOperand ConvTranspose(EdgeOperand x, long outChannels)
+        {
+            long cin = b.Channels(x), k = Pick(2, 4);
+            var w = b.Weight($"ct_w{b.Graph.Nodes.Count}", [cin, outChannels, k, k], Math.Sqrt(3.0 / (cin * k * k)));
+            long pad = (k - 2) / 2;
+            return b.Op("ConvTranspose", [x, w, b.Weight($"ct_b{b.Graph.Nodes.Count}", [outChannels], 0.05)],
+                ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts([pad, pad, pad, pad])),
+                ("strides", AttributeValue.FromInts([2, 2])));
+        }
+
+        /// <summary>
+        /// A small vision transformer: a convolutional stem, patch tokens, attention blocks (MatMul, Softmax), mean pooling.
+        /// </summary>
+        EdgeOperand Attention(EdgeOperand x)
+        {
+            var y = Act(b.Conv(Act(b.Conv(x, W(32), stride: 2)), W(64), stride: 2));
+            long dim = Math.Max(16, W(96, jitter: false) / 8 * 8), patch = Pick(4, 8);
+            y = b.Conv(y, dim, kernel: patch, stride: patch, pad: 0);
+            var dims = b.Shape(y).Dims!;
+            long tokens = dims[2].Value * dims[3].Value;
+            var flat = b.Op("Reshape", [y, new LiteralOperand(TensorLiteral.Int64([1, dim, tokens]))]);
+            var t = b.Op("Transpose", [flat], ("perm", AttributeValue.FromInts([0, 2, 1])));
+            for (int block = 0, n = rng.Next(1, 4); block < n; block++)
+            {
+                EdgeOperand Project(EdgeOperand e, long to) =>
+                    b.Op("MatMul", [e, b.Weight($"proj{b.Graph.Nodes.Count}", [b.Shape(e).Dims![^1].Value, to], Math.Sqrt(3.0 / dim))]);
+                var q = Project(t, dim);
+                var k = b.Op("Transpose", [Project(t, dim)], ("perm", AttributeValue.FromInts([0, 2, 1])));
+                var v = Project(t, dim);
+                var scores = b.Op("Mul", [b.Op("MatMul", [q, k]), Scalar(1 / Math.Sqrt(dim))]);
+                var attended = b.Op("MatMul", [b.Op("Softmax", [scores], ("axis", AttributeValue.FromInt(-1))), v]);
+                t = b.Add(Project(attended, dim), t);
+                var mlp = Project(b.Relu(Project(t, dim * 2)), dim);
+                t = b.Add(mlp, t);
+            }
+            return b.Op("ReduceMean", [t], ("axes", AttributeValue.FromInts([1])), ("keepdims", AttributeValue.FromInt(0)));
+        }
+
+        /// <summary>A tiny CNN (digits-sized): two or three narrow convolutions and pools, where per-node costs dominate.</summary>
+        EdgeOperand Tiny(EdgeOperand x)
+        {
+            var y = x;
+            for (int i = 0, n = rng.Next(2, 4); i < n; i++)
+                y = b.MaxPool(b.Relu(b.Conv(y, Pick(4, 8, 12, 16, 24, 32))), 2, 2);
+            return y;
         }
 
         EdgeOperand Slice(EdgeOperand x, long from, long to) =>

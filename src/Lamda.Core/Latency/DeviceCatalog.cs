@@ -40,7 +40,7 @@ public static class DeviceCatalog
     static readonly Dictionary<string, double> ComputeEfficiency = new()
     {
         [KernelClass.Conv] = 0.45, [KernelClass.Pointwise] = 0.55, [KernelClass.Depthwise] = 0.08, [KernelClass.GroupConv] = 0.2,
-        [KernelClass.ConvTranspose] = 0.3, [KernelClass.Gemm] = 0.5,
+        [KernelClass.ConvTranspose] = 0.3, [KernelClass.Gemm] = 0.5, [KernelClass.MatMul] = 0.3,
     };
 
     const double MemoryEfficiency = 0.5;

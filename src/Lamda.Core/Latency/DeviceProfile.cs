@@ -11,6 +11,8 @@ public sealed record Provenance
     public string Method { get; init; } = "spec";
     public string? LamdaVersion { get; init; }
     public string? OnnxRuntimeVersion { get; init; }
+    /// <summary>Widest SIMD extension of the CPU the profile was measured on (AVX2, AVX-512, NEON...).</summary>
+    public string? Isa { get; init; }
     public string? Date { get; init; }
     public string? Machine { get; init; }
     /// <summary>For spec numbers: the public source they come from.</summary>
@@ -35,8 +37,8 @@ public sealed record HardwareSpec
 }
 
 /// <summary>
-/// Latency model of one kernel class: milliseconds = sum of coefficients times features
-/// [1, aligned MACs, misaligned MACs, input, output, weight elements] (millions), with its own fit quality
+/// Latency model of one kernel class: milliseconds = coefficients dotted with the kernel's
+/// <see cref="KernelFeatures"/> (in <see cref="KernelFeatures.ToVector"/>'s order), with its own fit quality
 /// and provenance.
 /// </summary>
 public sealed record KernelModel
@@ -55,12 +57,7 @@ public sealed record KernelModel
     /// <summary>Largest correction applied, as a log ratio: the trees refine the linear model, never replace it.</summary>
     public const double MaxLogCorrection = 1.5;
 
-    public double Predict(double[] features)
-    {
-        double t = 0;
-        for (int i = 0; i < Coefficients.Length && i < features.Length; i++) t += Coefficients[i] * features[i];
-        return Math.Max(0, t);
-    }
+    public double Predict(KernelFeatures features) => Math.Max(0, features.Dot(Coefficients));
 
     /// <param name="kernel">the kernel to predict</param>
     /// <param name="channels">the channel granularity the kernel's features are computed with</param>
@@ -73,20 +70,19 @@ public sealed record KernelModel
     }
 }
 
-/// <summary>
-/// How kernel latencies compose into whole-model latency:
-/// ms = OverheadMs + Scale * sum(kernels) + ReorderMsPerMElement * reordered elements + NodeMs * kernels.
-/// </summary>
-public sealed record Composition
+/// <summary>What a profile's calibration says about its own quality, and the reference it was measured against.</summary>
+public sealed record CalibrationCheck
 {
-    public double Scale { get; init; } = 1;
-    /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
-    public double ReorderMsPerMElement { get; init; }
-    /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
-    public double NodeMs { get; init; }
-    public double OverheadMs { get; init; }
-    public int Samples { get; init; }
-    public string Provenance { get; init; } = "";
+    /// <summary>Generated networks kept out of every fit, and the profile's errors on them.</summary>
+    public int HeldOutNetworks { get; init; }
+    public double HeldOutMape { get; init; }
+    public double HeldOutWithin10 { get; init; }
+    /// <summary>Median relative spread of the interleaved rounds during calibration (see <see cref="Comparison.Noise"/>).</summary>
+    public double Noise { get; init; }
+    /// <summary>True when calibration ran on a noisy machine: its figures should be rebuilt on a quiet one.</summary>
+    public bool Noisy { get; init; }
+    /// <summary>The fixed reference network's latency at calibration (ms): a cached profile is checked against it.</summary>
+    public double ReferenceMs { get; init; }
 }
 
 /// <summary>
@@ -95,7 +91,17 @@ public sealed record Composition
 /// </summary>
 public sealed record DeviceProfile
 {
-    public const string CurrentSchema = "lamda-device-profile/1";
+    /// <summary>
+    /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout).
+    /// </summary>
+    public const string CurrentSchema = "lamda-device-profile/2";
+
+    /// <summary>Schemas this Lamda recognizes but no longer reads, with why.</summary>
+    static readonly Dictionary<string, string> RetiredSchemas = new()
+    {
+        ["lamda-device-profile/1"] =
+            "it was written by an older Lamda whose channel blocks came from timing and whose composition could be negative",
+    };
 
     public string Schema { get; init; } = CurrentSchema;
     public string Name { get; init; } = "";
@@ -109,6 +115,8 @@ public sealed record DeviceProfile
     public Provenance Provenance { get; init; } = new();
     public Dictionary<string, KernelModel> Kernels { get; init; } = [];
     public Composition Composition { get; init; } = new();
+    /// <summary>Calibrated profiles: held-out error, noise and the reference latency (null for spec profiles).</summary>
+    public CalibrationCheck? Check { get; init; }
 
     /// <summary>Shown wherever an uncalibrated profile is used.</summary>
     public string Label => Calibrated ? "calibrated" : "uncalibrated estimate";
@@ -152,6 +160,8 @@ public sealed record DeviceProfile
     void Validate(string displayName)
     {
         void Fail(string what) => throw new LamdaException(ErrorCodes.BadProfile, $"{displayName}: {what}. Re-create the profile with 'lamda device-profile -o FILE' on the device.");
+        if (RetiredSchemas.TryGetValue(Schema, out var why))
+            Fail($"schema '{Schema}' is no longer read ({why}; this Lamda reads {CurrentSchema})");
         if (Schema != CurrentSchema) Fail($"unsupported schema '{Schema}' (this Lamda reads {CurrentSchema})");
         if (string.IsNullOrWhiteSpace(Name)) Fail("the profile has no name");
         if (Execution.Threads < 1) Fail("execution.threads must be at least 1");
@@ -164,8 +174,7 @@ public sealed record DeviceProfile
             if (m.Correction is { } t && (!double.IsFinite(t.LearningRate) || !double.IsFinite(t.Bias) || t.Trees is null || t.Trees.Any(tree => tree is null || !tree.IsWellFormed(Kernel.DescriptorCount))))
                 Fail($"kernel model '{cls}' has a malformed correction (trees must be complete, with finite values and features below {Kernel.DescriptorCount})");
         }
-        if (!double.IsFinite(Composition.Scale) || Composition.Scale <= 0 || !double.IsFinite(Composition.OverheadMs) || !double.IsFinite(Composition.NodeMs)
-            || !double.IsFinite(Composition.ReorderMsPerMElement) || Composition.ReorderMsPerMElement < 0)
-            Fail("composition must have a positive scale, a non-negative reorder cost and finite overheads");
+        if (Composition is null || !Composition.IsPhysical)
+            Fail("composition must have a positive scale and finite, non-negative reorder, per-kernel and fixed costs");
     }
 }

@@ -3,11 +3,11 @@ using Lamda.Operators;
 
 namespace Lamda.Latency;
 
-/// <summary>Kernel classes the predictor models separately (docs/latency.md).</summary>
 /// <summary>
-/// Channel granularities of the runtime's convolution kernels on a device, detected during calibration:
-/// output channels are computed in tiles, input channels are fastest in whole blocks, depthwise channels in
-/// groups. Width choices aligned to them avoid paying for padding or a slow path.
+/// Channel granularities of the runtime's convolution kernels on a device: output channels are padded to
+/// tiles, input channels are read in blocks, depthwise channels in groups. On a host they all come from
+/// ONNX Runtime's blocked (NCHWc) layout, asked of ORT itself (<see cref="RuntimeLayout"/>); spec profiles
+/// assume them. Width choices aligned to them avoid paying for padding or a slow path.
 /// </summary>
 public sealed record ChannelGranularity(int OutputTile = 1, int InputBlock = 1, int DepthwiseBlock = 1)
 {
@@ -17,52 +17,103 @@ public sealed record ChannelGranularity(int OutputTile = 1, int InputBlock = 1, 
     public int PreferredMultiple => Math.Max(OutputTile, Math.Max(InputBlock, DepthwiseBlock));
 }
 
+/// <summary>Kernel classes the predictor models separately (docs/latency.md).</summary>
 public static class KernelClass
 {
     public const string Conv = "conv", Pointwise = "conv1x1", Depthwise = "dwconv", GroupConv = "gconv", ConvTranspose = "convT",
         Gemm = "gemm", Pool = "pool", GlobalPool = "gpool", Elementwise = "eltwise", Concat = "concat", Copy = "copy", Free = "free";
 
-    public static readonly string[] All = [Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy];
+    /// <summary>
+    /// Classes split off elementwise, copy and gemm work because they cost differently per element (issue 14):
+    /// BatchNormalization that no convolution absorbs, Resize, Softmax, MatMul of two activations (attention),
+    /// and a per-channel scale (the gate of a squeeze-excite block).
+    /// </summary>
+    public const string Normalization = "bn", Resize = "resize", Softmax = "softmax", MatMul = "matmul", Scale = "scale";
+
+    public static readonly string[] All =
+    [
+        Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy,
+        Normalization, Resize, Softmax, MatMul, Scale,
+    ];
+
+    /// <summary>Classes that ONNX Runtime may run in its blocked layout.</summary>
+    public static bool IsConvolution(string cls) => cls is Conv or Pointwise or Depthwise or GroupConv;
+}
+
+/// <summary>
+/// What the linear model of a kernel class sees (millions). Work is MACs with channel counts rounded up to the
+/// device's tiles (the blocked layout pads output channels to a tile and input channels to a block); it is
+/// <see cref="MisalignedWork"/> when the convolution misses the runtime's blocked layout and runs on the plain,
+/// slower path. Memory-bound kernels use their traffic as work. <see cref="SlowDepthwiseChannels"/> counts
+/// channels of a plain-layout depthwise convolution, which loops per channel (a fixed cost each) instead of
+/// running one vectorized kernel. A profile's coefficients follow <see cref="ToVector"/>'s order: changing a
+/// feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
+/// </summary>
+public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
+    double SlowDepthwiseChannels)
+{
+    /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
+    public const int Count = 7;
+
+    public static readonly string[] Names =
+        ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels"];
+
+    public bool IsMisaligned => MisalignedWork > 0;
+
+    public double[] ToVector() => [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels];
+
+    /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
+    public double Dot(double[] c) =>
+        c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels;
 }
 
 /// <summary>
 /// One unit of work as the runtime executes it: an operator plus what ONNX Runtime fuses into it (Conv with
-/// its BatchNorm, residual Add and activation; Gemm with its activation). Features are in millions.
+/// its BatchNorm, residual Add and activation; Gemm with its activation). Sizes are in millions.
 /// </summary>
-public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMacs, double MInputs, double MOutputs, double MWeights, long InChannels, long OutChannels)
+public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMacs, double MInputs, double MOutputs, double MWeights,
+    long InChannels, long OutChannels)
 {
-    public const int FeatureCount = 7;
+    public const int FeatureCount = KernelFeatures.Count;
 
     public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
 
+    long Group => Nodes.Count > 0 ? Nodes[0].GetInt("group", 1) : 1;
+
     /// <summary>
-    /// Feature vector of the regression (millions): [1, aligned work, misaligned work, input, output, weight
-    /// elements, misaligned channels]. Work is MACs with channel counts rounded up to the device's tiles (convolutions pad output
-    /// channels to a tile and input channels to a block); it goes to the misaligned slot when the channels miss
-    /// the block of the runtime's fast path, where each MAC costs more. Memory-bound kernels use their traffic
-    /// as work. The last feature counts channels on the misaligned depthwise path, which loops per channel
-    /// (a fixed cost each) instead of running one vectorized kernel.
+    /// ONNX Runtime's rule for its blocked layout (its NCHWc transformer; checked against ORT's optimized graphs
+    /// by a test, with the granularity <paramref name="g"/> asked of ORT): a regular convolution runs blocked when
+    /// its input channels are a multiple of the input block, or at most one tile (it then reads the plain input
+    /// directly, as a first layer does); a depthwise one when its channels are a multiple of the depthwise block;
+    /// a grouped one when each group's input and output channels fill whole tiles.
     /// </summary>
-    public double[] Features(ChannelGranularity g)
+    public bool RunsOnFastPath(ChannelGranularity g)
+    {
+        if (!KernelClass.IsConvolution(Class) || InChannels <= 0 || OutChannels <= 0) return true;
+        return Class switch
+        {
+            KernelClass.Depthwise => OutChannels % g.DepthwiseBlock == 0,
+            KernelClass.GroupConv => InChannels / Group % g.OutputTile == 0 && OutChannels / Group % g.OutputTile == 0,
+            _ => InChannels % g.InputBlock == 0 || InChannels <= g.OutputTile,
+        };
+    }
+
+    /// <summary>The features of this kernel's linear model on a device with granularity <paramref name="g"/>.</summary>
+    public KernelFeatures Features(ChannelGranularity g)
     {
         double work = MMacs > 0 ? MMacs : MInputs + MOutputs;
-        bool aligned = true;
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
-        {
             work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
-            // Fewer input channels than one output tile are read in the plain layout directly (the first layer).
-            aligned = InChannels % g.InputBlock == 0 || InChannels < g.OutputTile;
-        }
-        else if (Class == KernelClass.Depthwise && OutChannels > 0) aligned = OutChannels % g.DepthwiseBlock == 0;
-        double slowChannels = Class == KernelClass.Depthwise && !aligned ? OutChannels / 1e6 : 0;
-        return [1, aligned ? work : 0, aligned ? 0 : work, MInputs, MOutputs, MWeights, slowChannels];
+        bool fast = RunsOnFastPath(g);
+        double slowChannels = Class == KernelClass.Depthwise && !fast ? OutChannels / 1e6 : 0;
+        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, MInputs, MOutputs, MWeights, slowChannels);
     }
 
     /// <summary>
     /// Key of the regression that predicts this kernel: its class, with "/misaligned" for convolutions off the
     /// runtime's fast path, which is a different code path with its own costs.
     /// </summary>
-    public string ModelKey(ChannelGranularity g) => Features(g)[2] > 0 ? Class + Misaligned : Class;
+    public string ModelKey(ChannelGranularity g) => Features(g).IsMisaligned ? Class + Misaligned : Class;
 
     public const string Misaligned = "/misaligned";
 
@@ -131,7 +182,7 @@ public static class KernelExtractor
         {
             if (fused.Contains(n)) continue;
             var group = new List<Node> { n };
-            string cls = Classify(n, inference, weights);
+            string cls = Refine(Classify(n, inference, weights), n, inference);
             double extraInputs = 0;
             if (cls is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv)
             {
@@ -160,6 +211,26 @@ public static class KernelExtractor
         }
         return kernels;
     }
+
+    /// <summary>
+    /// Splits the finer classes (<see cref="KernelClass.Normalization"/>, resize, softmax, matmul, scale) off the coarse ones.
+    /// </summary>
+    static string Refine(string cls, Node n, InferenceResult inference)
+    {
+        bool TwoActivations() => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
+        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
+            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
+        return (cls, n.Op) switch
+        {
+            (KernelClass.Elementwise, "BatchNormalization") => KernelClass.Normalization,
+            (KernelClass.Copy, "Resize" or "Upsample") => KernelClass.Resize,
+            (KernelClass.Elementwise, "Softmax") => KernelClass.Softmax,
+            (KernelClass.Gemm, "MatMul") when TwoActivations() => KernelClass.MatMul,
+            (KernelClass.Elementwise, "Mul") when TwoActivations() && n.Inputs.Count(PerChannel) == 1 => KernelClass.Scale,
+            _ => cls,
+        };
+    }
+
 
     /// <summary>The kernel class of a node, as its operator's rule gives it; other domains' operators are costed as elementwise.</summary>
     static string Classify(Node n, InferenceResult inference, WeightStore weights) =>

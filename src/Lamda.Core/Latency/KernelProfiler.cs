@@ -22,6 +22,7 @@ public static class KernelProfiler
 {
     public static KernelProfile Profile(Graph graph, WeightStore weights, int threads = 1, int runs = 20, int warmup = 5)
     {
+        using var held = MachineLock.Acquire();
         var model = OnnxExporter.Export(graph, weights);
         var bytes = ModelFile.ToBytes(model); // profiled, then run again without the profiler
         var kernels = KernelExtractor.Extract(graph, weights);

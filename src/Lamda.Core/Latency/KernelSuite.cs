@@ -120,7 +120,58 @@ public static class KernelSuite
                 else b.Output(b.Op("Slice", [x, new LiteralOperand(TensorLiteral.Int64([0])), new LiteralOperand(TensorLiteral.Int64([c / 2])), new LiteralOperand(TensorLiteral.Int64([1]))]), "y");
             }, 1, c, hw, hw);
         }
+        AddFamilyKernels(Add, Pick, rng, scale);
         return list;
+    }
+
+    /// <summary>
+    /// Kernels of the families that predictions missed (issue 14): grouped convolutions with a group width,
+    /// ConvTranspose, BatchNormalization alone, Resize, Softmax, MatMul of two activations and a per-channel scale.
+    /// </summary>
+    static void AddFamilyKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng, int scale)
+    {
+        for (int i = 0; i < 4 * scale; i++)
+        {
+            long hw = pick([7, 14, 28]), width = pick([8, 16, 24, 32, 48]), c = width * pick([2, 4, 8]);
+            add(KernelClass.GroupConv, $"gconv {c} width {width} {hw}x{hw}",
+                b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: c / width)), "y"), [1, c, hw, hw]);
+        }
+        for (int i = 0; i < 3 * scale; i++)
+        {
+            long hw = pick([7, 14, 28]), cin = pick([32, 64, 128, 256]), cout = pick([16, 32, 64, 128]), k = pick([2, 4]);
+            add(KernelClass.ConvTranspose, $"convT {cin}->{cout} k{k} {hw}x{hw}", b =>
+            {
+                var w = b.Weight("ct_w", [cin, cout, k, k], 0.05);
+                long pad = (k - 2) / 2;
+                b.Output(b.Op("ConvTranspose", [new EdgeOperand("in0"), w], ("kernel_shape", AttributeValue.FromInts([k, k])),
+                    ("pads", AttributeValue.FromInts([pad, pad, pad, pad])), ("strides", AttributeValue.FromInts([2, 2]))), "y");
+            }, [1, cin, hw, hw]);
+        }
+        for (int i = 0; i < 3 * scale; i++)
+        {
+            long hw = pick([14, 28, 56, 112]), c = pick([16, 32, 64, 128]);
+            add(KernelClass.Normalization, $"bn {c} {hw}x{hw}", b => b.Output(b.BatchNorm(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
+            string mode = rng.Next(2) == 0 ? "linear" : "nearest";
+            var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 2, 2]));
+            add(KernelClass.Resize, $"resize {mode} {c} {hw / 2}x{hw / 2}", b => b.Output(b.Op("Resize",
+                [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(mode))), "y"), [1, c, hw / 2, hw / 2]);
+            add(KernelClass.Scale, $"scale {c} {hw}x{hw}", b =>
+            {
+                var x = new EdgeOperand("in0");
+                b.Output(b.Op("Mul", [x, b.Op("Sigmoid", [b.GlobalAveragePool(x)])]), "y");
+            }, [1, c, hw, hw]);
+        }
+        for (int i = 0; i < 3 * scale; i++)
+        {
+            long tokens = pick([49, 64, 196, 256]), dim = pick([32, 64, 96, 128]);
+            add(KernelClass.MatMul, $"matmul {tokens}x{dim} by {dim}x{tokens}", b =>
+            {
+                var x = new EdgeOperand("in0");
+                b.Output(b.Op("MatMul", [x, b.Op("Transpose", [x], ("perm", AttributeValue.FromInts([0, 2, 1])))]), "y");
+            }, [1, tokens, dim]);
+            add(KernelClass.Softmax, $"softmax {tokens}x{tokens}",
+                b => b.Output(b.Op("Softmax", [new EdgeOperand("in0")], ("axis", AttributeValue.FromInt(-1))), "y"), [1, tokens, tokens]);
+        }
     }
 
     public static byte[] ToBytes(GraphBuilder b) => ModelFile.ToBytes(OnnxExporter.Export(b.Graph, b.Weights));
@@ -142,36 +193,6 @@ public static class KernelSuite
             progress?.Report($"kernel {i + 1}/{models.Count}: {desc}: {stats.P50Ms:F3} ms");
         }
         return samples;
-    }
-
-    /// <summary>
-    /// Detects the channel granularities of the convolution kernels: the output tile is the largest g for which a
-    /// 3x3 convolution with 65-g output channels costs what 64 do; the input block (and the depthwise block) is
-    /// the smallest b for which 64-b input channels (128-b depthwise channels) cost no more than 64 (128).
-    /// </summary>
-    public static ChannelGranularity DetectGranularity(int threads)
-    {
-        var cache = new Dictionary<(string, long), double>();
-        double Time(string kind, long c) => cache.TryGetValue((kind, c), out var t) ? t : cache[(kind, c)] = Measure(kind, c);
-        double Measure(string kind, long c)
-        {
-            var b = new GraphBuilder(seed: 3);
-            var x = b.Input("x", 1, kind == "in" ? c : kind == "dw" ? c : 64, 28, 28);
-            var y = kind switch
-            {
-                "out" => b.Conv(x, c),
-                "in" => b.Conv(x, 64),
-                _ => b.Conv(x, c, group: c),
-            };
-            b.Output(b.Relu(y), "y");
-            return LatencyMeter.Measure(ToBytes(b), b.Graph, new MeasureOptions { Threads = threads, Warmup = 5, Runs = 30, MinSeconds = 0.1 }).MinMs;
-        }
-        int tile = 1;
-        foreach (var g in new[] { 32, 16, 8, 4, 2 })
-            if (Time("out", 65 - g) >= 0.95 * Time("out", 64)) { tile = g; break; }
-        int block = new[] { 1, 2, 4, 8, 16 }.FirstOrDefault(b => Time("in", 64 - b) <= 1.02 * Time("in", 64), 32);
-        int dw = new[] { 1, 2, 4, 8, 16 }.FirstOrDefault(b => Time("dw", 128 - b) <= 1.05 * Time("dw", 128), 32);
-        return new ChannelGranularity(tile, block, dw);
     }
 
     /// <summary>Latency of a model that does almost nothing: the fixed cost of one session run.</summary>

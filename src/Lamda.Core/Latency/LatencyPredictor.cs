@@ -23,22 +23,20 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         double modelWeights = ModelMWeights(kernels);
         var parts = new List<KernelPrediction>(kernels.Count);
         foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, modelWeights)));
-        var f = CompositionFeatures(kernels, parts.Sum(p => p.Ms));
-        var c = Profile.Composition;
-        double total = c.OverheadMs + c.Scale * f[1] + c.ReorderMsPerMElement * f[2] + c.NodeMs * f[3];
-        return new Prediction(Profile.Name, Profile.Calibrated, Math.Max(total, 0), parts);
+        double total = Profile.Composition.Predict(CompositionFeatures(kernels, parts.Sum(p => p.Ms)));
+        return new Prediction(Profile.Name, Profile.Calibrated, total, parts);
     }
 
-    /// <summary>Composition features: [1, kernel sum (ms), reordered elements (millions), runtime nodes].</summary>
-    public double[] CompositionFeatures(Graph graph, WeightStore weights)
+    /// <summary>What the profile's <see cref="Composition"/> sees of a model.</summary>
+    public CompositionFeatures CompositionFeatures(Graph graph, WeightStore weights)
     {
         var kernels = KernelExtractor.Extract(graph, weights);
         double modelWeights = ModelMWeights(kernels);
         return CompositionFeatures(kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
     }
 
-    double[] CompositionFeatures(List<Kernel> kernels, double kernelSum) =>
-        [1, kernelSum, ReorderedElements(kernels), kernels.Count(k => k.Class != KernelClass.Free)];
+    CompositionFeatures CompositionFeatures(List<Kernel> kernels, double kernelSum) =>
+        new(kernelSum, ReorderedElements(kernels), kernels.Count(k => k.Class != KernelClass.Free));
 
     public static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
 
@@ -57,8 +55,9 @@ public sealed class LatencyPredictor(DeviceProfile profile)
             var k = kernels[i];
             var first = k.Nodes[0].Inputs.Count > 0 ? k.Nodes[0].Inputs[0] as EdgeOperand : null;
             bool inputBlocked = first != null && producer.TryGetValue(first.Edge, out var p) && blocked[p];
-            bool conv = k.Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv;
-            bool direct = conv && k.InChannels < Profile.Channels.OutputTile; // reads the plain layout itself
+            bool conv = KernelClass.IsConvolution(k.Class);
+            // A regular convolution with at most one tile of input channels reads the plain layout itself.
+            bool direct = conv && k.Class != KernelClass.Depthwise && k.InChannels <= Profile.Channels.OutputTile;
             blocked[i] = conv ? !IsMisaligned(k) : inputBlocked;
             if (conv && !direct && blocked[i] != inputBlocked) reordered += k.MInputs;
             foreach (var n in k.Nodes) producer[n.Output] = i;
@@ -66,7 +65,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         return reordered;
     }
 
-    bool IsMisaligned(Kernel k) => k.Class != KernelClass.Free && k.Features(Profile.Channels)[2] > 0;
+    bool IsMisaligned(Kernel k) => k.Class != KernelClass.Free && k.Features(Profile.Channels).IsMisaligned;
 
     /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see cref="ModelMWeights"/>).</summary>
     public double KernelMs(Kernel k, double modelMWeights)

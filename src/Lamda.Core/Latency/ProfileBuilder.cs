@@ -12,7 +12,9 @@ namespace Lamda.Latency;
 public static class ProfileBuilder
 {
     /// <summary>Revision of the calibration method: a cached host profile made by another revision is rebuilt.</summary>
-    public const int Revision = 3; // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections
+    // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections; 4: channel blocks from ORT's
+    // layout, non-negative composition above the session floor, held-out check, more families
+    public const int Revision = 4;
 
     public sealed record Options
     {
@@ -24,16 +26,19 @@ public static class ProfileBuilder
 
     public static DeviceProfile Build(Options options, IProgress<string>? progress = null)
     {
+        using var held = MachineLock.Acquire(progress); // the whole calibration is one timing: nothing else may run meanwhile
         var started = DateTime.UtcNow;
-        var block = KernelSuite.DetectGranularity(options.Threads);
-        progress?.Report($"convolution channel granularity: output tile {block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock}");
+        var block = RuntimeLayout.Granularity;
+        progress?.Report($"ONNX Runtime {HostIdentity.OnnxRuntimeVersion} on {HostIdentity.Isa}: blocked layout with tile "
+            + $"{block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock} (asked of ORT)");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
         var kernels = FitAlone(samples, block, $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
             Name = options.Name,
-            Description = $"{machine}, ONNX Runtime CPU, {options.Threads} intra-op thread(s)",
+            Description = $"{machine}, {HostIdentity.Isa}, ONNX Runtime {HostIdentity.OnnxRuntimeVersion} CPU, "
+                + $"{options.Threads} intra-op thread(s)",
             Calibrated = true,
             Channels = block,
             Execution = new ExecutionSettings { Provider = "CPU", Threads = options.Threads },
@@ -41,7 +46,8 @@ public static class ProfileBuilder
             {
                 Method = "measured",
                 LamdaVersion = LamdaPaths.Version,
-                OnnxRuntimeVersion = OnnxRuntimeVersion(),
+                OnnxRuntimeVersion = HostIdentity.OnnxRuntimeVersion,
+                Isa = HostIdentity.Isa,
                 Date = started.ToString("yyyy-MM-dd"),
                 Machine = machine,
                 Notes = options.Quick ? "quick kernel suite" : "full kernel suite",
@@ -51,7 +57,8 @@ public static class ProfileBuilder
         var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
         var profiles = ProfileInContext(nets, options, progress);
         profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
-        return profile with { Composition = FitComposition(profile, nets, profiles, progress) };
+        profile = profile with { Composition = FitComposition(profile, nets, options.Threads, progress) };
+        return profile with { Check = HeldOut.Check(profile, options, progress) };
     }
 
     /// <summary>One linear model per kernel class, fitted by relative least squares to the kernel suite measured alone.</summary>
@@ -61,7 +68,8 @@ public static class ProfileBuilder
         foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
         {
             var rows = group.ToList();
-            var coefficients = Nnls.FitRelative(rows.Select(r => r.Kernel.Features(block)).ToArray(), rows.Select(r => r.Ms).ToArray());
+            var features = rows.Select(r => r.Kernel.Features(block).ToVector()).ToArray();
+            var coefficients = Nnls.FitRelative(features, rows.Select(r => r.Ms).ToArray());
             var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
             kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
         }
@@ -106,8 +114,9 @@ public static class ProfileBuilder
             if (rows.Count >= MinSamplesForTrees)
             {
                 var features = rows.Select(r => r.Kernel.Features(g)).ToArray();
+                var vectors = features.Select(f => f.ToVector()).ToArray();
                 var ms = rows.Select(r => r.Ms).ToArray();
-                var linear = new KernelModel { Coefficients = Nnls.FitRelative(features, ms) };
+                var linear = new KernelModel { Coefficients = Nnls.FitRelative(vectors, ms) };
                 var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
                 var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual, new BoostedTrees.Options { Seed = options.Seed });
                 var model = linear with
@@ -145,54 +154,58 @@ public static class ProfileBuilder
     /// layout, and dispatches every node. The generated networks (never the models being predicted), measured
     /// whole without the profiler, calibrate the composition.
     /// </summary>
-    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, List<KernelProfile> profiles, IProgress<string>? progress)
+    static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, int threads, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
         var features = nets.Select(n => predictor.CompositionFeatures(n.Graph, n.Weights)).ToArray();
-        var measured = profiles.Select(p => p.RunMs).ToArray();
-        // The scale and the reorder cost are non-negative; the fixed and per-node costs may come out either way.
-        var c = Nnls.FitRelative(features, measured, signed: [true, false, false, true]);
-        var composition = new Composition
-        {
-            OverheadMs = c[0],
-            Scale = c[1] > 0 ? c[1] : 1,
-            ReorderMsPerMElement = c[2],
-            NodeMs = c[3],
-            Samples = nets.Count,
-            Provenance = $"fitted to {nets.Count} generated networks measured whole on {MachineDescription()}",
-        };
-        progress?.Report($"composition: x{composition.Scale:F3}, {composition.ReorderMsPerMElement:F3} ms per million reordered elements, {composition.NodeMs * 1000:F2} us per kernel, {composition.OverheadMs:F3} ms");
+        double sessionMs = KernelSuite.RunOverheadMs(threads);
+        var measured = MeasureWhole(nets, threads, progress);
+        var composition = Composition.Fit(features, measured, sessionMs,
+            $"fitted to {nets.Count} generated networks measured whole (interleaved against the reference network) "
+            + $"on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
+        progress?.Report($"composition: {composition}");
         return composition;
     }
 
-    public static string MachineDescription()
+    /// <summary>
+    /// Whole-network latencies by the interleaved protocol (short comparisons), each its ratio to the reference
+    /// network times the reference's best figure over all of them: a burst of outside load moves a ratio far
+    /// less than a plain median, and one yardstick serves every network.
+    /// </summary>
+    static double[] MeasureWhole(List<GraphBuilder> nets, int threads, IProgress<string>? progress)
     {
-        string cpu = RuntimeInformation.ProcessArchitecture.ToString();
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
-        }
-        catch (IOException) { }
-        return $"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}";
+        var reference = ReferenceNetwork.Build();
+        var options = new CompareOptions { Threads = threads, Rounds = 3, MinRoundMs = 10, Warmup = 2, MaxRetries = 4 };
+        var comparisons = nets
+            .Select((n, i) => LatencyMeter.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options))
+            .ToList();
+        double best = comparisons.Min(c => c.ReferenceMs);
+        double noise = InterleavedRounds.MedianOf(comparisons.Select(c => c.Noise).ToArray());
+        progress?.Report($"measured {nets.Count} networks whole: reference network {best:F3} ms, median noise {noise:P1}");
+        return comparisons.Select(c => c.Ratio * best).ToArray();
     }
 
-    public static string OnnxRuntimeVersion() =>
-        typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "unknown";
+    public static string MachineDescription() => HostIdentity.Machine;
+
+    public static string OnnxRuntimeVersion() => HostIdentity.OnnxRuntimeVersion;
 }
 
 /// <summary>Non-negative least squares on relative error, by coordinate descent (a handful of variables).</summary>
 public static class Nnls
 {
-    /// <summary>Minimizes sum(((x_i . c) - y_i) / y_i)^2 subject to c &gt;= 0 (except where <paramref name="signed"/> is true).</summary>
-    public static double[] FitRelative(double[][] x, double[] y, bool[]? signed = null)
+    /// <summary>
+    /// Minimizes sum(((x_i . c) - y_i) / w_i)^2 subject to c &gt;= 0 (except where <paramref name="signed"/> is true);
+    /// w is <paramref name="y"/> unless <paramref name="weights"/> are given.
+    /// </summary>
+    public static double[] FitRelative(double[][] x, double[] y, bool[]? signed = null, double[]? weights = null)
     {
         int n = x.Length, d = x[0].Length;
         var g = new double[d, d];
         var h = new double[d];
         for (int i = 0; i < n; i++)
         {
-            double w = 1.0 / (y[i] * y[i]);
+            double scale = weights?[i] ?? y[i];
+            double w = 1.0 / (scale * scale);
             for (int a = 0; a < d; a++)
             {
                 h[a] += x[i][a] * y[i] * w;
@@ -215,33 +228,5 @@ public static class Nnls
             if (change < 1e-12) break;
         }
         return c;
-    }
-}
-
-/// <summary>The calibrated profile of this machine, built on first use and cached per machine and Lamda version.</summary>
-public static class HostProfiles
-{
-    public static string CachePath(int threads) =>
-        Path.Combine(LamdaPaths.CacheDirectory, "profiles", $"host-{Fingerprint()}-t{threads}.json");
-
-    static string Fingerprint()
-    {
-        var text = $"{ProfileBuilder.MachineDescription()}|{ProfileBuilder.OnnxRuntimeVersion()}|{LamdaPaths.Version}|{ProfileBuilder.Revision}";
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
-        return Convert.ToHexString(hash, 0, 6).ToLowerInvariant();
-    }
-
-    public static DeviceProfile GetOrCreate(IProgress<string>? progress, int threads = 1)
-    {
-        var path = CachePath(threads);
-        if (File.Exists(path))
-        {
-            try { return DeviceProfile.Load(path); }
-            catch (LamdaException) { progress?.Report($"cached host profile {path} is corrupt; rebuilding it"); }
-        }
-        progress?.Report("calibrating the host profile (quick kernel suite, about a minute; cached afterwards)");
-        var profile = ProfileBuilder.Build(new ProfileBuilder.Options { Quick = true, Threads = threads }, progress);
-        profile.Save(path);
-        return profile;
     }
 }

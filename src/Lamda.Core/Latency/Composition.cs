@@ -1,0 +1,64 @@
+namespace Lamda.Latency;
+
+/// <summary>
+/// What the composition sees of a whole model: its kernels' predicted sum, the reordered elements, the kernels dispatched.
+/// </summary>
+public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels)
+{
+    public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels];
+}
+
+/// <summary>
+/// How kernel latencies compose into whole-model latency:
+/// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements + NodeMs x kernels</c>.
+/// Every term is a physical cost and so is non-negative; the fixed overhead is at least what a session run of
+/// an empty model costs, so that tiny models (a few kernels of a few microseconds) are not predicted below
+/// what the runtime needs to run anything. Fitted on generated networks measured whole (docs/latency.md).
+/// </summary>
+public sealed record Composition
+{
+    public double Scale { get; init; } = 1;
+    /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
+    public double ReorderMsPerMElement { get; init; }
+    /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
+    public double NodeMs { get; init; }
+    public double OverheadMs { get; init; }
+    public int Samples { get; init; }
+    public string Provenance { get; init; } = "";
+
+    /// <summary>Positive scale; finite, non-negative costs.</summary>
+    public bool IsPhysical =>
+        double.IsFinite(Scale) && Scale > 0 && new[] { ReorderMsPerMElement, NodeMs, OverheadMs }.All(c => double.IsFinite(c) && c >= 0);
+
+    public double Predict(CompositionFeatures f) =>
+        Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels);
+
+    /// <summary>
+    /// Non-negative relative least squares on the whole-model measurements, above a fixed floor: the empty
+    /// model's session cost <paramref name="sessionMs"/> is paid by every model, so the fit explains the rest
+    /// and its own fixed term can only add to it. Unconstrained, the fixed and per-kernel terms came out
+    /// negative (-0.13 ms, -0.018 ms) and tiny models were predicted at a tenth of what they measure.
+    /// </summary>
+    public static Composition Fit(IReadOnlyList<CompositionFeatures> features, IReadOnlyList<double> measuredMs, double sessionMs,
+        string provenance)
+    {
+        if (features.Count == 0) return new Composition { OverheadMs = Math.Max(0, sessionMs), Provenance = provenance };
+        double floor = Math.Max(0, sessionMs);
+        var x = features.Select(f => f.ToVector()).ToArray();
+        // Relative error is taken on the whole latency: a row's target is what remains above the floor, weighted by the whole.
+        var c = Nnls.FitRelative(x, measuredMs.Select(m => m - floor).ToArray(), weights: measuredMs.ToArray());
+        return new Composition
+        {
+            OverheadMs = floor + c[0],
+            Scale = c[1] > 0 ? c[1] : 1,
+            ReorderMsPerMElement = c[2],
+            NodeMs = c[3],
+            Samples = features.Count,
+            Provenance = provenance,
+        };
+    }
+
+    public override string ToString() =>
+        $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, "
+        + $"{OverheadMs:F3} ms fixed";
+}

@@ -1,0 +1,54 @@
+namespace Lamda.Latency;
+
+/// <summary>
+/// Calibration checks itself: generated networks that no fit has seen (another seed) are measured with the
+/// interleaved protocol against the <see cref="ReferenceNetwork"/> and predicted with the new profile. Their
+/// error, the noise the rounds saw, and the reference network's latency go into the profile
+/// (<see cref="CalibrationCheck"/>), so a profile says how far it can be trusted and a later load can tell
+/// whether the machine still runs at the speed it was calibrated at.
+/// </summary>
+public static class HeldOut
+{
+    /// <summary>Noise above which a calibration is flagged as noisy (the same threshold as a single comparison).</summary>
+    public const double NoisyThreshold = Comparison.NoisyThreshold;
+
+    public static CalibrationCheck Check(DeviceProfile profile, ProfileBuilder.Options options, IProgress<string>? progress)
+    {
+        var nets = CalibrationNetworks.Build(options.Quick ? 12 : 30, options.Seed + 7001);
+        var reference = ReferenceNetwork.Build();
+        var predictor = new LatencyPredictor(profile);
+        var compare = new CompareOptions { Threads = options.Threads, Rounds = 5, MinRoundMs = 15, Warmup = 3 };
+        var errors = new List<double>();
+        var noise = new List<double>();
+        double referenceMs = double.MaxValue;
+        bool unsettled = false;
+        for (int i = 0; i < nets.Count; i++)
+        {
+            var c = LatencyMeter.MeasureAgainst(ModelUnderTest.Of(nets[i], $"held-out network {i + 1}"), reference, compare);
+            double predicted = predictor.Predict(nets[i].Graph, nets[i].Weights).LatencyMs;
+            errors.Add((predicted - c.CandidateMs) / c.CandidateMs);
+            noise.Add(c.Noise);
+            unsettled |= !c.Settled;
+            referenceMs = Math.Min(referenceMs, c.ReferenceMs);
+            progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, "
+                + $"predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
+        }
+        return Summarize(errors, noise, unsettled, referenceMs);
+    }
+
+    /// <summary>Held-out error and noise as a profile stores them.</summary>
+    public static CalibrationCheck Summarize(IReadOnlyList<double> relativeErrors, IReadOnlyList<double> noise, bool unsettled,
+        double referenceMs)
+    {
+        double medianNoise = noise.Count == 0 ? 0 : InterleavedRounds.MedianOf(noise.ToArray());
+        return new CalibrationCheck
+        {
+            HeldOutNetworks = relativeErrors.Count,
+            HeldOutMape = relativeErrors.Count == 0 ? 0 : relativeErrors.Average(Math.Abs),
+            HeldOutWithin10 = relativeErrors.Count == 0 ? 0 : relativeErrors.Count(e => Math.Abs(e) <= 0.10) / (double)relativeErrors.Count,
+            Noise = medianNoise,
+            Noisy = unsettled || medianNoise > NoisyThreshold,
+            ReferenceMs = referenceMs,
+        };
+    }
+}

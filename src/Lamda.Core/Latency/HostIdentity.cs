@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lamda.Latency;
+
+/// <summary>
+/// What decides how ONNX Runtime runs a model on this machine: the CPU, its widest vector instruction set
+/// (ORT's MLAS kernels pick their block sizes from it: 8 floats with AVX2, 16 with AVX-512) and the ORT
+/// version. It goes into the host fingerprint and into every calibrated profile.
+/// </summary>
+public static class HostIdentity
+{
+    /// <summary>The widest SIMD extension the CPU offers: AVX-512, AVX2, AVX, SSE4.1, NEON or none.</summary>
+    public static string Isa { get; } = DetectIsa();
+
+    static string DetectIsa()
+    {
+        if (Avx512F.IsSupported) return "AVX-512";
+        if (Avx2.IsSupported) return "AVX2";
+        if (Avx.IsSupported) return "AVX";
+        if (Sse41.IsSupported) return "SSE4.1";
+        if (AdvSimd.IsSupported) return "NEON";
+        return "none";
+    }
+
+    public static string OnnxRuntimeVersion { get; } =
+        typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version?.ToString(3) ?? "unknown";
+
+    /// <summary>CPU model, logical cores and OS, e.g. "AMD EPYC, 2 logical cores, Debian GNU/Linux 12".</summary>
+    public static string Machine { get; } = DescribeMachine();
+
+    static string DescribeMachine()
+    {
+        string cpu = RuntimeInformation.ProcessArchitecture.ToString();
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))
+                    ?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException) { }
+        return $"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}";
+    }
+
+    /// <summary>Short hash of machine, ISA and ORT version (with <paramref name="extra"/>), for cache file names.</summary>
+    public static string Fingerprint(string extra = "")
+    {
+        var text = $"{Machine}|{Isa}|{OnnxRuntimeVersion}|{extra}";
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+        return Convert.ToHexString(hash, 0, 6).ToLowerInvariant();
+    }
+}

@@ -1,0 +1,118 @@
+namespace Lamda.Latency;
+
+/// <summary>One arm of a comparison: something that runs once and says how long that took (ms).</summary>
+public interface ITimedRun
+{
+    double RunMs();
+}
+
+/// <summary>How <see cref="LatencyMeter.MeasureAgainst"/> compares two models.</summary>
+public sealed record CompareOptions
+{
+    public int Threads { get; init; } = 1;
+    /// <summary>Untimed runs of each arm first.</summary>
+    public int Warmup { get; init; } = 5;
+    /// <summary>Clean rounds wanted; each round times a block of runs of each arm and keeps one median per arm.</summary>
+    public int Rounds { get; init; } = 9;
+    /// <summary>Runs per arm per round: at least this many, and enough for <see cref="MinRoundMs"/> (at most 200).</summary>
+    public int RunsPerRound { get; init; } = 5;
+    public double MinRoundMs { get; init; } = 30;
+    /// <summary>A round whose median for either arm is this much above that arm's best round is retried.</summary>
+    public double Tolerance { get; init; } = 0.08;
+    /// <summary>Extra rounds allowed for retries before the comparison settles for what it has (and says it is noisy).</summary>
+    public int MaxRetries { get; init; } = 12;
+    public int Seed { get; init; }
+}
+
+/// <summary>
+/// Latency of a candidate as a ratio to a reference measured in the same rounds.
+/// <see cref="CandidateMs"/> = <see cref="Ratio"/> x <see cref="ReferenceMs"/>.
+/// </summary>
+/// <param name="Ratio">median of the clean rounds' candidate/reference ratios</param>
+/// <param name="CandidateMs">the candidate's latency: ratio x reference</param>
+/// <param name="ReferenceMs">lowest median of the reference over the clean rounds: outside load only ever slows a run down</param>
+/// <param name="Noise">robust spread of the clean rounds' ratios (1.4826 x median absolute deviation / ratio)</param>
+/// <param name="Rounds">rounds kept</param>
+/// <param name="Retried">rounds run again because outside load slowed one arm</param>
+/// <param name="Settled">false when the retry budget ran out before enough clean rounds were seen</param>
+public sealed record Comparison(double Ratio, double CandidateMs, double ReferenceMs, double Noise, int Rounds, int Retried, bool Settled)
+{
+    /// <summary>Above this spread of round ratios (or unsettled), the figure should not be trusted to a few percent.</summary>
+    public const double NoisyThreshold = 0.05;
+    public bool IsNoisy => !Settled || Noise > NoisyThreshold;
+
+    public override string ToString() =>
+        $"{CandidateMs:F3} ms = {Ratio:F4} x {ReferenceMs:F3} ms reference "
+        + $"(noise {Noise:P1}, {Rounds} rounds, {Retried} retried{(Settled ? "" : ", unsettled")})";
+}
+
+/// <summary>
+/// The measurement protocol that survives outside load (issue 14): the same model measured in five processes
+/// one after another gave medians from 2.28 to 3.48 ms on a shared machine, but a ratio to a reference taken
+/// in the same rounds is stable. Rounds alternate which arm goes first (so slow drift cancels); each keeps
+/// the median of a block of runs per arm. A round in which either arm ran more than <see cref="CompareOptions.Tolerance"/>
+/// slower than its best round was hit by outside load and is run again; the ratio is the median of the clean
+/// rounds' ratios, the reference latency the lowest clean round median.
+/// </summary>
+public sealed class InterleavedRounds(CompareOptions options)
+{
+    readonly List<(double Candidate, double Reference)> rounds = [];
+
+    public Comparison Run(ITimedRun candidate, ITimedRun reference, IProgress<string>? progress = null)
+    {
+        double estimate = Warm(candidate, reference);
+        int runs = (int)Math.Clamp(Math.Ceiling(options.MinRoundMs / Math.Max(estimate, 1e-6)), options.RunsPerRound, 200);
+        int retried = 0;
+        while (true)
+        {
+            bool candidateFirst = (rounds.Count + retried) % 2 == 0;
+            double a = Median(candidateFirst ? candidate : reference, runs), b = Median(candidateFirst ? reference : candidate, runs);
+            rounds.Add(candidateFirst ? (a, b) : (b, a));
+            var clean = CleanRounds();
+            if (clean.Count >= options.Rounds) return Summarize(clean, retried, settled: true);
+            if (rounds.Count - clean.Count > retried)
+            {
+                if (++retried > options.MaxRetries) return Summarize(clean.Count >= 3 ? clean : rounds, retried - 1, settled: false);
+                progress?.Report($"round {rounds.Count} slowed from outside; measuring it again ({retried}/{options.MaxRetries} retries)");
+            }
+        }
+    }
+
+    double Warm(ITimedRun candidate, ITimedRun reference)
+    {
+        double fastest = double.MaxValue;
+        for (int i = 0; i < Math.Max(1, options.Warmup); i++) fastest = Math.Min(fastest, candidate.RunMs() + reference.RunMs());
+        return fastest / 2;
+    }
+
+    static double Median(ITimedRun arm, int runs)
+    {
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++) times[i] = arm.RunMs();
+        return MedianOf(times);
+    }
+
+    /// <summary>Rounds in which neither arm was slowed beyond the tolerance relative to its best round so far.</summary>
+    List<(double Candidate, double Reference)> CleanRounds()
+    {
+        double bestCandidate = rounds.Min(r => r.Candidate), bestReference = rounds.Min(r => r.Reference);
+        double limit = 1 + options.Tolerance;
+        return rounds.Where(r => r.Candidate <= limit * bestCandidate && r.Reference <= limit * bestReference).ToList();
+    }
+
+    static Comparison Summarize(List<(double Candidate, double Reference)> kept, int retried, bool settled)
+    {
+        var ratios = kept.Select(r => r.Candidate / r.Reference).ToArray();
+        double ratio = MedianOf(ratios);
+        double mad = MedianOf(ratios.Select(r => Math.Abs(r - ratio)).ToArray());
+        double referenceMs = kept.Min(r => r.Reference);
+        return new Comparison(ratio, ratio * referenceMs, referenceMs, 1.4826 * mad / ratio, kept.Count, retried, settled);
+    }
+
+    internal static double MedianOf(double[] values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+}
