@@ -53,20 +53,22 @@ internal sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetr
 }
 
 /// <summary>
-/// Median latency measured with ONNX Runtime on this machine (the prediction is kept too: it is what the aim
-/// corrects). A candidate about to be accepted is measured again, longer, and judged on the mean of both.
+/// Latency measured with ONNX Runtime on this machine (the prediction is kept too: it is what the aim corrects).
+/// The base is measured once on its own; every candidate is then timed in rounds interleaved with the base
+/// (<see cref="LatencyMeter.MeasureAgainst"/>) and its latency is that ratio times the base's: outside load
+/// slows both arms of a round alike, so the ratio, and a budget given relative to the base, survive it. A
+/// candidate about to be accepted is compared again, longer, and judged on the mean of both.
 /// </summary>
 /// <param name="predictor">the device's predictor, for the predicted figure beside the measured one</param>
 /// <param name="threads">the runtime's intra-op threads, as the device profile sets them</param>
 /// <param name="seed">the seed of the measurement inputs (the confirmation uses the next one)</param>
 /// <param name="upperShare">see <see cref="ILatencyMetric.UpperShare"/></param>
-/// <param name="reference">
-/// the base model: a measurement that runs it interleaved with each candidate and judges their ratio would
-/// cancel the machine's drift; today candidates are measured on their own
-/// </param>
+/// <param name="reference">the base model, run beside each candidate</param>
 internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, int seed, double upperShare, Candidate reference)
     : ILatencyMetric
 {
+    double? baseMs;
+
     public string Kind => "measured";
     public double UpperShare => upperShare;
     public Candidate Reference => reference;
@@ -74,16 +76,24 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
     public Figures Evaluate(Candidate candidate)
     {
         double predicted = predictor.Predict(candidate.Graph, candidate.Weights).LatencyMs;
-        return new Figures(predicted, Measure(candidate, seed, runs: 20, minSeconds: 0.5), null);
+        double measured = ReferenceEquals(candidate, reference) ? MeasureBase() : Ratio(candidate, seed, rounds: 5) * BaseMs;
+        return new Figures(predicted, measured, null);
     }
 
-    // One short measurement near the edge of the band can be luck, and an independent check would see it.
+    // One short comparison near the edge of the band can be luck, and an independent check would see it.
     public Figures Confirm(Candidate candidate, Figures first) =>
-        first with { MeasuredMs = (first.MeasuredMs!.Value + Measure(candidate, seed + 1, runs: 30, minSeconds: 1.0)) / 2 };
+        first with { MeasuredMs = (first.MeasuredMs!.Value + Ratio(candidate, seed + 1, rounds: 9) * BaseMs) / 2 };
 
     public double Of(Figures figures) => figures.MeasuredMs!.Value;
 
-    double Measure(Candidate candidate, int inputSeed, int runs, double minSeconds) =>
-        LatencyMeter.Measure(candidate.Bytes, candidate.Graph,
-            new MeasureOptions { Threads = threads, Seed = inputSeed, Runs = runs, MinSeconds = minSeconds }).P50Ms;
+    double BaseMs => baseMs ?? MeasureBase();
+
+    double MeasureBase() => (baseMs ??= LatencyMeter.Measure(reference.Bytes, reference.Graph,
+        new MeasureOptions { Threads = threads, Seed = seed, Runs = 20, MinSeconds = 0.5 }).P50Ms);
+
+    double Ratio(Candidate candidate, int inputSeed, int rounds) =>
+        LatencyMeter.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"),
+            new CompareOptions { Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 15 }).Ratio;
+
+    static ModelUnderTest Under(Candidate c, string name) => new(c.Bytes, c.Graph, name);
 }
