@@ -35,4 +35,6 @@ public static class ErrorCodes
     public const string BadData = "LAMDA015";
     public const string BadLlmModel = "LAMDA016";
     public const string ContextTooSmall = "LAMDA017";
+    /// <summary>An operator (or an attribute of it) on the path from a trainable weight to the loss has no gradient rule.</summary>
+    public const string NoGradient = "LAMDA018";
 }
