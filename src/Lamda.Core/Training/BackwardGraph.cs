@@ -57,6 +57,7 @@ public static class BackwardGraph
         var path = new List<NodeProto>();
         foreach (var node in graph.Node)
         {
+            if (GradientRules.StopsGradient(node)) continue;
             var rule = GradientRules.For(node);
             bool onPath = false;
             for (int slot = 0; slot < node.Input.Count; slot++)

@@ -9,8 +9,10 @@ namespace Lamda.Training;
 /// </summary>
 public static class ConstantNodes
 {
-    public static void ToInitializers(GraphProto graph)
+    /// <summary>Converts in place; returns, for each new initializer, the name of the Constant node it came from.</summary>
+    public static Dictionary<string, string> ToInitializers(GraphProto graph)
     {
+        var origins = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = graph.Node.Count - 1; i >= 0; i--)
         {
             var node = graph.Node[i];
@@ -20,7 +22,9 @@ public static class ConstantNodes
             tensor.Name = node.Output[0];
             graph.Initializer.Add(tensor);
             graph.Node.RemoveAt(i);
+            origins[tensor.Name] = node.Name;
         }
+        return origins;
     }
 
     static TensorProto? ValueOf(AttributeProto a)

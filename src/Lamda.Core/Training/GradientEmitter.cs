@@ -20,7 +20,7 @@ public sealed class GradientEmitter
         this.graph = graph;
         Opset = opset;
         used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in graph.Node) { used.UnionWith(n.Output); used.UnionWith(n.Input); }
+        foreach (var n in graph.Node) { used.UnionWith(n.Output); used.UnionWith(n.Input); used.Add(n.Name); }
         foreach (var i in graph.Initializer) used.Add(i.Name);
         foreach (var i in graph.Input) used.Add(i.Name);
     }

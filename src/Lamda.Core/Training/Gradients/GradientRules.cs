@@ -18,7 +18,16 @@ public static class GradientRules
     static readonly Dictionary<string, IGradientRule> ByOp = All.SelectMany(r => r.Ops.Select(op => (op, r)))
         .ToDictionary(p => p.op, p => p.r, StringComparer.Ordinal);
 
+    /// <summary>Operators whose outputs do not depend smoothly on their inputs (shapes, comparisons, indices): gradients stop there.</summary>
+    static readonly HashSet<string> Stops = new(StringComparer.Ordinal)
+    {
+        "Shape", "Size", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "ArgMax", "ArgMin", "NonZero",
+        "Floor", "Ceil", "Round", "Sign", "IsNaN", "IsInf", "ConstantOfShape", "EyeLike", "RandomNormalLike", "RandomUniformLike",
+    };
+
     public static IReadOnlyCollection<string> Operators => ByOp.Keys;
+
+    public static bool StopsGradient(NodeProto node) => node.Domain is "" or "ai.onnx" && Stops.Contains(node.OpType);
 
     public static IGradientRule? For(NodeProto node) =>
         node.Domain is "" or "ai.onnx" && ByOp.TryGetValue(node.OpType, out var rule) ? rule : null;
