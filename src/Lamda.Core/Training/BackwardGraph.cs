@@ -36,7 +36,7 @@ public static class BackwardGraph
         var facts = ForwardFacts.Probe(model, shapeTensors, valueTensors, sampleFeeds);
 
         var emit = new GradientEmitter(graph, model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 13);
-        var sums = new GradientSums(emit, facts);
+        var sums = new GradientSums(emit);
         sums.Add(loss, emit.Floats(facts.ShapeOf(loss), [1f]));
         for (int i = path.Count - 1; i >= 0; i--)
         {
@@ -124,7 +124,7 @@ public static class BackwardGraph
     }
 
     /// <summary>Gradient contributions per tensor, summed (one Sum node) the first time the total is read.</summary>
-    sealed class GradientSums(GradientEmitter emit, ForwardFacts facts)
+    sealed class GradientSums(GradientEmitter emit)
     {
         readonly Dictionary<string, List<string>> parts = new(StringComparer.Ordinal);
         public GradientEmitter Emit => emit;
@@ -144,7 +144,6 @@ public static class BackwardGraph
                 list.Clear();
                 list.Add(sum);
             }
-            _ = facts;
             return list[0];
         }
     }
