@@ -51,17 +51,19 @@ public sealed class DistillationObjective : IDisposable
         var model = OnnxExporter.Export(studentGraph, studentWeights);
         var origins = ConstantNodes.ToInitializers(model.Graph);
         var dataInput = student.Inputs[0].Name;
-        var shapes = runner.Run(new Dictionary<string, TensorData> { [teacher.Inputs[0].Name] = sample })
-            .ToDictionary(kv => kv.Key, kv => kv.Value.Shape);
+        var targets = runner.Run(new Dictionary<string, TensorData> { [teacher.Inputs[0].Name] = sample });
         var terms = new List<(LossTerm, string, int[]?)>();
         foreach (var o in student.Outputs)
-            terms.Add((new LossTerm(o.Name, "target_" + o.Name, DistillationLoss.KindOf(model, o.Name), 1f, shapes[o.Name]), o.Name, null));
+        {
+            var kind = DistillationLoss.KindOf(model, o.Name);
+            float weight = kind == LossKind.MeanSquared ? 1f / MeanSquare(targets[o.Name]) : 1f;
+            terms.Add((new LossTerm(o.Name, "target_" + o.Name, kind, weight, targets[o.Name].Shape), o.Name, null));
+        }
         foreach (var (edge, channels) in features)
         {
             var name = FeatureName(edge);
-            var shape = shapes[name].ToArray();
-            shape[1] = channels.Length;
-            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared, options.FeatureWeight, shape), name, channels));
+            var target = SelectChannels(targets[name], channels);
+            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared, options.FeatureWeight / MeanSquare(target), target.Shape), name, channels));
         }
         LossTerm? labelTerm = null;
         var first = terms[0].Item1;
@@ -83,6 +85,15 @@ public sealed class DistillationObjective : IDisposable
         int take = Math.Min(MaxFeatures, candidates.Count);
         return Enumerable.Range(0, take).Select(i => candidates[(int)((i + 1L) * candidates.Count / take) - 1])
             .Select(n => (n.Output, kept[n.Id])).ToList();
+    }
+
+    /// <summary>Mean square of a target: dividing an MSE by it makes the term scale-free (1 = as far off as predicting zeros).</summary>
+    static float MeanSquare(TensorData t)
+    {
+        var v = (float[])t.Values;
+        double sum = 0;
+        foreach (var x in v) sum += (double)x * x;
+        return (float)Math.Max(sum / Math.Max(1, v.Length), 1e-12);
     }
 
     static string FeatureName(string edge) => "feature_" + edge;
