@@ -31,10 +31,12 @@ public sealed class BenchDistillCommand : Command
         calibration inputs (digits only) and distillation from the base on the calibration inputs without labels.
         digits_*: calib_images / val_images, val_labels. ppocr_cls: lines-calib, and lines-val with every odd image
         rotated by 180 degrees (label 1, upright label 0). Also prints top-1 agreement with the base and wall times.
-        --from-reconstruction starts distillation from the reconstructed weights (digits) instead of L1 transfer.
+        --from-reconstruction starts distillation from the reconstructed weights (digits) instead of L1 transfer;
+        --recalibrate re-estimates BatchNorm statistics on the calibration inputs first; --feature-weight (default 1)
+        weighs the feature losses at kept channels against the output loss.
         """;
-    public override string[] ValueOptions => ["--shared", "--models", "--width", "--steps", "--lr", "--batch", "--seed", "--threads"];
-    public override string[] FlagOptions => ["--from-reconstruction"];
+    public override string[] ValueOptions => ["--shared", "--models", "--width", "--steps", "--lr", "--batch", "--seed", "--threads", "--feature-weight"];
+    public override string[] FlagOptions => ["--from-reconstruction", "--recalibrate"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -45,13 +47,14 @@ public sealed class BenchDistillCommand : Command
         {
             Steps = (int)Number(args, "--steps", 300), LearningRate = Number(args, "--lr", 1e-3), BatchSize = (int)Number(args, "--batch", 32),
             Seed = (int)Number(args, "--seed", 0), Threads = (int)Number(args, "--threads", 1),
+            FeatureWeight = (float)Number(args, "--feature-weight", 1),
         };
         var models = (args.Value("--models") ?? "digits_cnn,digits_resnet,ppocr_cls").Split(',');
         stdout.WriteLine($"{"model",-14} {"width",5} {"base",7} | {"L1",7} {"recon",7} {"distill",7} {"kept",6} {"agree",6} | {"steps",5} {"train s",7} {"loss",15}");
         foreach (var name in models)
         {
             var bench = name.StartsWith("ppocr", StringComparison.Ordinal) ? TextLines(shared) : Digits(shared, name);
-            bench = bench with { FromReconstruction = args.Flag("--from-reconstruction") };
+            bench = bench with { FromReconstruction = args.Flag("--from-reconstruction"), Recalibrate = args.Flag("--recalibrate") };
             stdout.WriteLine(bench.Run(name, width, options, stderr));
         }
         return 0;
@@ -96,6 +99,8 @@ public sealed class BenchDistillCommand : Command
     {
         /// <summary>Distil from the reconstructed weights rather than from L1 transfer alone.</summary>
         public bool FromReconstruction { get; init; }
+        /// <summary>Re-estimate BatchNorm statistics on the calibration inputs before distilling.</summary>
+        public bool Recalibrate { get; init; }
 
         public string Run(string name, double width, TrainOptions options, TextWriter log)
         {
@@ -111,6 +116,7 @@ public sealed class BenchDistillCommand : Command
             var clock = Stopwatch.StartNew();
             var progress = new Progress<TrainProgress>(p => { if (p.Step % 50 == 0) log.WriteLine($"  {name} step {p.Step}/{p.TotalSteps} loss {p.Loss:G4}"); });
             var start = FromReconstruction && reconstructed != null ? reconstructed : prunedWeights;
+            if (Recalibrate) start = Reconstruction.RecalibrateBatchNorm(pruned, start, Calibration);
             var (tuned, report) = Distillation.FineTune(graph, weights, pruned, start, kept, Calibration, null, options, progress);
             double trainSeconds = clock.Elapsed.TotalSeconds;
             double distilled = Accuracy(pruned, tuned);

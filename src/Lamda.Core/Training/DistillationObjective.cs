@@ -63,7 +63,7 @@ public sealed class DistillationObjective : IDisposable
         {
             var name = FeatureName(edge);
             var target = SelectChannels(targets[name], channels);
-            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared, options.FeatureWeight / MeanSquare(target), target.Shape), name, channels));
+            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared, options.FeatureWeight / features.Count / MeanSquare(target), target.Shape), name, channels));
         }
         LossTerm? labelTerm = null;
         var first = terms[0].Item1;

@@ -9,7 +9,7 @@ public sealed record TrainOptions
     /// <summary>Inputs per step; a model whose batch dimension is fixed uses that instead.</summary>
     public int BatchSize { get; init; } = 16;
     public int Seed { get; init; }
-    /// <summary>Weight of the feature losses at kept channels, relative to the output loss.</summary>
+    /// <summary>Weight of the feature losses at kept channels together (shared among them), relative to the output loss.</summary>
     public float FeatureWeight { get; init; } = 1f;
     /// <summary>Weight of the cross-entropy with labels, when there are labels.</summary>
     public float LabelWeight { get; init; } = 1f;
