@@ -121,3 +121,31 @@ public class TrainingTests
         Assert.False(Same(a, studentWeights));
     }
 }
+
+public class TrainerTests
+{
+    [Fact]
+    public void A_spent_time_budget_stops_before_the_first_step()
+    {
+        var op = new OneOp("Relu", 13).Float([2, 3], kinks: [0f]);
+        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
+        var weights = new Dictionary<string, float[]> { ["in0"] = new float[6] };
+        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [2, 3] }, _ => [],
+            new TrainOptions { Steps = 5, TimeBudget = TimeSpan.Zero });
+        Assert.Equal(0, report.Steps);
+        Assert.True(report.StoppedByTime);
+    }
+
+    [Fact]
+    public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
+    {
+        // loss = sum(y^2)/2 with y = Mul(w, c): the minimum is w = 0.
+        var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
+        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
+        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
+        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
+            new TrainOptions { Steps = 400, LearningRate = 0.05 });
+        Assert.True(report.LastLoss < 1e-3 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
+        Assert.All(weights["in0"], w => Assert.InRange(w, -0.05f, 0.05f));
+    }
+}
