@@ -75,7 +75,8 @@ public sealed class BenchDistillCommand : Command
     {
         var real = Path.Combine(shared, "real");
         var spec = new ImagePreprocessing { Size = [48, 192], Resize = Lamda.Data.ResizeMode.Height, Channels = "bgr", Mean = [0.5f], Std = [0.5f], Scale = 1f / 255 };
-        var calib = ImageFolder.Load(ImageFolder.Files(Path.Combine(real, "lines-calib")), spec, 48, 192);
+        // Upright lines only: the turned-over copies let the teacher show the student the other class too.
+        var calib = ImageFolder.LoadAugmented(ImageFolder.Files(Path.Combine(real, "lines-calib")), spec with { Augment = ["rotate180"] }, 48, 192);
         var temp = Directory.CreateTempSubdirectory("lamda-lines-val-");
         try
         {

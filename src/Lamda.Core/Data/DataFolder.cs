@@ -34,7 +34,7 @@ public sealed class DataFolder
         {
             var classes = ClassFolders(calibDir).Union(Directory.Exists(valDir) ? ClassFolders(valDir) : []).Order(StringComparer.Ordinal).ToList();
             var (c, cl) = Images(calibDir, spec, height, width, classes);
-            var (v, vl) = Directory.Exists(valDir) ? Images(valDir, spec, height, width, classes) : (null, null);
+            var (v, vl) = Directory.Exists(valDir) ? Images(valDir, spec with { Augment = [] }, height, width, classes) : (null, null);
             return new DataFolder { Calibration = c, CalibrationLabels = cl, Validation = v, ValidationLabels = vl, Split = "calib/ and val/ folders", ClassNames = classes };
         }
         var files = ImageFolder.Files(dir);
@@ -48,13 +48,17 @@ public sealed class DataFolder
         var calibItems = order[valCount..].Order().ToArray();
         return new DataFolder
         {
-            Calibration = ImageFolder.Load(calibItems.Select(i => files[i]).ToList(), spec, height, width),
-            CalibrationLabels = labels == null ? null : calibItems.Select(i => labels[i]).ToArray(),
+            Calibration = ImageFolder.LoadAugmented(calibItems.Select(i => files[i]).ToList(), spec, height, width),
+            CalibrationLabels = labels == null ? null : Repeat(calibItems.Select(i => labels[i]).ToArray(), spec),
             Validation = ImageFolder.Load(valItems.Select(i => files[i]).ToList(), spec, height, width),
             ValidationLabels = labels == null ? null : valItems.Select(i => labels[i]).ToArray(),
             Split = $"seeded split (seed {seed}): {calibItems.Length} calibration, {valItems.Length} validation images",
         };
     }
+
+    /// <summary>Labels for the augmented copies: the same label again per augmentation (right for flips of a class, not for orientation).</summary>
+    static long[]? Repeat(long[]? labels, ImagePreprocessing spec) =>
+        labels == null || spec.Augment.Length == 0 ? labels : Enumerable.Repeat(labels, spec.Augment.Length + 1).SelectMany(l => l).ToArray();
 
     static DataFolder FromTensors(string dir, string calib, string? val, string? valLabels)
     {
@@ -94,11 +98,12 @@ public sealed class DataFolder
             var items = subfolders.Order(StringComparer.Ordinal)
                 .SelectMany(c => ImageFolder.Files(Path.Combine(dir, c)).Select(f => (File: f, Label: (long)classes.IndexOf(c)))).ToList();
             if (items.Count == 0) throw new LamdaException(ErrorCodes.BadData, $"{dir}: the class subfolders hold no PNG or JPEG images.");
-            return (ImageFolder.Load(items.Select(i => i.File).ToList(), spec, height, width), items.Select(i => i.Label).ToArray());
+            var labels = items.Select(i => i.Label).ToArray();
+            return (ImageFolder.LoadAugmented(items.Select(i => i.File).ToList(), spec, height, width), Repeat(labels, spec));
         }
         var files = ImageFolder.Files(dir);
         if (files.Count == 0) throw new LamdaException(ErrorCodes.BadData, $"{dir}: no PNG or JPEG images.");
-        return (ImageFolder.Load(files, spec, height, width), LabelsOf(dir, files));
+        return (ImageFolder.LoadAugmented(files, spec, height, width), Repeat(LabelsOf(dir, files), spec));
     }
 
     /// <summary>Labels from <c>classes.txt</c> ("FILE LABEL" per line, LABEL an integer), or null when there is no such file.</summary>

@@ -17,19 +17,33 @@ public static class ImageFolder
     public static List<string> Files(string dir) =>
         Directory.EnumerateFiles(dir).Where(IsImage).Order(StringComparer.Ordinal).ToList();
 
-    public static TensorData Load(IReadOnlyList<string> files, ImagePreprocessing spec, int height, int width)
+    /// <summary>The images, then one transformed copy of all of them per entry of <see cref="ImagePreprocessing.Augment"/>.</summary>
+    public static TensorData LoadAugmented(IReadOnlyList<string> files, ImagePreprocessing spec, int height, int width)
+    {
+        var parts = new List<TensorData> { Load(files, spec, height, width) };
+        parts.AddRange(spec.Augment.Select(a => Load(files, spec, height, width, a)));
+        if (parts.Count == 1) return parts[0];
+        var shape = parts[0].Shape.ToArray();
+        shape[0] *= parts.Count;
+        return new TensorData(DataTypes.Float, shape, parts.SelectMany(p => (float[])p.Values).ToArray());
+    }
+
+    /// <param name="transform">"rotate180" or "hflip", applied before resizing; null for none</param>
+    public static TensorData Load(IReadOnlyList<string> files, ImagePreprocessing spec, int height, int width, string? transform = null)
     {
         int c = spec.ChannelCount;
         long per = (long)c * height * width;
         var values = new float[files.Count * per];
-        for (int i = 0; i < files.Count; i++) Fill(files[i], spec, height, width, values.AsSpan((int)(i * per), (int)per));
+        for (int i = 0; i < files.Count; i++) Fill(files[i], spec, height, width, transform, values.AsSpan((int)(i * per), (int)per));
         long[] shape = spec.Layout == "nhwc" ? [files.Count, height, width, c] : [files.Count, c, height, width];
         return new TensorData(DataTypes.Float, shape, values);
     }
 
-    static void Fill(string file, ImagePreprocessing spec, int height, int width, Span<float> target)
+    static void Fill(string file, ImagePreprocessing spec, int height, int width, string? transform, Span<float> target)
     {
         using var image = Read(file);
+        if (transform == "rotate180") image.Mutate(m => m.Rotate(RotateMode.Rotate180));
+        else if (transform == "hflip") image.Mutate(m => m.Flip(FlipMode.Horizontal));
         int w = Fit(image, file, spec, height, width);
         int c = spec.ChannelCount;
         bool nhwc = spec.Layout == "nhwc";

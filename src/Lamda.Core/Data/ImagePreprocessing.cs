@@ -34,6 +34,12 @@ public sealed record ImagePreprocessing
     /// <summary>Value of padded pixels (Height mode), after normalization.</summary>
     public float PadValue { get; init; }
 
+    /// <summary>
+    /// Extra calibration copies of every image: "rotate180", "hflip". Never applied to validation. The teacher labels
+    /// the copies, so an orientation classifier can learn both classes from upright calibration images alone.
+    /// </summary>
+    public string[] Augment { get; init; } = [];
+
     public int ChannelCount => Channels == "gray" ? 1 : 3;
 
     static readonly JsonSerializerOptions Json = new()
@@ -62,6 +68,7 @@ public sealed record ImagePreprocessing
         else if (Size is { } s && (s.Length != 2 || s.Any(d => d < 1))) problem = "size (give [height, width])";
         else if (Mean.Length is not 1 && Mean.Length != ChannelCount) problem = $"mean (give 1 or {ChannelCount} values)";
         else if (Std.Length is not 1 && Std.Length != ChannelCount || Std.Any(v => v == 0)) problem = $"std (give 1 or {ChannelCount} non-zero values)";
+        else if (Augment.FirstOrDefault(a => a is not ("rotate180" or "hflip")) is { } unknown) problem = $"augment \"{unknown}\" (use rotate180 or hflip)";
         if (problem != null) throw new LamdaException(ErrorCodes.BadData, $"{where}: bad {problem}. See docs/dataset-folders.md.");
         return this;
     }
