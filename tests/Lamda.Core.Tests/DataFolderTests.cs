@@ -92,6 +92,24 @@ public sealed class DataFolderTests : IDisposable
     }
 
     [Fact]
+    public void Rotate180_augmentation_adds_turned_over_copies_to_calibration_only()
+    {
+        var dir = Folder("augment");
+        WriteImages(Directory.CreateDirectory(Path.Combine(dir, "calib")).FullName, 2, 5, 3, seed: 9);
+        WriteImages(Directory.CreateDirectory(Path.Combine(dir, "val")).FullName, 1, 5, 3, seed: 10);
+        File.WriteAllText(Path.Combine(dir, "preprocess.json"), """{ "resize": "none", "augment": ["rotate180"] }""");
+        var data = DataFolder.Load(dir, [-1, 3, 3, 5]);
+        Assert.Equal(4, data.Calibration.Shape[0]);
+        Assert.Equal(1, data.Validation!.Shape[0]);
+        var v = (float[])data.Calibration.Values;
+        const int plane = 15, image = 45;
+        for (int i = 0; i < 2; i++)
+            for (int c = 0; c < 3; c++)
+                for (int k = 0; k < plane; k++) // turning over reverses each channel's pixels
+                    Assert.Equal(v[i * image + c * plane + k], v[(i + 2) * image + c * plane + plane - 1 - k]);
+    }
+
+    [Fact]
     public void Labels_come_from_class_subfolders_or_classes_txt()
     {
         var dir = Folder("classes");
