@@ -16,7 +16,8 @@ namespace Lamda.Cli
         [
             new AdaptCommand(), new InspectCommand(), new SerializeCommand(), new DeserializeCommand(), new NormalizeCommand(),
             new SliceCommand(), new MeasureCommand(), new DevicesCommand(), new DeviceProfileCommand(), new PredictCommand(),
-            new DatasetCommand(), new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(), new BenchAccuracyCommand(), new BenchDistillCommand(), new FinetuneCommand(),
+            new DatasetCommand(), new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(), new BenchAccuracyCommand(),
+            new BenchDistillCommand(), new FinetuneCommand(),
         ];
 
         public static int Main(string[] args, TextWriter stdout, TextWriter stderr)

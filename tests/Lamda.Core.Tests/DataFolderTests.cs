@@ -53,7 +53,8 @@ public sealed class DataFolderTests : IDisposable
         var images = Folder("images");
         var pixels = WriteImages(Directory.CreateDirectory(Path.Combine(images, "calib")).FullName, 3, 8, 6, seed: 1);
         File.WriteAllText(Path.Combine(images, "preprocess.json"),
-            $$"""{ "channels": "bgr", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "layout": "{{layout}}", "resize": "none" }""");
+            $$"""{ "channels": "bgr", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], """ +
+            $$"""  "layout": "{{layout}}", "resize": "none" }""");
         // The same data as a tensor, written the way a NumPy user would: BGR, x/255, minus mean, over std.
         var expected = new float[3 * 3 * 6 * 8];
         for (int i = 0; i < 3; i++)
@@ -63,7 +64,8 @@ public sealed class DataFolderTests : IDisposable
                     var p = pixels[i][y, x];
                     byte[] bgr = [p.B, p.G, p.R];
                     for (int c = 0; c < 3; c++)
-                        expected[layout == "nchw" ? ((i * 3 + c) * 6 + y) * 8 + x : ((i * 6 + y) * 8 + x) * 3 + c] = (bgr[c] / 255f - mean[c]) / std[c];
+                        expected[layout == "nchw" ? ((i * 3 + c) * 6 + y) * 8 + x
+                            : ((i * 6 + y) * 8 + x) * 3 + c] = (bgr[c] / 255f - mean[c]) / std[c];
                 }
         long[] shape = layout == "nchw" ? [3, 3, 6, 8] : [3, 6, 8, 3];
         var tensors = Folder("tensors");
@@ -139,7 +141,8 @@ public sealed class DataFolderTests : IDisposable
         Assert.Equal((float[])a.Validation.Values, (float[])b.Validation!.Values);
     }
 
-    public static TheoryData<string> BadFolders => new() { "corrupt image", "wrong size", "missing label", "bad spec", "no data", "stray image" };
+    public static TheoryData<string> BadFolders => new() { "corrupt image", "wrong size", "missing label", "bad spec", "no data",
+        "stray image" };
 
     [Theory]
     [MemberData(nameof(BadFolders))]
@@ -154,7 +157,8 @@ public sealed class DataFolderTests : IDisposable
             "wrong size" => Path.GetFileName(WriteImages(Folder("other"), 1, 5, 4, seed: 7) is var _ ? MoveInto(calib) : ""),
             "missing label" => Write(Path.Combine(calib, "classes.txt"), "img000.png 1\n") is var _ ? "img001.png" : "",
             "bad spec" => Write(Path.Combine(dir, "preprocess.json"), """{ "channels": "cmyk" }""") is var _ ? "cmyk" : "",
-            "stray image" => Directory.CreateDirectory(Path.Combine(calib, "cat")) is var _ && WriteImages(Path.Combine(calib, "cat"), 1, 4, 4, 8) is var _ ? "outside the class" : "",
+            "stray image" => Directory.CreateDirectory(Path.Combine(calib, "cat")) is var _ && WriteImages(Path.Combine(calib, "cat"), 1,
+                4, 4, 8) is var _ ? "outside the class" : "",
             _ => "",
         };
         var before = Directory.EnumerateFileSystemEntries(root.FullName, "*", SearchOption.AllDirectories).Order().ToList();

@@ -25,7 +25,10 @@ public sealed class OneOp
         rng = new Random(seed);
     }
 
-    /// <summary>A trainable float operand, uniform in [lo, hi), with values kept at least <paramref name="gap"/> from <paramref name="kinks"/>.</summary>
+    /// <summary>
+    /// A trainable float operand, uniform in [lo, hi), with values kept at least <paramref name="gap"/> from
+    /// <paramref name="kinks"/>.
+    /// </summary>
     public OneOp Float(long[] shape, float lo = -1, float hi = 1, float[]? kinks = null, float gap = 0.05f)
     {
         var values = new float[shape.Aggregate(1L, (a, d) => a * d)];
@@ -49,7 +52,8 @@ public sealed class OneOp
 
     /// <summary>A random float operand that is not trained (BatchNormalization's running statistics).</summary>
     public OneOp Fixed(long[] shape, float lo, float hi) =>
-        Constant(shape, Enumerable.Range(0, (int)shape.Aggregate(1L, (a, d) => a * d)).Select(_ => lo + (hi - lo) * rng.NextSingle()).ToArray());
+        Constant(shape, Enumerable.Range(0, (int)shape.Aggregate(1L, (a, d) => a * d)).Select(_
+            => lo + (hi - lo) * rng.NextSingle()).ToArray());
 
     /// <summary>Declares extra outputs (Split); the loss reads only the first.</summary>
     public OneOp Outputs(int count)
@@ -73,7 +77,8 @@ public sealed class OneOp
     OneOp Tensor(long[] shape, float[] values, bool trainable)
     {
         var name = $"in{node.Input.Count}";
-        var t = new TensorProto { Name = name, DataType = DataTypes.Float, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
+        var t = new TensorProto { Name = name, DataType = DataTypes.Float,
+            RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
         t.Dims.AddRange(shape);
         model.Graph.Initializer.Add(t);
         node.Input.Add(name);
@@ -95,7 +100,8 @@ public sealed class OneOp
         m.Graph.Initializer.Add(new TensorLiteral(DataTypes.Float, [], null, [0.5]).ToTensorProto("one_half"));
         half.Input.Add("loss"); half.Input.Add("one_half"); half.Output.Add("loss_half");
         m.Graph.Node.Add(square); m.Graph.Node.Add(sum); m.Graph.Node.Add(half);
-        m.Graph.Output.Add(new ValueInfoProto { Name = "loss_half", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = DataTypes.Float } } });
+        m.Graph.Output.Add(new ValueInfoProto { Name = "loss_half",
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = DataTypes.Float } } });
         return m;
     }
 }
@@ -113,7 +119,8 @@ public static class FiniteDifferences
         var weights = forward.Graph.Initializer.Where(t => trainable.Contains(t.Name))
             .ToDictionary(t => t.Name, t => FloatTensor.From(t));
         using var runner = new ModelRunner(gm.Model);
-        Dictionary<string, TensorData> Feeds() => weights.ToDictionary(kv => kv.Key, kv => new TensorData(DataTypes.Float, kv.Value.Dims, kv.Value.Data.ToArray()));
+        Dictionary<string, TensorData> Feeds() => weights.ToDictionary(kv => kv.Key, kv => new TensorData(DataTypes.Float, kv.Value.Dims,
+            kv.Value.Data.ToArray()));
         var results = runner.Run(Feeds());
         double Loss() => ((float[])runner.Run(Feeds())[gm.Loss].Values)[0];
         var bad = new List<Mismatch>();

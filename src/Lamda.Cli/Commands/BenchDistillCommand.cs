@@ -24,7 +24,7 @@ public sealed class BenchDistillCommand : Command
     public override string Usage => """
         Usage: lamda bench-distill [--shared DIR] [--models digits_cnn,digits_resnet,ppocr_cls] [--width 0.6]
                                    [--steps 300] [--lr 0.001] [--batch 32] [--seed 0] [--threads 1]
-                                   [--from-reconstruction]
+                                   [--from-reconstruction] [--recalibrate] [--feature-weight 1] [--no-augment]
 
         Prunes each model to the width (uniform L1 channel selection), then measures accuracy on held-out data of:
         the pruned model with the base's most important weights (L1), least-squares reconstruction on the
@@ -33,27 +33,34 @@ public sealed class BenchDistillCommand : Command
         rotated by 180 degrees (label 1, upright label 0). Also prints top-1 agreement with the base and wall times.
         --from-reconstruction starts distillation from the reconstructed weights (digits) instead of L1 transfer;
         --recalibrate re-estimates BatchNorm statistics on the calibration inputs first; --feature-weight (default 1)
-        weighs the feature losses at kept channels against the output loss.
+        weighs the feature losses at kept channels against the output loss. ppocr_cls calibrates on lines-calib and
+        turned-over copies of it (the teacher labels them); --no-augment uses the upright lines alone.
         """;
-    public override string[] ValueOptions => ["--shared", "--models", "--width", "--steps", "--lr", "--batch", "--seed", "--threads", "--feature-weight"];
-    public override string[] FlagOptions => ["--from-reconstruction", "--recalibrate"];
+    public override string[] ValueOptions => ["--shared", "--models", "--width", "--steps", "--lr", "--batch", "--seed", "--threads",
+        "--feature-weight"];
+    public override string[] FlagOptions => ["--from-reconstruction", "--recalibrate", "--no-augment"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
         args.NoMorePositionals(0);
-        var shared = args.Value("--shared") ?? SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared folder found; pass --shared DIR.");
+        var shared = args.Value("--shared") ?? SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound,
+            "no shared folder found; pass --shared DIR.");
         double width = Number(args, "--width", 0.6);
         var options = new TrainOptions
         {
-            Steps = (int)Number(args, "--steps", 300), LearningRate = Number(args, "--lr", 1e-3), BatchSize = (int)Number(args, "--batch", 32),
+            Steps = (int)Number(args, "--steps", 300), LearningRate = Number(args, "--lr", 1e-3),
+            BatchSize = (int)Number(args, "--batch", 32),
             Seed = (int)Number(args, "--seed", 0), Threads = (int)Number(args, "--threads", 1),
             FeatureWeight = (float)Number(args, "--feature-weight", 1),
         };
         var models = (args.Value("--models") ?? "digits_cnn,digits_resnet,ppocr_cls").Split(',');
-        stdout.WriteLine($"{"model",-14} {"width",5} {"base",7} | {"L1",7} {"recon",7} {"distill",7} {"kept",6} {"agree",6} | {"steps",5} {"train s",7} {"loss",15}");
+        stdout.WriteLine($"{"model",-14} {"width",5} {"base",7} | {"L1",7} {"recon",7} {"distill",7} {"kept",6} {"agree",6} | " +
+                         $"{"steps",5} {"train s",7} {"loss",15}");
         foreach (var name in models)
         {
-            var bench = name.StartsWith("ppocr", StringComparison.Ordinal) ? TextLines(shared) : Digits(shared, name);
+            var bench = name.StartsWith("ppocr", StringComparison.Ordinal)
+                ? TextLines(shared, !args.Flag("--no-augment"))
+                : Digits(shared, name);
             bench = bench with { FromReconstruction = args.Flag("--from-reconstruction"), Recalibrate = args.Flag("--recalibrate") };
             stdout.WriteLine(bench.Run(name, width, options, stderr));
         }
@@ -67,16 +74,22 @@ public sealed class BenchDistillCommand : Command
     {
         var dir = Path.Combine(shared, "trained");
         var data = DataFolder.Load(dir, [-1, 1, 28, 28]);
-        return new Benchmark(Path.Combine(dir, name + ".onnx"), data.Calibration, data.Validation!, data.ValidationLabels!, Reconstruct: true);
+        return new Benchmark(Path.Combine(dir, name + ".onnx"), data.Calibration, data.Validation!, data.ValidationLabels!,
+            Reconstruct: true);
     }
 
-    /// <summary>lines-calib as the classifier reads it (BGR, height 48, width up to 192, (x/255 - 0.5)/0.5); lines-val with odd lines turned over.</summary>
-    static Benchmark TextLines(string shared)
+    /// <summary>
+    /// lines-calib as the classifier reads it (BGR, height 48, width up to 192, (x/255 - 0.5)/0.5); lines-val with
+    /// odd lines turned over.
+    /// </summary>
+    static Benchmark TextLines(string shared, bool augment)
     {
         var real = Path.Combine(shared, "real");
-        var spec = new ImagePreprocessing { Size = [48, 192], Resize = Lamda.Data.ResizeMode.Height, Channels = "bgr", Mean = [0.5f], Std = [0.5f], Scale = 1f / 255 };
+        var spec = new ImagePreprocessing { Size = [48, 192], Resize = Lamda.Data.ResizeMode.Height, Channels = "bgr", Mean = [0.5f],
+            Std = [0.5f], Scale = 1f / 255 };
         // Upright lines only: the turned-over copies let the teacher show the student the other class too.
-        var calib = ImageFolder.LoadAugmented(ImageFolder.Files(Path.Combine(real, "lines-calib")), spec with { Augment = ["rotate180"] }, 48, 192);
+        var calibSpec = augment ? spec with { Augment = ["rotate180"] } : spec;
+        var calib = ImageFolder.LoadAugmented(ImageFolder.Files(Path.Combine(real, "lines-calib")), calibSpec, 48, 192);
         var temp = Directory.CreateTempSubdirectory("lamda-lines-val-");
         try
         {
@@ -115,15 +128,20 @@ public sealed class BenchDistillCommand : Command
             var reconstructed = Reconstruct ? Reconstruction.Apply(graph, weights, pruned, prunedWeights, kept, Calibration) : null;
             double recon = reconstructed != null ? Accuracy(pruned, reconstructed) : double.NaN;
             var clock = Stopwatch.StartNew();
-            var progress = new Progress<TrainProgress>(p => { if (p.Step % 50 == 0) log.WriteLine($"  {name} step {p.Step}/{p.TotalSteps} loss {p.Loss:G4}"); });
+            var progress = new Progress<TrainProgress>(p =>
+            {
+                if (p.Step % 50 == 0) log.WriteLine($"  {name} step {p.Step}/{p.TotalSteps} loss {p.Loss:G4}");
+            });
             var start = FromReconstruction && reconstructed != null ? reconstructed : prunedWeights;
             if (Recalibrate) start = Reconstruction.RecalibrateBatchNorm(pruned, start, Calibration);
             var (tuned, report) = Distillation.FineTune(graph, weights, pruned, start, kept, Calibration, null, options, progress);
             double trainSeconds = clock.Elapsed.TotalSeconds;
             double distilled = Accuracy(pruned, tuned);
             var agreement = Fidelity.Measure(Bytes(graph, weights), Bytes(pruned, tuned), graph, Validation)[0].Agreement;
-            return $"{name,-14} {width,5:F2} {baseAcc,7:P1} | {l1,7:P1} {(double.IsNaN(recon) ? "-" : recon.ToString("P1")),7} {distilled,7:P1} " +
-                   $"{distilled / baseAcc,6:P0} {agreement,6:P1} | {report.Steps,5} {trainSeconds,7:F1} {report.FirstLoss,7:G3}>{report.LastLoss,-7:G3}";
+            var reconText = double.IsNaN(recon) ? "-" : recon.ToString("P1");
+            return $"{name,-14} {width,5:F2} {baseAcc,7:P1} | {l1,7:P1} {reconText,7} {distilled,7:P1} " +
+                   $"{distilled / baseAcc,6:P0} {agreement,6:P1} | {report.Steps,5} {trainSeconds,7:F1} " +
+                   $"{report.FirstLoss,7:G3}>{report.LastLoss,-7:G3}";
         }
 
         static byte[] Bytes(Graph g, WeightStore w) => OnnxExporter.Export(g, w).ToByteArray();
@@ -136,7 +154,8 @@ public sealed class BenchDistillCommand : Command
             for (long start = 0; start < n; start += 50)
             {
                 long b = Math.Min(50, n - start);
-                var scores = (float[])runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = Validation.Rows(start, b) })[runner.OutputNames[0]].Values;
+                var feeds = new Dictionary<string, TensorData> { [runner.InputNames[0]] = Validation.Rows(start, b) };
+                var scores = (float[])runner.Run(feeds)[runner.OutputNames[0]].Values;
                 int classes = scores.Length / (int)b;
                 for (int i = 0; i < b; i++)
                     if (Enumerable.Range(0, classes).MaxBy(k => scores[i * classes + k]) == Labels[start + i]) correct++;

@@ -36,7 +36,8 @@ public sealed partial class FinetuneCommand : Command
         var inputShape = student.Inputs[0].Type.Dims?.Select(d => d.IsKnown ? d.Value : -1).ToArray() ?? [];
         var data = DataFolder.Load(args.Required("--data"), inputShape);
         var options = Options(args);
-        stderr.WriteLine($"data: {data.Calibration.Shape[0]} calibration inputs ({data.Split}){(data.CalibrationLabels != null ? ", labelled" : "")}");
+        var labelled = data.CalibrationLabels != null ? ", labelled" : "";
+        stderr.WriteLine($"data: {data.Calibration.Shape[0]} calibration inputs ({data.Split}){labelled}");
         var (tuned, report) = Distillation.FineTune(teacher, teacherWeights, student, studentWeights, null, data.Calibration,
             data.CalibrationLabels, options, new ProgressBar(stderr));
         stderr.WriteLine();
@@ -49,7 +50,8 @@ public sealed partial class FinetuneCommand : Command
             for (int i = 0; i < before.Count; i++)
                 stdout.WriteLine($"fidelity {before[i].Output} ({before[i].Kind}): {before[i].Agreement:P2} -> {after[i].Agreement:P2}");
         }
-        stdout.WriteLine($"trained {report.Steps} steps in {report.Elapsed.TotalSeconds:F1} s{(report.StoppedByTime ? " (time budget)" : "")}, " +
+        var stop = report.StoppedByTime ? " (time budget)" : "";
+        stdout.WriteLine($"trained {report.Steps} steps in {report.Elapsed.TotalSeconds:F1} s{stop}, " +
             $"loss {report.FirstLoss:G4} -> {report.LastLoss:G4}");
         ModelFile.Save(model, output);
         return 0;
@@ -63,7 +65,10 @@ public sealed partial class FinetuneCommand : Command
             ? double.TryParse(lr, CultureInfo.InvariantCulture, out var r) && r > 0 ? r : throw Bad("--lr", lr) : 1e-3;
         return new TrainOptions
         {
-            Steps = Int("--steps", 300), BatchSize = Int("--batch", 16), Seed = args.Value("--seed") is { } seed ? int.TryParse(seed, CultureInfo.InvariantCulture, out var sd) && sd >= 0 ? sd : throw Bad("--seed", seed) : 0,
+            Steps = Int("--steps", 300), BatchSize = Int("--batch", 16),
+            Seed = args.Value("--seed") is { } seed
+                ? int.TryParse(seed, CultureInfo.InvariantCulture, out var sd) && sd >= 0 ? sd : throw Bad("--seed", seed)
+                : 0,
             Threads = Int("--threads", 1),
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
         };
@@ -96,7 +101,8 @@ public sealed partial class FinetuneCommand : Command
         public void Report(TrainProgress p)
         {
             int filled = (int)(30.0 * p.Step / p.TotalSteps);
-            stderr.Write($"\r[{new string('#', filled)}{new string('.', 30 - filled)}] {p.Step}/{p.TotalSteps} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
+            var bar = new string('#', filled) + new string('.', 30 - filled);
+            stderr.Write($"\r[{bar}] {p.Step}/{p.TotalSteps} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
         }
     }
 }

@@ -27,19 +27,23 @@ public sealed class DataFolder
         if (!Directory.Exists(dir)) throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: data folder not found.");
         string? Tensor(string stem) => new[] { ".npy", ".pb" }.Select(e => Path.Combine(dir, stem + e)).FirstOrDefault(File.Exists);
         if (Tensor("calib_images") is { } calib) return FromTensors(dir, calib, Tensor("val_images"), Tensor("val_labels"));
-        var spec = File.Exists(Path.Combine(dir, SpecFile)) ? ImagePreprocessing.Load(Path.Combine(dir, SpecFile)) : new ImagePreprocessing();
+        var spec = File.Exists(Path.Combine(dir, SpecFile)) ? ImagePreprocessing.Load(Path.Combine(dir, SpecFile))
+            : new ImagePreprocessing();
         var (height, width) = ImageSize(dir, spec, inputShape);
         string calibDir = Path.Combine(dir, "calib"), valDir = Path.Combine(dir, "val");
         if (Directory.Exists(calibDir))
         {
-            var classes = ClassFolders(calibDir).Union(Directory.Exists(valDir) ? ClassFolders(valDir) : []).Order(StringComparer.Ordinal).ToList();
+            var valClasses = Directory.Exists(valDir) ? ClassFolders(valDir) : [];
+            var classes = ClassFolders(calibDir).Union(valClasses).Order(StringComparer.Ordinal).ToList();
             var (c, cl) = Images(calibDir, spec, height, width, classes);
             var (v, vl) = Directory.Exists(valDir) ? Images(valDir, spec with { Augment = [] }, height, width, classes) : (null, null);
-            return new DataFolder { Calibration = c, CalibrationLabels = cl, Validation = v, ValidationLabels = vl, Split = "calib/ and val/ folders", ClassNames = classes };
+            return new DataFolder { Calibration = c, CalibrationLabels = cl, Validation = v, ValidationLabels = vl,
+                Split = "calib/ and val/ folders", ClassNames = classes };
         }
         var files = ImageFolder.Files(dir);
         if (files.Count < 2)
-            throw new LamdaException(ErrorCodes.BadData, $"{dir}: no data found: give calib_images.npy (or .pb), a calib/ folder of images, or at least two images.");
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{dir}: no data found: give calib_images.npy (or .pb), a calib/ folder of images, or at least two images.");
         var labels = LabelsOf(dir, files);
         var order = Enumerable.Range(0, files.Count).ToArray();
         new Random(seed).Shuffle(order);
@@ -56,9 +60,13 @@ public sealed class DataFolder
         };
     }
 
-    /// <summary>Labels for the augmented copies: the same label again per augmentation (right for flips of a class, not for orientation).</summary>
+    /// <summary>
+    /// Labels for the augmented copies: the same label again per augmentation (right for flips of a class, not for
+    /// orientation).
+    /// </summary>
     static long[]? Repeat(long[]? labels, ImagePreprocessing spec) =>
-        labels == null || spec.Augment.Length == 0 ? labels : Enumerable.Repeat(labels, spec.Augment.Length + 1).SelectMany(l => l).ToArray();
+        labels == null || spec.Augment.Length == 0 ? labels : Enumerable.Repeat(labels, spec.Augment.Length + 1).SelectMany(l
+            => l).ToArray();
 
     static DataFolder FromTensors(string dir, string calib, string? val, string? valLabels)
     {
@@ -81,7 +89,8 @@ public sealed class DataFolder
         bool nhwc = spec.Layout == "nhwc";
         long h = input.Length == 4 ? input[nhwc ? 1 : 2] : -1, w = input.Length == 4 ? input[nhwc ? 2 : 3] : -1;
         if (h < 1 || w < 1)
-            throw new LamdaException(ErrorCodes.BadData, $"{dir}: the model input has no fixed height and width; give \"size\": [H, W] in {SpecFile}.");
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{dir}: the model input has no fixed height and width; give \"size\": [H, W] in {SpecFile}.");
         return ((int)h, (int)w);
     }
 
@@ -94,7 +103,8 @@ public sealed class DataFolder
         if (subfolders.Count > 0)
         {
             if (ImageFolder.Files(dir).FirstOrDefault() is { } stray)
-                throw new LamdaException(ErrorCodes.BadData, $"{stray}: image outside the class subfolders of {dir}; move it into its class folder.");
+                throw new LamdaException(ErrorCodes.BadData,
+                    $"{stray}: image outside the class subfolders of {dir}; move it into its class folder.");
             var items = subfolders.Order(StringComparer.Ordinal)
                 .SelectMany(c => ImageFolder.Files(Path.Combine(dir, c)).Select(f => (File: f, Label: (long)classes.IndexOf(c)))).ToList();
             if (items.Count == 0) throw new LamdaException(ErrorCodes.BadData, $"{dir}: the class subfolders hold no PNG or JPEG images.");
@@ -123,6 +133,7 @@ public sealed class DataFolder
             byFile[parts[0]] = label;
         }
         return files.Select(f => byFile.TryGetValue(Path.GetFileName(f), out var l) ? l
-            : throw new LamdaException(ErrorCodes.BadData, $"{path}: no label for {Path.GetFileName(f)}; give every image a line.")).ToArray();
+            : throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: no label for {Path.GetFileName(f)}; give every image a line.")).ToArray();
     }
 }

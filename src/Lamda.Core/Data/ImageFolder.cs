@@ -73,7 +73,8 @@ public static class ImageFolder
         try { return Image.Load<Rgb24>(file); }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or NotSupportedException or IOException)
         {
-            throw new LamdaException(ErrorCodes.BadData, $"{file}: not a readable PNG or JPEG image ({e.Message}). Replace or remove it.", e);
+            throw new LamdaException(ErrorCodes.BadData, $"{file}: not a readable PNG or JPEG image ({e.Message}). Replace or remove it.",
+                e);
         }
     }
 
@@ -85,7 +86,8 @@ public static class ImageFolder
             case ResizeMode.None:
                 if (image.Height != height || image.Width != width)
                     throw new LamdaException(ErrorCodes.BadData,
-                        $"{file}: image is {image.Width}x{image.Height}, the model input {width}x{height}; resize the images or set \"resize\" in preprocess.json.");
+                        $"{file}: image is {image.Width}x{image.Height}, the model input {width}x{height}; " +
+                        "resize the images or set \"resize\" in preprocess.json.");
                 return width;
             case ResizeMode.Height:
                 int w = Math.Clamp((int)Math.Ceiling(image.Width * (double)height / image.Height), 1, width);

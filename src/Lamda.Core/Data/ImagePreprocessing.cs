@@ -55,7 +55,8 @@ public sealed record ImagePreprocessing
         try { spec = JsonSerializer.Deserialize<ImagePreprocessing>(File.ReadAllText(path), Json); }
         catch (JsonException e)
         {
-            throw new LamdaException(ErrorCodes.BadData, $"{path}: not a valid preprocessing spec ({e.Message}). See docs/dataset-folders.md.", e);
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: not a valid preprocessing spec ({e.Message}). See docs/dataset-folders.md.", e);
         }
         return (spec ?? new ImagePreprocessing()).Validated(path);
     }
@@ -67,8 +68,10 @@ public sealed record ImagePreprocessing
         else if (Layout is not ("nchw" or "nhwc")) problem = $"layout \"{Layout}\" (use nchw or nhwc)";
         else if (Size is { } s && (s.Length != 2 || s.Any(d => d < 1))) problem = "size (give [height, width])";
         else if (Mean.Length is not 1 && Mean.Length != ChannelCount) problem = $"mean (give 1 or {ChannelCount} values)";
-        else if (Std.Length is not 1 && Std.Length != ChannelCount || Std.Any(v => v == 0)) problem = $"std (give 1 or {ChannelCount} non-zero values)";
-        else if (Augment.FirstOrDefault(a => a is not ("rotate180" or "hflip")) is { } unknown) problem = $"augment \"{unknown}\" (use rotate180 or hflip)";
+        else if (Std.Length is not 1 && Std.Length != ChannelCount || Std.Any(v
+            => v == 0)) problem = $"std (give 1 or {ChannelCount} non-zero values)";
+        else if (Augment.FirstOrDefault(a
+            => a is not ("rotate180" or "hflip")) is { } unknown) problem = $"augment \"{unknown}\" (use rotate180 or hflip)";
         if (problem != null) throw new LamdaException(ErrorCodes.BadData, $"{where}: bad {problem}. See docs/dataset-folders.md.");
         return this;
     }

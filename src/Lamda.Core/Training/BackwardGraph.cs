@@ -51,7 +51,10 @@ public static class BackwardGraph
         return Finish(model, loss, weights, sums, facts);
     }
 
-    /// <summary>Nodes through which some trainable weight reaches their outputs, in graph order; fills <paramref name="depends"/>.</summary>
+    /// <summary>
+    /// Nodes through which some trainable weight reaches their outputs, in graph order; fills <paramref
+    /// name="depends"/>.
+    /// </summary>
     static List<NodeProto> ForwardPath(GraphProto graph, HashSet<string> depends)
     {
         var path = new List<NodeProto>();

@@ -33,7 +33,8 @@ public static class ConstantNodes
         {
             case "value": return a.T.Clone();
             case "value_float": return new TensorLiteral(DataTypes.Float, [], null, [a.F]).ToTensorProto("");
-            case "value_floats": return new TensorLiteral(DataTypes.Float, [a.Floats.Count], null, a.Floats.Select(f => (double)f).ToArray()).ToTensorProto("");
+            case "value_floats": return new TensorLiteral(DataTypes.Float, [a.Floats.Count], null, a.Floats.Select(f
+                => (double)f).ToArray()).ToTensorProto("");
             case "value_int": return TensorLiteral.Int64([a.I], []).ToTensorProto("");
             case "value_ints": return TensorLiteral.Int64(a.Ints.ToArray()).ToTensorProto("");
             default: return null;

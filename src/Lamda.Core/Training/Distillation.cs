@@ -6,7 +6,8 @@ namespace Lamda.Training;
 /// <summary>Fine-tunes an adapted model by knowledge distillation from its base model, with labels where there are labels.</summary>
 public static class Distillation
 {
-    /// <param name="kept">base output channels kept per narrowed node (WeightTransfer.Apply's keptOutputs), for feature losses; may be null</param>
+    /// <param name="kept">base output channels kept per narrowed node (WeightTransfer.Apply's keptOutputs), for
+    /// feature losses; may be null</param>
     /// <param name="calibration">training inputs [N, ...] for the student's first input</param>
     /// <param name="labels">class labels [N] for a classifier, or null</param>
     public static (WeightStore Tuned, TrainReport Report) FineTune(Graph teacher, WeightStore teacherWeights, Graph student,
@@ -25,7 +26,8 @@ public static class Distillation
             objective.Feeds(BatchSampler.Gather(calibration, items), labels == null ? null : items.Select(i => labels[i]).ToArray());
         var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, Feeds(first));
         var weights = objective.InitialWeights();
-        var report = Trainer.Run(model, weights, objective.WeightShapes(), step => Feeds(step == 0 ? first : sampler.Next()), options, progress);
+        var report = Trainer.Run(model, weights, objective.WeightShapes(), step => Feeds(step == 0 ? first : sampler.Next()), options,
+            progress);
         return (objective.Apply(student, studentWeights, weights), report);
     }
 

@@ -39,7 +39,8 @@ public sealed class DistillationObjective : IDisposable
     public IReadOnlyList<string> Trainable { get; }
     public IEnumerable<LossTerm> Terms => fromTeacher.Select(f => f.Term).Concat(labelTerm is { } l ? [l] : []);
 
-    /// <param name="kept">base output channels kept per narrowed node id (WeightTransfer.Apply's keptOutputs); feature losses at up to four of them</param>
+    /// <param name="kept">base output channels kept per narrowed node id (WeightTransfer.Apply's keptOutputs);
+    /// feature losses at up to four of them</param>
     public static DistillationObjective Create(Graph teacher, WeightStore teacherWeights, Graph student, WeightStore studentWeights,
         IReadOnlyDictionary<string, int[]>? kept, bool labels, TrainOptions options, TensorData sample)
     {
@@ -63,7 +64,8 @@ public sealed class DistillationObjective : IDisposable
         {
             var name = FeatureName(edge);
             var target = SelectChannels(targets[name], channels);
-            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared, options.FeatureWeight / features.Count / MeanSquare(target), target.Shape), name, channels));
+            terms.Add((new LossTerm(name, "target_" + name, LossKind.MeanSquared,
+                options.FeatureWeight / features.Count / MeanSquare(target), target.Shape), name, channels));
         }
         LossTerm? labelTerm = null;
         var first = terms[0].Item1;
@@ -137,15 +139,20 @@ public sealed class DistillationObjective : IDisposable
     public Dictionary<string, long[]> WeightShapes() => Model.Graph.Initializer.Where(t => Trainable.Contains(t.Name))
         .ToDictionary(t => t.Name, t => t.Dims.ToArray(), StringComparer.Ordinal);
 
-    /// <summary>Mean loss over <paramref name="inputs"/> (held-out data, say) with the given weights (the starting ones when null).</summary>
+    /// <summary>
+    /// Mean loss over <paramref name="inputs"/> (held-out data, say) with the given weights (the starting ones when
+    /// null).
+    /// </summary>
     public double Evaluate(IReadOnlyDictionary<string, float[]>? weights, TensorData inputs, long[]? labels, int batch = 16)
     {
         var model = Model.Clone();
         model.Graph.Output.Clear();
-        model.Graph.Output.Add(new ValueInfoProto { Name = Loss, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = DataTypes.Float } } });
+        model.Graph.Output.Add(new ValueInfoProto { Name = Loss,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = DataTypes.Float } } });
         if (weights != null)
             foreach (var t in model.Graph.Initializer)
-                if (weights.TryGetValue(t.Name, out var w)) t.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()));
+                if (weights.TryGetValue(t.Name,
+                    out var w)) t.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()));
         using var runner = new ModelRunner(model.ToByteArray(), displayName: "student loss");
         long n = inputs.Shape[0];
         double total = 0;

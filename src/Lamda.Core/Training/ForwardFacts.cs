@@ -43,7 +43,8 @@ public sealed class ForwardFacts
             node.Output.Add($"probe_{k}_out");
             foreach (var (n, v) in attributes) node.Attribute.Add(GradientEmitter.Attribute(n, v));
             probe.Graph.Node.Add(node);
-            probe.Graph.Output.Add(new ValueInfoProto { Name = node.Output[0], Type = TensorTypeOf(isShape ? DataTypes.Int64 : DataTypes.Float) });
+            probe.Graph.Output.Add(new ValueInfoProto { Name = node.Output[0], Type = TensorTypeOf(isShape ? DataTypes.Int64
+                : DataTypes.Float) });
             wanted.Add((node.Output[0], tensor, isShape));
             k++;
         }
@@ -61,7 +62,8 @@ public sealed class ForwardFacts
         {
             var r = results[output];
             if (isShape) facts.shapes[tensor] = (long[])r.Values;
-            else facts.values[tensor] = new TensorLiteral(DataTypes.Float, r.Shape, null, ((float[])r.Values).Select(v => (double)v).ToArray());
+            else facts.values[tensor] = new TensorLiteral(DataTypes.Float, r.Shape, null, ((float[])r.Values).Select(v
+                => (double)v).ToArray());
         }
         return facts;
     }

@@ -43,7 +43,10 @@ public sealed class NodeGradient
 
     public string OutputGradOrZeros(int index) => OutputGrad(index) ?? Emit.Zeros(OutputShape(index));
 
-    /// <summary>Whether the loss depends on input <paramref name="slot"/> through trainable weights (skip its gradient otherwise).</summary>
+    /// <summary>
+    /// Whether the loss depends on input <paramref name="slot"/> through trainable weights (skip its gradient
+    /// otherwise).
+    /// </summary>
     public bool NeedsGrad(int slot) => HasInput(slot) && needs(slot);
 
     public void SetInputGrad(int slot, string gradient)

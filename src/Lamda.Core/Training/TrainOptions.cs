@@ -1,6 +1,9 @@
 namespace Lamda.Training;
 
-/// <summary>How long and how fast to fine-tune. Training stops at <see cref="Steps"/> or <see cref="TimeBudget"/>, whichever comes first.</summary>
+/// <summary>
+/// How long and how fast to fine-tune. Training stops at <see cref="Steps"/> or <see cref="TimeBudget"/>,
+/// whichever comes first.
+/// </summary>
 public sealed record TrainOptions
 {
     public int Steps { get; init; } = 200;

@@ -29,13 +29,15 @@ public static class Trainer
             var results = runner.Run(feeds);
             double loss = ((float[])results[model.Loss].Values)[0];
             if (!double.IsFinite(loss))
-                throw new LamdaException(ErrorCodes.RuntimeFailed, $"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+                throw new LamdaException(ErrorCodes.RuntimeFailed,
+                    $"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
             losses.Add(loss);
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             double rate = CosineSchedule.Rate(options.LearningRate, step, options.Steps);
             adam.Step(weights, gradients, rate);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
         }
-        return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime, Untrained = model.Unreached };
+        return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
+            Untrained = model.Unreached };
     }
 }

@@ -37,7 +37,8 @@ public sealed class ConvGradient : IGradientRule
     /// dW[m, c, k] = sum over n and positions of dY[n, m, t] * X[n, g(m)*Cg + c, t*stride + k*dilation - pad], written as
     /// one grouped Conv: X regrouped to [Cg, g*N, S], dY to [g*Mg, N, T] as the kernel.
     /// </summary>
-    internal static string WeightGradient(GradientEmitter e, string x, long[] xs, string dy, long[] ys, long[] ws, ConvGeometry geo, long group)
+    internal static string WeightGradient(GradientEmitter e, string x, long[] xs, string dy, long[] ys, long[] ws, ConvGeometry geo,
+        long group)
     {
         int r = geo.Rank;
         long n = xs[0], cg = xs[1] / group, m = ys[1], mg = m / group;

@@ -18,7 +18,10 @@ public static class GradientRules
     static readonly Dictionary<string, IGradientRule> ByOp = All.SelectMany(r => r.Ops.Select(op => (op, r)))
         .ToDictionary(p => p.op, p => p.r, StringComparer.Ordinal);
 
-    /// <summary>Operators whose outputs do not depend smoothly on their inputs (shapes, comparisons, indices): gradients stop there.</summary>
+    /// <summary>
+    /// Operators whose outputs do not depend smoothly on their inputs (shapes, comparisons, indices): gradients stop
+    /// there.
+    /// </summary>
     static readonly HashSet<string> Stops = new(StringComparer.Ordinal)
     {
         "Shape", "Size", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "ArgMax", "ArgMin", "NonZero",

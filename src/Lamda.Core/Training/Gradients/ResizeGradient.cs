@@ -89,7 +89,8 @@ public sealed record ResizeSampling(bool Nearest, string CoordinateMode, string 
         "pytorch_half_pixel" => output > 1 ? (o + 0.5) / scale - 0.5 : 0,
         "tf_half_pixel_for_nn" => (o + 0.5) / scale,
         "half_pixel" => (o + 0.5) / scale - 0.5,
-        _ => throw new LamdaException(ErrorCodes.NoGradient, $"Resize coordinate_transformation_mode {CoordinateMode} has no gradient rule."),
+        _ => throw new LamdaException(ErrorCodes.NoGradient,
+            $"Resize coordinate_transformation_mode {CoordinateMode} has no gradient rule."),
     };
 
     long Round(double x) => NearestMode switch
