@@ -95,7 +95,8 @@ public sealed class DistillationObjective : IDisposable
         var v = (float[])t.Values;
         double sum = 0;
         foreach (var x in v) sum += (double)x * x;
-        return (float)Math.Max(sum / Math.Max(1, v.Length), 1e-12);
+        // Floored: a target that is nearly zero on the sample (a dead channel, a flat input) must not weigh millions of times more.
+        return (float)Math.Max(sum / Math.Max(1, v.Length), 1e-2);
     }
 
     static string FeatureName(string edge) => "feature_" + edge;
