@@ -37,4 +37,6 @@ public static class ErrorCodes
     public const string ContextTooSmall = "LAMDA017";
     public const string DynamicInput = "LAMDA018";
     public const string ResourceLimit = "LAMDA019";
+    /// <summary>An operator (or an attribute of it) on the path from a trainable weight to the loss has no gradient rule.</summary>
+    public const string NoGradient = "LAMDA020";
 }

@@ -1,0 +1,33 @@
+namespace Lamda.Training;
+
+/// <summary>Adam (Kingma and Ba) with bias correction, over named float arrays updated in place.</summary>
+public sealed class Adam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+{
+    readonly Dictionary<string, (float[] M, float[] V)> moments = new(StringComparer.Ordinal);
+    int t;
+
+    /// <summary>One update of every weight in <paramref name="gradients"/> with learning rate <paramref name="rate"/>.</summary>
+    public void Step(IDictionary<string, float[]> weights, IReadOnlyDictionary<string, float[]> gradients, double rate)
+    {
+        t++;
+        double correction1 = 1 - Math.Pow(beta1, t), correction2 = 1 - Math.Pow(beta2, t);
+        foreach (var (name, g) in gradients)
+        {
+            var w = weights[name];
+            if (!moments.TryGetValue(name, out var mv)) moments[name] = mv = (new float[w.Length], new float[w.Length]);
+            for (int i = 0; i < w.Length; i++)
+            {
+                double m = mv.M[i] = (float)(beta1 * mv.M[i] + (1 - beta1) * g[i]);
+                double v = mv.V[i] = (float)(beta2 * mv.V[i] + (1 - beta2) * g[i] * g[i]);
+                w[i] -= (float)(rate * (m / correction1) / (Math.Sqrt(v / correction2) + epsilon));
+            }
+        }
+    }
+}
+
+/// <summary>Cosine decay from the base rate to zero over the planned steps.</summary>
+public static class CosineSchedule
+{
+    public static double Rate(double baseRate, int step, int total) =>
+        total <= 1 ? baseRate : baseRate * 0.5 * (1 + Math.Cos(Math.PI * step / total));
+}

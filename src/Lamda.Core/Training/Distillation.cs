@@ -1,0 +1,47 @@
+using Lamda.Graphs;
+using Lamda.Runtime;
+
+namespace Lamda.Training;
+
+/// <summary>Fine-tunes an adapted model by knowledge distillation from its base model, with labels where there are labels.</summary>
+public static class Distillation
+{
+    /// <param name="kept">base output channels kept per narrowed node (WeightTransfer.Apply's keptOutputs), for
+    /// feature losses; may be null</param>
+    /// <param name="calibration">training inputs [N, ...] for the student's first input</param>
+    /// <param name="labels">class labels [N] for a classifier, or null</param>
+    /// <param name="teacher">the base graph it learns from</param>
+    /// <param name="teacherWeights">the base model's weights (left unchanged)</param>
+    /// <param name="student">the adapted graph being trained</param>
+    /// <param name="studentWeights">the adapted model's starting weights (copied, never changed)</param>
+    /// <param name="options">steps, time budget, learning rate, batch size, seed</param>
+    /// <param name="progress">receives the loss as training runs</param>
+    public static (WeightStore Tuned, TrainReport Report) FineTune(Graph teacher, WeightStore teacherWeights, Graph student,
+        WeightStore studentWeights, IReadOnlyDictionary<string, int[]>? kept, TensorData calibration, long[]? labels,
+        TrainOptions options, IProgress<TrainProgress>? progress = null)
+    {
+        int n = (int)calibration.Shape[0];
+        if (labels != null && labels.Length != n)
+            throw new LamdaException(ErrorCodes.BadData, $"{labels.Length} labels for {n} calibration inputs; give one label per input.");
+        int batch = BatchSize(student, options, n);
+        var sampler = new BatchSampler(n, batch, options.Seed);
+        var first = sampler.Next();
+        using var objective = DistillationObjective.Create(teacher, teacherWeights, student, studentWeights, kept, labels != null, options,
+            BatchSampler.Gather(calibration, first));
+        Dictionary<string, TensorData> Feeds(int[] items) =>
+            objective.Feeds(BatchSampler.Gather(calibration, items), labels == null ? null : items.Select(i => labels[i]).ToArray());
+        var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, Feeds(first));
+        var weights = objective.InitialWeights();
+        var report = Trainer.Run(model, weights, objective.WeightShapes(), step => Feeds(step == 0 ? first : sampler.Next()), options,
+            progress);
+        return (objective.Apply(student, studentWeights, weights), report);
+    }
+
+    /// <summary>The options' batch size, or the model's own when its batch dimension is fixed; never more than the inputs.</summary>
+    static int BatchSize(Graph student, TrainOptions options, int count)
+    {
+        var dims = student.Inputs[0].Type.Dims;
+        if (dims is { Length: > 0 } && dims[0].IsKnown && dims[0].Param == null) return (int)dims[0].Value;
+        return Math.Max(1, Math.Min(options.BatchSize, count));
+    }
+}

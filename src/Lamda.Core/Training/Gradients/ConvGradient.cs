@@ -1,0 +1,60 @@
+using Onnx;
+
+namespace Lamda.Training.Gradients;
+
+/// <summary>
+/// Conv (grouped and depthwise included): the input gradient is a ConvTranspose of the output gradient with the same
+/// weights; the weight gradient is a convolution of the transposed input by the transposed output gradient, with
+/// stride and dilation swapped, cut to the kernel size (as in ONNX Runtime's ConvGrad).
+/// </summary>
+public sealed class ConvGradient : IGradientRule
+{
+    public IReadOnlyList<string> Ops { get; } = ["Conv"];
+
+    public bool IsDifferentiable(NodeProto node, int slot) => slot <= 2;
+
+    public void Backward(NodeGradient g)
+    {
+        var dy = g.OutputGrad()!;
+        var x = g.InputShape(0);
+        var w = g.InputShape(1);
+        var y = g.OutputShape();
+        long group = g.Int("group", 1);
+        var geometry = ConvGeometry.Of(g, w[2..], x[2..]);
+        if (g.NeedsGrad(0))
+        {
+            var (pads, outputPadding) = geometry.Adjoint(x[2..], y[2..]);
+            g.SetInputGrad(0, g.Emit.Op("ConvTranspose", [dy, g.Input(1)], ("strides", geometry.Strides), ("dilations", geometry.Dilations),
+                ("pads", pads), ("output_padding", outputPadding), ("group", group), ("kernel_shape", geometry.Kernel)));
+        }
+        if (g.NeedsGrad(1)) g.SetInputGrad(1, WeightGradient(g.Emit, g.Input(0), x, dy, y, w, geometry, group));
+        if (g.NeedsGrad(2)) g.SetInputGrad(2, g.Emit.Reshape(g.Emit.ReduceSum(dy, AllBut(y.Length, 1), false), [y[1]]));
+    }
+
+    internal static long[] AllBut(int rank, int axis) => Enumerable.Range(0, rank).Where(a => a != axis).Select(a => (long)a).ToArray();
+
+    /// <summary>
+    /// dW[m, c, k] = sum over n and positions of dY[n, m, t] * X[n, g(m)*Cg + c, t*stride + k*dilation - pad], written as
+    /// one grouped Conv: X regrouped to [Cg, g*N, S], dY to [g*Mg, N, T] as the kernel.
+    /// </summary>
+    internal static string WeightGradient(GradientEmitter e, string x, long[] xs, string dy, long[] ys, long[] ws, ConvGeometry geo,
+        long group)
+    {
+        int r = geo.Rank;
+        long n = xs[0], cg = xs[1] / group, m = ys[1], mg = m / group;
+        var xSpatial = xs[2..];
+        var ySpatial = ys[2..];
+        var xg = e.Reshape(x, [n, group, cg, .. xSpatial]);
+        xg = e.Transpose(xg, [2, 1, 0, .. Spatial(3, r)]);
+        xg = e.Reshape(xg, [cg, group * n, .. xSpatial]);
+        var kg = e.Reshape(dy, [n, group, mg, .. ySpatial]);
+        kg = e.Transpose(kg, [1, 2, 0, .. Spatial(3, r)]);
+        kg = e.Reshape(kg, [m, n, .. ySpatial]);
+        var full = e.Op("Conv", [xg, kg], ("strides", geo.Dilations), ("dilations", geo.Strides), ("pads", geo.Pads),
+            ("group", group), ("kernel_shape", ySpatial));
+        var cut = e.Slice(full, new long[r], ws[2..], Spatial(2, r));
+        return e.Transpose(cut, [1, 0, .. Spatial(2, r)]);
+    }
+
+    static long[] Spatial(int first, int rank) => Enumerable.Range(first, rank).Select(a => (long)a).ToArray();
+}

@@ -1,0 +1,9 @@
+namespace Lamda.Training.Gradients;
+
+/// <summary>Log (used by the distillation losses): dX = dY / x.</summary>
+public sealed class LogGradient : IGradientRule
+{
+    public IReadOnlyList<string> Ops { get; } = ["Log"];
+
+    public void Backward(NodeGradient g) => g.SetInputGrad(0, g.Emit.Op("Div", [g.OutputGrad()!, g.Input(0)]));
+}

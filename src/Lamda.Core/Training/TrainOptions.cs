@@ -1,0 +1,38 @@
+namespace Lamda.Training;
+
+/// <summary>
+/// How long and how fast to fine-tune. Training stops at <see cref="Steps"/> or <see cref="TimeBudget"/>,
+/// whichever comes first.
+/// </summary>
+public sealed record TrainOptions
+{
+    public int Steps { get; init; } = 200;
+    public TimeSpan? TimeBudget { get; init; }
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Inputs per step; a model whose batch dimension is fixed uses that instead.</summary>
+    public int BatchSize { get; init; } = 16;
+    public int Seed { get; init; }
+    /// <summary>Weight of the feature losses at kept channels together (shared among them), relative to the output loss.</summary>
+    public float FeatureWeight { get; init; } = 1f;
+    /// <summary>Weight of the cross-entropy with labels, when there are labels.</summary>
+    public float LabelWeight { get; init; } = 1f;
+    /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
+    public int Threads { get; init; } = 1;
+}
+
+/// <summary>One step's report for a progress bar.</summary>
+public readonly record struct TrainProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed);
+
+/// <summary>What a fine-tuning run did: steps taken, the loss over the run, and why it stopped.</summary>
+public sealed record TrainReport
+{
+    public required int Steps { get; init; }
+    public required TimeSpan Elapsed { get; init; }
+    /// <summary>Loss of each step's batch, before that step's update.</summary>
+    public required IReadOnlyList<double> Losses { get; init; }
+    public required bool StoppedByTime { get; init; }
+    /// <summary>Trainable weights the loss does not depend on; they keep their values.</summary>
+    public IReadOnlyList<string> Untrained { get; init; } = [];
+    public double FirstLoss => Losses.Count > 0 ? Losses[0] : double.NaN;
+    public double LastLoss => Losses.Count > 0 ? Losses[^1] : double.NaN;
+}

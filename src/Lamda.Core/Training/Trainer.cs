@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using Lamda.Graphs;
+using Lamda.Runtime;
+
+namespace Lamda.Training;
+
+/// <summary>
+/// Gradient descent with ONNX Runtime: each step runs the <see cref="GradientModel"/> on one batch (forward and
+/// backward in one session run) and Adam updates the weights, which live in managed arrays between steps.
+/// </summary>
+public static class Trainer
+{
+    /// <param name="weights">trainable weights by name, updated in place</param>
+    /// <param name="shapes">the shape of every trainable weight</param>
+    /// <param name="batch">the non-weight inputs of step <c>i</c> (data and loss targets)</param>
+    /// <param name="model">the model whose weights are trained</param>
+    /// <param name="options">steps, time budget, learning rate, batch size, seed</param>
+    /// <param name="progress">receives the loss as training runs</param>
+    public static TrainReport Run(GradientModel model, IDictionary<string, float[]> weights, IReadOnlyDictionary<string, long[]> shapes,
+        Func<int, Dictionary<string, TensorData>> batch, TrainOptions options, IProgress<TrainProgress>? progress = null)
+    {
+        using var runner = new ModelRunner(model.Model, new RunnerOptions { IntraOpThreads = options.Threads }, "gradient model");
+        var adam = new Adam();
+        var losses = new List<double>();
+        var clock = Stopwatch.StartNew();
+        bool byTime = false;
+        for (int step = 0; step < options.Steps; step++)
+        {
+            if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
+            var feeds = batch(step);
+            foreach (var name in model.Gradients.Keys) feeds[name] = new TensorData(DataTypes.Float, shapes[name], weights[name]);
+            var results = runner.Run(feeds);
+            double loss = ((float[])results[model.Loss].Values)[0];
+            if (!double.IsFinite(loss))
+                throw new LamdaException(ErrorCodes.RuntimeFailed,
+                    $"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+            losses.Add(loss);
+            var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
+            double rate = CosineSchedule.Rate(options.LearningRate, step, options.Steps);
+            adam.Step(weights, gradients, rate);
+            progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
+        }
+        return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
+            Untrained = model.Unreached };
+    }
+}

@@ -1,0 +1,151 @@
+using Lamda.Data;
+using Lamda.Graphs;
+using Lamda.Onnx;
+using Lamda.Runtime;
+using Lamda.Training;
+
+namespace Lamda.Tests;
+
+/// <summary>Fine-tuning by distillation on the shared and real models: pruned students, a few steps, the loss must fall.</summary>
+public class TrainingTests
+{
+    public static IEnumerable<object[]> EveryModel() =>
+        Shared.Models.Concat(Shared.Trained).Concat(["ppocr_cls", "ppocr_det"]).Select(m => new object[] { m });
+
+    /// <summary>Small inputs keep the step cheap: fully convolutional models and global pooling take any size.</summary>
+    static long[] InputShape(string name) => name switch
+    {
+        "digits_cnn" or "digits_resnet" => [2, 1, 28, 28],
+        "ppocr_cls" => [2, 3, 48, 96],
+        "ppocr_det" => [1, 3, 64, 64],
+        "shufflenet_v2_x0_5" => [1, 3, 224, 224], // its Reshapes hold the spatial size
+        _ => [1, 3, 64, 64],
+    };
+
+    internal static (Graph Graph, WeightStore Weights) LoadAny(string name)
+    {
+        var path = name.StartsWith("ppocr") ? Path.Combine(Shared.Folder!, "real", name + ".onnx") : Shared.ModelPath(name);
+        var (g, w) = OnnxImporter.Import(ModelFile.Load(path), path);
+        return (Normalizer.Normalize(g, w).Graph, w);
+    }
+
+    internal static (Graph Graph, WeightStore Weights, Dictionary<string, int[]> Kept) Prune(Graph graph, WeightStore weights, double width)
+    {
+        var analysis = ChannelAnalysis.Run(graph, weights);
+        var kept = new Dictionary<string, int[]>();
+        var (pruned, prunedWeights) = ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, width), keptOutputs: kept);
+        return (pruned, prunedWeights, kept);
+    }
+
+    static Graph WithInput(Graph graph, long[] shape)
+    {
+        var g = graph.Clone();
+        g.Inputs[0] = g.Inputs[0] with { Type = new TensorType(DataTypes.Float, shape.Select(d => new Dim(d)).ToArray()) };
+        return g;
+    }
+
+    static TensorData Random(long[] shape, int seed)
+    {
+        var rng = new Random(seed);
+        var values = new float[shape.Aggregate(1L, (a, d) => a * d)];
+        for (int i = 0; i < values.Length; i++) values[i] = rng.NextSingle();
+        return new TensorData(DataTypes.Float, shape, values);
+    }
+
+    /// <summary>A copy with every float weight scaled by 1 +- 20%, so that even an unpruned student has something to learn.</summary>
+    static WeightStore Perturbed(WeightStore weights, int seed)
+    {
+        var rng = new Random(seed);
+        var store = new WeightStore();
+        foreach (var (name, t) in weights.Tensors)
+        {
+            if (t.DataType != DataTypes.Float || t.Dims.Count == 0) { store.Add(name, t); continue; }
+            var f = FloatTensor.From(t);
+            var data = f.Data.Select(v => v * (1 + 0.2f * (2 * rng.NextSingle() - 1))).ToArray();
+            store.Add(name, new FloatTensor(f.Dims, data).ToProto(name));
+        }
+        foreach (var (key, a) in weights.Attributes) store.AddAttribute(key, a);
+        return store;
+    }
+
+    [SharedTheory]
+    [MemberData(nameof(EveryModel))]
+    public void One_step_builds_runs_and_lowers_the_loss(string name)
+    {
+        var (graph, weights) = LoadAny(name);
+        var (pruned, prunedWeights, kept) = Prune(graph, weights, 0.6);
+        var shape = InputShape(name);
+        var teacher = WithInput(graph, shape);
+        var student = WithInput(pruned, shape);
+        var inputs = Random(shape, seed: 3);
+        prunedWeights = Perturbed(prunedWeights, seed: 4);
+        var options = new TrainOptions { Steps = 2, LearningRate = 1e-5, BatchSize = (int)shape[0] };
+        var (tuned, report) = Distillation.FineTune(teacher, weights, student, prunedWeights, kept, inputs, null, options);
+        Assert.Equal(2, report.Steps);
+        using var before = DistillationObjective.Create(teacher, weights, student, prunedWeights, kept, false, options, inputs);
+        using var after = DistillationObjective.Create(teacher, weights, student, tuned, kept, false, options, inputs);
+        double lossBefore = before.Evaluate(null, inputs, null), lossAfter = after.Evaluate(null, inputs, null);
+        Assert.True(lossAfter < lossBefore, $"{name}: loss {lossBefore:G6} -> {lossAfter:G6}");
+        Assert.Equal(lossBefore, report.FirstLoss, 3);
+    }
+
+    [SharedFact]
+    public void Distillation_lowers_the_loss_on_held_out_inputs()
+    {
+        var data = DataSet.Load(Path.Combine(Shared.Folder!, "trained"));
+        var (graph, weights) = LoadAny("digits_cnn");
+        var (student, studentWeights, kept) = Prune(graph, weights, 0.6);
+        var calib = data.CalibImages!.Rows(0, 256);
+        var heldOut = data.ValImages.Rows(0, 200);
+        var options = new TrainOptions { Steps = 40, BatchSize = 32, Seed = 1 };
+        var (tuned, report) = Distillation.FineTune(graph, weights, student, studentWeights, kept, calib, null, options);
+        using var before = DistillationObjective.Create(graph, weights, student, studentWeights, kept, false, options, calib.Rows(0, 32));
+        using var after = DistillationObjective.Create(graph, weights, student, tuned, kept, false, options, calib.Rows(0, 32));
+        double lossBefore = before.Evaluate(null, heldOut, null), lossAfter = after.Evaluate(null, heldOut, null);
+        Assert.True(lossAfter < 0.8 * lossBefore, $"held-out loss {lossBefore:G6} -> {lossAfter:G6} after {report.Steps} steps");
+    }
+
+    [SharedFact]
+    public void Training_is_deterministic_for_a_seed()
+    {
+        var (graph, weights) = LoadAny("digits_cnn");
+        var (student, studentWeights, kept) = Prune(graph, weights, 0.5);
+        var calib = Random([8, 1, 28, 28], seed: 5);
+        var options = new TrainOptions { Steps = 3, BatchSize = 4, Seed = 9 };
+        var (a, _) = Distillation.FineTune(graph, weights, student, studentWeights, kept, calib, null, options);
+        var (b, _) = Distillation.FineTune(graph, weights, student, studentWeights, kept, calib, null, options);
+        var (c, _) = Distillation.FineTune(graph, weights, student, studentWeights, kept, calib, null, options with { Seed = 10 });
+        bool Same(WeightStore x, WeightStore y) => x.Tensors.All(kv => kv.Value.RawData.Equals(y.Tensors[kv.Key].RawData));
+        Assert.True(Same(a, b));
+        Assert.False(Same(a, c));
+        Assert.False(Same(a, studentWeights));
+    }
+}
+
+public class TrainerTests
+{
+    [Fact]
+    public void A_spent_time_budget_stops_before_the_first_step()
+    {
+        var op = new OneOp("Relu", 13).Float([2, 3], kinks: [0f]);
+        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
+        var weights = new Dictionary<string, float[]> { ["in0"] = new float[6] };
+        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [2, 3] }, _ => [],
+            new TrainOptions { Steps = 5, TimeBudget = TimeSpan.Zero });
+        Assert.Equal(0, report.Steps);
+        Assert.True(report.StoppedByTime);
+    }
+
+    [Fact]
+    public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
+    {
+        // loss = sum(y^2)/2 with y = Mul(w, c): the minimum is w = 0.
+        var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
+        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
+        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
+        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
+            new TrainOptions { Steps = 400, LearningRate = 0.05 });
+        Assert.True(report.LastLoss < 1e-3 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
+        Assert.All(weights["in0"], w => Assert.InRange(w, -0.05f, 0.05f));
+    }
+}
