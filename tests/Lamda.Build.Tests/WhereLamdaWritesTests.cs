@@ -59,7 +59,9 @@ public sealed class WhereLamdaWritesTests : BuildSandbox
         Assert.True(r.Code == 0, r.Log);
         var lines = r.Log.Split('\n');
         Assert.Equal(2, lines.Count(l => l.Contains("Lamda: adapting")));
-        Assert.Equal(6, lines.Count(l => l.Contains("cache hit")));
+        // The task's detail line ("...: cache hit KEY"), not the one-line summary that ends in "; cache hit".
+        Assert.Equal(6, lines.Count(l => l.Contains(": cache hit ")));
+        Assert.Equal(6, lines.Count(l => l.TrimEnd().EndsWith("; cache hit", StringComparison.Ordinal)));
         Assert.Equal(2, Directory.GetFiles(System.IO.Path.Combine(Cache, "models"), "*.onnx").Length);
         Assert.Empty(Directory.GetFiles(System.IO.Path.Combine(Cache, "tmp")));
         Assert.Empty(Directory.EnumerateFiles(root, "*.tmp", SearchOption.AllDirectories));
