@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lamda.Adaptation;
 using Lamda.Graphs;
 using Lamda.Latency;
 using Lamda.Onnx;
@@ -23,7 +24,7 @@ public sealed class MeasureCommand : Command
     public override string Name => "measure";
     public override string Summary => "measure a model's latency with ONNX Runtime on this machine";
     public override string Usage => """
-        Usage: lamda measure MODEL.onnx [--against BASE.onnx] [--threads N] [--runs N] [--warmup N] [--json]
+        Usage: lamda measure MODEL.onnx [--against BASE.onnx] [--input-shape 1,3,640,640] [--threads N] [--runs N] [--warmup N] [--json]
 
         ONNX Runtime CPU, all graph optimizations, sequential execution, batch 1, seeded random inputs.
         The latency is measured in interleaved rounds against a reference (BASE.onnx, or Lamda's fixed reference
@@ -31,12 +32,21 @@ public sealed class MeasureCommand : Command
         reported. A plain pass (p50, p90, mean, cv over at least --runs runs and one second) is reported too.
         Warns when the machine is noisy. Waits for other Lamda measurements on this machine to finish first.
           --against F   the reference to compare with (e.g. the base model of an adapted one)
+          --input-shape the size to run a model with dynamic input dims at (both models), as for 'lamda adapt'
           --threads N   intra-op threads (default 1, as for device 'host')
           --runs N      minimum timed runs of the plain pass (default 30)
           --warmup N    untimed runs first (default 10)
         """;
-    public override string[] ValueOptions => ["--against", "--threads", "--runs", "--warmup"];
+    public override string[] ValueOptions => ["--against", InputShapes.Option, "--threads", "--runs", "--warmup"];
     public override string[] FlagOptions => ["--json"];
+
+    /// <summary>The model's graph at the size it is measured at: pinned by --input-shape, never silently 1x1.</summary>
+    static Graph AtSize(Graph graph, Arguments args, string path)
+    {
+        var pinned = args.Value(InputShapes.Option) is { } shape ? InputShapes.Parse(shape).Pin(graph, path) : graph;
+        InputShapes.RequireStatic(pinned, path);
+        return pinned;
+    }
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -48,11 +58,12 @@ public sealed class MeasureCommand : Command
         {
             Threads = threads, Runs = Math.Max(1, args.Int("--runs", 30)), Warmup = args.Int("--warmup", 10),
         };
-        var (graph, weights) = ModelSource.LoadOnnx(path);
+        var (loaded, weights) = ModelSource.LoadOnnx(path);
+        var graph = AtSize(loaded, args, path);
         Lamda.Runtime.ResourceLimits.CheckGraph(graph, weights, path);
         var model = new ModelUnderTest(File.ReadAllBytes(path), graph, path);
         var reference = args.Value("--against") is { } basePath
-            ? new ModelUnderTest(File.ReadAllBytes(basePath), ModelSource.LoadOnnx(basePath).Graph, basePath)
+            ? new ModelUnderTest(File.ReadAllBytes(basePath), AtSize(ModelSource.LoadOnnx(basePath).Graph, args, basePath), basePath)
             : ReferenceNetwork.Build();
         var stats = LatencyMeter.Measure(model.Bytes, graph, options, path, progress);
         var c = LatencyMeter.MeasureAgainst(model, reference, new CompareOptions { Threads = threads }, progress);
