@@ -54,7 +54,7 @@ public class BuildTests : IDisposable
     static (int Code, string Log) Build(string project, params string[] extra) =>
         Dotnet(Path.GetDirectoryName(project)!, ["build", project, "-v:n", "-nodeReuse:false", .. extra]);
 
-    static Dictionary<string, byte[]> EmbeddedResources(string assembly)
+    internal static Dictionary<string, byte[]> EmbeddedResources(string assembly)
     {
         using var stream = File.OpenRead(assembly);
         using var pe = new PEReader(stream);
@@ -110,7 +110,7 @@ public class BuildTests : IDisposable
     }
 
     /// <summary>The <c>lamda.*</c> metadata of a model as an app sees it: through ONNX Runtime's model metadata.</summary>
-    static Dictionary<string, string> LamdaMetadata(byte[] model)
+    internal static Dictionary<string, string> LamdaMetadata(byte[] model)
     {
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model);
         return session.ModelMetadata.CustomMetadataMap.Where(kv => kv.Key.StartsWith("lamda.", StringComparison.Ordinal))
@@ -118,7 +118,7 @@ public class BuildTests : IDisposable
     }
 
     /// <summary>The summary line the task logs for an item at the default verbosity.</summary>
-    static string SummaryOf(string log, string item) =>
+    internal static string SummaryOf(string log, string item) =>
         log.Split('\n').Single(l => l.Contains($"Lamda: {item} on ", StringComparison.Ordinal) && l.Contains("; cache ", StringComparison.Ordinal));
 
     [Fact]
@@ -427,20 +427,44 @@ public class PackageTests : IDisposable
               <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><RootNamespace>Fresh</RootNamespace></PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Lamda.Build" Version="0.1.0" PrivateAssets="all" />
-                <LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="jetson-nano" />
+                <LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="dev.json" Data="data" />
               </ItemGroup>
             </Project>
             """);
+        // A device profile and a data folder of the project's own: both are inputs of the packed targets too.
+        var profilePath = Path.Combine(app, "dev.json");
+        var profile = Latency.DeviceCatalog.BuiltIn.Single(p => p.Name == "jetson-nano") with { Name = "dev" };
+        profile.Save(profilePath);
+        var labels = Path.Combine(app, "data", "val_labels.npy");
+        Npy.WriteImages(Path.Combine(app, "data", "val_images.npy"), count: 8, seed: 1);
+        Npy.WriteLabels(labels, [1, 2, 3, 4, 5, 6, 7, 8]);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using var s = typeof(Program).Assembly.GetManifestResourceStream("Fresh.tinynet.onnx")!;
             System.Console.WriteLine($"embedded {s.Length} bytes");
             """);
-        var build = Run(app, env, "dotnet", "build", "-nodeReuse:false", "-v:n");
+        // The default verbosity names the model and its achieved latency.
+        var build = Run(app, env, "dotnet", "build", "-nodeReuse:false");
         Assert.True(build.Code == 0, build.Log);
-        Assert.Contains("Lamda: adapting models/tinynet.onnx", build.Log);
+        Assert.Matches(@"on dev: budget 0\.600 ms, achieved 0\.\d{3} ms predicted", BuildTests.SummaryOf(build.Log, "models/tinynet.onnx"));
         var run = Run(app, env, "dotnet", "run", "--no-build");
         Assert.True(run.Code == 0, run.Log);
         Assert.Matches(@"embedded \d+ bytes", run.Log);
+        var embedded = BuildTests.EmbeddedResources(Path.Combine(app, "bin", "Debug", "net10.0", "App.dll"))["Fresh.tinynet.onnx"];
+        var meta = BuildTests.LamdaMetadata(embedded);
+        Assert.Equal("dev", meta["lamda.device"]);
+        Assert.Equal(Onnx.ModelProvenance.Sha256(Latency.DeviceProfile.Load(profilePath).ToJson()), meta["lamda.device_profile_sha256"]);
+
+        // Nothing changed: the adapt target is skipped. A recalibrated profile or a changed data file adapts again.
+        Func<(int Code, string Log)> again = () => Run(app, env, "dotnet", "build", "-nodeReuse:false", "-v:n");
+        Assert.Contains("Skipping target \"_LamdaAdaptModels\" because all output files are up-to-date", again().Log);
+        (profile with { Description = profile.Description + " (recalibrated)" }).Save(profilePath);
+        var recalibrated = again();
+        Assert.True(recalibrated.Code == 0, recalibrated.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", recalibrated.Log);
+        Npy.WriteLabels(labels, [0, 0, 0, 0, 1, 1, 1, 1]);
+        var relabelled = again();
+        Assert.True(relabelled.Code == 0, relabelled.Log);
+        Assert.Contains("Lamda: adapting models/tinynet.onnx", relabelled.Log);
 
         // The tool package installs and runs.
         var tools = Path.Combine(root, "tools");
