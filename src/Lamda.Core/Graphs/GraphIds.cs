@@ -8,7 +8,8 @@ public static class GraphIds
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < graph.Inputs.Count; i++) map[graph.Inputs[i].Edge] = "in" + i;
-        for (int i = 0; i < graph.Nodes.Count; i++) map[graph.Nodes[i].Output] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        for (int i = 0; i < graph.Nodes.Count; i++) map[graph.Nodes[i].Output] =
+            i.ToString(System.Globalization.CultureInfo.InvariantCulture);
         for (int i = 0; i < graph.Inputs.Count; i++) graph.Inputs[i] = graph.Inputs[i] with { Edge = map[graph.Inputs[i].Edge] };
         for (int i = 0; i < graph.Outputs.Count; i++) graph.Outputs[i] = graph.Outputs[i] with { Edge = map[graph.Outputs[i].Edge] };
         for (int i = 0; i < graph.Captures.Count; i++) graph.Captures[i] = graph.Captures[i] with { Edge = map[graph.Captures[i].Edge] };

@@ -42,7 +42,8 @@ public static class KernelProfiler
         try
         {
             string file;
-            using (var runner = new ModelRunner(bytes, new RunnerOptions { IntraOpThreads = threads, ProfilePrefix = Path.Combine(folder, "ort") }))
+            using (var runner =
+                new ModelRunner(bytes, new RunnerOptions { IntraOpThreads = threads, ProfilePrefix = Path.Combine(folder, "ort") }))
             {
                 using var run = runner.Prepare(TensorData.RandomInputs(graph));
                 for (int i = 0; i < warmup + runs; i++) run.Run();

@@ -51,7 +51,9 @@ public static class OnnxImporter
                     var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
                     node.Inputs.Add(literal != null ? new LiteralOperand(literal) : new WeightOperand(name));
                 }
-                else throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
+                else throw new
+                    LamdaException(ErrorCodes.InvalidModel,
+                    $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
             }
             var firstOutput = p.Output.FirstOrDefault() ?? node.Id;
             foreach (var a in p.Attribute.OrderBy(a => a.Name, StringComparer.Ordinal))
@@ -68,7 +70,8 @@ public static class OnnxImporter
 
         foreach (var captured in CapturedNames(g))
         {
-            if (tensors.TryGetValue(captured, out var edge)) graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
+            if (tensors.TryGetValue(captured, out var edge))
+                graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
             else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
         }
         weights.Functions.AddRange(model.Functions);
@@ -76,7 +79,9 @@ public static class OnnxImporter
         foreach (var output in g.Output)
         {
             if (!tensors.TryGetValue(output.Name, out var edge))
-                throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt such a model.");
+                throw new LamdaException(ErrorCodes.UnsupportedModel,
+                    $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt " +
+                        "such a model.");
             graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
         }
         ShapeInference.AnnotateChannels(graph, weights);
@@ -92,8 +97,10 @@ public static class OnnxImporter
             case AttributeProto.Types.AttributeType.String: return AttributeValue.FromString(a.S.ToStringUtf8());
             case AttributeProto.Types.AttributeType.Ints: return AttributeValue.FromInts(a.Ints.ToArray());
             case AttributeProto.Types.AttributeType.Floats: return AttributeValue.FromFloats(a.Floats.ToArray());
-            case AttributeProto.Types.AttributeType.Strings: return AttributeValue.FromStrings(a.Strings.Select(s => s.ToStringUtf8()).ToArray());
-            case AttributeProto.Types.AttributeType.Tensor when ConstantPolicy.ShouldInline(a.T, false) && TensorLiteral.FromTensorProto(a.T) is { } lit:
+            case AttributeProto.Types.AttributeType.Strings: return
+                AttributeValue.FromStrings(a.Strings.Select(s => s.ToStringUtf8()).ToArray());
+            case AttributeProto.Types.AttributeType.Tensor when ConstantPolicy.ShouldInline(a.T, false)
+                && TensorLiteral.FromTensorProto(a.T) is { } lit:
                 return AttributeValue.FromTensor(lit);
             case AttributeProto.Types.AttributeType.Tensor:
                 weights.Add(key, a.T);
@@ -140,7 +147,8 @@ public static class OnnxImporter
     public static TensorType TypeOf(ValueInfoProto v, string displayName)
     {
         if (v.Type?.TensorType is not { } tt)
-            throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph input/output '{v.Name}' is not a tensor; Lamda supports tensor inputs and outputs only.");
+            throw new LamdaException(ErrorCodes.UnsupportedModel,
+                $"{displayName}: graph input/output '{v.Name}' is not a tensor; Lamda supports tensor inputs and outputs only.");
         if (tt.Shape == null) return new TensorType(tt.ElemType, null);
         return new TensorType(tt.ElemType, tt.Shape.Dim.Select(d =>
             d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? new Dim(d.DimValue)
@@ -168,7 +176,9 @@ public static class OnnxImporter
             {
                 var stuck = next[0];
                 var missing = stuck.Input.First(i => !available.Contains(i));
-                throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{stuck.Name}' ({stuck.OpType}) reads '{missing}', which is never defined (or the graph has a cycle).");
+                throw new LamdaException(ErrorCodes.InvalidModel,
+                    $"{displayName}: node '{stuck.Name}' ({stuck.OpType}) reads '{missing}', which is never defined (or the graph has a " +
+                        "cycle).");
             }
             pending = next;
         }
