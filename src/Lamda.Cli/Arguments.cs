@@ -77,7 +77,7 @@ public sealed class Arguments
 
     public void NoMorePositionals(int expected)
     {
-        if (positionals.Count > expected) throw new
-            LamdaException(ErrorCodes.BadArgument, $"unexpected argument '{positionals[expected]}' for 'lamda {command}'.");
+        if (positionals.Count > expected) throw new LamdaException(
+            ErrorCodes.BadArgument, $"unexpected argument '{positionals[expected]}' for 'lamda {command}'.");
     }
 }

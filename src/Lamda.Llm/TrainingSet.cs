@@ -97,8 +97,8 @@ public static class TrainingSet
             };
             progress?.Report($"{name}: variant {v + 1}/{options.VariantsPerModel}: {latency:F3} ms {source} " +
                 $"({100 * latency / baseMs:F0}% of base)");
-            yield return new
-                TrainingExample(messages, name, v, options.Device.Name, Math.Round(latency, 6), source, Math.Round(baseMs, 6), hash, file);
+            yield return new TrainingExample(
+                messages, name, v, options.Device.Name, Math.Round(latency, 6), source, Math.Round(baseMs, 6), hash, file);
             v++;
         }
     }

@@ -28,8 +28,8 @@ public static class ModelSource
     public static string ReadText(string path)
     {
         if (Directory.Exists(path)) throw new LamdaException(ErrorCodes.InvalidModel, $"{path}: is a directory, not a LamdaText file.");
-        if (!File.Exists(path)) throw new
-            LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the LamdaText file.");
+        if (!File.Exists(path)) throw new LamdaException(
+            ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the LamdaText file.");
         return File.ReadAllText(path);
     }
 

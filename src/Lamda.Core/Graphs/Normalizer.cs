@@ -93,11 +93,11 @@ public static class Normalizer
                     return new WeightOperand(name);
                 case ("value_int", AttributeKind.Int): return new LiteralOperand(TensorLiteral.Int64([v!.Value.Int], []));
                 case ("value_ints", AttributeKind.Ints): return new LiteralOperand(TensorLiteral.Int64(v!.Value.Ints));
-                case ("value_float", AttributeKind.Float): return new
-                    LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [v!.Value.Float]));
-                case ("value_floats", AttributeKind.Floats): return new
-                    LiteralOperand(new
-                    TensorLiteral(DataTypes.Float, [v!.Value.Floats.Length], null, v.Value.Floats.Select(f => (double)f).ToArray()));
+                case ("value_float", AttributeKind.Float): return new LiteralOperand(
+                    new TensorLiteral(DataTypes.Float, [], null, [v!.Value.Float]));
+                case ("value_floats", AttributeKind.Floats): return new LiteralOperand(
+                    new TensorLiteral(
+                    DataTypes.Float, [v!.Value.Floats.Length], null, v.Value.Floats.Select(f => (double)f).ToArray()));
             }
             return null;
         }

@@ -103,8 +103,8 @@ public static class DeviceCatalog
         if (device == Host)
             return hostProfile != null ? hostProfile() : HostProfiles.GetOrCreate(null);
         return BuiltIn.FirstOrDefault(p => p.Name == device)
-            ?? throw new
-                LamdaException(ErrorCodes.UnknownDevice,
+            ?? throw new LamdaException(
+                ErrorCodes.UnknownDevice,
                 $"unknown device '{device}'. Known devices: {string.Join(", ", Names)}; or pass the path of a profile made with 'lamda " +
                     "device-profile -o FILE'.");
     }

@@ -149,8 +149,8 @@ public sealed record DeviceProfile
                 $"{displayName}: not a valid device profile ({e.Message}). Re-create it with 'lamda device-profile -o FILE' on the device.",
                 e);
         }
-        if (p == null) throw new
-            LamdaException(ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
+        if (p == null) throw new LamdaException(
+            ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
         p.Validate(displayName);
         return p;
     }
@@ -164,8 +164,8 @@ public sealed record DeviceProfile
     void Validate(string displayName)
     {
         void Fail(string what)
-            => throw new
-            LamdaException(ErrorCodes.BadProfile,
+            => throw new LamdaException(
+            ErrorCodes.BadProfile,
             $"{displayName}: {what}. Re-create the profile with 'lamda device-profile -o FILE' on the device.");
         if (RetiredSchemas.TryGetValue(Schema, out var why))
             Fail($"schema '{Schema}' is no longer read ({why}; this Lamda reads {CurrentSchema})");

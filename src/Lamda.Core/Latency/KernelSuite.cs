@@ -64,60 +64,69 @@ public static class KernelSuite
         Convs(KernelClass.Conv, 30 * scale, () => rng.Next(6) switch { 0 => 5, 1 => 7, _ => 3 }, false);
         Convs(KernelClass.Pointwise, 25 * scale, () => 1, false);
         Convs(KernelClass.Depthwise, 18 * scale, () => rng.Next(3) == 0 ? 5 : 3, true);
+        AddOperatorKernels(Add, Pick, rng, scale);
+        AddFamilyKernels(Add, Pick, rng, scale);
+        return list;
+    }
+
+    /// <summary>One kernel class per loop: grouped Conv, Gemm, pooling, global pooling, elementwise, Concat and copies.</summary>
+    static void AddOperatorKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng,
+        int scale)
+    {
         for (int i = 0; i < 4 * scale; i++)
         {
-            long hw = Pick([14, 28, 56]), c = Pick([32, 64, 128]), groups = Pick([2, 4, 8]);
-            Add(KernelClass.GroupConv, $"gconv {c} g{groups} {hw}x{hw}",
-                b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: groups)), "y"), 1, c, hw, hw);
+            long hw = pick([14, 28, 56]), c = pick([32, 64, 128]), groups = pick([2, 4, 8]);
+            add(KernelClass.GroupConv, $"gconv {c} g{groups} {hw}x{hw}",
+                b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: groups)), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 10 * scale; i++)
         {
-            long cin = Pick([64, 128, 256, 512, 576, 1024, 1280, 2048]), cout = Pick([10, 100, 256, 1000]);
+            long cin = pick([64, 128, 256, 512, 576, 1024, 1280, 2048]), cout = pick([10, 100, 256, 1000]);
             bool act = rng.Next(2) == 0;
-            Add(KernelClass.Gemm, $"gemm {cin}->{cout}{(act ? " +relu" : "")}",
-                b => { var y = b.Gemm(new EdgeOperand("in0"), cout); b.Output(act ? b.Relu(y) : y, "y"); }, 1, cin);
+            add(KernelClass.Gemm, $"gemm {cin}->{cout}{(act ? " +relu" : "")}",
+                b => { var y = b.Gemm(new EdgeOperand("in0"), cout); b.Output(act ? b.Relu(y) : y, "y"); }, [1, cin]);
         }
         for (int i = 0; i < 8 * scale; i++)
         {
-            long hw = Pick([14, 28, 56, 112]), c = Pick([16, 32, 64, 128, 256]), k = rng.Next(2) == 0 ? 2 : 3;
+            long hw = pick([14, 28, 56, 112]), c = pick([16, 32, 64, 128, 256]), k = rng.Next(2) == 0 ? 2 : 3;
             string op = rng.Next(3) == 0 ? "AveragePool" : "MaxPool";
-            Add(KernelClass.Pool, $"{op} {c} k{k} {hw}x{hw}", b => b.Output(b.Op(op, [new EdgeOperand("in0")],
+            add(KernelClass.Pool, $"{op} {c} k{k} {hw}x{hw}", b => b.Output(b.Op(op, [new EdgeOperand("in0")],
                 ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts(k == 3 ? [1, 1, 1, 1] : [0, 0, 0, 0])),
-                    ("strides", AttributeValue.FromInts([2, 2]))), "y"), 1, c, hw, hw);
+                    ("strides", AttributeValue.FromInts([2, 2]))), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56]), c = Pick([64, 256, 512, 1024, 1280]);
-            Add(KernelClass.GlobalPool, $"gap {c} {hw}x{hw}",
-                b => b.Output(b.GlobalAveragePool(new EdgeOperand("in0")), "y"), 1, c, hw, hw);
+            long hw = pick([7, 14, 28, 56]), c = pick([64, 256, 512, 1024, 1280]);
+            add(KernelClass.GlobalPool, $"gap {c} {hw}x{hw}",
+                b => b.Output(b.GlobalAveragePool(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 12 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56, 112]), c = Pick([16, 32, 64, 128, 256]);
+            long hw = pick([7, 14, 28, 56, 112]), c = pick([16, 32, 64, 128, 256]);
             int kind = rng.Next(4);
-            Add(KernelClass.Elementwise, $"eltwise {(kind switch { 0 => "add", 1 => "mul", 2 => "relu", _ => "sigmoid" })} {c} {hw}x{hw}",
+            add(KernelClass.Elementwise, $"eltwise {(kind switch { 0 => "add", 1 => "mul", 2 => "relu", _ => "sigmoid" })} {c} {hw}x{hw}",
                 b =>
             {
                 var x = new EdgeOperand("in0");
                 var y = kind switch { 0 => b.Add(x, x), 1 => b.Op("Mul", [x, x]), 2 => b.Relu(x), _ => b.Op("Sigmoid", [x]) };
                 b.Output(y, "y");
-            }, 1, c, hw, hw);
+            }, [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56]), c = Pick([16, 32, 64, 128]);
+            long hw = pick([7, 14, 28, 56]), c = pick([16, 32, 64, 128]);
             int parts = rng.Next(2, 5);
-            Add(KernelClass.Concat, $"concat {parts}x{c} {hw}x{hw}", b =>
+            add(KernelClass.Concat, $"concat {parts}x{c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
                 b.Output(b.Concat(Enumerable.Range(0, parts).Select(_ => x).ToArray()), "y");
-            }, 1, c, hw, hw);
+            }, [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([14, 28, 56]), c = Pick([32, 64, 128, 232]);
+            long hw = pick([14, 28, 56]), c = pick([32, 64, 128, 232]);
             bool transpose = rng.Next(2) == 0;
-            Add(KernelClass.Copy, $"{(transpose ? "shuffle" : "slice")} {c} {hw}x{hw}", b =>
+            add(KernelClass.Copy, $"{(transpose ? "shuffle" : "slice")} {c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
                 if (transpose)
@@ -128,10 +137,8 @@ public static class KernelSuite
                 else b.Output(b.Op("Slice",
                     [x, new LiteralOperand(TensorLiteral.Int64([0])), new LiteralOperand(TensorLiteral.Int64([c / 2])),
                     new LiteralOperand(TensorLiteral.Int64([1]))]), "y");
-            }, 1, c, hw, hw);
+            }, [1, c, hw, hw]);
         }
-        AddFamilyKernels(Add, Pick, rng, scale);
-        return list;
     }
 
     /// <summary>

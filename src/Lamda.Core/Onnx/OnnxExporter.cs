@@ -94,8 +94,8 @@ public static class OnnxExporter
                     p.Type = AttributeProto.Types.AttributeType.Tensor;
                     p.T = t.Clone();
                 }
-                else throw new
-                    LamdaException(ErrorCodes.MissingWeight,
+                else throw new LamdaException(
+                    ErrorCodes.MissingWeight,
                     $"node {n.Id} ({n.Op}) attribute {a.Name} refers to @{v.Reference}, which {weights.Source} does not contain. Use the " +
                         "base model the text was made from.");
                 break;

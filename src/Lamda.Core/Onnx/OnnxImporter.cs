@@ -41,20 +41,7 @@ public static class OnnxImporter
                 OutputCount = Math.Max(1, p.Output.Count),
             };
             for (int slot = 0; slot < p.Input.Count; slot++)
-            {
-                var name = p.Input[slot];
-                if (name.Length == 0) node.Inputs.Add(EmptyOperand.Instance);
-                else if (tensors.TryGetValue(name, out var edge)) node.Inputs.Add(edge);
-                else if (initializers.TryGetValue(name, out var init))
-                {
-                    bool weightSlot = OperatorCatalog.IsWeightSlot(p.OpType, slot) && p.Domain is "" or "ai.onnx";
-                    var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
-                    node.Inputs.Add(literal != null ? new LiteralOperand(literal) : new WeightOperand(name));
-                }
-                else throw new
-                    LamdaException(ErrorCodes.InvalidModel,
-                    $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
-            }
+                node.Inputs.Add(ImportInput(p, slot, tensors, initializers, displayName));
             var firstOutput = p.Output.FirstOrDefault() ?? node.Id;
             foreach (var a in p.Attribute.OrderBy(a => a.Name, StringComparer.Ordinal))
                 node.Attributes.Add(new NodeAttribute(a.Name, ImportAttribute(a, $"{firstOutput}#{a.Name}", weights)));
@@ -86,6 +73,23 @@ public static class OnnxImporter
         }
         ShapeInference.AnnotateChannels(graph, weights);
         return (graph, weights);
+    }
+
+    // An input slot reads an edge, an initializer (inlined when small and not a weight slot, else a weight) or nothing.
+    static Operand ImportInput(NodeProto p, int slot, Dictionary<string, EdgeOperand> tensors,
+        Dictionary<string, TensorProto> initializers, string displayName)
+    {
+        var name = p.Input[slot];
+        if (name.Length == 0) return EmptyOperand.Instance;
+        if (tensors.TryGetValue(name, out var edge)) return edge;
+        if (initializers.TryGetValue(name, out var init))
+        {
+            bool weightSlot = OperatorCatalog.IsWeightSlot(p.OpType, slot) && p.Domain is "" or "ai.onnx";
+            var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
+            return literal != null ? new LiteralOperand(literal) : new WeightOperand(name);
+        }
+        throw new LamdaException(ErrorCodes.InvalidModel,
+            $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
     }
 
     static AttributeValue ImportAttribute(AttributeProto a, string key, WeightStore weights)

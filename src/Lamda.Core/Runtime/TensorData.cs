@@ -25,8 +25,8 @@ public sealed record TensorData(int ElemType, long[] Shape, Array Values)
         {
             var shape =
                 (i.Type.Dims
-                ?? throw new
-                LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
+                ?? throw new LamdaException(
+                ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
                 .Select(d => d.IsKnown ? d.Value : 1).ToArray();
             ResourceLimits.CheckInput("model", i.Name, shape, i.Type.ElemType);
             long count = shape.Aggregate(1L, (a, d) => a * d);
@@ -40,8 +40,8 @@ public sealed record TensorData(int ElemType, long[] Shape, Array Values)
                     => new TensorData(DataTypes.Int32, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(0, 4)).ToArray()),
                 DataTypes.Bool
                     => new TensorData(DataTypes.Bool, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(2) == 1).ToArray()),
-                _ => throw new
-                    LamdaException(ErrorCodes.UnsupportedModel,
+                _ => throw new LamdaException(
+                    ErrorCodes.UnsupportedModel,
                     $"input '{i.Name}' has element type {DataTypes.Name(i.Type.ElemType)}; Lamda feeds f32, i64, i32 and bool inputs."),
             };
         }

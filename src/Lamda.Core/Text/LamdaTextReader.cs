@@ -35,8 +35,8 @@ public static class LamdaTextReader
                 var keyword = c.PeekWord();
                 if (!sawModel)
                 {
-                    if (keyword != "model") throw
-                        c.Error(TextCodes.BadHeader, "expected the 'model ir=N opset=N' line after 'lamdatext 1'");
+                    if (keyword != "model")
+                        throw c.Error(TextCodes.BadHeader, "expected the 'model ir=N opset=N' line after 'lamdatext 1'");
                     ParseModel(c, state.Graph);
                     sawModel = true;
                 }
@@ -52,8 +52,8 @@ public static class LamdaTextReader
             }
         }
         if (!sawMagic || !sawModel)
-            state.Diagnostics.Add(new
-                TextDiagnostic(TextCodes.BadHeader, file, 1, 1, "not LamdaText: expected 'lamdatext 1' and a 'model' line"));
+            state.Diagnostics.Add(new TextDiagnostic(
+                TextCodes.BadHeader, file, 1, 1, "not LamdaText: expected 'lamdatext 1' and a 'model' line"));
         state.CheckOutputs();
         diagnostics = state.Diagnostics;
         return diagnostics.Count == 0 ? state.Graph : null;
@@ -86,20 +86,20 @@ public static class LamdaTextReader
             foreach (var (v, line, col) in PendingOutputs)
             {
                 if (!Edges.TryGetValue(v.Edge, out var count))
-                    Diagnostics.Add(new
-                        TextDiagnostic(TextCodes.DanglingEdge, file, line, col,
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
                         $"output '{v.Name}' refers to %{v.Key}, which no node defines"));
                 else if (v.Index >= count)
-                    Diagnostics.Add(new
-                        TextDiagnostic(TextCodes.DanglingEdge, file, line, col,
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
                         $"output '{v.Name}' refers to %{v.Key}, but %{v.Edge} has {count} output(s)"));
                 if (!names.Add(v.Name))
                     Diagnostics.Add(new TextDiagnostic(TextCodes.DuplicateId, file, line, col, $"output name '{v.Name}' is used twice"));
             }
             foreach (var (v, line, col) in PendingCaptures)
                 if (!Edges.TryGetValue(v.Edge, out var count) || v.Index >= count)
-                    Diagnostics.Add(new
-                        TextDiagnostic(TextCodes.DanglingEdge, file, line, col,
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
                         $"capture '{v.Name}' refers to %{v.Key}, which no node defines"));
         }
     }
@@ -110,12 +110,12 @@ public static class LamdaTextReader
     static void ParseMagic(Cursor c)
     {
         var word = c.ReadWord();
-        if (word != Syntax.Magic) throw
-            c.Error(TextCodes.BadHeader, $"not LamdaText: the first line must be '{Syntax.Magic} {Syntax.Version}'");
+        if (word != Syntax.Magic)
+            throw c.Error(TextCodes.BadHeader, $"not LamdaText: the first line must be '{Syntax.Magic} {Syntax.Version}'");
         c.Spaces();
         var ver = c.ReadWord();
-        if (ver != Syntax.Int(Syntax.Version)) throw
-            c.Error(TextCodes.BadHeader, $"unsupported LamdaText version '{ver}'; this Lamda reads version {Syntax.Version}");
+        if (ver != Syntax.Int(Syntax.Version))
+            throw c.Error(TextCodes.BadHeader, $"unsupported LamdaText version '{ver}'; this Lamda reads version {Syntax.Version}");
         c.End();
     }
 
@@ -131,8 +131,8 @@ public static class LamdaTextReader
             if (key == "ir") g.IrVersion = value;
             else if (key == "opset") g.Opsets.Add(new OpsetId("", value));
             else if (key.StartsWith("opset.", StringComparison.Ordinal)) g.Opsets.Add(new OpsetId(key["opset.".Length..], value));
-            else throw new
-                ParseError(TextCodes.BadHeader, c.LineNumber, col,
+            else throw new ParseError(
+                TextCodes.BadHeader, c.LineNumber, col,
                 $"unknown model property '{key}' (expected ir, opset or opset.<domain>)");
         }
         c.End();
@@ -159,11 +159,11 @@ public static class LamdaTextReader
         var value = new GraphValue(edge, name, type) { Index = index };
         if (isInput)
         {
-            if (index != 0) throw new
-                ParseError(TextCodes.Syntax, c.LineNumber, col, "a graph input is a single edge; drop the '.N' suffix");
+            if (index != 0) throw new ParseError(
+                TextCodes.Syntax, c.LineNumber, col, "a graph input is a single edge; drop the '.N' suffix");
             if (!s.Edges.TryAdd(edge, 1)) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"edge %{edge} is defined twice");
-            if (s.Graph.Inputs.Any(i => i.Name == name)) throw new
-                ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"input name '{name}' is used twice");
+            if (s.Graph.Inputs.Any(i => i.Name == name)) throw new ParseError(
+                TextCodes.DuplicateId, c.LineNumber, col, $"input name '{name}' is used twice");
             s.Graph.Inputs.Add(value);
         }
         else
@@ -186,8 +186,8 @@ public static class LamdaTextReader
     {
         int col = c.Column;
         var dtype = c.ReadWhile(char.IsAsciiLetterOrDigit);
-        if (!DataTypes.TryParse(dtype, out var et)) throw new
-            ParseError(TextCodes.Syntax, c.LineNumber, col, $"unknown element type '{dtype}' (expected f32, i64, ...)");
+        if (!DataTypes.TryParse(dtype, out var et)) throw new ParseError(
+            TextCodes.Syntax, c.LineNumber, col, $"unknown element type '{dtype}' (expected f32, i64, ...)");
         c.Expect('[');
         if (c.TryConsume('*')) { c.Expect(']'); return new TensorType(et, null); }
         var dims = new List<Dim>();
@@ -222,10 +222,24 @@ public static class LamdaTextReader
 
     static void ParseNode(Cursor c, State s)
     {
+        var (node, opCol) = ParseOperator(c, s);
+        ParseInputs(c, s, node);
+        int outCol = ParseOutput(c, node);
+        ParseAttributes(c, node);
+        c.End();
+        CheckSignature(node, c, opCol);
+        if (!s.Edges.TryAdd(node.Output, node.OutputCount))
+            throw new ParseError(TextCodes.DuplicateId, c.LineNumber, outCol, $"edge %{node.Output} is defined twice");
+        s.Graph.Nodes.Add(node);
+    }
+
+    // "nID Op": the node id (new in this graph) and a known operator, with its column for signature errors.
+    static (Node Node, int OpCol) ParseOperator(Cursor c, State s)
+    {
         int idCol = c.Column;
         var id = c.ReadWhile(Syntax.IsIdChar);
-        if (id.Length == 0 || char.IsAsciiDigit(id[0])) throw
-            c.Error(TextCodes.Syntax, "expected a node line: 'nID Op(inputs) -> %out ch=IN:OUT attributes'");
+        if (id.Length == 0 || char.IsAsciiDigit(id[0]))
+            throw c.Error(TextCodes.Syntax, "expected a node line: 'nID Op(inputs) -> %out ch=IN:OUT attributes'");
         if (!s.NodeIds.Add(id)) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, idCol, $"node id {id} is defined twice");
         c.Spaces();
         int opCol = c.Column;
@@ -235,7 +249,12 @@ public static class LamdaTextReader
         string domain = sep < 0 ? "" : opToken[..sep], op = opToken[(sep + 1)..];
         if (!OperatorCatalog.IsKnown(domain, op))
             throw new ParseError(TextCodes.UnknownOperator, c.LineNumber, opCol, $"unknown operator '{op}'{Suggest(op)}");
-        var node = new Node(id, op, "") { Domain = domain };
+        return (new Node(id, op, "") { Domain = domain }, opCol);
+    }
+
+    // "(operand, ...)" after the operator.
+    static void ParseInputs(Cursor c, State s, Node node)
+    {
         c.Spaces();
         c.Expect('(');
         c.Spaces();
@@ -244,18 +263,23 @@ public static class LamdaTextReader
             do
             {
                 c.Spaces();
-                node.Inputs.Add(ParseOperand(c, s, id));
+                node.Inputs.Add(ParseOperand(c, s, node.Id));
                 c.Spaces();
             } while (c.TryConsume(','));
             c.Expect(')');
         }
+    }
+
+    // "-> %out[*N] ch=IN:OUT"; returns the output's column for the duplicate-edge error.
+    static int ParseOutput(Cursor c, Node node)
+    {
         c.Spaces();
         c.Expect('-'); c.Expect('>');
         c.Spaces();
         int outCol = c.Column;
         var (output, outIndex) = ParseEdgeRef(c);
-        if (outIndex != 0) throw new
-            ParseError(TextCodes.Syntax, c.LineNumber, outCol,
+        if (outIndex != 0) throw new ParseError(
+            TextCodes.Syntax, c.LineNumber, outCol,
             "a node's output id has no '.N' suffix; extra outputs are declared with '*N'");
         node.Output = output;
         if (c.TryConsume('*'))
@@ -271,21 +295,22 @@ public static class LamdaTextReader
         node.InChannels = ParseChannel(c);
         c.Expect(':');
         node.OutChannels = ParseChannel(c);
+        return outCol;
+    }
+
+    // " name=value" pairs up to the end of the line, each name once.
+    static void ParseAttributes(Cursor c, Node node)
+    {
         while (c.Spaces() && !c.AtEnd)
         {
             int col = c.Column;
             var name = c.ReadWhile(Syntax.IsIdChar);
             if (name.Length == 0) throw c.Error(TextCodes.Syntax, "expected an attribute 'name=value'");
             c.Expect('=');
-            if (node.Attribute(name) != null) throw new
-                ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"attribute {name} is given twice");
+            if (node.Attribute(name) != null) throw new ParseError(
+                TextCodes.DuplicateId, c.LineNumber, col, $"attribute {name} is given twice");
             node.Attributes.Add(new NodeAttribute(name, ParseAttribute(c)));
         }
-        c.End();
-        CheckSignature(node, c, opCol);
-        if (!s.Edges.TryAdd(output, node.OutputCount))
-            throw new ParseError(TextCodes.DuplicateId, c.LineNumber, outCol, $"edge %{output} is defined twice");
-        s.Graph.Nodes.Add(node);
     }
 
     static void CheckSignature(Node node, Cursor c, int col)
@@ -372,8 +397,8 @@ public static class LamdaTextReader
             c.Expect('}');
         }
         long got = real ? reals.Count : ints.Count;
-        if (got != expected) throw new
-            ParseError(TextCodes.BadNumber, c.LineNumber, col,
+        if (got != expected) throw new ParseError(
+            TextCodes.BadNumber, c.LineNumber, col,
             $"literal has shape [{string.Join(",", dims)}] ({expected} values) but lists {got}");
         return new TensorLiteral(et, dims.ToArray(), real ? null : ints.ToArray(), real ? reals.ToArray() : null);
     }
@@ -391,8 +416,8 @@ public static class LamdaTextReader
             return AttributeValue.FromTensor(ParseLiteral(c));
         }
         var number = c.PeekNumber();
-        if (number.Length == 0) throw
-            c.Error(TextCodes.Syntax, "expected an attribute value: a number, \"string\", [list], literal or @reference");
+        if (number.Length == 0)
+            throw c.Error(TextCodes.Syntax, "expected an attribute value: a number, \"string\", [list], literal or @reference");
         return IsReal(number) ? AttributeValue.FromFloat((float)c.ReadReal(true)) : AttributeValue.FromInt(c.ReadInt());
     }
 
@@ -513,8 +538,8 @@ public static class LamdaTextReader
 
         public void Expect(char ch)
         {
-            if (Peek != ch) throw
-                Error(TextCodes.Syntax, AtEnd ? $"expected '{ch}' but the line ends" : $"expected '{ch}' but found '{Peek}'");
+            if (Peek != ch)
+                throw Error(TextCodes.Syntax, AtEnd ? $"expected '{ch}' but the line ends" : $"expected '{ch}' but found '{Peek}'");
             pos++;
         }
 
