@@ -65,11 +65,12 @@ public static class KernelSuite
         Convs(KernelClass.Pointwise, 25 * scale, () => 1, false);
         Convs(KernelClass.Depthwise, 18 * scale, () => rng.Next(3) == 0 ? 5 : 3, true);
         AddOperatorKernels(Add, Pick, rng, scale);
+        AddLayoutKernels(Add, Pick, rng, scale);
         AddFamilyKernels(Add, Pick, rng, scale);
         return list;
     }
 
-    /// <summary>One kernel class per loop: grouped Conv, Gemm, pooling, global pooling, elementwise, Concat and copies.</summary>
+    /// <summary>Grouped Conv, Gemm, pooling and global pooling kernels.</summary>
     static void AddOperatorKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng,
         int scale)
     {
@@ -100,6 +101,12 @@ public static class KernelSuite
             add(KernelClass.GlobalPool, $"gap {c} {hw}x{hw}",
                 b => b.Output(b.GlobalAveragePool(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
         }
+    }
+
+    /// <summary>Elementwise, Concat and copy (channel shuffle or slice) kernels.</summary>
+    static void AddLayoutKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng,
+        int scale)
+    {
         for (int i = 0; i < 12 * scale; i++)
         {
             long hw = pick([7, 14, 28, 56, 112]), c = pick([16, 32, 64, 128, 256]);

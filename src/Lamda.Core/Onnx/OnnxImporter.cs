@@ -31,6 +31,32 @@ public static class OnnxImporter
             tensors[input.Name] = new EdgeOperand(id);
         }
 
+        ImportNodes(g, graph, tensors, initializers, weights, displayName);
+
+        foreach (var captured in CapturedNames(g))
+        {
+            if (tensors.TryGetValue(captured, out var edge))
+                graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
+            else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
+        }
+        weights.Functions.AddRange(model.Functions);
+
+        foreach (var output in g.Output)
+        {
+            if (!tensors.TryGetValue(output.Name, out var edge))
+                throw new LamdaException(ErrorCodes.UnsupportedModel,
+                    $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt " +
+                        "such a model.");
+            graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
+        }
+        ShapeInference.AnnotateChannels(graph, weights);
+        return (graph, weights);
+    }
+
+    // Nodes in topological order, numbered n0, n1, ...; their outputs join the tensor-name map for later readers.
+    static void ImportNodes(GraphProto g, Graph graph, Dictionary<string, EdgeOperand> tensors,
+        Dictionary<string, TensorProto> initializers, WeightStore weights, string displayName)
+    {
         var nodes = TopologicalOrder(g, initializers.Keys, displayName);
         for (int i = 0; i < nodes.Count; i++)
         {
@@ -54,25 +80,6 @@ public static class OnnxImporter
             }
             graph.Nodes.Add(node);
         }
-
-        foreach (var captured in CapturedNames(g))
-        {
-            if (tensors.TryGetValue(captured, out var edge))
-                graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
-            else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
-        }
-        weights.Functions.AddRange(model.Functions);
-
-        foreach (var output in g.Output)
-        {
-            if (!tensors.TryGetValue(output.Name, out var edge))
-                throw new LamdaException(ErrorCodes.UnsupportedModel,
-                    $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt " +
-                        "such a model.");
-            graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
-        }
-        ShapeInference.AnnotateChannels(graph, weights);
-        return (graph, weights);
     }
 
     // An input slot reads an edge, an initializer (inlined when small and not a weight slot, else a weight) or nothing.
