@@ -1,7 +1,7 @@
 namespace Lamda.Graphs;
 
 /// <summary>Gives a graph canonical ids: inputs <c>%in0..</c>, node i is <c>n{i}</c> with output edge <c>%{i}</c>.</summary>
-public static class GraphIds
+internal static class GraphIds
 {
     /// <summary>Renumbers in place; returns old edge key -> new edge key for outputs of nodes.</summary>
     public static Dictionary<string, string> Renumber(Graph graph)

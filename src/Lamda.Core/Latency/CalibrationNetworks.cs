@@ -13,7 +13,7 @@ namespace Lamda.Latency;
 /// profiles them layer by layer (<see cref="KernelProfiler"/>). They are generated from a seed, never taken
 /// from the models being predicted: the benchmark stays an honest test of generalization.
 /// </summary>
-public static class CalibrationNetworks
+internal static class CalibrationNetworks
 {
     public const int Families = 10;
 

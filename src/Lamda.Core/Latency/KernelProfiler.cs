@@ -19,7 +19,7 @@ public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms)> Ker
 /// the predictor is calibrated on kernels timed inside whole networks. Profiled nodes are matched to Lamda's
 /// kernels by name: ORT names a node it rewrites after the output value of the node it replaces.
 /// </summary>
-public static class KernelProfiler
+internal static class KernelProfiler
 {
     public static KernelProfile Profile(Graph graph, WeightStore weights, int threads = 1, int runs = 20, int warmup = 5)
     {

@@ -12,7 +12,7 @@ public sealed record KernelSample(string Class, Kernel Kernel, double Ms, string
 /// activation fusions ONNX Runtime forms), Gemm/MatMul, pooling, elementwise, Concat and data movement.
 /// Each kernel is a one-kernel ONNX model measured with the same protocol as whole models.
 /// </summary>
-public static class KernelSuite
+internal static class KernelSuite
 {
     static readonly long[] Resolutions = [7, 14, 28, 56, 112];
     // Block-aligned widths and the misaligned ones that width scaling produces (the runtime treats them very differently).

@@ -204,7 +204,7 @@ public static class ProfileBuilder
 }
 
 /// <summary>Non-negative least squares on relative error, by coordinate descent (a handful of variables).</summary>
-public static class Nnls
+internal static class Nnls
 {
     /// <summary>
     /// Minimizes sum(((x_i . c) - y_i) / w_i)^2 subject to c &gt;= 0 (except where <paramref name="signed"/> is true);
