@@ -78,7 +78,8 @@ public sealed record
         }
         if (architecture == null) throw Bad(path, "has no general.architecture; it is not a language model GGUF.");
         if (vocabulary == 0)
-            throw Bad(path, "has no tokenizer (tokenizer.ggml.tokens); Lamda needs the model's own tokenizer to count and constrain tokens.");
+            throw Bad(path,
+                "has no tokenizer (tokenizer.ggml.tokens); Lamda needs the model's own tokenizer to count and constrain tokens.");
         int? context = integers.TryGetValue(architecture + ".context_length", out var c) ? (int)Math.Min(c, int.MaxValue) : null;
         return new GgufFile(path, version, architecture, name, context, vocabulary, template);
     }
