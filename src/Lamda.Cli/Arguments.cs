@@ -60,20 +60,24 @@ public sealed class Arguments
 
     public string? Value(string name) => values.GetValueOrDefault(name);
 
-    public string Required(string name) => Value(name) ?? throw new LamdaException(ErrorCodes.BadArgument, $"'lamda {command}' needs {name}. Run 'lamda {command} --help'.");
+    public string Required(string name) => Value(name)
+        ?? throw new LamdaException(ErrorCodes.BadArgument, $"'lamda {command}' needs {name}. Run 'lamda {command} --help'.");
 
     public int Int(string name, int fallback)
     {
         var v = Value(name);
         if (v == null) return fallback;
-        return int.TryParse(v, out var i) && i >= 0 ? i : throw new LamdaException(ErrorCodes.BadArgument, $"{name} must be a non-negative integer, got '{v}'.");
+        return int.TryParse(v, out var i) && i >= 0 ? i
+            : throw new LamdaException(ErrorCodes.BadArgument, $"{name} must be a non-negative integer, got '{v}'.");
     }
 
     public string Positional(int index, string what) =>
-        index < positionals.Count ? positionals[index] : throw new LamdaException(ErrorCodes.BadArgument, $"'lamda {command}' needs {what}. Run 'lamda {command} --help'.");
+        index < positionals.Count ? positionals[index]
+            : throw new LamdaException(ErrorCodes.BadArgument, $"'lamda {command}' needs {what}. Run 'lamda {command} --help'.");
 
     public void NoMorePositionals(int expected)
     {
-        if (positionals.Count > expected) throw new LamdaException(ErrorCodes.BadArgument, $"unexpected argument '{positionals[expected]}' for 'lamda {command}'.");
+        if (positionals.Count > expected) throw new LamdaException(
+            ErrorCodes.BadArgument, $"unexpected argument '{positionals[expected]}' for 'lamda {command}'.");
     }
 }

@@ -56,7 +56,8 @@ namespace Lamda.Cli
             }
             catch (Exception e)
             {
-                stderr.WriteLine($"lamda {command.Name}: internal error: {e.GetType().Name}: {e.Message}. This is a bug in Lamda; please report it with the input that caused it.");
+                stderr.WriteLine($"lamda {command.Name}: internal error: {e.GetType().Name}: {e.Message}. This is a bug in Lamda; please " +
+                    "report it with the input that caused it.");
                 if (Environment.GetEnvironmentVariable("LAMDA_DEBUG") == "1") stderr.WriteLine(e);
                 return 2;
             }

@@ -7,7 +7,8 @@ namespace Lamda.Llm;
 /// (llama.cpp's own failure on a wrong file is an opaque null handle), its architecture, trained context
 /// length, vocabulary size and whether it carries a chat template. Tensor data is never read.
 /// </summary>
-public sealed record GgufFile(string Path, uint Version, string Architecture, string? Name, int? ContextLength, int VocabularySize, bool HasChatTemplate)
+public sealed record
+    GgufFile(string Path, uint Version, string Architecture, string? Name, int? ContextLength, int VocabularySize, bool HasChatTemplate)
 {
     const uint Magic = 0x46554747; // "GGUF" read little-endian
 
@@ -15,47 +16,14 @@ public sealed record GgufFile(string Path, uint Version, string Architecture, st
     public static GgufFile Read(string path, string what = "--llm-model")
     {
         if (!File.Exists(path))
-            throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: the LLM model file ({what}) does not exist; give the path of a GGUF model (for example a Qwen2.5-Coder GGUF from Hugging Face).");
+            throw new LamdaException(ErrorCodes.FileNotFound,
+                $"{path}: the LLM model file ({what}) does not exist; give the path of a GGUF model (for example a Qwen2.5-Coder GGUF " +
+                    "from Hugging Face).");
         try
         {
             using var stream = File.OpenRead(path);
             using var r = new BinaryReader(stream, Encoding.UTF8);
-            if (stream.Length < 24 || r.ReadUInt32() != Magic)
-                throw Bad(path, "is not a GGUF file (no 'GGUF' magic); Lamda's LLM generator needs a llama.cpp GGUF model, not ONNX, safetensors or a PyTorch checkpoint. Convert it with llama.cpp's convert_hf_to_gguf.py.");
-            uint version = r.ReadUInt32();
-            if (version is < 2 or > 3)
-                throw Bad(path, $"is GGUF version {version}; versions 2 and 3 are supported.");
-            ulong tensors = r.ReadUInt64(), count = r.ReadUInt64();
-            if (tensors > 1_000_000 || count > 1_000_000) throw Bad(path, "has an implausible header (corrupt or truncated).");
-            string? architecture = null, name = null;
-            bool template = false;
-            int vocabulary = 0;
-            var integers = new Dictionary<string, long>(StringComparer.Ordinal);
-            for (ulong i = 0; i < count; i++)
-            {
-                string key = ReadString(r, stream);
-                uint type = r.ReadUInt32();
-                switch (key)
-                {
-                    case "general.architecture" when type == 8: architecture = ReadString(r, stream); break;
-                    case "general.name" when type == 8: name = ReadString(r, stream); break;
-                    case "tokenizer.chat_template": template = true; Skip(r, stream, type); break;
-                    case "tokenizer.ggml.tokens" when type == 9:
-                        uint elementType = r.ReadUInt32();
-                        ulong n = r.ReadUInt64();
-                        vocabulary = checked((int)n);
-                        for (ulong k = 0; k < n; k++) Skip(r, stream, elementType);
-                        break;
-                    default:
-                        if (Integer(r, type) is { } v) integers[key] = v;
-                        else Skip(r, stream, type);
-                        break;
-                }
-            }
-            if (architecture == null) throw Bad(path, "has no general.architecture; it is not a language model GGUF.");
-            if (vocabulary == 0) throw Bad(path, "has no tokenizer (tokenizer.ggml.tokens); Lamda needs the model's own tokenizer to count and constrain tokens.");
-            int? context = integers.TryGetValue(architecture + ".context_length", out var c) ? (int)Math.Min(c, int.MaxValue) : null;
-            return new GgufFile(path, version, architecture, name, context, vocabulary, template);
+            return ReadHeader(path, r, stream);
         }
         catch (EndOfStreamException)
         {
@@ -69,6 +37,51 @@ public sealed record GgufFile(string Path, uint Version, string Architecture, st
         {
             throw Bad(path, "has an implausible header (corrupt or truncated).");
         }
+    }
+
+    // The header and the metadata pairs; tensor data is never read.
+    static GgufFile ReadHeader(string path, BinaryReader r, Stream stream)
+    {
+        if (stream.Length < 24 || r.ReadUInt32() != Magic)
+            throw Bad(path,
+                "is not a GGUF file (no 'GGUF' magic); Lamda's LLM generator needs a llama.cpp GGUF model, not ONNX, safetensors or " +
+                "a PyTorch checkpoint. Convert it with llama.cpp's convert_hf_to_gguf.py.");
+        uint version = r.ReadUInt32();
+        if (version is < 2 or > 3)
+            throw Bad(path, $"is GGUF version {version}; versions 2 and 3 are supported.");
+        ulong tensors = r.ReadUInt64(), count = r.ReadUInt64();
+        if (tensors > 1_000_000 || count > 1_000_000) throw Bad(path, "has an implausible header (corrupt or truncated).");
+        string? architecture = null, name = null;
+        bool template = false;
+        int vocabulary = 0;
+        var integers = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (ulong i = 0; i < count; i++)
+        {
+            string key = ReadString(r, stream);
+            uint type = r.ReadUInt32();
+            switch (key)
+            {
+                case "general.architecture" when type == 8: architecture = ReadString(r, stream); break;
+                case "general.name" when type == 8: name = ReadString(r, stream); break;
+                case "tokenizer.chat_template": template = true; Skip(r, stream, type); break;
+                case "tokenizer.ggml.tokens" when type == 9:
+                    uint elementType = r.ReadUInt32();
+                    ulong n = r.ReadUInt64();
+                    vocabulary = checked((int)n);
+                    for (ulong k = 0; k < n; k++) Skip(r, stream, elementType);
+                    break;
+                default:
+                    if (Integer(r, type) is { } v) integers[key] = v;
+                    else Skip(r, stream, type);
+                    break;
+            }
+        }
+        if (architecture == null) throw Bad(path, "has no general.architecture; it is not a language model GGUF.");
+        if (vocabulary == 0)
+            throw Bad(path,
+                "has no tokenizer (tokenizer.ggml.tokens); Lamda needs the model's own tokenizer to count and constrain tokens.");
+        int? context = integers.TryGetValue(architecture + ".context_length", out var c) ? (int)Math.Min(c, int.MaxValue) : null;
+        return new GgufFile(path, version, architecture, name, context, vocabulary, template);
     }
 
     static LamdaException Bad(string path, string problem) => new(ErrorCodes.BadLlmModel, $"{path}: {problem}");

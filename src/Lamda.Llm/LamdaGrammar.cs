@@ -16,7 +16,8 @@ public static class LamdaGrammar
 {
     public static string ForNodes(Graph graph, IReadOnlyList<Node> nodes, ChannelAnalysis analysis)
     {
-        var fixedOut = analysis.Sources.Where(s => s.Node != null && analysis.IsFixed(s)).Select(s => s.Node!.Id).ToHashSet(StringComparer.Ordinal);
+        var fixedOut =
+            analysis.Sources.Where(s => s.Node != null && analysis.IsFixed(s)).Select(s => s.Node!.Id).ToHashSet(StringComparer.Ordinal);
         var graphInputs = graph.Inputs.Select(i => i.Edge).ToHashSet(StringComparer.Ordinal);
         var rules = new StringBuilder();
         var root = new StringBuilder("root ::=");
@@ -30,7 +31,8 @@ public static class LamdaGrammar
             if (end < 0) end = line.Length;
             var channels = line[(at + 4)..end].Split(':');
             bool inFixed = node.EdgeInputs.FirstOrDefault() is { } first && graphInputs.Contains(first.Edge);
-            rules.Append($"l{i} ::= {Literal(line[..(at + 4)])} {Channel(channels[0], inFixed, ref maxDigits)} \":\" {Channel(channels[1], fixedOut.Contains(node.Id), ref maxDigits)}");
+            rules.Append($"l{i} ::= {Literal(line[..(at + 4)])} {Channel(channels[0], inFixed, ref maxDigits)} \":\" " +
+                $"{Channel(channels[1], fixedOut.Contains(node.Id), ref maxDigits)}");
             if (end < line.Length) rules.Append(' ').Append(Literal(line[end..]));
             rules.Append(" \"\\n\"\n");
             root.Append($" l{i}");
@@ -41,7 +43,8 @@ public static class LamdaGrammar
         return root.ToString();
     }
 
-    /// <summary>Position of the <c> ch=</c> field: the first one after the node's output (inputs and attributes may hold any string).</summary>
+    /// <summary>Position of the <c> ch=</c> field: the first one after the node's output (inputs and attributes may hold any
+    /// string).</summary>
     static int ChannelField(string line)
     {
         int arrow = line.IndexOf(") -> %", StringComparison.Ordinal);

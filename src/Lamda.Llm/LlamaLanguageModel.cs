@@ -31,9 +31,11 @@ public sealed class LlamaLanguageModel : ILanguageModel
         int trained = file.ContextLength ?? DefaultContext;
         int context = contextSize ?? Math.Min(trained, DefaultContext);
         if (context < 256)
-            throw new LamdaException(ErrorCodes.ContextTooSmall, $"{path}: a context of {context} tokens cannot hold Lamda's prompt; use at least 256 (--llm-context).");
+            throw new LamdaException(ErrorCodes.ContextTooSmall,
+                $"{path}: a context of {context} tokens cannot hold Lamda's prompt; use at least 256 (--llm-context).");
         if (context > trained)
-            throw new LamdaException(ErrorCodes.ContextTooSmall, $"{path}: --llm-context {context} is larger than the {trained} tokens this model was trained for; use at most {trained}.");
+            throw new LamdaException(ErrorCodes.ContextTooSmall,
+                $"{path}: --llm-context {context} is larger than the {trained} tokens this model was trained for; use at most {trained}.");
         ConfigureLogging();
         this.temperature = temperature;
         parameters = new ModelParams(path)
@@ -51,7 +53,8 @@ public sealed class LlamaLanguageModel : ILanguageModel
             string native;
             lock (LogGate) native = string.Join(" ", RecentNativeErrors.TakeLast(3)).Trim();
             throw new LamdaException(ErrorCodes.BadLlmModel,
-                $"{path}: llama.cpp could not load this GGUF ({file.Architecture}): {e.Message}{(native.Length > 0 ? " " + native : "")}. Use a model llama.cpp supports (LLamaSharp 0.30.0).", e);
+                $"{path}: llama.cpp could not load this GGUF ({file.Architecture}): " +
+                    $"{e.Message}{(native.Length > 0 ? " " + native : "")}. Use a model llama.cpp supports (LLamaSharp 0.30.0).", e);
         }
         ContextSize = context;
     }
@@ -64,16 +67,19 @@ public sealed class LlamaLanguageModel : ILanguageModel
 
     public int CountTokens(string text) => weights.Tokenize(text, false, false, Encoding.UTF8).Length;
 
-    public int CountPromptTokens(IReadOnlyList<ChatMessage> messages) => weights.Tokenize(Format(messages), true, true, Encoding.UTF8).Length;
+    public int CountPromptTokens(IReadOnlyList<ChatMessage> messages)
+        => weights.Tokenize(Format(messages), true, true, Encoding.UTF8).Length;
 
-    public string Complete(IReadOnlyList<ChatMessage> messages, string grammar, int maxTokens, uint seed, CancellationToken cancel = default)
+    public string
+        Complete(IReadOnlyList<ChatMessage> messages, string grammar, int maxTokens, uint seed, CancellationToken cancel = default)
     {
         var prompt = Format(messages);
         var executor = new StatelessExecutor(weights, parameters) { ApplyTemplate = false };
         var inference = new InferenceParams
         {
             MaxTokens = maxTokens,
-            SamplingPipeline = new DefaultSamplingPipeline { Grammar = new Grammar(grammar, "root"), Seed = seed, Temperature = temperature },
+            SamplingPipeline = new DefaultSamplingPipeline { Grammar = new Grammar(grammar, "root"), Seed = seed,
+                Temperature = temperature },
         };
         var answer = new StringBuilder();
         foreach (var piece in executor.InferAsync(prompt, inference, cancel).ToBlockingEnumerable(cancel)) answer.Append(piece);

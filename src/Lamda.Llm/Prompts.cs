@@ -26,16 +26,26 @@ public sealed record Constraints(DeviceProfile Device, double TargetMs, double B
 /// </summary>
 public static class Prompts
 {
+    // The raw blocks join with one space where a prompt line would pass the 140-character rule; the text is unchanged.
     public const string System =
         """
-        You are an expert in neural network architecture design for edge devices. You rewrite a model written in LamdaText so that it meets a latency budget on a target device while keeping as much accuracy as possible.
+        You are an expert in neural network architecture design for edge devices. You rewrite a model written in LamdaText so that it
+        """ + " " +
+        """
+        meets a latency budget on a target device while keeping as much accuracy as possible.
 
         LamdaText syntax rules:
         - One node per line: NODEID OP(INPUTS) -> %OUT ch=IN:OUT ATTRIBUTES
-        - Inputs are edges (%5 is the output of the node that writes -> %5; %5.1 its second output; %in0 a graph input), weights (@name, taken from the base model) or small literals (i64[2]{1,-1}).
+        - Inputs are edges (%5 is the output of the node that writes -> %5; %5.1 its second output; %in0 a graph input), weights (@name,
+        """ + " " +
+        """
+        taken from the base model) or small literals (i64[2]{1,-1}).
         - ch=IN:OUT are the channels of the first input and of the output.
         - Keep every node, its operator, its inputs, its output id and its attributes. Change only channel counts.
-        - A layer keeps at most its base width. Layers joined by Add, Mul or a depthwise Conv must have equal widths; Concat's output is the sum of its inputs; a node's IN equals the OUT of the node that produces its input.
+        - A layer keeps at most its base width. Layers joined by Add, Mul or a depthwise Conv must have equal widths; Concat's output is
+        """ + " " +
+        """
+        the sum of its inputs; a node's IN equals the OUT of the node that produces its input.
         - Fewer channels in the expensive layers lower latency; keep the widths as large as the budget allows.
         Answer with the node lines only, one per line, nothing else.
         """;
@@ -52,15 +62,19 @@ public static class Prompts
         if (d.Description.Length > 0) sb.Append($": {d.Description}");
         sb.Append('\n');
         if (d.Hardware is { } h)
-            sb.Append($"- Device specifications: {h.Cores} cores{(h.Processor is { } p ? $" ({p})" : "")}, peak {F(h.PeakGflops)} GFLOP/s, memory bandwidth {F(h.MemoryBandwidthGBs)} GB/s\n");
+            sb.Append($"- Device specifications: {h.Cores} cores{(h.Processor is { } p ? $" ({p})" : "")}, peak {F(h.PeakGflops)} " +
+                $"GFLOP/s, memory bandwidth {F(h.MemoryBandwidthGBs)} GB/s\n");
         sb.Append($"- Execution: ONNX Runtime, {d.Execution.Provider}, {d.Execution.Threads} thread(s), batch 1\n");
-        sb.Append($"- Target latency: {F(c.TargetMs)} ms (the base model takes {F(c.BaseMs)} ms, so about {100 * c.TargetMs / c.BaseMs:0}% of it)\n");
+        sb.Append($"- Target latency: {F(c.TargetMs)} ms (the base model takes {F(c.BaseMs)} ms, so about " +
+            $"{100 * c.TargetMs / c.BaseMs:0}% of it)\n");
         sb.Append($"- Task: {c.Task}\n\n");
         if (part is { } s)
         {
-            sb.Append($"Base architecture, slice {s.Index + 1} of {s.Count} (the other slices are rewritten separately; reduce this slice's latency to the same share):\n");
+            sb.Append($"Base architecture, slice {s.Index + 1} of {s.Count} (the other slices are rewritten separately; reduce this " +
+                "slice's latency to the same share):\n");
             if (s.Interface.Count > 0)
-                sb.Append("Edges this slice shares with the others (keep their channel counts consistent): ").Append(string.Join(", ", s.Interface)).Append('\n');
+                sb.Append("Edges this slice shares with the others (keep their channel counts consistent): ").Append(string.Join(", ",
+                    s.Interface)).Append('\n');
         }
         else sb.Append("Base architecture:\n");
         sb.Append(architecture);

@@ -15,17 +15,21 @@ public sealed record TrainingSetOptions
     public bool Measure { get; init; }
     public int VariantsPerModel { get; init; } = 8;
     public int Seed { get; init; }
-    /// <summary>When set, every variant is also written here as ONNX, so its label can be checked with <c>lamda measure</c> or <c>lamda predict</c>.</summary>
+    /// <summary>When set, every variant is also written here as ONNX, so its label can be checked with <c>lamda measure</c> or <c>lamda
+    /// predict</c>.</summary>
     public string? ModelsOutput { get; init; }
 }
 
 /// <summary>One training pair: the chat (system, question, answer) and what it was made from.</summary>
-public sealed record TrainingExample(IReadOnlyList<ChatMessage> Messages, string Model, int Variant, string Device, double LatencyMs, string LatencySource, double BaseLatencyMs, string ArchitectureHash, string? File)
+public sealed record
+    TrainingExample(IReadOnlyList<ChatMessage> Messages, string Model, int Variant, string Device, double LatencyMs, string LatencySource,
+    double BaseLatencyMs, string ArchitectureHash, string? File)
 {
     /// <summary>One JSONL line: <c>{"messages":[{"role","content"}...], "lamda":{...}}</c>, the chat format LoRA trainers read.</summary>
     public string ToJsonLine() => new JsonObject
     {
-        ["messages"] = new JsonArray(Messages.Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content }).ToArray()),
+        ["messages"] =
+            new JsonArray(Messages.Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content }).ToArray()),
         ["lamda"] = new JsonObject
         {
             ["model"] = Model, ["variant"] = Variant, ["device"] = Device, ["latencyMs"] = LatencyMs, ["latencySource"] = LatencySource,
@@ -34,7 +38,8 @@ public sealed record TrainingExample(IReadOnlyList<ChatMessage> Messages, string
     }.ToJsonString(JsonLine);
 
     // Readable text: LamdaText's '->' and '<' stay as they are (the file is UTF-8 JSON, not HTML).
-    static readonly JsonSerializerOptions JsonLine = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions JsonLine = new() { WriteIndented = false,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
 
 /// <summary>
@@ -90,8 +95,10 @@ public static class TrainingSet
                 ChatMessage.User(Prompts.Question(new Constraints(options.Device, latency, baseMs, task), baseLines)),
                 ChatMessage.Assistant(answer),
             };
-            progress?.Report($"{name}: variant {v + 1}/{options.VariantsPerModel}: {latency:F3} ms {source} ({100 * latency / baseMs:F0}% of base)");
-            yield return new TrainingExample(messages, name, v, options.Device.Name, Math.Round(latency, 6), source, Math.Round(baseMs, 6), hash, file);
+            progress?.Report($"{name}: variant {v + 1}/{options.VariantsPerModel}: {latency:F3} ms {source} " +
+                $"({100 * latency / baseMs:F0}% of base)");
+            yield return new TrainingExample(
+                messages, name, v, options.Device.Name, Math.Round(latency, 6), source, Math.Round(baseMs, 6), hash, file);
             v++;
         }
     }

@@ -33,8 +33,12 @@ public sealed class BenchAdaptCommand : Command
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
         args.NoMorePositionals(0);
-        var dir = args.Value("--models") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
-        var fractions = (args.Value("--targets") ?? "0.3,0.5,0.7").Split(',').Select(f => double.Parse(f, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var dir = args.Value("--models")
+            ?? Path.Combine(SharedFolder.Find()
+            ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
+        var fractions =
+            (args.Value("--targets") ?? "0.3,0.5,0.7").Split(',').Select(f
+            => double.Parse(f, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var profile = HostProfiles.GetOrCreate(new StderrProgress(stderr));
         var compare = new CompareOptions();
         var outcomes = new List<Outcome>();

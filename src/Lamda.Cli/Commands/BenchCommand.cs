@@ -28,11 +28,13 @@ public sealed class BenchCommand : Command
                 "no model given and no shared models folder found (../shared/models or LAMDA_SHARED_DIR); pass MODEL.onnx.");
             models.Add(Path.Combine(shared, "models", "googlenet.onnx"));
         }
-        stdout.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; median of {runs} runs");
+        stdout.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; median of " +
+            $"{runs} runs");
         stdout.WriteLine($"{"model",-24} {"stage",-12} {"median ms",10} {"min ms",9} {"alloc MB",9}");
         foreach (var path in models)
         {
-            var bytes = File.Exists(path) ? File.ReadAllBytes(path) : throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found.");
+            var bytes = File.Exists(path) ? File.ReadAllBytes(path)
+                : throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found.");
             var name = Path.GetFileNameWithoutExtension(path);
             var model = ModelFile.Parse(bytes, path);
             var (graph, weights) = OnnxImporter.Import(model, path);
@@ -42,7 +44,8 @@ public sealed class BenchCommand : Command
             Report(stdout, name, "parse", runs, () => LamdaTextReader.Read(text, path));
             Report(stdout, name, "export", runs, () => OnnxExporter.Export(graph, weights));
             Report(stdout, name, "normalize", runs, () => Normalizer.Normalize(graph, weights));
-            stdout.WriteLine($"{name,-24} {"(size)",-12} {graph.Nodes.Count,6} nodes {text.Length,8:N0} chars {EstimatingTokenCounter.Instance.Count(text),7:N0} tokens");
+            stdout.WriteLine($"{name,-24} {"(size)",-12} {graph.Nodes.Count,6} nodes {text.Length,8:N0} chars " +
+                $"{EstimatingTokenCounter.Instance.Count(text),7:N0} tokens");
         }
         return 0;
     }

@@ -53,7 +53,8 @@ public sealed class DatasetCommand : Command
                     lines++;
                 }
         });
-        stdout.WriteLine($"wrote {lines} examples from {models.Count} model(s) to {output} (labels {(options.Measure ? "measured on host" : $"predicted for {profile.Name}")})");
+        stdout.WriteLine($"wrote {lines} examples from {models.Count} model(s) to {output} (labels " +
+            $"{(options.Measure ? "measured on host" : $"predicted for {profile.Name}")})");
         return 0;
     }
 }

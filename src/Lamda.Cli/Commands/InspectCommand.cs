@@ -70,6 +70,8 @@ public sealed class InspectCommand : Command
     {
         ["name"] = v.Name,
         ["type"] = DataTypes.Name(v.Type.ElemType),
-        ["shape"] = v.Type.Dims == null ? null : new JsonArray(v.Type.Dims.Select(d => d.IsKnown ? JsonValue.Create(d.Value) : (JsonNode)JsonValue.Create(d.ToString())).ToArray()),
+        ["shape"] = v.Type.Dims == null ? null
+            : new JsonArray(v.Type.Dims.Select(d => d.IsKnown ? JsonValue.Create(d.Value)
+            : (JsonNode)JsonValue.Create(d.ToString())).ToArray()),
     }).ToArray());
 }

@@ -112,13 +112,16 @@ public sealed class DevicesCommand : Command
         var hostCached = File.Exists(HostProfiles.CachePath(1));
         if (args.Flag("--json"))
         {
-            var list = new JsonArray { new JsonObject { ["name"] = DeviceCatalog.Host, ["calibrated"] = true, ["description"] = "this machine, measured live", ["profileCached"] = hostCached } };
+            var list = new JsonArray { new JsonObject { ["name"] = DeviceCatalog.Host, ["calibrated"] = true,
+                ["description"] = "this machine, measured live", ["profileCached"] = hostCached } };
             foreach (var p in DeviceCatalog.BuiltIn)
-                list.Add(new JsonObject { ["name"] = p.Name, ["calibrated"] = p.Calibrated, ["label"] = p.Label, ["description"] = p.Description, ["threads"] = p.Execution.Threads, ["source"] = p.Provenance.Reference });
+                list.Add(new JsonObject { ["name"] = p.Name, ["calibrated"] = p.Calibrated, ["label"] = p.Label,
+                    ["description"] = p.Description, ["threads"] = p.Execution.Threads, ["source"] = p.Provenance.Reference });
             stdout.WriteLine(list.ToJsonString(Json.Indented));
             return 0;
         }
-        stdout.WriteLine($"{DeviceCatalog.Host,-18} this machine, measured with ONNX Runtime (profile {(hostCached ? "cached" : "built on first use")})");
+        stdout.WriteLine($"{DeviceCatalog.Host,-18} this machine, measured with ONNX Runtime (profile " +
+            $"{(hostCached ? "cached" : "built on first use")})");
         foreach (var p in DeviceCatalog.BuiltIn)
             stdout.WriteLine($"{p.Name,-18} {p.Description}, {p.Execution.Threads} threads [{p.Label}]");
         return 0;
@@ -143,11 +146,13 @@ public sealed class DeviceProfileCommand : Command
     {
         args.NoMorePositionals(0);
         var output = args.Required("--output");
-        var options = new ProfileBuilder.Options { Quick = args.Flag("--quick"), Threads = Math.Max(1, args.Int("--threads", 1)), Name = args.Value("--name") ?? Path.GetFileNameWithoutExtension(output) };
+        var options = new ProfileBuilder.Options { Quick = args.Flag("--quick"), Threads = Math.Max(1, args.Int("--threads", 1)),
+            Name = args.Value("--name") ?? Path.GetFileNameWithoutExtension(output) };
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var profile = ProfileBuilder.Build(options, new StderrProgress(stderr));
         profile.Save(output);
-        stdout.WriteLine($"wrote {output}: {profile.Kernels.Values.Sum(k => k.Samples)} kernels in {profile.Kernels.Count} classes, composition x{profile.Composition.Scale:F3} + {profile.Composition.OverheadMs:F3} ms, {sw.Elapsed.TotalSeconds:F0} s");
+        stdout.WriteLine($"wrote {output}: {profile.Kernels.Values.Sum(k => k.Samples)} kernels in {profile.Kernels.Count} classes, " +
+            $"composition x{profile.Composition.Scale:F3} + {profile.Composition.OverheadMs:F3} ms, {sw.Elapsed.TotalSeconds:F0} s");
         foreach (var (cls, m) in profile.Kernels.OrderBy(k => k.Key, StringComparer.Ordinal))
             stdout.WriteLine($"  {cls,-8} {m.Samples,4} samples, fit MAPE {m.FitMape:P1}");
         if (profile.Check is { } check)
@@ -190,7 +195,8 @@ public sealed class PredictCommand : Command
                 ["latencyMs"] = Json.R(prediction.LatencyMs),
                 ["kernels"] = new JsonArray(prediction.Kernels.Select(k => (JsonNode)new JsonObject
                 {
-                    ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5), ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
+                    ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5),
+                        ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
                 }).ToArray()),
             }.ToJsonString(Json.Indented));
             return 0;
@@ -236,13 +242,19 @@ public sealed class BenchPredictorCommand : Command
         int load = Math.Max(0, args.Int("--load", 0));
         using var busy = LoadGenerator.Start(load);
         if (load > 0) stdout.WriteLine($"loaded case: {load} other process(es) keep {load} core(s) busy throughout");
-        var profile = args.Value("--profile") is { } p ? DeviceProfile.Load(p) : ProfileBuilder.Build(new ProfileBuilder.Options { Quick = !args.Flag("--full") }, progress);
-        stdout.WriteLine($"profile: {profile.Description} ({profile.Kernels.Values.Sum(k => k.Samples)} kernels, {profile.Provenance.Notes}) built in {sw.Elapsed.TotalSeconds:F0} s");
+        var profile = args.Value("--profile") is { } p ? DeviceProfile.Load(p)
+            : ProfileBuilder.Build(new ProfileBuilder.Options { Quick = !args.Flag("--full") }, progress);
+        stdout.WriteLine($"profile: {profile.Description} ({profile.Kernels.Values.Sum(k => k.Samples)} kernels, " +
+            $"{profile.Provenance.Notes}) built in {sw.Elapsed.TotalSeconds:F0} s");
         if (profile.Check is { } check)
             stdout.WriteLine($"profile check: held-out MAPE {check.HeldOutMape:P1} over {check.HeldOutNetworks} networks, "
                 + $"calibration noise {check.Noise:P1}{(check.Noisy ? " (NOISY)" : "")}");
-        var widths = (args.Value("--widths") ?? "1.0,0.85,0.7,0.55,0.4,0.25").Split(',').Select(w => double.Parse(w, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var dir = args.Value("--models") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
+        var widths =
+            (args.Value("--widths") ?? "1.0,0.85,0.7,0.55,0.4,0.25").Split(',').Select(w
+            => double.Parse(w, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var dir = args.Value("--models")
+            ?? Path.Combine(SharedFolder.Find()
+            ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared models folder found; pass --models DIR."), "models");
         if (!Directory.Exists(dir))
             throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: models folder not found; pass --models DIR with .onnx files.");
         int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
@@ -264,7 +276,8 @@ public sealed class BenchPredictorCommand : Command
             var analysis = ChannelAnalysis.Run(graph, rawWeights);
             foreach (var w in widths)
             {
-                var (g, weights) = w >= 1 ? (graph, rawWeights) : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
+                var (g, weights) = w >= 1 ? (graph, rawWeights)
+                    : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
                 var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
                 variants.Add(new Variant(Path.GetFileNameWithoutExtension(path), w, g, weights, bytes));
             }

@@ -28,7 +28,8 @@ public static class ModelSource
     public static string ReadText(string path)
     {
         if (Directory.Exists(path)) throw new LamdaException(ErrorCodes.InvalidModel, $"{path}: is a directory, not a LamdaText file.");
-        if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the LamdaText file.");
+        if (!File.Exists(path)) throw new LamdaException(
+            ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the LamdaText file.");
         return File.ReadAllText(path);
     }
 
@@ -47,6 +48,7 @@ public static class ModelSource
         var full = Path.GetFullPath(output);
         foreach (var i in inputs)
             if (i != null && string.Equals(Path.GetFullPath(i), full, StringComparison.Ordinal))
-                throw new LamdaException(ErrorCodes.BadArgument, $"{output}: the output would overwrite the input file; choose another -o path.");
+                throw new LamdaException(ErrorCodes.BadArgument,
+                    $"{output}: the output would overwrite the input file; choose another -o path.");
     }
 }

@@ -88,7 +88,8 @@ public sealed class NormalizeCommand : Command
         var (graph, weights) = ModelSource.LoadOnnx(path);
         var (normalized, report) = Normalizer.Normalize(graph, weights);
         ModelFile.Save(OnnxExporter.Export(normalized, weights), output);
-        var removed = report.Removed.Count == 0 ? "nothing" : string.Join(", ", report.Removed.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Value} {kv.Key}"));
+        var removed = report.Removed.Count == 0 ? "nothing"
+            : string.Join(", ", report.Removed.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Value} {kv.Key}"));
         stdout.WriteLine($"{report.NodesBefore} -> {report.NodesAfter} nodes (removed {removed}); wrote {output}");
         return 0;
     }

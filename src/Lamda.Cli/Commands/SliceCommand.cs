@@ -48,11 +48,13 @@ public sealed class SliceCommand : Command
             stdout.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        stdout.WriteLine($"{graph.Nodes.Count} nodes, {plan.TotalTokens:N0} tokens, max {plan.MaxTokens:N0} per slice: {plan.Slices.Count} slices, {plan.SeveredEdges} severed edges");
+        stdout.WriteLine($"{graph.Nodes.Count} nodes, {plan.TotalTokens:N0} tokens, max {plan.MaxTokens:N0} per slice: " +
+            $"{plan.Slices.Count} slices, {plan.SeveredEdges} severed edges");
         for (int i = 0; i < plan.Slices.Count; i++)
         {
             var s = plan.Slices[i];
-            stdout.WriteLine($"  slice {i,3}: nodes {s.FirstNode,4}..{s.LastNode,-4} ({graph.Nodes[s.FirstNode].Id}..{graph.Nodes[s.LastNode].Id}) {s.Tokens,6} tokens");
+            stdout.WriteLine($"  slice {i,3}: nodes {s.FirstNode,4}..{s.LastNode,-4} " +
+                $"({graph.Nodes[s.FirstNode].Id}..{graph.Nodes[s.LastNode].Id}) {s.Tokens,6} tokens");
         }
         return 0;
     }

@@ -189,7 +189,7 @@ public static class Reconstruction
 }
 
 /// <summary>Solves symmetric positive definite systems by Cholesky factorization.</summary>
-public static class Cholesky
+internal static class Cholesky
 {
     public static double[,] Solve(double[,] a, double[,] b)
     {

@@ -43,7 +43,8 @@ public sealed class WeightTransfer
     /// <param name="candidate">the architecture to realize, derived from the base graph</param>
     /// <param name="shapesOnly">sliced weights carry their shapes but no data (enough for prediction)</param>
     /// <param name="keptOutputs">when given, receives the base output channels kept by each narrowed layer</param>
-    public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics) Apply(Graph candidate, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
+    public (Graph? Graph, WeightStore? Weights, List<Diagnostic> Diagnostics)
+        Apply(Graph candidate, bool shapesOnly = false, Dictionary<string, int[]>? keptOutputs = null)
     {
         var diagnostics = new List<Diagnostic>();
         if (candidate.Nodes.Count < baseGraph.Nodes.Count && DroppedBlocks(candidate) is { Count: > 0 } dropped)
@@ -57,9 +58,11 @@ public sealed class WeightTransfer
             var node = candidate.Nodes.First(n => n.Id == s.Node!.Id);
             var position = $"{node.Id} ({node.Op})";
             if (node.OutChannels is not { } width)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, position, "declares no output channels (ch=IN:OUT with OUT a number)"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, position,
+                    "declares no output channels (ch=IN:OUT with OUT a number)"));
             else if (width < 1 || width > s.Size)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, position, $"declares {width} output channels; it must have between 1 and the base model's {s.Size}"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, position,
+                    $"declares {width} output channels; it must have between 1 and the base model's {s.Size}"));
             else targets[s.Node!.Id] = (int)width;
         }
         // Layers whose width the base fixes (they reach the output, or pass through operators Lamda does not rewrite).
@@ -67,7 +70,9 @@ public sealed class WeightTransfer
         {
             var node = candidate.Nodes.First(n => n.Id == s.Node!.Id);
             if (node.OutChannels is { } w && w != s.Size)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, $"{node.Id} ({node.Op})", $"declares {w} output channels, but this layer's width is fixed at {s.Size} (it feeds the model's output or an operator whose channels cannot change)"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Width, $"{node.Id} ({node.Op})",
+                    $"declares {w} output channels, but this layer's width is fixed at {s.Size} (it feeds the model's output or an " +
+                        "operator whose channels cannot change)"));
         }
         if (diagnostics.Count > 0) return (null, null, diagnostics);
 
@@ -76,7 +81,8 @@ public sealed class WeightTransfer
         {
             var partner = CoupledWith(s, targets);
             diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Coupling, $"{s.Node!.Id} ({s.Node.Op})",
-                $"{targets[s.Node.Id]} output channels cannot be realized: its channels are tied (through Add, Mul, Concat or a shuffle) to {partner}, so it keeps {kept[s.Id]}. Give coupled layers consistent widths."));
+                $"{targets[s.Node.Id]} output channels cannot be realized: its channels are tied (through Add, Mul, Concat or a shuffle) " +
+                    $"to {partner}, so it keeps {kept[s.Id]}. Give coupled layers consistent widths."));
         }
         if (diagnostics.Count > 0) return (null, null, diagnostics);
 
@@ -98,7 +104,9 @@ public sealed class WeightTransfer
     string CoupledWith(ChannelSource s, Dictionary<string, int> targets)
     {
         var roots = Enumerable.Range(s.FirstRef, s.Size).Select(Analysis.Find).ToHashSet();
-        var others = Analysis.Sources.Where(o => o != s && !o.Fixed && o.Node != null && Enumerable.Range(o.FirstRef, o.Size).Any(r => roots.Contains(Analysis.Find(r))))
+        var others =
+            Analysis.Sources.Where(o => o != s && !o.Fixed && o.Node != null
+            && Enumerable.Range(o.FirstRef, o.Size).Any(r => roots.Contains(Analysis.Find(r))))
             .Select(o => $"{o.Node!.Id} ({o.Node.Op}, {targets.GetValueOrDefault(o.Node.Id, o.Size)} channels)").Take(3).ToList();
         return others.Count > 0 ? string.Join(", ", others) : "a layer whose width is fixed";
     }
@@ -107,7 +115,9 @@ public sealed class WeightTransfer
     {
         if (candidate.Nodes.Count != baseGraph.Nodes.Count)
         {
-            diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, "graph", $"has {candidate.Nodes.Count} nodes, the base has {baseGraph.Nodes.Count}; keep every node and change only channel widths (ch=)"));
+            diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, "graph",
+                $"has {candidate.Nodes.Count} nodes, the base has {baseGraph.Nodes.Count}; keep every node and change only channel " +
+                    "widths (ch=)"));
             return;
         }
         for (int i = 0; i < baseGraph.Nodes.Count; i++)
@@ -116,9 +126,12 @@ public sealed class WeightTransfer
             var c = candidate.Nodes[i];
             var position = $"{c.Id} ({c.Op})";
             if (c.Id != b.Id || c.Op != b.Op || c.Domain != b.Domain)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, position, $"line {i + 1} of the nodes must be {b.Id} ({b.Op}) as in the base architecture"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, position,
+                    $"line {i + 1} of the nodes must be {b.Id} ({b.Op}) as in the base architecture"));
             else if (c.Output != b.Output || c.OutputCount != b.OutputCount || !c.EdgeInputs.SequenceEqual(b.EdgeInputs))
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, position, $"its connections differ from the base ({string.Join(", ", b.EdgeInputs.Select(e => "%" + e.Key))} -> %{b.Output}); keep every edge"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Structure, position,
+                    $"its connections differ from the base ({string.Join(", ", b.EdgeInputs.Select(e => "%" + e.Key))} -> %{b.Output}); " +
+                        "keep every edge"));
             if (diagnostics.Count >= 5) return;
         }
     }
@@ -130,9 +143,11 @@ public sealed class WeightTransfer
             var r = realized.Nodes[i];
             var c = candidate.Nodes[i];
             if (c.InChannels is { } ci && r.InChannels is { } ri && ci != ri)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.ChannelMismatch, $"{c.Id} ({c.Op})", $"declares {ci} input channels, but its input %{c.EdgeInputs.FirstOrDefault()?.Key} carries {ri}"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.ChannelMismatch, $"{c.Id} ({c.Op})",
+                    $"declares {ci} input channels, but its input %{c.EdgeInputs.FirstOrDefault()?.Key} carries {ri}"));
             else if (c.OutChannels is { } co && r.OutChannels is { } ro && co != ro)
-                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.ChannelMismatch, $"{c.Id} ({c.Op})", $"declares {co} output channels, but with the widths of the layers before it the output has {ro}"));
+                diagnostics.Add(Diagnostic.Syntax(ValidationCodes.ChannelMismatch, $"{c.Id} ({c.Op})",
+                    $"declares {co} output channels, but with the widths of the layers before it the output has {ro}"));
         }
     }
 }

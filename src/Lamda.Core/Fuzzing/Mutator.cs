@@ -9,7 +9,7 @@ namespace Lamda.Fuzzing;
 /// or duplicate a range) and, for text, edits a person or a language model makes (numbers, ids, operator
 /// names, stray characters, lines swapped or dropped). One to four mutations are stacked per case.
 /// </summary>
-public static partial class Mutator
+internal static partial class Mutator
 {
     static readonly string[] Operators = ["Conv", "Relu", "Add", "Concat", "Gemm", "MaxPool", "Reshape", "Conv2d", "Foo", "Slice", "Split"];
     static readonly string[] Numbers =

@@ -12,18 +12,22 @@ public sealed class FloatTensor(long[] dims, float[] data)
 
     public static FloatTensor From(TensorProto t)
     {
-        if (t.DataType != DataTypes.Float) throw new LamdaException(ErrorCodes.UnsupportedModel, $"weight '{t.Name}' is {DataTypes.Name(t.DataType)}; channel surgery supports f32 weights.");
+        if (t.DataType != DataTypes.Float) throw new LamdaException(
+            ErrorCodes.UnsupportedModel,
+            $"weight '{t.Name}' is {DataTypes.Name(t.DataType)}; channel surgery supports f32 weights.");
         long count = t.Dims.Aggregate(1L, (a, d) => a * d);
         float[] data;
         if (!t.RawData.IsEmpty) data = MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray();
         else data = t.FloatData.ToArray();
-        if (data.Length != count) throw new LamdaException(ErrorCodes.InvalidModel, $"weight '{t.Name}' has {data.Length} values for shape [{string.Join(",", t.Dims)}].");
+        if (data.Length != count) throw new LamdaException(
+            ErrorCodes.InvalidModel, $"weight '{t.Name}' has {data.Length} values for shape [{string.Join(",", t.Dims)}].");
         return new FloatTensor(t.Dims.ToArray(), data);
     }
 
     public TensorProto ToProto(string name)
     {
-        var t = new TensorProto { Name = name, DataType = DataTypes.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(Data.AsSpan())) };
+        var t = new TensorProto { Name = name, DataType = DataTypes.Float,
+            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(Data.AsSpan())) };
         t.Dims.AddRange(Dims);
         return t;
     }

@@ -67,7 +67,8 @@ public sealed class GraphBuilder
 
     string Next(string stem) => $"{stem}{Graph.Nodes.Count}";
 
-    public EdgeOperand Conv(EdgeOperand x, long outChannels, long kernel = 3, long stride = 1, long pad = -1, long group = 1, bool bias = true)
+    public EdgeOperand
+        Conv(EdgeOperand x, long outChannels, long kernel = 3, long stride = 1, long pad = -1, long group = 1, bool bias = true)
     {
         long cin = Channels(x);
         if (pad < 0) pad = kernel / 2;
@@ -85,7 +86,8 @@ public sealed class GraphBuilder
     {
         long c = Channels(x);
         return Op("BatchNormalization",
-            [x, Weight(Next("bn_scale"), [c], 0.2, 1), Weight(Next("bn_bias"), [c], 0.1), Weight(Next("bn_mean"), [c], 0.1), Weight(Next("bn_var"), [c], 0.2, 1)],
+            [x, Weight(Next("bn_scale"), [c], 0.2, 1), Weight(Next("bn_bias"), [c], 0.1), Weight(Next("bn_mean"), [c], 0.1),
+                Weight(Next("bn_var"), [c], 0.2, 1)],
             ("epsilon", AttributeValue.FromFloat(1e-5f)), ("momentum", AttributeValue.FromFloat(0.9f)));
     }
 
@@ -97,7 +99,8 @@ public sealed class GraphBuilder
     public EdgeOperand MaxPool(EdgeOperand x, long kernel = 2, long stride = 2)
     {
         long p = kernel % 2 == 1 ? kernel / 2 : 0;
-        return Op("MaxPool", [x], ("kernel_shape", AttributeValue.FromInts([kernel, kernel])), ("pads", AttributeValue.FromInts([p, p, p, p])), ("strides", AttributeValue.FromInts([stride, stride])));
+        return Op("MaxPool", [x], ("kernel_shape", AttributeValue.FromInts([kernel, kernel])),
+            ("pads", AttributeValue.FromInts([p, p, p, p])), ("strides", AttributeValue.FromInts([stride, stride])));
     }
 
     public EdgeOperand GlobalAveragePool(EdgeOperand x) => Op("GlobalAveragePool", [x]);

@@ -1,14 +1,15 @@
 namespace Lamda.Graphs;
 
 /// <summary>Gives a graph canonical ids: inputs <c>%in0..</c>, node i is <c>n{i}</c> with output edge <c>%{i}</c>.</summary>
-public static class GraphIds
+internal static class GraphIds
 {
     /// <summary>Renumbers in place; returns old edge key -> new edge key for outputs of nodes.</summary>
     public static Dictionary<string, string> Renumber(Graph graph)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < graph.Inputs.Count; i++) map[graph.Inputs[i].Edge] = "in" + i;
-        for (int i = 0; i < graph.Nodes.Count; i++) map[graph.Nodes[i].Output] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        for (int i = 0; i < graph.Nodes.Count; i++) map[graph.Nodes[i].Output] =
+            i.ToString(System.Globalization.CultureInfo.InvariantCulture);
         for (int i = 0; i < graph.Inputs.Count; i++) graph.Inputs[i] = graph.Inputs[i] with { Edge = map[graph.Inputs[i].Edge] };
         for (int i = 0; i < graph.Outputs.Count; i++) graph.Outputs[i] = graph.Outputs[i] with { Edge = map[graph.Outputs[i].Edge] };
         for (int i = 0; i < graph.Captures.Count; i++) graph.Captures[i] = graph.Captures[i] with { Edge = map[graph.Captures[i].Edge] };

@@ -73,7 +73,9 @@ public static class Normalizer
     static bool IsPassThrough(Node n, Graph g) => n.Domain.Length == 0 && (n.Op == "Identity" || (n.Op == "Dropout" && !MaskUsed(n, g)));
 
     static bool MaskUsed(Node n, Graph g) =>
-        n.OutputCount > 1 && (g.Nodes.Any(c => c.EdgeInputs.Any(e => e.Edge == n.Output && e.Index > 0)) || g.Outputs.Any(o => o.Edge == n.Output && o.Index > 0));
+        n.OutputCount > 1
+            && (g.Nodes.Any(c => c.EdgeInputs.Any(e => e.Edge == n.Output && e.Index > 0))
+            || g.Outputs.Any(o => o.Edge == n.Output && o.Index > 0));
 
     /// <summary>A constant this node's output can be replaced with, or null.</summary>
     static Operand? Fold(Node n, Graph g, WeightStore weights, InferenceResult inference)
@@ -91,8 +93,11 @@ public static class Normalizer
                     return new WeightOperand(name);
                 case ("value_int", AttributeKind.Int): return new LiteralOperand(TensorLiteral.Int64([v!.Value.Int], []));
                 case ("value_ints", AttributeKind.Ints): return new LiteralOperand(TensorLiteral.Int64(v!.Value.Ints));
-                case ("value_float", AttributeKind.Float): return new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [v!.Value.Float]));
-                case ("value_floats", AttributeKind.Floats): return new LiteralOperand(new TensorLiteral(DataTypes.Float, [v!.Value.Floats.Length], null, v.Value.Floats.Select(f => (double)f).ToArray()));
+                case ("value_float", AttributeKind.Float): return new LiteralOperand(
+                    new TensorLiteral(DataTypes.Float, [], null, [v!.Value.Float]));
+                case ("value_floats", AttributeKind.Floats): return new LiteralOperand(
+                    new TensorLiteral(
+                    DataTypes.Float, [v!.Value.Floats.Length], null, v.Value.Floats.Select(f => (double)f).ToArray()));
             }
             return null;
         }

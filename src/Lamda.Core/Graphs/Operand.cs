@@ -3,7 +3,8 @@ namespace Lamda.Graphs;
 /// <summary>One input of a node: an edge, a weight of the base model, an inline constant, or omitted.</summary>
 public abstract record Operand;
 
-/// <summary>Output <see cref="Index"/> of the node (or graph input) that defines edge <see cref="Edge"/>. Text: <c>%5</c>, <c>%5.1</c>.</summary>
+/// <summary>Output <see cref="Index"/> of the node (or graph input) that defines edge <see cref="Edge"/>. Text: <c>%5</c>,
+/// <c>%5.1</c>.</summary>
 public sealed record EdgeOperand(string Edge, int Index = 0) : Operand
 {
     /// <summary>The key that names this tensor in inference results: "5" or "5.1".</summary>

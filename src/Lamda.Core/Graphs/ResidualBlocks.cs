@@ -13,7 +13,8 @@ public static class ResidualBlocks
         var consumers = graph.Consumers();
         var outputs = graph.Outputs.Select(o => o.Edge).Concat(graph.Captures.Select(c => c.Edge)).ToHashSet(StringComparer.Ordinal);
         var blocks = new List<ResidualBlock>();
-        foreach (var add in graph.Nodes.Where(n => n.Op == "Add" && n.Domain.Length == 0 && n.Inputs.Count == 2 && n.Inputs.All(i => i is EdgeOperand)))
+        foreach (var add in
+            graph.Nodes.Where(n => n.Op == "Add" && n.Domain.Length == 0 && n.Inputs.Count == 2 && n.Inputs.All(i => i is EdgeOperand)))
         {
             if (outputs.Contains(add.Output)) continue;
             var a = (EdgeOperand)add.Inputs[0];
@@ -25,7 +26,9 @@ public static class ResidualBlocks
                 // The branch must be private to the block: nothing outside reads its nodes.
                 if (branch == null || branch.Count == 0) continue;
                 var members = branch.Select(n => n.Output).Append(add.Output).ToHashSet(StringComparer.Ordinal);
-                bool closed = branch.All(n => !outputs.Contains(n.Output) && consumers.GetValueOrDefault(n.Output, []).All(c => c == add || branch.Contains(c)));
+                bool closed =
+                    branch.All(n => !outputs.Contains(n.Output)
+                    && consumers.GetValueOrDefault(n.Output, []).All(c => c == add || branch.Contains(c)));
                 if (!closed || members.Count == 0) continue;
                 blocks.Add(new ResidualBlock(add, skip, branch));
                 break;
@@ -34,7 +37,8 @@ public static class ResidualBlocks
         return blocks;
     }
 
-    /// <summary>Nodes on every path from <paramref name="from"/> (exclusive) back from <paramref name="to"/>, or null when some path leaves.</summary>
+    /// <summary>Nodes on every path from <paramref name="from"/> (exclusive) back from <paramref name="to"/>, or null when some path
+    /// leaves.</summary>
     static List<Node>? BranchBetween(string from, string to, Dictionary<string, Node> producers)
     {
         var result = new List<Node>();
@@ -52,7 +56,8 @@ public static class ResidualBlocks
         return result;
     }
 
-    /// <summary>A copy of the graph without the blocks: their branches and Adds removed, readers of each Add reading its skip edge.</summary>
+    /// <summary>A copy of the graph without the blocks: their branches and Adds removed, readers of each Add reading its skip
+    /// edge.</summary>
     public static Graph Drop(Graph graph, IEnumerable<ResidualBlock> blocks)
     {
         var g = graph.Clone();

@@ -103,7 +103,8 @@ public sealed class TensorLiteral
             }
         }
         else if (dt == DataTypes.Int64 && t.Int64Data.Count == count) for (int i = 0; i < count; i++) ints[i] = t.Int64Data[i];
-        else if (dt is DataTypes.UInt32 or DataTypes.UInt64 && t.Uint64Data.Count == count) for (int i = 0; i < count; i++) ints[i] = (long)t.Uint64Data[i];
+        else if (dt is DataTypes.UInt32 or DataTypes.UInt64 && t.Uint64Data.Count == count) for (int i = 0; i < count; i++) ints[i] =
+            (long)t.Uint64Data[i];
         else if (t.Int32Data.Count == count) for (int i = 0; i < count; i++) ints[i] = t.Int32Data[i];
         else if (count != 0) return null;
         return new TensorLiteral(dt, dims, ints, null);
@@ -111,5 +112,6 @@ public sealed class TensorLiteral
 
     public bool ValueEquals(TensorLiteral o) =>
         DataType == o.DataType && Dims.SequenceEqual(o.Dims) &&
-        (Ints != null ? Ints.SequenceEqual(o.Ints!) : Reals!.Select(BitConverter.DoubleToInt64Bits).SequenceEqual(o.Reals!.Select(BitConverter.DoubleToInt64Bits)));
+        (Ints != null ? Ints.SequenceEqual(o.Ints!)
+            : Reals!.Select(BitConverter.DoubleToInt64Bits).SequenceEqual(o.Reals!.Select(BitConverter.DoubleToInt64Bits)));
 }

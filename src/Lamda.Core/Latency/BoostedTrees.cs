@@ -32,7 +32,8 @@ public sealed record RegressionTree
         {
             if (Feature[i] < 0) { if (!double.IsFinite(Value[i])) return false; continue; }
             // Children come after their parent, so every walk terminates.
-            if (Feature[i] >= featureCount || !double.IsFinite(Threshold[i]) || Left[i] <= i || Right[i] <= i || Left[i] >= n || Right[i] >= n) return false;
+            if (Feature[i] >= featureCount || !double.IsFinite(Threshold[i]) || Left[i] <= i || Right[i] <= i || Left[i] >= n
+                || Right[i] >= n) return false;
         }
         return true;
     }
@@ -91,9 +92,12 @@ public sealed record BoostedTrees
     /// Thresholds and leaf values to 6 significant digits, far below the timing noise, so that a profile stays a
     /// file of a few hundred kilobytes; the residuals of later rounds are computed from the rounded tree.
     /// </summary>
-    static RegressionTree Rounded(RegressionTree t) => t with { Threshold = t.Threshold.Select(Round6).ToArray(), Value = t.Value.Select(Round6).ToArray() };
+    static RegressionTree Rounded(RegressionTree t) => t with { Threshold = t.Threshold.Select(Round6).ToArray(),
+        Value = t.Value.Select(Round6).ToArray() };
 
-    static double Round6(double v) => v == 0 || !double.IsFinite(v) ? v : double.Parse(v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+    static double Round6(double v) => v == 0 || !double.IsFinite(v) ? v
+        : double.Parse(v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture),
+        System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Writes each tree on one line of the (indented) profile: thousands of nodes stay readable and small.</summary>
     sealed class OneLinePerTree : JsonConverter<RegressionTree[]>
@@ -121,7 +125,8 @@ public sealed record BoostedTrees
         public RegressionTree Build(int[] rows)
         {
             Grow(rows, 0);
-            return new RegressionTree { Feature = [.. feature], Threshold = [.. threshold], Left = [.. left], Right = [.. right], Value = [.. value] };
+            return new RegressionTree { Feature = [.. feature], Threshold = [.. threshold], Left = [.. left], Right = [.. right],
+                Value = [.. value] };
         }
 
         int Grow(int[] rows, int depth)

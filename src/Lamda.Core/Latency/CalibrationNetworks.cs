@@ -13,7 +13,7 @@ namespace Lamda.Latency;
 /// profiles them layer by layer (<see cref="KernelProfiler"/>). They are generated from a seed, never taken
 /// from the models being predicted: the benchmark stays an honest test of generalization.
 /// </summary>
-public static class CalibrationNetworks
+internal static class CalibrationNetworks
 {
     public const int Families = 10;
 
@@ -47,7 +47,9 @@ public static class CalibrationNetworks
         int Pick(params int[] xs) => xs[rng.Next(xs.Length)];
 
         EdgeOperand Act(EdgeOperand x) => clip
-            ? b.Op("Clip", [x, new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [0.0])), new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [6.0]))])
+            ? b.Op("Clip",
+                [x, new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [0.0])),
+                new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [6.0]))])
             : b.Relu(x);
 
         public GraphBuilder Build()
@@ -78,7 +80,8 @@ public static class CalibrationNetworks
         {
             var y = Act(b.Conv(x, W(32), stride: 2));
             y = b.Conv(Act(b.Conv(y, b.Channels(y), group: b.Channels(y))), W(16, jitter: false), kernel: 1);
-            (int T, double C, int N, int S)[] stages = [(6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
+            (int T, double C, int N, int S)[] stages =
+                [(6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
             foreach (var (t, c, n, s) in stages)
             {
                 long outC = W(c, jitter: false);
@@ -312,7 +315,9 @@ public static class CalibrationNetworks
         }
 
         EdgeOperand Slice(EdgeOperand x, long from, long to) =>
-            b.Op("Slice", [x, new LiteralOperand(TensorLiteral.Int64([from])), new LiteralOperand(TensorLiteral.Int64([to])), new LiteralOperand(TensorLiteral.Int64([1]))]);
+            b.Op("Slice",
+                [x, new LiteralOperand(TensorLiteral.Int64([from])), new LiteralOperand(TensorLiteral.Int64([to])),
+                new LiteralOperand(TensorLiteral.Int64([1]))]);
 
         EdgeOperand ChannelShuffle(EdgeOperand x)
         {

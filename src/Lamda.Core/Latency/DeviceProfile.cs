@@ -65,7 +65,8 @@ public sealed record KernelModel
     public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights)
     {
         double ms = Predict(kernel.Features(channels));
-        if (Correction != null) ms *= Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, modelMWeights)), -MaxLogCorrection, MaxLogCorrection));
+        if (Correction != null) ms *=
+            Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, modelMWeights)), -MaxLogCorrection, MaxLogCorrection));
         return ms;
     }
 }
@@ -144,9 +145,12 @@ public sealed record DeviceProfile
         try { p = JsonSerializer.Deserialize<DeviceProfile>(json, Json); }
         catch (JsonException e)
         {
-            throw new LamdaException(ErrorCodes.BadProfile, $"{displayName}: not a valid device profile ({e.Message}). Re-create it with 'lamda device-profile -o FILE' on the device.", e);
+            throw new LamdaException(ErrorCodes.BadProfile,
+                $"{displayName}: not a valid device profile ({e.Message}). Re-create it with 'lamda device-profile -o FILE' on the device.",
+                e);
         }
-        if (p == null) throw new LamdaException(ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
+        if (p == null) throw new LamdaException(
+            ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
         p.Validate(displayName);
         return p;
     }
@@ -159,20 +163,29 @@ public sealed record DeviceProfile
 
     void Validate(string displayName)
     {
-        void Fail(string what) => throw new LamdaException(ErrorCodes.BadProfile, $"{displayName}: {what}. Re-create the profile with 'lamda device-profile -o FILE' on the device.");
+        void Fail(string what)
+            => throw new LamdaException(
+            ErrorCodes.BadProfile,
+            $"{displayName}: {what}. Re-create the profile with 'lamda device-profile -o FILE' on the device.");
         if (RetiredSchemas.TryGetValue(Schema, out var why))
             Fail($"schema '{Schema}' is no longer read ({why}; this Lamda reads {CurrentSchema})");
         if (Schema != CurrentSchema) Fail($"unsupported schema '{Schema}' (this Lamda reads {CurrentSchema})");
         if (string.IsNullOrWhiteSpace(Name)) Fail("the profile has no name");
         if (Execution.Threads < 1) Fail("execution.threads must be at least 1");
-        if (Channels is null || Channels.OutputTile < 1 || Channels.InputBlock < 1 || Channels.DepthwiseBlock < 1) Fail("channels.outputTile, inputBlock and depthwiseBlock must be at least 1");
+        if (Channels is null || Channels.OutputTile < 1 || Channels.InputBlock < 1 || Channels.DepthwiseBlock < 1)
+            Fail("channels.outputTile, inputBlock and depthwiseBlock must be at least 1");
         if (Kernels.Count == 0) Fail("the profile has no kernel models");
         foreach (var (cls, m) in Kernels)
         {
-            if (m.Coefficients is not { Length: Kernel.FeatureCount }) Fail($"kernel model '{cls}' must have {Kernel.FeatureCount} coefficients");
-            if (m.Coefficients.Any(c => !double.IsFinite(c) || c < 0)) Fail($"kernel model '{cls}' has a negative or non-finite coefficient");
-            if (m.Correction is { } t && (!double.IsFinite(t.LearningRate) || !double.IsFinite(t.Bias) || t.Trees is null || t.Trees.Any(tree => tree is null || !tree.IsWellFormed(Kernel.DescriptorCount))))
-                Fail($"kernel model '{cls}' has a malformed correction (trees must be complete, with finite values and features below {Kernel.DescriptorCount})");
+            if (m.Coefficients is not { Length: Kernel.FeatureCount })
+                Fail($"kernel model '{cls}' must have {Kernel.FeatureCount} coefficients");
+            if (m.Coefficients.Any(c => !double.IsFinite(c) || c < 0))
+                Fail($"kernel model '{cls}' has a negative or non-finite coefficient");
+            if (m.Correction is { } t
+                && (!double.IsFinite(t.LearningRate) || !double.IsFinite(t.Bias) || t.Trees is null
+                || t.Trees.Any(tree => tree is null || !tree.IsWellFormed(Kernel.DescriptorCount))))
+                Fail($"kernel model '{cls}' has a malformed correction (trees must be complete, with finite values and features below " +
+                    $"{Kernel.DescriptorCount})");
         }
         if (Composition is null || !Composition.IsPhysical)
             Fail("composition must have a positive scale and finite, non-negative reorder, per-kernel and fixed costs");

@@ -7,7 +7,7 @@ namespace Lamda.Latency;
 /// (<see cref="CalibrationCheck"/>), so a profile says how far it can be trusted and a later load can tell
 /// whether the machine still runs at the speed it was calibrated at.
 /// </summary>
-public static class HeldOut
+internal static class HeldOut
 {
     /// <summary>Noise above which a calibration is flagged as noisy (the same threshold as a single comparison).</summary>
     public const double NoisyThreshold = Comparison.NoisyThreshold;

@@ -9,7 +9,7 @@ namespace Lamda.Latency;
 /// (ORT's MLAS kernels pick their block sizes from it: 8 floats with AVX2, 16 with AVX-512) and the ORT
 /// version. It goes into the host fingerprint and into every calibrated profile.
 /// </summary>
-public static class HostIdentity
+internal static class HostIdentity
 {
     /// <summary>The widest SIMD extension the CPU offers: AVX-512, AVX2, AVX, SSE4.1, NEON or none.</summary>
     public static string Isa { get; } = DetectIsa();

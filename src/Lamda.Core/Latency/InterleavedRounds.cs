@@ -54,7 +54,7 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
 /// slower than its best round was hit by outside load and is run again; the ratio is the median of the clean
 /// rounds' ratios, the reference latency the lowest clean round median.
 /// </summary>
-public sealed class InterleavedRounds(CompareOptions options)
+internal sealed class InterleavedRounds(CompareOptions options)
 {
     readonly List<(double Candidate, double Reference)> rounds = [];
 

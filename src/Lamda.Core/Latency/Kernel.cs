@@ -117,7 +117,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 
     public const string Misaligned = "/misaligned";
 
-    /// <summary>0: no fused activation; 1: Relu, which the runtime applies inside its convolution kernels; 2: any other (Clip, sigmoid...), applied in a separate pass.</summary>
+    /// <summary>0: no fused activation; 1: Relu, which the runtime applies inside its convolution kernels; 2: any other (Clip, sigmoid...),
+    /// applied in a separate pass.</summary>
     public int ActivationKind => Nodes.Count < 2 ? 0 : Nodes[^1].Op switch { "Relu" => 1, "Add" or "BatchNormalization" => 0, _ => 2 };
 
     public const int DescriptorCount = 17;
@@ -164,12 +165,14 @@ public static class KernelExtractor
         var kernels = new List<Kernel>();
 
         // The single consumer of a node's output, if the output is not also a graph output.
-        Node? Sole(Node n) => !outputs.Contains(n.Output) && consumers.TryGetValue(n.Output, out var c) && c.Count == 1 && c[0].EdgeInputs.Count(e => e.Key == n.Output) == 1 ? c[0] : null;
+        Node? Sole(Node n) => !outputs.Contains(n.Output) && consumers.TryGetValue(n.Output, out var c) && c.Count == 1
+            && c[0].EdgeInputs.Count(e => e.Key == n.Output) == 1 ? c[0] : null;
         // Whether an edge comes straight from a convolution (through its BatchNormalization) used only there.
         bool FromConvolution(string edge)
         {
             if (!producers.TryGetValue(edge, out var p)) return false;
-            if (p.Op == "BatchNormalization" && p.Inputs.Count > 0 && p.Inputs[0] is EdgeOperand x && producers.TryGetValue(x.Key, out var c) && Sole(c) == p) p = c;
+            if (p.Op == "BatchNormalization" && p.Inputs.Count > 0 && p.Inputs[0] is EdgeOperand x
+                && producers.TryGetValue(x.Key, out var c) && Sole(c) == p) p = c;
             return p.Op == "Conv" && (Sole(p) is { Op: "Add" or "BatchNormalization" });
         }
         // An Add of two convolutions joins one of them only, as the runtime fuses it: the one on its first input.
@@ -204,7 +207,9 @@ public static class KernelExtractor
             double macs = group.Sum(m => GraphStats.NodeMacs(m, weights, inference)) / 1e6;
             double ins = n.Inputs.Where(o => o is EdgeOperand).Sum(o => M(Elems(o))) + extraInputs;
             double outs = M(inference.TypeOf(lastNode.Output).ElementCount);
-            double ws = group.SelectMany(m => m.Inputs.OfType<WeightOperand>()).Distinct().Sum(w => M(weights.ShapeOf(w.Name)?.Aggregate(1L, (a, d) => a * d)));
+            double ws =
+                group.SelectMany(m => m.Inputs.OfType<WeightOperand>()).Distinct().Sum(w
+                => M(weights.ShapeOf(w.Name)?.Aggregate(1L, (a, d) => a * d)));
             long cin = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand e0 ? inference.TypeOf(e0.Key).Channels ?? 0 : 0;
             long cout = inference.TypeOf(lastNode.Output).Channels ?? 0;
             kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout));

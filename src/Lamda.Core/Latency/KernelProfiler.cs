@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Lamda.Graphs;
 using Lamda.Onnx;
+using Onnx;
 using Lamda.Runtime;
 
 namespace Lamda.Latency;
@@ -18,7 +19,7 @@ public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms)> Ker
 /// the predictor is calibrated on kernels timed inside whole networks. Profiled nodes are matched to Lamda's
 /// kernels by name: ORT names a node it rewrites after the output value of the node it replaces.
 /// </summary>
-public static class KernelProfiler
+internal static class KernelProfiler
 {
     public static KernelProfile Profile(Graph graph, WeightStore weights, int threads = 1, int runs = 20, int warmup = 5)
     {
@@ -26,23 +27,14 @@ public static class KernelProfiler
         var model = OnnxExporter.Export(graph, weights);
         var bytes = ModelFile.ToBytes(model); // profiled, then run again without the profiler
         var kernels = KernelExtractor.Extract(graph, weights);
-        // Names ORT may report for a node: the node's own name (its Lamda id) or one of its output values.
-        var kernelOf = new Dictionary<string, int>(StringComparer.Ordinal);
-        var byId = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int k = 0; k < kernels.Count; k++)
-            foreach (var n in kernels[k].Nodes) byId[n.Id] = k;
-        foreach (var p in model.Graph.Node)
-            if (byId.TryGetValue(p.Name, out var k))
-            {
-                kernelOf[p.Name] = k;
-                foreach (var o in p.Output) kernelOf.TryAdd(o, k);
-            }
+        var kernelOf = KernelOfName(model, kernels);
 
         var folder = Directory.CreateTempSubdirectory("lamda-profile-").FullName;
         try
         {
             string file;
-            using (var runner = new ModelRunner(bytes, new RunnerOptions { IntraOpThreads = threads, ProfilePrefix = Path.Combine(folder, "ort") }))
+            using (var runner =
+                new ModelRunner(bytes, new RunnerOptions { IntraOpThreads = threads, ProfilePrefix = Path.Combine(folder, "ort") }))
             {
                 using var run = runner.Prepare(TensorData.RandomInputs(graph));
                 for (int i = 0; i < warmup + runs; i++) run.Run();
@@ -80,6 +72,22 @@ public static class KernelProfiler
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    // Names ORT may report for a node: the node's own name (its Lamda id) or one of its output values.
+    static Dictionary<string, int> KernelOfName(ModelProto model, IReadOnlyList<Kernel> kernels)
+    {
+        var kernelOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byId = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int k = 0; k < kernels.Count; k++)
+            foreach (var n in kernels[k].Nodes) byId[n.Id] = k;
+        foreach (var p in model.Graph.Node)
+            if (byId.TryGetValue(p.Name, out var k))
+            {
+                kernelOf[p.Name] = k;
+                foreach (var o in p.Output) kernelOf.TryAdd(o, k);
+            }
+        return kernelOf;
     }
 
     /// <summary>

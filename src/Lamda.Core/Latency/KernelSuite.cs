@@ -12,11 +12,12 @@ public sealed record KernelSample(string Class, Kernel Kernel, double Ms, string
 /// activation fusions ONNX Runtime forms), Gemm/MatMul, pooling, elementwise, Concat and data movement.
 /// Each kernel is a one-kernel ONNX model measured with the same protocol as whole models.
 /// </summary>
-public static class KernelSuite
+internal static class KernelSuite
 {
     static readonly long[] Resolutions = [7, 14, 28, 56, 112];
     // Block-aligned widths and the misaligned ones that width scaling produces (the runtime treats them very differently).
-    static readonly long[] Widths = [8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 12, 20, 27, 36, 54, 75, 100, 140, 217, 300, 450];
+    static readonly long[] Widths =
+        [8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 12, 20, 27, 36, 54, 75, 100, 140, 217, 300, 450];
 
     /// <summary>Models to measure: (class, description, builder).</summary>
     public static List<(string Class, string Description, GraphBuilder Model)> Build(bool quick, int seed = 1)
@@ -41,11 +42,13 @@ public static class KernelSuite
             {
                 long hw = Pick(Resolutions), cin = Pick(Widths), k = kernel(), stride = rng.Next(3) == 0 ? 2 : 1;
                 long cout = depthwise ? cin : Pick(Widths);
-                if (depthwise) cin = cout = Pick([16, 32, 64, 96, 144, 192, 240, 384, 480, 576, 960, 20, 44, 81, 122, 163, 204, 326, 490, 816]);
+                if (depthwise) cin = cout =
+                    Pick([16, 32, 64, 96, 144, 192, 240, 384, 480, 576, 960, 20, 44, 81, 122, 163, 204, 326, 490, 816]);
                 double macs = (double)hw / stride * hw / stride * cout * (depthwise ? 1 : cin) * k * k;
                 if (macs > MaxMacs || macs < 2e4) continue;
                 bool bn = rng.Next(2) == 0, act = rng.Next(4) != 0, residual = !depthwise && stride == 1 && cin == cout && rng.Next(3) == 0;
-                Add(cls, $"{cls} {cin}->{cout} k{k} s{stride} {hw}x{hw}{(bn ? " +bn" : "")}{(residual ? " +add" : "")}{(act ? " +relu" : "")}", b =>
+                Add(cls, $"{cls} {cin}->{cout} k{k} s{stride} " +
+                    $"{hw}x{hw}{(bn ? " +bn" : "")}{(residual ? " +add" : "")}{(act ? " +relu" : "")}", b =>
                 {
                     var x = new EdgeOperand("in0");
                     var y = b.Conv(x, cout, kernel: k, stride: stride, group: depthwise ? cin : 1);
@@ -61,55 +64,76 @@ public static class KernelSuite
         Convs(KernelClass.Conv, 30 * scale, () => rng.Next(6) switch { 0 => 5, 1 => 7, _ => 3 }, false);
         Convs(KernelClass.Pointwise, 25 * scale, () => 1, false);
         Convs(KernelClass.Depthwise, 18 * scale, () => rng.Next(3) == 0 ? 5 : 3, true);
+        AddOperatorKernels(Add, Pick, rng, scale);
+        AddLayoutKernels(Add, Pick, rng, scale);
+        AddFamilyKernels(Add, Pick, rng, scale);
+        return list;
+    }
+
+    /// <summary>Grouped Conv, Gemm, pooling and global pooling kernels.</summary>
+    static void AddOperatorKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng,
+        int scale)
+    {
         for (int i = 0; i < 4 * scale; i++)
         {
-            long hw = Pick([14, 28, 56]), c = Pick([32, 64, 128]), groups = Pick([2, 4, 8]);
-            Add(KernelClass.GroupConv, $"gconv {c} g{groups} {hw}x{hw}", b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: groups)), "y"), 1, c, hw, hw);
+            long hw = pick([14, 28, 56]), c = pick([32, 64, 128]), groups = pick([2, 4, 8]);
+            add(KernelClass.GroupConv, $"gconv {c} g{groups} {hw}x{hw}",
+                b => b.Output(b.Relu(b.Conv(new EdgeOperand("in0"), c, kernel: 3, group: groups)), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 10 * scale; i++)
         {
-            long cin = Pick([64, 128, 256, 512, 576, 1024, 1280, 2048]), cout = Pick([10, 100, 256, 1000]);
+            long cin = pick([64, 128, 256, 512, 576, 1024, 1280, 2048]), cout = pick([10, 100, 256, 1000]);
             bool act = rng.Next(2) == 0;
-            Add(KernelClass.Gemm, $"gemm {cin}->{cout}{(act ? " +relu" : "")}", b => { var y = b.Gemm(new EdgeOperand("in0"), cout); b.Output(act ? b.Relu(y) : y, "y"); }, 1, cin);
+            add(KernelClass.Gemm, $"gemm {cin}->{cout}{(act ? " +relu" : "")}",
+                b => { var y = b.Gemm(new EdgeOperand("in0"), cout); b.Output(act ? b.Relu(y) : y, "y"); }, [1, cin]);
         }
         for (int i = 0; i < 8 * scale; i++)
         {
-            long hw = Pick([14, 28, 56, 112]), c = Pick([16, 32, 64, 128, 256]), k = rng.Next(2) == 0 ? 2 : 3;
+            long hw = pick([14, 28, 56, 112]), c = pick([16, 32, 64, 128, 256]), k = rng.Next(2) == 0 ? 2 : 3;
             string op = rng.Next(3) == 0 ? "AveragePool" : "MaxPool";
-            Add(KernelClass.Pool, $"{op} {c} k{k} {hw}x{hw}", b => b.Output(b.Op(op, [new EdgeOperand("in0")],
-                ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts(k == 3 ? [1, 1, 1, 1] : [0, 0, 0, 0])), ("strides", AttributeValue.FromInts([2, 2]))), "y"), 1, c, hw, hw);
+            add(KernelClass.Pool, $"{op} {c} k{k} {hw}x{hw}", b => b.Output(b.Op(op, [new EdgeOperand("in0")],
+                ("kernel_shape", AttributeValue.FromInts([k, k])), ("pads", AttributeValue.FromInts(k == 3 ? [1, 1, 1, 1] : [0, 0, 0, 0])),
+                    ("strides", AttributeValue.FromInts([2, 2]))), "y"), [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56]), c = Pick([64, 256, 512, 1024, 1280]);
-            Add(KernelClass.GlobalPool, $"gap {c} {hw}x{hw}", b => b.Output(b.GlobalAveragePool(new EdgeOperand("in0")), "y"), 1, c, hw, hw);
+            long hw = pick([7, 14, 28, 56]), c = pick([64, 256, 512, 1024, 1280]);
+            add(KernelClass.GlobalPool, $"gap {c} {hw}x{hw}",
+                b => b.Output(b.GlobalAveragePool(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
         }
+    }
+
+    /// <summary>Elementwise, Concat and copy (channel shuffle or slice) kernels.</summary>
+    static void AddLayoutKernels(Action<string, string, Action<GraphBuilder>, long[]> add, Func<long[], long> pick, Random rng,
+        int scale)
+    {
         for (int i = 0; i < 12 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56, 112]), c = Pick([16, 32, 64, 128, 256]);
+            long hw = pick([7, 14, 28, 56, 112]), c = pick([16, 32, 64, 128, 256]);
             int kind = rng.Next(4);
-            Add(KernelClass.Elementwise, $"eltwise {(kind switch { 0 => "add", 1 => "mul", 2 => "relu", _ => "sigmoid" })} {c} {hw}x{hw}", b =>
+            add(KernelClass.Elementwise, $"eltwise {(kind switch { 0 => "add", 1 => "mul", 2 => "relu", _ => "sigmoid" })} {c} {hw}x{hw}",
+                b =>
             {
                 var x = new EdgeOperand("in0");
                 var y = kind switch { 0 => b.Add(x, x), 1 => b.Op("Mul", [x, x]), 2 => b.Relu(x), _ => b.Op("Sigmoid", [x]) };
                 b.Output(y, "y");
-            }, 1, c, hw, hw);
+            }, [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([7, 14, 28, 56]), c = Pick([16, 32, 64, 128]);
+            long hw = pick([7, 14, 28, 56]), c = pick([16, 32, 64, 128]);
             int parts = rng.Next(2, 5);
-            Add(KernelClass.Concat, $"concat {parts}x{c} {hw}x{hw}", b =>
+            add(KernelClass.Concat, $"concat {parts}x{c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
                 b.Output(b.Concat(Enumerable.Range(0, parts).Select(_ => x).ToArray()), "y");
-            }, 1, c, hw, hw);
+            }, [1, c, hw, hw]);
         }
         for (int i = 0; i < 6 * scale; i++)
         {
-            long hw = Pick([14, 28, 56]), c = Pick([32, 64, 128, 232]);
+            long hw = pick([14, 28, 56]), c = pick([32, 64, 128, 232]);
             bool transpose = rng.Next(2) == 0;
-            Add(KernelClass.Copy, $"{(transpose ? "shuffle" : "slice")} {c} {hw}x{hw}", b =>
+            add(KernelClass.Copy, $"{(transpose ? "shuffle" : "slice")} {c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
                 if (transpose)
@@ -117,11 +141,11 @@ public static class KernelSuite
                     var r = b.Op("Reshape", [x, new LiteralOperand(TensorLiteral.Int64([1, 2, c / 2, hw, hw]))]);
                     b.Output(b.Op("Transpose", [r], ("perm", AttributeValue.FromInts([0, 2, 1, 3, 4]))), "y");
                 }
-                else b.Output(b.Op("Slice", [x, new LiteralOperand(TensorLiteral.Int64([0])), new LiteralOperand(TensorLiteral.Int64([c / 2])), new LiteralOperand(TensorLiteral.Int64([1]))]), "y");
-            }, 1, c, hw, hw);
+                else b.Output(b.Op("Slice",
+                    [x, new LiteralOperand(TensorLiteral.Int64([0])), new LiteralOperand(TensorLiteral.Int64([c / 2])),
+                    new LiteralOperand(TensorLiteral.Int64([1]))]), "y");
+            }, [1, c, hw, hw]);
         }
-        AddFamilyKernels(Add, Pick, rng, scale);
-        return list;
     }
 
     /// <summary>
@@ -154,7 +178,8 @@ public static class KernelSuite
             string mode = rng.Next(2) == 0 ? "linear" : "nearest";
             var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 2, 2]));
             add(KernelClass.Resize, $"resize {mode} {c} {hw / 2}x{hw / 2}", b => b.Output(b.Op("Resize",
-                [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(mode))), "y"), [1, c, hw / 2, hw / 2]);
+                [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(mode))), "y"),
+                    [1, c, hw / 2, hw / 2]);
             add(KernelClass.Scale, $"scale {c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");
@@ -200,6 +225,7 @@ public static class KernelSuite
     {
         var b = new GraphBuilder();
         b.Output(b.Relu(b.Input("x", 1, 1)), "y");
-        return LatencyMeter.Measure(ToBytes(b), b.Graph, new MeasureOptions { Threads = threads, Warmup = 20, Runs = 200, MinSeconds = 0.05 }).P50Ms;
+        return LatencyMeter.Measure(ToBytes(b), b.Graph, new MeasureOptions { Threads = threads, Warmup = 20, Runs = 200,
+            MinSeconds = 0.05 }).P50Ms;
     }
 }

@@ -28,7 +28,8 @@ public sealed record LatencyStats(double P50Ms, double P90Ms, double MeanMs, dou
         var sorted = samplesMs.OrderBy(x => x).ToArray();
         double mean = sorted.Average();
         double sd = Math.Sqrt(sorted.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, sorted.Length - 1));
-        return new LatencyStats(Percentile(sorted, 0.5), Percentile(sorted, 0.9), mean, sorted[0], mean > 0 ? sd / mean : 0, sorted.Length, threads);
+        return new LatencyStats(Percentile(sorted, 0.5), Percentile(sorted, 0.9), mean, sorted[0], mean > 0 ? sd / mean : 0,
+            sorted.Length, threads);
     }
 
     static double Percentile(double[] sorted, double p)
@@ -78,7 +79,8 @@ public sealed class PreparedModel : ITimedRun, IDisposable
 /// </summary>
 public static class LatencyMeter
 {
-    public static LatencyStats Measure(byte[] model, Graph graph, MeasureOptions? options = null, string displayName = "model", IProgress<string>? progress = null)
+    public static LatencyStats
+        Measure(byte[] model, Graph graph, MeasureOptions? options = null, string displayName = "model", IProgress<string>? progress = null)
     {
         options ??= new MeasureOptions();
         using var held = MachineLock.Acquire(progress);

@@ -67,7 +67,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
 
     bool IsMisaligned(Kernel k) => k.Class != KernelClass.Free && k.Features(Profile.Channels).IsMisaligned;
 
-    /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see cref="ModelMWeights"/>).</summary>
+    /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see
+    /// cref="ModelMWeights"/>).</summary>
     public double KernelMs(Kernel k, double modelMWeights)
     {
         if (k.Class == KernelClass.Free) return 0;

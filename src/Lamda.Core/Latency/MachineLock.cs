@@ -7,7 +7,7 @@ namespace Lamda.Latency;
 /// the cache directory, so measurements queue for the CPU instead. Re-entrant on the thread that holds it:
 /// a calibration that holds it may call measurements that take it again.
 /// </summary>
-public static class MachineLock
+internal static class MachineLock
 {
     [ThreadStatic] static int depth;
 

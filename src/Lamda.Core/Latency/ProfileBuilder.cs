@@ -33,7 +33,9 @@ public static class ProfileBuilder
             + $"{block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock} (asked of ORT)");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
-        var kernels = FitAlone(samples, block, $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
+        var kernels =
+            FitAlone(samples, block,
+            $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
             Name = options.Name,
@@ -71,7 +73,8 @@ public static class ProfileBuilder
             var features = rows.Select(r => r.Kernel.Features(block).ToVector()).ToArray();
             var coefficients = Nnls.FitRelative(features, rows.Select(r => r.Ms).ToArray());
             var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
-            kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
+            kernels[group.Key] = model
+                with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
         }
         return kernels;
     }
@@ -82,7 +85,8 @@ public static class ProfileBuilder
         for (int i = 0; i < nets.Count; i++)
         {
             profiles.Add(KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3));
-            progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {profiles[i].Kernels.Count} kernels, {profiles[i].RunMs:F2} ms (profiler cost {profiles[i].ProfilerNodeMs * 1000:F1} us per node)");
+            progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {profiles[i].Kernels.Count} kernels, " +
+                $"{profiles[i].RunMs:F2} ms (profiler cost {profiles[i].ProfilerNodeMs * 1000:F1} us per node)");
         }
         return profiles;
     }
@@ -97,13 +101,15 @@ public static class ProfileBuilder
     /// and boosted trees over the kernel's descriptors learn what the linear model still misses; classes with few
     /// samples are scaled by one factor; the rest keep the isolated fit.
     /// </summary>
-    static Dictionary<string, KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
+    static Dictionary<string,
+        KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
     {
         var samples = new List<(Kernel Kernel, double ModelMWeights, double Ms)>();
         foreach (var measured in profiles)
         {
             double modelWeights = LatencyPredictor.ModelMWeights(measured.Kernels.Select(k => k.Kernel));
-            samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k => (k.Kernel, modelWeights, k.Ms)));
+            samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k
+                => (k.Kernel, modelWeights, k.Ms)));
         }
         var g = profile.Channels;
         var kernels = new Dictionary<string, KernelModel>(profile.Kernels);
@@ -118,27 +124,34 @@ public static class ProfileBuilder
                 var ms = rows.Select(r => r.Ms).ToArray();
                 var linear = new KernelModel { Coefficients = Nnls.FitRelative(vectors, ms) };
                 var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
-                var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual, new BoostedTrees.Options { Seed = options.Seed });
+                var trees =
+                    BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual,
+                    new BoostedTrees.Options { Seed = options.Seed });
                 var model = linear with
                 {
                     Correction = trees,
                     Samples = rows.Count,
-                    Provenance = $"fitted to the in-context timings of {rows.Count} {group.Key} kernels ({source}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
+                    Provenance =
+                        $"fitted to the in-context timings of {rows.Count} {group.Key} kernels ({source}) on {MachineDescription()}, " +
+                            $"Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
                 };
-                kernels[group.Key] = model with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
+                kernels[group.Key] = model
+                    with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
                 progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
             }
             else if (rows.Count >= 5 && kernels.TryGetValue(group.Key, out var isolated))
             {
                 // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
-                var pairs = rows.Select(r => (Iso: isolated.Predict(r.Kernel, g, r.ModelMWeights), Ctx: r.Ms)).Where(p => p.Iso > 0).ToList();
+                var pairs =
+                    rows.Select(r => (Iso: isolated.Predict(r.Kernel, g, r.ModelMWeights), Ctx: r.Ms)).Where(p => p.Iso > 0).ToList();
                 if (pairs.Count < 5) continue;
                 double num = pairs.Sum(p => p.Iso / p.Ctx), den = pairs.Sum(p => p.Iso / p.Ctx * (p.Iso / p.Ctx));
                 double scale = Math.Clamp(num / den, 0.2, 5);
                 kernels[group.Key] = isolated with
                 {
                     Coefficients = isolated.Coefficients.Select(c => c * scale).ToArray(),
-                    Provenance = isolated.Provenance + $"; scaled by {scale:F3} to the in-context timings of {pairs.Count} kernels ({source})",
+                    Provenance = isolated.Provenance
+                        + $"; scaled by {scale:F3} to the in-context timings of {pairs.Count} kernels ({source})",
                 };
                 progress?.Report($"  {group.Key,-20} in context x{scale:F3} ({pairs.Count} kernels)");
             }
@@ -191,7 +204,7 @@ public static class ProfileBuilder
 }
 
 /// <summary>Non-negative least squares on relative error, by coordinate descent (a handful of variables).</summary>
-public static class Nnls
+internal static class Nnls
 {
     /// <summary>
     /// Minimizes sum(((x_i . c) - y_i) / w_i)^2 subject to c &gt;= 0 (except where <paramref name="signed"/> is true);

@@ -7,7 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace Lamda.Latency;
 
 /// <summary>The shape class that decides whether ONNX Runtime runs a convolution in its blocked layout.</summary>
-public readonly record struct ConvShape(long InChannels, long OutChannels, long Group, long Kernel);
+internal readonly record struct ConvShape(long InChannels, long OutChannels, long Group, long Kernel);
 
 /// <summary>
 /// Which convolutions ONNX Runtime runs in its blocked (NCHWc) layout, asked of ONNX Runtime itself: a
@@ -16,7 +16,7 @@ public readonly record struct ConvShape(long InChannels, long OutChannels, long 
 /// with outside load; timing-derived blocks did (three calibrations on one machine gave 4, 8 and 32).
 /// Answers are memoized per shape class; the derived channel block is cached on disk per ORT version and ISA.
 /// </summary>
-public static class RuntimeLayout
+internal static class RuntimeLayout
 {
     static readonly ConcurrentDictionary<ConvShape, bool> answers = new();
     /// <summary>Changes when <see cref="Detect"/> asks other questions, so that cached answers are not reused.</summary>

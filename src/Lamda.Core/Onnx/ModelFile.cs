@@ -9,7 +9,8 @@ public static class ModelFile
     public static ModelProto Load(string path)
     {
         if (Directory.Exists(path))
-            throw new LamdaException(ErrorCodes.InvalidModel, $"{path}: is a directory, not an ONNX model file. Pass the path of a .onnx file.");
+            throw new LamdaException(ErrorCodes.InvalidModel,
+                $"{path}: is a directory, not an ONNX model file. Pass the path of a .onnx file.");
         if (!File.Exists(path))
             throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: file not found. Check the path to the ONNX model.");
         byte[] bytes;
@@ -32,12 +33,15 @@ public static class ModelFile
         catch (InvalidProtocolBufferException e)
         {
             throw new LamdaException(ErrorCodes.InvalidModel,
-                $"{displayName}: not a valid ONNX model (protobuf: {e.Message}). The file may be truncated or of another format; re-export it.", e);
+                $"{displayName}: not a valid ONNX model (protobuf: {e.Message}). The file may be truncated or of another format; " +
+                    "re-export it.", e);
         }
         if (model.Graph == null || (model.Graph.Node.Count == 0 && model.Graph.Input.Count == 0 && model.Graph.Output.Count == 0))
-            throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: not an ONNX model (no graph found). Check that this is a .onnx file.");
+            throw new LamdaException(ErrorCodes.InvalidModel,
+                $"{displayName}: not an ONNX model (no graph found). Check that this is a .onnx file.");
         if (model.OpsetImport.Count == 0)
-            throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: the model declares no opset_import; re-export it with a valid opset.");
+            throw new LamdaException(ErrorCodes.InvalidModel,
+                $"{displayName}: the model declares no opset_import; re-export it with a valid opset.");
         return model;
     }
 
@@ -56,7 +60,8 @@ public static class ModelFile
             }
             var file = location == null ? null : Path.Combine(directory, location);
             if (file == null || !File.Exists(file))
-                throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: tensor '{t.Name}' is stored in external file '{location}', which was not found beside the model.");
+                throw new LamdaException(ErrorCodes.InvalidModel,
+                    $"{displayName}: tensor '{t.Name}' is stored in external file '{location}', which was not found beside the model.");
             using var fs = File.OpenRead(file);
             fs.Seek(offset, SeekOrigin.Begin);
             var data = new byte[length >= 0 ? length : fs.Length - offset];
@@ -75,7 +80,8 @@ public static class ModelFile
         return ms.ToArray();
     }
 
-    /// <summary>Writes atomically: a temporary file beside the target, then a rename. An existing file is replaced only on success.</summary>
+    /// <summary>Writes atomically: a temporary file beside the target, then a rename. An existing file is replaced only on
+    /// success.</summary>
     public static void Save(ModelProto model, string path) => AtomicFile.Write(path, stream => model.WriteTo(stream));
 }
 

@@ -44,7 +44,9 @@ public static class OnnxExporter
                     case EdgeOperand e: p.Input.Add(names.Of(e.Key)); break;
                     case WeightOperand w:
                         if (!weights.TryGet(w.Name, out var t))
-                            throw new LamdaException(ErrorCodes.MissingWeight, $"node {n.Id} ({n.Op}) refers to weight @{w.Name}, which {weights.Source} does not contain. Use the base model the text was made from.");
+                            throw new LamdaException(ErrorCodes.MissingWeight,
+                                $"node {n.Id} ({n.Op}) refers to weight @{w.Name}, which {weights.Source} does not contain. Use the base " +
+                                    "model the text was made from.");
                         if (exportedWeights.Add(w.Name))
                         {
                             var copy = t.Clone();
@@ -78,7 +80,8 @@ public static class OnnxExporter
             case AttributeKind.String: p.Type = AttributeProto.Types.AttributeType.String; p.S = ByteString.CopyFromUtf8(v.String); break;
             case AttributeKind.Ints: p.Type = AttributeProto.Types.AttributeType.Ints; p.Ints.AddRange(v.Ints); break;
             case AttributeKind.Floats: p.Type = AttributeProto.Types.AttributeType.Floats; p.Floats.AddRange(v.Floats); break;
-            case AttributeKind.Strings: p.Type = AttributeProto.Types.AttributeType.Strings; p.Strings.AddRange(v.Strings.Select(ByteString.CopyFromUtf8)); break;
+            case AttributeKind.Strings: p.Type =
+                AttributeProto.Types.AttributeType.Strings; p.Strings.AddRange(v.Strings.Select(ByteString.CopyFromUtf8)); break;
             case AttributeKind.Tensor: p.Type = AttributeProto.Types.AttributeType.Tensor; p.T = v.Tensor!.ToTensorProto(""); break;
             case AttributeKind.Reference:
                 if (weights.Attributes.TryGetValue(v.Reference, out var stored))
@@ -91,7 +94,10 @@ public static class OnnxExporter
                     p.Type = AttributeProto.Types.AttributeType.Tensor;
                     p.T = t.Clone();
                 }
-                else throw new LamdaException(ErrorCodes.MissingWeight, $"node {n.Id} ({n.Op}) attribute {a.Name} refers to @{v.Reference}, which {weights.Source} does not contain. Use the base model the text was made from.");
+                else throw new LamdaException(
+                    ErrorCodes.MissingWeight,
+                    $"node {n.Id} ({n.Op}) attribute {a.Name} refers to @{v.Reference}, which {weights.Source} does not contain. Use the " +
+                        "base model the text was made from.");
                 break;
         }
         return p;

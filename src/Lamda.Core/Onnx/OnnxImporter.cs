@@ -31,6 +31,32 @@ public static class OnnxImporter
             tensors[input.Name] = new EdgeOperand(id);
         }
 
+        ImportNodes(g, graph, tensors, initializers, weights, displayName);
+
+        foreach (var captured in CapturedNames(g))
+        {
+            if (tensors.TryGetValue(captured, out var edge))
+                graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
+            else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
+        }
+        weights.Functions.AddRange(model.Functions);
+
+        foreach (var output in g.Output)
+        {
+            if (!tensors.TryGetValue(output.Name, out var edge))
+                throw new LamdaException(ErrorCodes.UnsupportedModel,
+                    $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt " +
+                        "such a model.");
+            graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
+        }
+        ShapeInference.AnnotateChannels(graph, weights);
+        return (graph, weights);
+    }
+
+    // Nodes in topological order, numbered n0, n1, ...; their outputs join the tensor-name map for later readers.
+    static void ImportNodes(GraphProto g, Graph graph, Dictionary<string, EdgeOperand> tensors,
+        Dictionary<string, TensorProto> initializers, WeightStore weights, string displayName)
+    {
         var nodes = TopologicalOrder(g, initializers.Keys, displayName);
         for (int i = 0; i < nodes.Count; i++)
         {
@@ -41,18 +67,7 @@ public static class OnnxImporter
                 OutputCount = Math.Max(1, p.Output.Count),
             };
             for (int slot = 0; slot < p.Input.Count; slot++)
-            {
-                var name = p.Input[slot];
-                if (name.Length == 0) node.Inputs.Add(EmptyOperand.Instance);
-                else if (tensors.TryGetValue(name, out var edge)) node.Inputs.Add(edge);
-                else if (initializers.TryGetValue(name, out var init))
-                {
-                    bool weightSlot = OperatorCatalog.IsWeightSlot(p.OpType, slot) && p.Domain is "" or "ai.onnx";
-                    var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
-                    node.Inputs.Add(literal != null ? new LiteralOperand(literal) : new WeightOperand(name));
-                }
-                else throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
-            }
+                node.Inputs.Add(ImportInput(p, slot, tensors, initializers, displayName));
             var firstOutput = p.Output.FirstOrDefault() ?? node.Id;
             foreach (var a in p.Attribute.OrderBy(a => a.Name, StringComparer.Ordinal))
                 node.Attributes.Add(new NodeAttribute(a.Name, ImportAttribute(a, $"{firstOutput}#{a.Name}", weights)));
@@ -65,22 +80,23 @@ public static class OnnxImporter
             }
             graph.Nodes.Add(node);
         }
+    }
 
-        foreach (var captured in CapturedNames(g))
+    // An input slot reads an edge, an initializer (inlined when small and not a weight slot, else a weight) or nothing.
+    static Operand ImportInput(NodeProto p, int slot, Dictionary<string, EdgeOperand> tensors,
+        Dictionary<string, TensorProto> initializers, string displayName)
+    {
+        var name = p.Input[slot];
+        if (name.Length == 0) return EmptyOperand.Instance;
+        if (tensors.TryGetValue(name, out var edge)) return edge;
+        if (initializers.TryGetValue(name, out var init))
         {
-            if (tensors.TryGetValue(captured, out var edge)) graph.Captures.Add(new GraphValue(edge.Edge, captured, TensorType.Unknown) { Index = edge.Index });
-            else if (initializers.ContainsKey(captured)) weights.CapturedWeights.Add(captured);
+            bool weightSlot = OperatorCatalog.IsWeightSlot(p.OpType, slot) && p.Domain is "" or "ai.onnx";
+            var literal = ConstantPolicy.ShouldInline(init, weightSlot) ? TensorLiteral.FromTensorProto(init) : null;
+            return literal != null ? new LiteralOperand(literal) : new WeightOperand(name);
         }
-        weights.Functions.AddRange(model.Functions);
-
-        foreach (var output in g.Output)
-        {
-            if (!tensors.TryGetValue(output.Name, out var edge))
-                throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph output '{output.Name}' is not computed by any node (a constant output); Lamda cannot adapt such a model.");
-            graph.Outputs.Add(new GraphValue(edge.Edge, output.Name, TypeOf(output, displayName)) { Index = edge.Index });
-        }
-        ShapeInference.AnnotateChannels(graph, weights);
-        return (graph, weights);
+        throw new LamdaException(ErrorCodes.InvalidModel,
+            $"{displayName}: node '{p.Name}' ({p.OpType}) reads '{name}', which no node, input or initializer defines.");
     }
 
     static AttributeValue ImportAttribute(AttributeProto a, string key, WeightStore weights)
@@ -92,8 +108,10 @@ public static class OnnxImporter
             case AttributeProto.Types.AttributeType.String: return AttributeValue.FromString(a.S.ToStringUtf8());
             case AttributeProto.Types.AttributeType.Ints: return AttributeValue.FromInts(a.Ints.ToArray());
             case AttributeProto.Types.AttributeType.Floats: return AttributeValue.FromFloats(a.Floats.ToArray());
-            case AttributeProto.Types.AttributeType.Strings: return AttributeValue.FromStrings(a.Strings.Select(s => s.ToStringUtf8()).ToArray());
-            case AttributeProto.Types.AttributeType.Tensor when ConstantPolicy.ShouldInline(a.T, false) && TensorLiteral.FromTensorProto(a.T) is { } lit:
+            case AttributeProto.Types.AttributeType.Strings: return
+                AttributeValue.FromStrings(a.Strings.Select(s => s.ToStringUtf8()).ToArray());
+            case AttributeProto.Types.AttributeType.Tensor when ConstantPolicy.ShouldInline(a.T, false)
+                && TensorLiteral.FromTensorProto(a.T) is { } lit:
                 return AttributeValue.FromTensor(lit);
             case AttributeProto.Types.AttributeType.Tensor:
                 weights.Add(key, a.T);
@@ -140,7 +158,8 @@ public static class OnnxImporter
     public static TensorType TypeOf(ValueInfoProto v, string displayName)
     {
         if (v.Type?.TensorType is not { } tt)
-            throw new LamdaException(ErrorCodes.UnsupportedModel, $"{displayName}: graph input/output '{v.Name}' is not a tensor; Lamda supports tensor inputs and outputs only.");
+            throw new LamdaException(ErrorCodes.UnsupportedModel,
+                $"{displayName}: graph input/output '{v.Name}' is not a tensor; Lamda supports tensor inputs and outputs only.");
         if (tt.Shape == null) return new TensorType(tt.ElemType, null);
         return new TensorType(tt.ElemType, tt.Shape.Dim.Select(d =>
             d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? new Dim(d.DimValue)
@@ -168,7 +187,9 @@ public static class OnnxImporter
             {
                 var stuck = next[0];
                 var missing = stuck.Input.First(i => !available.Contains(i));
-                throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: node '{stuck.Name}' ({stuck.OpType}) reads '{missing}', which is never defined (or the graph has a cycle).");
+                throw new LamdaException(ErrorCodes.InvalidModel,
+                    $"{displayName}: node '{stuck.Name}' ({stuck.OpType}) reads '{missing}', which is never defined (or the graph has a " +
+                        "cycle).");
             }
             pending = next;
         }

@@ -6,7 +6,7 @@ namespace Lamda.Operators;
 /// One node's part of a channel selection, as <see cref="ChannelPruner"/> hands it to the node's rule: which
 /// positions of its first input and which of its own output channels stay, and the means to slice its weights.
 /// </summary>
-public sealed class ChannelSurgery
+internal sealed class ChannelSurgery
 {
     readonly WeightSlicer slicer;
 

@@ -38,7 +38,8 @@ static class Elementwise
 }
 
 /// <summary>Operators that map each input element to one output element of the same shape (activations and the like).</summary>
-internal sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+internal sealed class UnaryRule()
+    : OperatorRule(KernelClass.Elementwise, "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
     "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Softmax", "LogSoftmax", "Elu", "Selu", "Celu", "Gelu", "Mish", "Softplus",
     "Softsign", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink",
     "IsNaN", "IsInf", "Swish", "CumSum", "PRelu")
@@ -59,7 +60,8 @@ internal sealed class UnaryRule() : OperatorRule(KernelClass.Elementwise, "Relu"
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
-internal sealed class BroadcastRule() : OperatorRule(KernelClass.Elementwise, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
+internal sealed class BroadcastRule()
+    : OperatorRule(KernelClass.Elementwise, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
     "BitwiseXor")
 {

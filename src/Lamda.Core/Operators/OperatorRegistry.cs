@@ -4,7 +4,7 @@ namespace Lamda.Operators;
 /// The rule of every operator Lamda understands, by name (default ONNX domain). The analyses walk the graph
 /// and ask here; adding an operator means adding its rule to a family file and to <see cref="Families"/>.
 /// </summary>
-public static class OperatorRegistry
+internal static class OperatorRegistry
 {
     static readonly OperatorRule[] Families =
     [

@@ -25,7 +25,7 @@ public interface IGradientRule;
 /// The defaults describe an operator Lamda does not understand: unknown output types, channels fixed,
 /// per-channel constants sliced with the channels; its kernel class is given with its names.
 /// </summary>
-public class OperatorRule(string kernelClass, params string[] ops)
+internal class OperatorRule(string kernelClass, params string[] ops)
 {
     /// <summary>The rule for operators no family claims.</summary>
     public static readonly OperatorRule Opaque = new(KernelClass.Elementwise);

@@ -45,7 +45,8 @@ internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "G
 }
 
 /// <summary>Reductions and ArgMax/ArgMin. Channels pass through a reduction over spatial axes only.</summary>
-internal sealed class ReduceRule() : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+internal sealed class ReduceRule()
+    : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
     "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
 {
     static readonly HashSet<string> ChannelPreserving = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];

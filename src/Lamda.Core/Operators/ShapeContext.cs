@@ -3,7 +3,7 @@ using Lamda.Graphs;
 namespace Lamda.Operators;
 
 /// <summary>What a rule's shape inference sees of one node: its input types and the statically known values.</summary>
-public sealed class ShapeContext
+internal sealed class ShapeContext
 {
     readonly InferenceResult result;
     readonly WeightStore? weights;
@@ -61,7 +61,7 @@ public sealed class ShapeContext
 }
 
 /// <summary>Dimension arithmetic shared by the rules' shape inference.</summary>
-public static class ShapeMath
+internal static class ShapeMath
 {
     /// <summary>Integer tensors up to this many elements are evaluated; larger ones are left alone.</summary>
     public const int MaxFoldedElements = 4096;

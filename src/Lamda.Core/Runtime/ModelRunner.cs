@@ -64,7 +64,8 @@ public sealed class ModelRunner : IDisposable
 
     public IReadOnlyList<string> OutputNames => session.OutputNames;
 
-    /// <summary>Stops ONNX Runtime's profiler (see <see cref="RunnerOptions.ProfilePrefix"/>) and returns the path of its JSON file.</summary>
+    /// <summary>Stops ONNX Runtime's profiler (see <see cref="RunnerOptions.ProfilePrefix"/>) and returns the path of its JSON
+    /// file.</summary>
     public string EndProfiling() => session.EndProfiling();
     public IReadOnlyList<string> InputNames => session.InputNames;
 
@@ -97,7 +98,8 @@ public sealed class ModelRunner : IDisposable
     }
 
     /// <summary>Prepared inputs for timing loops, so that measurement excludes input marshalling.</summary>
-    public PreparedRun Prepare(IReadOnlyDictionary<string, TensorData> inputs) => new(session, inputs.Keys.ToArray(), inputs.Values.Select(ToOrt).ToArray());
+    public PreparedRun Prepare(IReadOnlyDictionary<string, TensorData> inputs)
+        => new(session, inputs.Keys.ToArray(), inputs.Values.Select(ToOrt).ToArray());
 
     static OrtValue ToOrt(TensorData t) => t.Values switch
     {

@@ -23,17 +23,26 @@ public sealed record TensorData(int ElemType, long[] Shape, Array Values)
         var inputs = new Dictionary<string, TensorData>(StringComparer.Ordinal);
         foreach (var i in graph.Inputs)
         {
-            var shape = (i.Type.Dims ?? throw new LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
+            var shape =
+                (i.Type.Dims
+                ?? throw new LamdaException(
+                ErrorCodes.UnsupportedModel, $"input '{i.Name}' has unknown rank; cannot make test data for it."))
                 .Select(d => d.IsKnown ? d.Value : 1).ToArray();
             ResourceLimits.CheckInput("model", i.Name, shape, i.Type.ElemType);
             long count = shape.Aggregate(1L, (a, d) => a * d);
             inputs[i.Name] = i.Type.ElemType switch
             {
-                DataTypes.Float => new TensorData(DataTypes.Float, shape, Enumerable.Range(0, (int)count).Select(_ => rng.NextSingle()).ToArray()),
-                DataTypes.Int64 => new TensorData(DataTypes.Int64, shape, Enumerable.Range(0, (int)count).Select(_ => (long)rng.Next(0, 4)).ToArray()),
-                DataTypes.Int32 => new TensorData(DataTypes.Int32, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(0, 4)).ToArray()),
-                DataTypes.Bool => new TensorData(DataTypes.Bool, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(2) == 1).ToArray()),
-                _ => throw new LamdaException(ErrorCodes.UnsupportedModel, $"input '{i.Name}' has element type {DataTypes.Name(i.Type.ElemType)}; Lamda feeds f32, i64, i32 and bool inputs."),
+                DataTypes.Float
+                    => new TensorData(DataTypes.Float, shape, Enumerable.Range(0, (int)count).Select(_ => rng.NextSingle()).ToArray()),
+                DataTypes.Int64
+                    => new TensorData(DataTypes.Int64, shape, Enumerable.Range(0, (int)count).Select(_ => (long)rng.Next(0, 4)).ToArray()),
+                DataTypes.Int32
+                    => new TensorData(DataTypes.Int32, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(0, 4)).ToArray()),
+                DataTypes.Bool
+                    => new TensorData(DataTypes.Bool, shape, Enumerable.Range(0, (int)count).Select(_ => rng.Next(2) == 1).ToArray()),
+                _ => throw new LamdaException(
+                    ErrorCodes.UnsupportedModel,
+                    $"input '{i.Name}' has element type {DataTypes.Name(i.Type.ElemType)}; Lamda feeds f32, i64, i32 and bool inputs."),
             };
         }
         return inputs;

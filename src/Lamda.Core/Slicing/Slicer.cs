@@ -65,7 +65,8 @@ public static class Slicer
             {
                 var what = nodes != null ? $"node {nodes[i].Id} ({nodes[i].Op})" : $"node {i}";
                 throw new LamdaException(ErrorCodes.SliceTooLarge,
-                    $"{what} alone needs {tokens[i]} tokens, more than the limit of {maxTokens}; raise --max-tokens to at least {tokens[i]}.");
+                    $"{what} alone needs {tokens[i]} tokens, more than the limit of {maxTokens}; raise --max-tokens to at least " +
+                        $"{tokens[i]}.");
             }
         var prefix = new long[n + 1];
         for (int i = 0; i < n; i++) prefix[i + 1] = prefix[i] + tokens[i];

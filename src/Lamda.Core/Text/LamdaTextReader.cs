@@ -35,7 +35,8 @@ public static class LamdaTextReader
                 var keyword = c.PeekWord();
                 if (!sawModel)
                 {
-                    if (keyword != "model") throw c.Error(TextCodes.BadHeader, "expected the 'model ir=N opset=N' line after 'lamdatext 1'");
+                    if (keyword != "model")
+                        throw c.Error(TextCodes.BadHeader, "expected the 'model ir=N opset=N' line after 'lamdatext 1'");
                     ParseModel(c, state.Graph);
                     sawModel = true;
                 }
@@ -51,7 +52,8 @@ public static class LamdaTextReader
             }
         }
         if (!sawMagic || !sawModel)
-            state.Diagnostics.Add(new TextDiagnostic(TextCodes.BadHeader, file, 1, 1, "not LamdaText: expected 'lamdatext 1' and a 'model' line"));
+            state.Diagnostics.Add(new TextDiagnostic(
+                TextCodes.BadHeader, file, 1, 1, "not LamdaText: expected 'lamdatext 1' and a 'model' line"));
         state.CheckOutputs();
         diagnostics = state.Diagnostics;
         return diagnostics.Count == 0 ? state.Graph : null;
@@ -74,7 +76,8 @@ public static class LamdaTextReader
         public void Recover(string line)
         {
             var m = RecoverOutput.Match(line);
-            if (m.Success) Edges.TryAdd(m.Groups[1].Value, m.Groups[2].Success ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : 1);
+            if (m.Success)
+                Edges.TryAdd(m.Groups[1].Value, m.Groups[2].Success ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : 1);
         }
 
         public void CheckOutputs()
@@ -83,27 +86,36 @@ public static class LamdaTextReader
             foreach (var (v, line, col) in PendingOutputs)
             {
                 if (!Edges.TryGetValue(v.Edge, out var count))
-                    Diagnostics.Add(new TextDiagnostic(TextCodes.DanglingEdge, file, line, col, $"output '{v.Name}' refers to %{v.Key}, which no node defines"));
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
+                        $"output '{v.Name}' refers to %{v.Key}, which no node defines"));
                 else if (v.Index >= count)
-                    Diagnostics.Add(new TextDiagnostic(TextCodes.DanglingEdge, file, line, col, $"output '{v.Name}' refers to %{v.Key}, but %{v.Edge} has {count} output(s)"));
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
+                        $"output '{v.Name}' refers to %{v.Key}, but %{v.Edge} has {count} output(s)"));
                 if (!names.Add(v.Name))
                     Diagnostics.Add(new TextDiagnostic(TextCodes.DuplicateId, file, line, col, $"output name '{v.Name}' is used twice"));
             }
             foreach (var (v, line, col) in PendingCaptures)
                 if (!Edges.TryGetValue(v.Edge, out var count) || v.Index >= count)
-                    Diagnostics.Add(new TextDiagnostic(TextCodes.DanglingEdge, file, line, col, $"capture '{v.Name}' refers to %{v.Key}, which no node defines"));
+                    Diagnostics.Add(new TextDiagnostic(
+                        TextCodes.DanglingEdge, file, line, col,
+                        $"capture '{v.Name}' refers to %{v.Key}, which no node defines"));
         }
     }
 
-    static readonly System.Text.RegularExpressions.Regex RecoverOutput = new(@"->\s*%([A-Za-z0-9_]+)(?:\*([0-9]{1,4}))?", System.Text.RegularExpressions.RegexOptions.Compiled);
+    static readonly System.Text.RegularExpressions.Regex RecoverOutput =
+        new(@"->\s*%([A-Za-z0-9_]+)(?:\*([0-9]{1,4}))?", System.Text.RegularExpressions.RegexOptions.Compiled);
 
     static void ParseMagic(Cursor c)
     {
         var word = c.ReadWord();
-        if (word != Syntax.Magic) throw c.Error(TextCodes.BadHeader, $"not LamdaText: the first line must be '{Syntax.Magic} {Syntax.Version}'");
+        if (word != Syntax.Magic)
+            throw c.Error(TextCodes.BadHeader, $"not LamdaText: the first line must be '{Syntax.Magic} {Syntax.Version}'");
         c.Spaces();
         var ver = c.ReadWord();
-        if (ver != Syntax.Int(Syntax.Version)) throw c.Error(TextCodes.BadHeader, $"unsupported LamdaText version '{ver}'; this Lamda reads version {Syntax.Version}");
+        if (ver != Syntax.Int(Syntax.Version))
+            throw c.Error(TextCodes.BadHeader, $"unsupported LamdaText version '{ver}'; this Lamda reads version {Syntax.Version}");
         c.End();
     }
 
@@ -119,7 +131,9 @@ public static class LamdaTextReader
             if (key == "ir") g.IrVersion = value;
             else if (key == "opset") g.Opsets.Add(new OpsetId("", value));
             else if (key.StartsWith("opset.", StringComparison.Ordinal)) g.Opsets.Add(new OpsetId(key["opset.".Length..], value));
-            else throw new ParseError(TextCodes.BadHeader, c.LineNumber, col, $"unknown model property '{key}' (expected ir, opset or opset.<domain>)");
+            else throw new ParseError(
+                TextCodes.BadHeader, c.LineNumber, col,
+                $"unknown model property '{key}' (expected ir, opset or opset.<domain>)");
         }
         c.End();
         if (g.Opset == 0) throw c.Error(TextCodes.BadHeader, "the model line must give the ONNX opset, for example 'opset=13'");
@@ -145,9 +159,11 @@ public static class LamdaTextReader
         var value = new GraphValue(edge, name, type) { Index = index };
         if (isInput)
         {
-            if (index != 0) throw new ParseError(TextCodes.Syntax, c.LineNumber, col, "a graph input is a single edge; drop the '.N' suffix");
+            if (index != 0) throw new ParseError(
+                TextCodes.Syntax, c.LineNumber, col, "a graph input is a single edge; drop the '.N' suffix");
             if (!s.Edges.TryAdd(edge, 1)) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"edge %{edge} is defined twice");
-            if (s.Graph.Inputs.Any(i => i.Name == name)) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"input name '{name}' is used twice");
+            if (s.Graph.Inputs.Any(i => i.Name == name)) throw new ParseError(
+                TextCodes.DuplicateId, c.LineNumber, col, $"input name '{name}' is used twice");
             s.Graph.Inputs.Add(value);
         }
         else
@@ -170,7 +186,8 @@ public static class LamdaTextReader
     {
         int col = c.Column;
         var dtype = c.ReadWhile(char.IsAsciiLetterOrDigit);
-        if (!DataTypes.TryParse(dtype, out var et)) throw new ParseError(TextCodes.Syntax, c.LineNumber, col, $"unknown element type '{dtype}' (expected f32, i64, ...)");
+        if (!DataTypes.TryParse(dtype, out var et)) throw new ParseError(
+            TextCodes.Syntax, c.LineNumber, col, $"unknown element type '{dtype}' (expected f32, i64, ...)");
         c.Expect('[');
         if (c.TryConsume('*')) { c.Expect(']'); return new TensorType(et, null); }
         var dims = new List<Dim>();
@@ -205,9 +222,24 @@ public static class LamdaTextReader
 
     static void ParseNode(Cursor c, State s)
     {
+        var (node, opCol) = ParseOperator(c, s);
+        ParseInputs(c, s, node);
+        int outCol = ParseOutput(c, node);
+        ParseAttributes(c, node);
+        c.End();
+        CheckSignature(node, c, opCol);
+        if (!s.Edges.TryAdd(node.Output, node.OutputCount))
+            throw new ParseError(TextCodes.DuplicateId, c.LineNumber, outCol, $"edge %{node.Output} is defined twice");
+        s.Graph.Nodes.Add(node);
+    }
+
+    // "nID Op": the node id (new in this graph) and a known operator, with its column for signature errors.
+    static (Node Node, int OpCol) ParseOperator(Cursor c, State s)
+    {
         int idCol = c.Column;
         var id = c.ReadWhile(Syntax.IsIdChar);
-        if (id.Length == 0 || char.IsAsciiDigit(id[0])) throw c.Error(TextCodes.Syntax, "expected a node line: 'nID Op(inputs) -> %out ch=IN:OUT attributes'");
+        if (id.Length == 0 || char.IsAsciiDigit(id[0]))
+            throw c.Error(TextCodes.Syntax, "expected a node line: 'nID Op(inputs) -> %out ch=IN:OUT attributes'");
         if (!s.NodeIds.Add(id)) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, idCol, $"node id {id} is defined twice");
         c.Spaces();
         int opCol = c.Column;
@@ -217,7 +249,12 @@ public static class LamdaTextReader
         string domain = sep < 0 ? "" : opToken[..sep], op = opToken[(sep + 1)..];
         if (!OperatorCatalog.IsKnown(domain, op))
             throw new ParseError(TextCodes.UnknownOperator, c.LineNumber, opCol, $"unknown operator '{op}'{Suggest(op)}");
-        var node = new Node(id, op, "") { Domain = domain };
+        return (new Node(id, op, "") { Domain = domain }, opCol);
+    }
+
+    // "(operand, ...)" after the operator.
+    static void ParseInputs(Cursor c, State s, Node node)
+    {
         c.Spaces();
         c.Expect('(');
         c.Spaces();
@@ -226,17 +263,24 @@ public static class LamdaTextReader
             do
             {
                 c.Spaces();
-                node.Inputs.Add(ParseOperand(c, s, id));
+                node.Inputs.Add(ParseOperand(c, s, node.Id));
                 c.Spaces();
             } while (c.TryConsume(','));
             c.Expect(')');
         }
+    }
+
+    // "-> %out[*N] ch=IN:OUT"; returns the output's column for the duplicate-edge error.
+    static int ParseOutput(Cursor c, Node node)
+    {
         c.Spaces();
         c.Expect('-'); c.Expect('>');
         c.Spaces();
         int outCol = c.Column;
         var (output, outIndex) = ParseEdgeRef(c);
-        if (outIndex != 0) throw new ParseError(TextCodes.Syntax, c.LineNumber, outCol, "a node's output id has no '.N' suffix; extra outputs are declared with '*N'");
+        if (outIndex != 0) throw new ParseError(
+            TextCodes.Syntax, c.LineNumber, outCol,
+            "a node's output id has no '.N' suffix; extra outputs are declared with '*N'");
         node.Output = output;
         if (c.TryConsume('*'))
         {
@@ -251,20 +295,22 @@ public static class LamdaTextReader
         node.InChannels = ParseChannel(c);
         c.Expect(':');
         node.OutChannels = ParseChannel(c);
+        return outCol;
+    }
+
+    // " name=value" pairs up to the end of the line, each name once.
+    static void ParseAttributes(Cursor c, Node node)
+    {
         while (c.Spaces() && !c.AtEnd)
         {
             int col = c.Column;
             var name = c.ReadWhile(Syntax.IsIdChar);
             if (name.Length == 0) throw c.Error(TextCodes.Syntax, "expected an attribute 'name=value'");
             c.Expect('=');
-            if (node.Attribute(name) != null) throw new ParseError(TextCodes.DuplicateId, c.LineNumber, col, $"attribute {name} is given twice");
+            if (node.Attribute(name) != null) throw new ParseError(
+                TextCodes.DuplicateId, c.LineNumber, col, $"attribute {name} is given twice");
             node.Attributes.Add(new NodeAttribute(name, ParseAttribute(c)));
         }
-        c.End();
-        CheckSignature(node, c, opCol);
-        if (!s.Edges.TryAdd(output, node.OutputCount))
-            throw new ParseError(TextCodes.DuplicateId, c.LineNumber, outCol, $"edge %{output} is defined twice");
-        s.Graph.Nodes.Add(node);
     }
 
     static void CheckSignature(Node node, Cursor c, int col)
@@ -273,14 +319,17 @@ public static class LamdaTextReader
         int count = node.Inputs.Count;
         if (count < sig.MinInputs || count > sig.MaxInputs)
         {
-            var expected = sig.MinInputs == sig.MaxInputs ? $"{sig.MinInputs}" : sig.MaxInputs == int.MaxValue ? $"at least {sig.MinInputs}" : $"{sig.MinInputs} to {sig.MaxInputs}";
+            var expected = sig.MinInputs == sig.MaxInputs ? $"{sig.MinInputs}" : sig.MaxInputs == int.MaxValue ? $"at least {sig.MinInputs}"
+                : $"{sig.MinInputs} to {sig.MaxInputs}";
             throw new ParseError(TextCodes.WrongArity, c.LineNumber, col, $"{node.Op} takes {expected} input(s), {node.Id} has {count}");
         }
         foreach (var a in sig.RequiredAttributes)
             if (node.Attribute(a) == null)
-                throw new ParseError(TextCodes.MissingAttribute, c.LineNumber, col, $"{node.Op} requires attribute '{a}', which {node.Id} does not give");
+                throw new ParseError(TextCodes.MissingAttribute, c.LineNumber, col,
+                    $"{node.Op} requires attribute '{a}', which {node.Id} does not give");
         if (node.Op == "Constant" && node.Attributes.Count == 0)
-            throw new ParseError(TextCodes.MissingAttribute, c.LineNumber, col, $"Constant requires a value attribute (value=..., value_ints=...), which {node.Id} does not give");
+            throw new ParseError(TextCodes.MissingAttribute, c.LineNumber, col,
+                $"Constant requires a value attribute (value=..., value_ints=...), which {node.Id} does not give");
     }
 
     static long? ParseChannel(Cursor c) => c.TryConsume('?') ? null : c.ReadInt();
@@ -293,9 +342,11 @@ public static class LamdaTextReader
             case '%':
                 var (edge, index) = ParseEdgeRef(c);
                 if (!s.Edges.TryGetValue(edge, out var count))
-                    throw new ParseError(TextCodes.DanglingEdge, c.LineNumber, col, $"edge %{edge} is not defined before {nodeId} (inputs must come from graph inputs or earlier nodes)");
+                    throw new ParseError(TextCodes.DanglingEdge, c.LineNumber, col,
+                        $"edge %{edge} is not defined before {nodeId} (inputs must come from graph inputs or earlier nodes)");
                 if (index >= count)
-                    throw new ParseError(TextCodes.DanglingEdge, c.LineNumber, col, $"%{edge} has {count} output(s); %{edge}.{index} does not exist");
+                    throw new ParseError(TextCodes.DanglingEdge, c.LineNumber, col,
+                        $"%{edge} has {count} output(s); %{edge}.{index} does not exist");
                 return new EdgeOperand(edge, index);
             case '@':
                 c.Advance();
@@ -322,7 +373,8 @@ public static class LamdaTextReader
         int col = c.Column;
         var dtype = c.ReadWhile(char.IsAsciiLetterOrDigit);
         if (!DataTypes.TryParse(dtype, out var et) || !TensorLiteral.IsSupported(et))
-            throw new ParseError(TextCodes.Syntax, c.LineNumber, col, $"'{dtype}' is not a literal element type (use f32, f64, i64, i32, i8, u8, bool, ...)");
+            throw new ParseError(TextCodes.Syntax, c.LineNumber, col,
+                $"'{dtype}' is not a literal element type (use f32, f64, i64, i32, i8, u8, bool, ...)");
         c.Expect('[');
         var dims = new List<long>();
         if (!c.TryConsume(']'))
@@ -345,7 +397,9 @@ public static class LamdaTextReader
             c.Expect('}');
         }
         long got = real ? reals.Count : ints.Count;
-        if (got != expected) throw new ParseError(TextCodes.BadNumber, c.LineNumber, col, $"literal has shape [{string.Join(",", dims)}] ({expected} values) but lists {got}");
+        if (got != expected) throw new ParseError(
+            TextCodes.BadNumber, c.LineNumber, col,
+            $"literal has shape [{string.Join(",", dims)}] ({expected} values) but lists {got}");
         return new TensorLiteral(et, dims.ToArray(), real ? null : ints.ToArray(), real ? reals.ToArray() : null);
     }
 
@@ -362,11 +416,13 @@ public static class LamdaTextReader
             return AttributeValue.FromTensor(ParseLiteral(c));
         }
         var number = c.PeekNumber();
-        if (number.Length == 0) throw c.Error(TextCodes.Syntax, "expected an attribute value: a number, \"string\", [list], literal or @reference");
+        if (number.Length == 0)
+            throw c.Error(TextCodes.Syntax, "expected an attribute value: a number, \"string\", [list], literal or @reference");
         return IsReal(number) ? AttributeValue.FromFloat((float)c.ReadReal(true)) : AttributeValue.FromInt(c.ReadInt());
     }
 
-    static bool IsReal(string number) => number.Contains('.') || number.Contains('e') || number.Contains('E') || number.Contains("inf") || number.Contains("nan");
+    static bool IsReal(string number) => number.Contains('.') || number.Contains('e') || number.Contains('E') || number.Contains("inf")
+        || number.Contains("nan");
 
     static AttributeValue ParseList(Cursor c)
     {
@@ -404,7 +460,8 @@ public static class LamdaTextReader
         var best = OperatorCatalog.OnnxOperators
             .Select(k => (k, d: Distance(op.ToLowerInvariant(), k.ToLowerInvariant())))
             .OrderBy(x => x.d).ThenBy(x => x.k, StringComparer.Ordinal).First();
-        return best.d <= Math.Max(2, op.Length / 3) ? $"; did you mean '{best.k}'?" : "; use an ONNX operator name, or 'domain:Op' for a custom domain";
+        return best.d <= Math.Max(2, op.Length / 3) ? $"; did you mean '{best.k}'?"
+            : "; use an ONNX operator name, or 'domain:Op' for a custom domain";
     }
 
     static int Distance(string a, string b)
@@ -481,7 +538,8 @@ public static class LamdaTextReader
 
         public void Expect(char ch)
         {
-            if (Peek != ch) throw Error(TextCodes.Syntax, AtEnd ? $"expected '{ch}' but the line ends" : $"expected '{ch}' but found '{Peek}'");
+            if (Peek != ch)
+                throw Error(TextCodes.Syntax, AtEnd ? $"expected '{ch}' but the line ends" : $"expected '{ch}' but found '{Peek}'");
             pos++;
         }
 
@@ -546,7 +604,8 @@ public static class LamdaTextReader
                     case 'r': sb.Append('\r'); break;
                     case 't': sb.Append('\t'); break;
                     case 'x':
-                        if (pos + 2 > text.Length || !int.TryParse(text.AsSpan(pos, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var code))
+                        if (pos + 2 > text.Length
+                            || !int.TryParse(text.AsSpan(pos, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var code))
                             throw Error(TextCodes.Syntax, "bad \\x escape");
                         sb.Append((char)code);
                         pos += 2;

@@ -73,7 +73,8 @@ public static class LamdaTextWriter
         }
         sb.Append(") -> %").Append(n.Output);
         if (n.OutputCount > 1) sb.Append('*').Append(Syntax.Int(n.OutputCount));
-        sb.Append(" ch=").Append(n.InChannels is { } ci ? Syntax.Int(ci) : "?").Append(':').Append(n.OutChannels is { } co ? Syntax.Int(co) : "?");
+        sb.Append(" ch=").Append(n.InChannels is { } ci ? Syntax.Int(ci) : "?").Append(':').Append(n.OutChannels is { } co ? Syntax.Int(co)
+            : "?");
         foreach (var a in n.Attributes)
         {
             sb.Append(' ').Append(a.Name).Append('=');
