@@ -292,7 +292,7 @@ public class RequirementCheckTests
         var metric = LatencyMetric.For(options, new LatencyPredictor(options.Device), baseModel);
         Assert.Equal(measured ? "measured" : "predicted", metric.Kind);
         var evaluator = new CandidateEvaluator(baseModel, new WeightTransfer(b.Graph, b.Weights), metric, options);
-        return new RequirementCheck(evaluator, baseFigures, targetMs, options);
+        return new RequirementCheck(evaluator, baseFigures, targetMs, options, options.ResolveRefiner());
     }
 
     /// <summary>A prediction is judged up to the budget itself; a measurement up to the upper band (98%), for its noise.</summary>

@@ -40,7 +40,7 @@ sealed class ReportBuilder
         bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
         if (trial.Proposal.Warning is { } warning) generatorWarnings.Add(warning);
         iterations.Add(new IterationReport(trial.Iteration, generator, hash, DiffLines(baseText, text), figures?.PredictedMs,
-            figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note));
+            figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note) { Fidelity = figures?.Fidelity });
         var verdict = trial.Accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code));
         var described = figures != null ? Adapter.Describe(figures) : "invalid";
         progress?.Report($"iteration {trial.Iteration} ({generator}): {described}{verdict}");
@@ -53,15 +53,20 @@ sealed class ReportBuilder
         return Finish(baseModel, baseText, baseFigures, "base-meets-budget", generator);
     }
 
-    public AdaptationResult Finish(Trial trial, string outcome, string generator) =>
-        Finish(trial.Candidate!, trial.Proposal.Text, trial.Figures!, outcome, generator);
+    public AdaptationResult Finish(Trial trial, string outcome, string generator)
+    {
+        if (trial.Training?.Skipped is { } skipped) Warn(skipped);
+        return Finish(trial.Candidate!, trial.Proposal.Text, trial.Figures!, outcome, generator, trial.Training);
+    }
 
-    AdaptationResult Finish(Candidate final, string text, Figures figures, string outcome, string generator)
+    AdaptationResult Finish(Candidate final, string text, Figures figures, string outcome, string generator,
+        TrainingSummary? training = null)
     {
         var report = new AdaptationReport(modelName, options.Device.Name, options.Device.Label, generator, options.Seed, targetMs,
             baseFigures, figures, outcome, wall.Elapsed.TotalSeconds, iterations, [.. warnings, .. generatorWarnings])
         {
             TargetFraction = options.TargetFraction,
+            Training = training,
         };
         return new AdaptationResult(final.Model, final.Graph, text, report);
     }

@@ -1,0 +1,50 @@
+using Lamda.Graphs;
+using Lamda.Training;
+
+namespace Lamda.Adaptation;
+
+/// <summary>What fine-tuning did to the accepted candidate, for the report.</summary>
+/// <param name="Steps">steps taken (0 when training was skipped)</param>
+/// <param name="Seconds">wall time of the training</param>
+/// <param name="FirstLoss">loss of the first batch</param>
+/// <param name="LastLoss">loss of the last batch</param>
+/// <param name="StoppedByTime">true when the time budget ended it before the step budget</param>
+/// <param name="FidelityBefore">agreement with the base on the validation inputs before training</param>
+/// <param name="FidelityAfter">the same after training</param>
+/// <param name="Skipped">why it did not train, when it did not</param>
+public sealed record TrainingSummary(int Steps, double Seconds, double FirstLoss, double LastLoss, bool StoppedByTime,
+    double FidelityBefore, double? FidelityAfter, string? Skipped = null);
+
+/// <summary>
+/// Fine-tunes a candidate that meets the budget by distillation from the base, on the calibration inputs. It starts
+/// from the weights the candidate comes with (transferred and reconstructed by least squares), which measured best
+/// on the digit models. A model with an operator that has no gradient rule is returned as it is, with the reason.
+/// </summary>
+public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IProgress<TrainProgress>? progress = null)
+    : ICandidateRefiner
+{
+    /// <summary>The summary of the last refinement, which the loop attaches to its trial.</summary>
+    public TrainingSummary? Last { get; private set; }
+
+    public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
+    {
+        var calibration = data.Calibration
+            ?? throw new InvalidOperationException("fine-tuning needs calibration inputs; the loop only refines when there are some.");
+        double before = data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
+        try
+        {
+            var (tuned, report) = Distillation.FineTune(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights,
+                candidate.KeptOutputs, calibration, data.CalibrationLabels, train with { Seed = seed }, progress);
+            double after = data.Fidelity(baseModel.Bytes, new Candidate(candidate.Graph, tuned).Bytes, baseModel.Graph);
+            Last = new TrainingSummary(report.Steps, report.Elapsed.TotalSeconds, report.FirstLoss, report.LastLoss, report.StoppedByTime,
+                before, after);
+            return tuned;
+        }
+        catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
+        {
+            Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
+                $"not fine-tuned: {e.Message} The model keeps its transferred weights.");
+            return candidate.Weights;
+        }
+    }
+}
