@@ -43,6 +43,7 @@ sealed class ReportBuilder
             figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note) { Fidelity = figures?.Fidelity });
         var verdict = trial.Accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code));
         var described = figures != null ? Adapter.Describe(figures) : "invalid";
+        if (trial.Training is { } t) progress?.Report($"iteration {trial.Iteration}: {Describe(t)}");
         progress?.Report($"iteration {trial.Iteration} ({generator}): {described}{verdict}");
         return repeated;
     }
@@ -84,6 +85,9 @@ sealed class ReportBuilder
             : new LamdaException(code,
                 $"{modelName}: no architecture met every constraint in {options.MaxIterations} iterations ({last}).");
     }
+
+    static string Describe(TrainingSummary t) => t.Skipped ?? $"fine-tuned {t.Steps} steps in {t.Seconds:F1} s" +
+        (t.StoppedByTime ? " (time budget)" : "") + $", loss {t.FirstLoss:G4} -> {t.LastLoss:G4}, fidelity {t.FidelityBefore:P2} -> {t.FidelityAfter:P2}";
 
     /// <summary>Number of lines that differ between two LamdaTexts of the same structure (or in total when not).</summary>
     static int DiffLines(string a, string b)
