@@ -26,6 +26,11 @@ public sealed record AdaptOptions
     /// reconstruction; null for no fine-tuning. Ignored when <see cref="Refiner"/> is set or there are no calibration inputs.
     /// </summary>
     public TrainOptions? Training { get; init; }
+    /// <summary>
+    /// True when the model's batch dimension was dynamic before its input shape was pinned (to batch 1, for latency):
+    /// fine-tuning then trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
+    /// </summary>
+    public bool BatchIsFree { get; init; }
     /// <summary>Receives the fine-tuning's steps and loss.</summary>
     public IProgress<TrainProgress>? TrainProgress { get; init; }
     /// <summary>The largest drop allowed: of accuracy when the data has labels, of fidelity with the base otherwise.</summary>
@@ -63,7 +68,10 @@ public sealed record AdaptOptions
 
     /// <summary>The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.</summary>
     internal ICandidateRefiner? ResolveRefiner() =>
-        Refiner ?? (Training is { } train && Data is { Calibration: not null } data ? new DistillationRefiner(data, train, TrainProgress) : null);
+        Refiner ?? (Training is { } train && Data is { Calibration: not null } data ? new DistillationRefiner(data, train, TrainProgress)
+        {
+            BatchIsFree = BatchIsFree,
+        } : null);
 }
 
 /// <summary>

@@ -23,6 +23,9 @@ public sealed record TrainingSummary(int Steps, double Seconds, double FirstLoss
 public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IProgress<TrainProgress>? progress = null)
     : ICandidateRefiner
 {
+    /// <summary>See <see cref="AdaptOptions.BatchIsFree"/>.</summary>
+    public bool BatchIsFree { get; init; }
+
     /// <summary>The summary of the last refinement, which the loop attaches to its trial.</summary>
     public TrainingSummary? Last { get; private set; }
 
@@ -33,8 +36,8 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         double before = data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
         try
         {
-            var (tuned, report) = Distillation.FineTune(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights,
-                candidate.KeptOutputs, calibration, data.CalibrationLabels, train with { Seed = seed }, progress);
+            var (tuned, report) = Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph),
+                candidate.Weights, candidate.KeptOutputs, calibration, data.CalibrationLabels, train with { Seed = seed }, progress);
             double after = data.Fidelity(baseModel.Bytes, new Candidate(candidate.Graph, tuned).Bytes, baseModel.Graph);
             Last = new TrainingSummary(report.Steps, report.Elapsed.TotalSeconds, report.FirstLoss, report.LastLoss, report.StoppedByTime,
                 before, after);
@@ -46,5 +49,15 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
                 $"not fine-tuned: {e.Message} The model keeps its transferred weights.");
             return candidate.Weights;
         }
+    }
+
+    /// <summary>The graph with its first input's batch pinned to the training batch, when the batch is free; else as it is.</summary>
+    Graph Batched(Graph graph)
+    {
+        var dims = graph.Inputs[0].Type.Dims;
+        if (!BatchIsFree || graph.Inputs.Count != 1 || dims is not { Length: > 0 } || dims.Any(d => !d.IsKnown)) return graph;
+        int batch = Math.Max(1, Math.Min(train.BatchSize, (int)data.Calibration!.Shape[0]));
+        var shape = string.Join(",", dims.Select((d, k) => k == 0 ? batch : d.Value));
+        return InputShapes.Parse(shape).Pin(graph, "the model being fine-tuned");
     }
 }
