@@ -57,7 +57,8 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         var dims = graph.Inputs[0].Type.Dims;
         if (!BatchIsFree || graph.Inputs.Count != 1 || dims is not { Length: > 0 } || dims.Any(d => !d.IsKnown)) return graph;
         int batch = Math.Max(1, Math.Min(train.BatchSize, (int)data.Calibration!.Shape[0]));
-        var shape = string.Join(",", dims.Select((d, k) => k == 0 ? batch : d.Value));
-        return InputShapes.Parse(shape).Pin(graph, "the model being fine-tuned");
+        var batched = graph.Clone();
+        batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
+        return batched;
     }
 }
