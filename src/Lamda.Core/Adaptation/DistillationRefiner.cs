@@ -1,4 +1,5 @@
 using Lamda.Graphs;
+using Lamda.Runtime;
 using Lamda.Training;
 
 namespace Lamda.Adaptation;
@@ -13,7 +14,12 @@ namespace Lamda.Adaptation;
 /// <param name="FidelityAfter">the same after training</param>
 /// <param name="Skipped">why it did not train, when it did not</param>
 public sealed record TrainingSummary(int Steps, double Seconds, double FirstLoss, double LastLoss, bool StoppedByTime,
-    double FidelityBefore, double? FidelityAfter, string? Skipped = null);
+    double FidelityBefore, double? FidelityAfter, string? Skipped = null)
+{
+    /// <summary>How it trained other than asked (on single inputs), when it did.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Fallback { get; init; }
+}
 
 /// <summary>
 /// Fine-tunes a candidate that meets the budget by distillation from the base, on the calibration inputs. It starts
@@ -36,11 +42,11 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         double before = data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
         try
         {
-            var (tuned, report) = Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph),
-                candidate.Weights, candidate.KeptOutputs, calibration, data.CalibrationLabels, train with { Seed = seed }, progress);
+            var (tuned, report) = Train(baseModel, candidate, calibration, seed);
             double after = data.Fidelity(baseModel.Bytes, new Candidate(candidate.Graph, tuned).Bytes, baseModel.Graph);
             Last = new TrainingSummary(report.Steps, report.Elapsed.TotalSeconds, report.FirstLoss, report.LastLoss, report.StoppedByTime,
-                before, after);
+                before, after) { Fallback = Fallbacks.LastOrDefault() };
+            Fallbacks.Clear();
             return tuned;
         }
         catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
@@ -51,6 +57,30 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         }
     }
 
+    /// <summary>
+    /// Distillation on batches when the batch is free; a graph whose batch of 1 is built into more than its reshapes
+    /// fails to run at another batch, and trains on single inputs instead.
+    /// </summary>
+    (WeightStore, TrainReport) Train(Candidate baseModel, Candidate candidate, TensorData calibration, int seed)
+    {
+        TrainOptions options = train with { Seed = seed };
+        if (BatchIsFree)
+            try
+            {
+                return Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph), candidate.Weights,
+                    candidate.KeptOutputs, calibration, data.CalibrationLabels, options, progress);
+            }
+            catch (LamdaException e) when (e.Code == ErrorCodes.RuntimeFailed)
+            {
+                Fallbacks.Add($"fine-tuning on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
+            }
+        return Distillation.FineTune(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, candidate.KeptOutputs,
+            calibration, data.CalibrationLabels, options, progress);
+    }
+
+    // Why the last fine-tuning ran other than asked, for its summary.
+    readonly List<string> Fallbacks = [];
+
     /// <summary>The graph with its first input's batch pinned to the training batch, when the batch is free; else as it is.</summary>
     Graph Batched(Graph graph)
     {
@@ -59,6 +89,10 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         int batch = Math.Max(1, Math.Min(train.BatchSize, (int)data.Calibration!.Shape[0]));
         var batched = graph.Clone();
         batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
+        // Normalization folded the batch of 1 into constant reshape targets; 0 copies the batch from the input instead.
+        foreach (var node in batched.Nodes.Where(n => n.Op == "Reshape" && n.Inputs.Count > 1))
+            if (node.Inputs[1] is LiteralOperand { Value: { Ints: [1, ..] ints } literal })
+                node.Inputs[1] = new LiteralOperand(new TensorLiteral(literal.DataType, literal.Dims, [0, .. ints[1..]], null));
         return batched;
     }
 }

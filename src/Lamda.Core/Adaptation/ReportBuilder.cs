@@ -57,6 +57,7 @@ sealed class ReportBuilder
     public AdaptationResult Finish(Trial trial, string outcome, string generator)
     {
         if (trial.Training?.Skipped is { } skipped) Warn(skipped);
+        if (trial.Training?.Fallback is { } fallback) Warn(fallback);
         return Finish(trial.Candidate!, trial.Proposal.Text, trial.Figures!, outcome, generator, trial.Training);
     }
 
