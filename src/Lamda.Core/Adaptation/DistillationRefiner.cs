@@ -70,9 +70,9 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
                 return Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph), candidate.Weights,
                     candidate.KeptOutputs, calibration, data.CalibrationLabels, options, progress);
             }
-            catch (LamdaException e) when (e.Code == ErrorCodes.RuntimeFailed)
+            catch (Exception e) when (e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
-                Fallbacks.Add($"fine-tuning on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
+                Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
             }
         return Distillation.FineTune(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, candidate.KeptOutputs,
             calibration, data.CalibrationLabels, options, progress);
@@ -90,9 +90,18 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         var batched = graph.Clone();
         batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
         // Normalization folded the batch of 1 into constant reshape targets; 0 copies the batch from the input instead.
+        var constants = batched.Nodes.Where(n => n.Op == "Constant").ToDictionary(n => n.Output, n => n.Attribute("value")?.Tensor);
         foreach (var node in batched.Nodes.Where(n => n.Op == "Reshape" && n.Inputs.Count > 1))
-            if (node.Inputs[1] is LiteralOperand { Value: { Ints: [1, ..] ints } literal })
-                node.Inputs[1] = new LiteralOperand(new TensorLiteral(literal.DataType, literal.Dims, [0, .. ints[1..]], null));
+        {
+            var target = node.Inputs[1] switch
+            {
+                LiteralOperand l => l.Value,
+                EdgeOperand e => constants.GetValueOrDefault(e.Edge),
+                _ => null,
+            };
+            if (target is { Ints: [1, ..] ints })
+                node.Inputs[1] = new LiteralOperand(new TensorLiteral(target.DataType, target.Dims, [0, .. ints[1..]], null));
+        }
         return batched;
     }
 }
