@@ -44,10 +44,12 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.Equal(1.0, r.Report.GetProperty("base").GetProperty("fidelity").GetDouble());
         var training = r.Report.GetProperty("training");
         Assert.Equal(40, training.GetProperty("steps").GetInt32());
-        // Held-out inputs: the validation inputs are not trained on, and the student agrees with the base more after.
-        Assert.True(training.GetProperty("fidelityAfter").GetDouble() >= training.GetProperty("fidelityBefore").GetDouble(),
-            training.ToString());
-        Assert.Equal(fidelity, training.GetProperty("fidelityAfter").GetDouble(), 12);
+        // Held-out inputs (never trained on) decide: the tuned weights are kept only when they agree with the base at
+        // least as well as the reconstructed ones, so the result is never less faithful than before training.
+        double before = training.GetProperty("fidelityBefore").GetDouble(), after = training.GetProperty("fidelityAfter").GetDouble();
+        Assert.Equal(after >= before, training.GetProperty("kept").GetBoolean());
+        Assert.Equal(Math.Max(before, after), fidelity, 12);
+        Assert.NotEqual(before, after);
         Assert.Contains("fidelity", r.Out);
         Assert.Contains("fine-tuned 40 steps", r.Out);
         Assert.Contains("fine-tuning [", r.Err);

@@ -233,7 +233,7 @@ public sealed class AdaptCommand : Command
         var f = report.Final!;
         var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
         if (f.Fidelity is { } fidelity) accuracy += $", fidelity {fidelity:P2}";
-        if (report.Training is { Skipped: null } t) accuracy += $", fine-tuned {t.Steps} steps";
+        if (report.Training is { Skipped: null } t) accuracy += $", fine-tuned {t.Steps} steps" + (t.Kept ? "" : " (not kept: less faithful)");
         var target = request.Latency.Fraction != null ? $"{request.Latency} of base = {report.TargetMs:F3} ms" : $"{report.TargetMs:F3} ms";
         var iterations = $"{report.Iterations.Count} iteration(s)";
         return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {iterations}{accuracy}); wrote {output}";

@@ -16,6 +16,8 @@ namespace Lamda.Adaptation;
 public sealed record TrainingSummary(int Steps, double Seconds, double FirstLoss, double LastLoss, bool StoppedByTime,
     double FidelityBefore, double? FidelityAfter, string? Skipped = null)
 {
+    /// <summary>False when training lowered the fidelity on the validation inputs and the weights from before were kept.</summary>
+    public bool Kept { get; init; } = true;
     /// <summary>How it trained other than asked (on single inputs), when it did.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? Fallback { get; init; }
@@ -44,10 +46,12 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         {
             var (tuned, report) = Train(baseModel, candidate, calibration, seed);
             double after = data.Fidelity(baseModel.Bytes, new Candidate(candidate.Graph, tuned).Bytes, baseModel.Graph);
+            // A candidate the reconstruction already made faithful can lose by a short training; the held-out inputs decide.
+            bool kept = after >= before;
             Last = new TrainingSummary(report.Steps, report.Elapsed.TotalSeconds, report.FirstLoss, report.LastLoss, report.StoppedByTime,
-                before, after) { Fallback = Fallbacks.LastOrDefault() };
+                before, after) { Fallback = Fallbacks.LastOrDefault(), Kept = kept };
             Fallbacks.Clear();
-            return tuned;
+            return kept ? tuned : candidate.Weights;
         }
         catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
         {
