@@ -4,7 +4,9 @@ using Lamda.Latency;
 
 namespace Lamda.Build.Tests;
 
-/// <summary>The cache key covers everything that changes an adapted model: here, the data folder's tree and the training settings.</summary>
+/// <summary>
+/// The cache key covers everything that changes an adapted model: here, the data folder's tree and the training settings.
+/// </summary>
 public class CacheKeyTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("lamda-cachekey-").FullName;

@@ -68,7 +68,8 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.False(r.Report.TryGetProperty("training", out _));
         Assert.DoesNotContain("fine-tun", r.Err.Replace("no fine-tuning (--no-train)", ""));
         var final = r.Report.GetProperty("final");
-        double accuracy = final.GetProperty("accuracy").GetDouble(), baseAccuracy = r.Report.GetProperty("base").GetProperty("accuracy").GetDouble();
+        double accuracy = final.GetProperty("accuracy").GetDouble();
+        double baseAccuracy = r.Report.GetProperty("base").GetProperty("accuracy").GetDouble();
         Assert.InRange(accuracy, 0, 1);
         Assert.Contains($"accuracy {baseAccuracy:P2} -> {accuracy:P2}", r.Out);
         Assert.Contains("judged on accuracy", r.Err);

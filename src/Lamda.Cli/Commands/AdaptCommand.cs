@@ -104,7 +104,8 @@ public sealed class AdaptCommand : Command
             TrainSteps = args.Value("--train-steps") != null ? args.Int("--train-steps", DefaultTrainSteps) : null,
         };
         if (!request.Train && (request.TrainTime != null || request.TrainSteps != null))
-            throw new LamdaException(ErrorCodes.BadArgument, "--no-train turns fine-tuning off; it takes no --train-time or --train-steps.");
+            throw new LamdaException(ErrorCodes.BadArgument,
+                "--no-train turns fine-tuning off; it takes no --train-time or --train-steps.");
         if (request.TrainSteps == 0)
             throw new LamdaException(ErrorCodes.BadArgument, "--train-steps 0: give a positive number of steps, or --no-train.");
         if (request.TrainTime is { } time) FinetuneCommand.Duration(time);
@@ -233,7 +234,8 @@ public sealed class AdaptCommand : Command
         var f = report.Final!;
         var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
         if (f.Fidelity is { } fidelity) accuracy += $", fidelity {fidelity:P2}";
-        if (report.Training is { Skipped: null } t) accuracy += $", fine-tuned {t.Steps} steps" + (t.Kept ? "" : " (not kept: less faithful)");
+        if (report.Training is { Skipped: null } t)
+            accuracy += $", fine-tuned {t.Steps} steps" + (t.Kept ? "" : " (not kept: less faithful)");
         var target = request.Latency.Fraction != null ? $"{request.Latency} of base = {report.TargetMs:F3} ms" : $"{report.TargetMs:F3} ms";
         var iterations = $"{report.Iterations.Count} iteration(s)";
         return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {iterations}{accuracy}); wrote {output}";

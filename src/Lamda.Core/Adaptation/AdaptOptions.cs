@@ -66,7 +66,9 @@ public sealed record AdaptOptions
     /// <summary>The budget in milliseconds, given the base model's latency in the loop's metric.</summary>
     internal double ResolveTargetMs(double baseMs) => TargetFraction is { } f ? f * baseMs : TargetMs;
 
-    /// <summary>The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.</summary>
+    /// <summary>
+    /// The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.
+    /// </summary>
     internal ICandidateRefiner? ResolveRefiner() =>
         Refiner ?? (Training is { } train && Data is { Calibration: not null } data ? new DistillationRefiner(data, train, TrainProgress)
         {

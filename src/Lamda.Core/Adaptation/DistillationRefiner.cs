@@ -74,7 +74,8 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
                 return Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph), candidate.Weights,
                     candidate.KeptOutputs, calibration, data.CalibrationLabels, options, progress);
             }
-            catch (Exception e) when (e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            catch (Exception e)
+                when (e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
                 Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
             }

@@ -88,7 +88,8 @@ sealed class ReportBuilder
     }
 
     static string Describe(TrainingSummary t) => t.Skipped ?? $"fine-tuned {t.Steps} steps in {t.Seconds:F1} s" +
-        (t.StoppedByTime ? " (time budget)" : "") + $", loss {t.FirstLoss:G4} -> {t.LastLoss:G4}, fidelity {t.FidelityBefore:P2} -> {t.FidelityAfter:P2}"
+        (t.StoppedByTime ? " (time budget)" : "") + $", loss {t.FirstLoss:G4} -> {t.LastLoss:G4}"
+        + $", fidelity {t.FidelityBefore:P2} -> {t.FidelityAfter:P2}"
         + (t.Kept ? "" : "; lower than before, so the weights from before training are kept");
 
     /// <summary>Number of lines that differ between two LamdaTexts of the same structure (or in total when not).</summary>

@@ -87,7 +87,8 @@ public sealed record ModelProvenance
     public string Summary()
     {
         var budget = Budget.EndsWith('%') ? $"{Budget} of base = {BudgetMs:F3} ms" : $"{BudgetMs:F3} ms";
-        var accuracy = (Accuracy is { } a ? $", accuracy {BaseAccuracy:P2} -> {a:P2}" : "") + (Fidelity is { } f ? $", fidelity {f:P2}" : "");
+        var accuracy = (Accuracy is { } a ? $", accuracy {BaseAccuracy:P2} -> {a:P2}" : "")
+            + (Fidelity is { } f ? $", fidelity {f:P2}" : "");
         return $"{Device}: budget {budget}, achieved {AchievedMs:F3} ms {AchievedKind} (base {BaseMs:F3} ms){accuracy}";
     }
 
