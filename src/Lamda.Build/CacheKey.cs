@@ -13,7 +13,8 @@ namespace Lamda.Build;
 /// </summary>
 public static class CacheKey
 {
-    public const string Format = "lamda-cache/2";
+    // 3: the data folder's subfolders and the fine-tuning settings are part of the key.
+    public const string Format = "lamda-cache/3";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)
@@ -32,7 +33,8 @@ public static class CacheKey
             .AppendLine($"max-accuracy-drop {r.MaxAccuracyDrop}")
             .AppendLine($"data {(r.DataDirectory is { Length: > 0 } d ? HashDirectory(d) : "-")}")
             .AppendLine($"llm {llm}")
-            .AppendLine($"input-shape {r.InputShape ?? "-"}");
+            .AppendLine($"input-shape {r.InputShape ?? "-"}")
+            .AppendLine($"train {(r.Train ? "on" : "off")} time {r.TrainTime ?? "default"} steps {r.TrainSteps?.ToString() ?? "default"}");
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 16).ToLowerInvariant();
     }
 
@@ -55,6 +57,10 @@ public static class CacheKey
         return hash;
     }
 
-    static string HashDirectory(string dir) => string.Join(";",
-        Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetFileName(f) + "=" + HashFile(f)));
+    /// <summary>Every file under the folder (images sit in calib/, val/ and class subfolders), by relative path and content.</summary>
+    static string HashDirectory(string dir) => !Directory.Exists(dir) ? "missing" : string.Join(";",
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/'))
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => f + "=" + HashFile(Path.Combine(dir, f))));
 }

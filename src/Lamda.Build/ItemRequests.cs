@@ -48,6 +48,10 @@ sealed class ItemRequests(string projectPath, ItemLog log)
             InputShape = Optional(item, "InputShape"),
             // An existing lock decides the architecture (no search).
             FromLock = locked && File.Exists(lockPath) ? lockPath : null,
+            Train = !string.Equals(item.GetMetadata("Train"), "false", StringComparison.OrdinalIgnoreCase),
+            TrainTime = Optional(item, "TrainTime"),
+            TrainSteps = Optional(item, "TrainSteps") is { } steps
+                && int.TryParse(steps, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null,
         };
     }
 

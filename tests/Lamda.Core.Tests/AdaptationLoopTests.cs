@@ -292,7 +292,7 @@ public class RequirementCheckTests
         var metric = LatencyMetric.For(options, new LatencyPredictor(options.Device), baseModel);
         Assert.Equal(measured ? "measured" : "predicted", metric.Kind);
         var evaluator = new CandidateEvaluator(baseModel, new WeightTransfer(b.Graph, b.Weights), metric, options);
-        return new RequirementCheck(evaluator, baseFigures, targetMs, options);
+        return new RequirementCheck(evaluator, baseFigures, targetMs, options, options.ResolveRefiner());
     }
 
     /// <summary>A prediction is judged up to the budget itself; a measurement up to the upper band (98%), for its noise.</summary>
@@ -324,5 +324,20 @@ public class RequirementCheckTests
         var figures = new Figures(9.7, null, accuracy);
         Assert.Equal(code, string.Join(" ", check.Diagnose(figures).Select(d => d.Code)));
         Assert.Equal(code == "", check.WithinBudget(figures));
+    }
+
+    /// <summary>Without labels the maximum drop applies to fidelity with the base; with labels, to accuracy alone.</summary>
+    [Theory]
+    [InlineData(0.985, null, "")]
+    [InlineData(0.97, null, "LV303")]
+    [InlineData(0.5, 0.89, "")]
+    [InlineData(0.999, 0.87, "LV303")]
+    public void TheDropIsOfFidelityWithoutLabels(double fidelity, double? accuracy, string code)
+    {
+        var check = Check(false, 10, new Figures(20, null, accuracy == null ? null : 0.9) { Fidelity = 1 }, 0.02);
+        var figures = new Figures(9.7, null, accuracy) { Fidelity = fidelity };
+        var diagnostics = check.Diagnose(figures);
+        Assert.Equal(code, string.Join(" ", diagnostics.Select(d => d.Code)));
+        if (code != "") Assert.Contains(accuracy == null ? "fidelity drop" : "accuracy drop", diagnostics[0].Prompt);
     }
 }

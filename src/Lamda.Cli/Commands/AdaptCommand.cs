@@ -5,6 +5,7 @@ using Lamda.Data;
 using Lamda.Latency;
 using Lamda.Llm;
 using Lamda.Onnx;
+using Lamda.Training;
 
 namespace Lamda.Cli.Commands;
 
@@ -15,19 +16,27 @@ public sealed class AdaptCommand : Command
     public override string Usage => """
         Usage: lamda adapt MODEL.onnx --latency 5ms|50% --device host|NAME|PROFILE.json -o OUT.onnx
                      [--input-shape 1,3,640,640] [--report R.json] [--data DIR] [--max-accuracy-drop 2%] [--seed N]
+                     [--no-train | --train-time 2m --train-steps N]
                      [--generator search|llm --llm-model M.gguf [--llm-context N] [--llm-attempts N]]
                      [--max-iterations N] [--write-lock FILE.lamda | --from-lock FILE.lamda] [--messages FILE.jsonl]
 
         Generates architectures from MODEL (search generator by default), validates each (syntax and interface,
         task, requirements), feeds the diagnostics back and regenerates until every constraint holds: latency at
-        most the budget and within 5% of it, and with --data an accuracy drop of at most --max-accuracy-drop.
+        most the budget and within 5% of it, and with --data a drop of at most --max-accuracy-drop (of accuracy
+        when the data has labels, of fidelity with the base otherwise). With --data the candidate that meets the
+        budget is fine-tuned by distillation from MODEL on the calibration inputs before it is judged.
         On 'host' every candidate is measured with ONNX Runtime; on other devices the calibrated predictor is the
         metric. OUT.onnx keeps the base model's most important weights and records the budget, device, achieved
         latency and base model in its metadata (keys lamda.*); it is written atomically, only on success.
           --latency T        budget: 5ms, 500us, 0.02s, or 50% of the base model's latency on the device
           --input-shape S    the size the budget holds at, for a model with dynamic input dims (required then):
                              1,3,640,640 for the one input, or x=1,3,640,640 y=1,4; OUT.onnx keeps the dynamic dims
-          --data DIR         val_images + val_labels (.npy or .pb) to measure accuracy
+          --data DIR         a data folder (docs/dataset-folders.md): tensors (calib_images, val_images, val_labels)
+                             or images with preprocess.json; labels optional. Fidelity with MODEL is measured on
+                             the validation inputs, accuracy when they have labels
+          --no-train         no fine-tuning (least-squares reconstruction only)
+          --train-time T     fine-tuning time budget: 90s, 2m (default), 1h
+          --train-steps N    fine-tuning step budget (default 300); training stops at the first budget reached
           --report R.json    every iteration: hash, diff size, predicted/measured latency, accuracy, diagnostics
           --generator llm    a language model writes the architectures (grammar-constrained LamdaText); after
                              --llm-attempts answers (default 3) that fail validation, the search generator
@@ -42,7 +51,13 @@ public sealed class AdaptCommand : Command
     [
         "--latency", "--device", "-o|--output", "--report", "--data", "--max-accuracy-drop", "--generator", "--seed", "--max-iterations",
         "--write-lock", "--from-lock", "--llm-model", "--llm-context", "--llm-attempts", InputShapes.Option, "--messages",
+        "--train-time", "--train-steps",
     ];
+    public override string[] FlagOptions => ["--no-train"];
+
+    /// <summary>The fine-tuning budgets when none are given: enough for the digit and text models on 2 cores.</summary>
+    const int DefaultTrainSteps = 300;
+    static readonly TimeSpan DefaultTrainTime = TimeSpan.FromMinutes(2);
 
     static readonly JsonSerializerOptions ReportJson = new()
     {
@@ -84,7 +99,16 @@ public sealed class AdaptCommand : Command
             LlmContext = args.Value("--llm-context"),
             InputShape = args.Value(InputShapes.Option),
             FromLock = args.Value("--from-lock"),
+            Train = !args.Flag("--no-train"),
+            TrainTime = args.Value("--train-time"),
+            TrainSteps = args.Value("--train-steps") != null ? args.Int("--train-steps", DefaultTrainSteps) : null,
         };
+        if (!request.Train && (request.TrainTime != null || request.TrainSteps != null))
+            throw new LamdaException(ErrorCodes.BadArgument,
+                "--no-train turns fine-tuning off; it takes no --train-time or --train-steps.");
+        if (request.TrainSteps == 0)
+            throw new LamdaException(ErrorCodes.BadArgument, "--train-steps 0: give a positive number of steps, or --no-train.");
+        if (request.TrainTime is { } time) FinetuneCommand.Duration(time);
         if (request.Generator is not ("search" or "llm"))
             throw new LamdaException(ErrorCodes.BadArgument,
                 $"unknown generator '{request.Generator}'; use --generator search (the default) or --generator llm --llm-model M.gguf.");
@@ -112,6 +136,9 @@ public sealed class AdaptCommand : Command
         // Pinned outside the loop: prediction, measurement and reconstruction all run at the size the budget is for.
         var graph = request.InputShape is { } shape ? InputShapes.Parse(shape).Pin(baseGraph, path) : baseGraph;
         InputShapes.RequireStatic(graph, path);
+        // Read before any work, so that a bad data folder fails in a second and not after the search.
+        var data = request.DataDirectory is { } dir ? AdaptData.Load(dir, InputDims(graph), request.Seed) : null;
+        if (data != null) stderr.WriteLine(DescribeData(data, request));
         // Checked before the device: calibrating the host first would make a hopeless model wait a minute.
         Runtime.ResourceLimits.CheckGraph(graph, weights, path);
         var progress = new StderrProgress(stderr);
@@ -121,17 +148,21 @@ public sealed class AdaptCommand : Command
             stderr.WriteLine("warning: " + warning);
             ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA050", warning);
         }
-        var data = request.DataDirectory is { } dir ? DataSet.Load(dir) : null;
         double? maxDrop = request.MaxAccuracyDrop is { } drop ? LatencyBudget.ParseFraction(drop, "--max-accuracy-drop") : null;
         if (maxDrop != null && data == null)
-            throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation images and labels.");
+            throw new LamdaException(ErrorCodes.BadArgument, "--max-accuracy-drop needs --data DIR with validation inputs.");
 
         var lockText = request.FromLock is not { } fromLock ? null
             : File.Exists(fromLock) ? File.ReadAllText(fromLock)
             : throw new LamdaException(ErrorCodes.FileNotFound, $"{fromLock}: lock file not found.");
         // Loaded before the loop so that a bad GGUF fails fast, and disposed after it.
         using var llm = request.LlmModel is { } llmPath ? LoadLanguageModel(llmPath, args, stderr) : null;
-        var options = Options(request, args, profile, data, maxDrop, lockText, llm);
+        var options = Options(request, args, profile, data, maxDrop, lockText, llm) with
+        {
+            Training = request.Train && data?.Calibration != null ? Training(request) : null,
+            TrainProgress = new TrainingProgress(stderr),
+            BatchIsFree = baseGraph.Inputs[0].Type.Dims is { Length: > 0 } dims && (!dims[0].IsKnown || dims[0].Param != null),
+        };
         var result = Adapter.Run(path, graph, weights, options, progress);
         InputShapes.RestoreInterface(result.Model, baseGraph);
         Provenance(request, profile, result).Stamp(result.Model);
@@ -150,7 +181,7 @@ public sealed class AdaptCommand : Command
         return 0;
     }
 
-    static AdaptOptions Options(AdaptRequest request, Arguments args, DeviceProfile profile, DataSet? data, double? maxDrop,
+    static AdaptOptions Options(AdaptRequest request, Arguments args, DeviceProfile profile, AdaptData? data, double? maxDrop,
         string? lockText, LlamaLanguageModel? llm)
     {
         int attempts = Math.Max(1, args.Int("--llm-attempts", 3));
@@ -192,6 +223,7 @@ public sealed class AdaptCommand : Command
             InputShape = request.InputShape,
             Accuracy = final.Accuracy,
             BaseAccuracy = final.Accuracy != null ? report.Base.Accuracy : null,
+            Fidelity = final.Fidelity,
         };
     }
 
@@ -201,10 +233,34 @@ public sealed class AdaptCommand : Command
         var b = report.Base;
         var f = report.Final!;
         var accuracy = f.Accuracy is { } a ? $", accuracy {b.Accuracy:P2} -> {a:P2}" : "";
+        if (f.Fidelity is { } fidelity) accuracy += $", fidelity {fidelity:P2}";
+        if (report.Training is { Skipped: null } t)
+            accuracy += $", fine-tuned {t.Steps} steps" + (t.Kept ? "" : " (not kept: less faithful)");
         var target = request.Latency.Fraction != null ? $"{request.Latency} of base = {report.TargetMs:F3} ms" : $"{report.TargetMs:F3} ms";
         var iterations = $"{report.Iterations.Count} iteration(s)";
         return $"{report.Device}: base {Fig(b)} -> {Fig(f)} (target {target}, {iterations}{accuracy}); wrote {output}";
     }
+
+    static long[] InputDims(Lamda.Graphs.Graph graph) =>
+        graph.Inputs[0].Type.Dims?.Select(d => d.IsKnown ? d.Value : -1).ToArray() ?? [];
+
+    static string DescribeData(AdaptData data, AdaptRequest request)
+    {
+        var calibration = data.Calibration is { } c ? $"{c.Shape[0]} calibration" : "no calibration";
+        var judged = data.HasLabels ? "accuracy (labels)" : "fidelity with the base (no labels)";
+        var training = !request.Train ? "no fine-tuning (--no-train)"
+            : data.Calibration == null ? "no fine-tuning (no calibration inputs)" : "fine-tuning by distillation";
+        return $"data: {calibration}, {data.Validation.Shape[0]} validation inputs ({data.Split}); judged on {judged}; {training}";
+    }
+
+    static TrainOptions Training(AdaptRequest request) => new()
+    {
+        Steps = request.TrainSteps ?? DefaultTrainSteps,
+        TimeBudget = request.TrainTime is { } t ? FinetuneCommand.Duration(t) : DefaultTrainTime,
+        Seed = request.Seed,
+        // Measured best by bench-distill on ppocr_cls (docs/benchmarks.md): the output loss weighs twice the features.
+        FeatureWeight = 0.5f,
+    };
 
     static LlamaLanguageModel LoadLanguageModel(string path, Arguments args, TextWriter stderr)
     {

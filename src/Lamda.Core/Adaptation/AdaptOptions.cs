@@ -1,6 +1,7 @@
 using Lamda.Data;
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training;
 
 namespace Lamda.Adaptation;
 
@@ -16,9 +17,23 @@ public sealed record AdaptOptions
     /// <summary>Device profile; when <see cref="MeasureOnHost"/> is true every candidate is also measured here.</summary>
     public required DeviceProfile Device { get; init; }
     public bool MeasureOnHost { get; init; }
-    public DataSet? Data { get; init; }
+    /// <summary>Calibration and validation inputs; accuracy and fidelity are measured on the validation inputs.</summary>
+    public AdaptData? Data { get; init; }
     /// <summary>Reconstruct pruned layers by least squares on the data set's calibration images (when it has them).</summary>
     public bool Reconstruct { get; init; } = true;
+    /// <summary>
+    /// Fine-tune the accepted candidate by distillation from the base on the calibration inputs, after the
+    /// reconstruction; null for no fine-tuning. Ignored when <see cref="Refiner"/> is set or there are no calibration inputs.
+    /// </summary>
+    public TrainOptions? Training { get; init; }
+    /// <summary>
+    /// True when the model's batch dimension was dynamic before its input shape was pinned (to batch 1, for latency):
+    /// fine-tuning then trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
+    /// </summary>
+    public bool BatchIsFree { get; init; }
+    /// <summary>Receives the fine-tuning's steps and loss.</summary>
+    public IProgress<TrainProgress>? TrainProgress { get; init; }
+    /// <summary>The largest drop allowed: of accuracy when the data has labels, of fidelity with the base otherwise.</summary>
     public double? MaxAccuracyDrop { get; init; }
     public int Seed { get; init; }
     public int MaxIterations { get; init; } = 12;
@@ -50,6 +65,15 @@ public sealed record AdaptOptions
 
     /// <summary>The budget in milliseconds, given the base model's latency in the loop's metric.</summary>
     internal double ResolveTargetMs(double baseMs) => TargetFraction is { } f ? f * baseMs : TargetMs;
+
+    /// <summary>
+    /// The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.
+    /// </summary>
+    internal ICandidateRefiner? ResolveRefiner() =>
+        Refiner ?? (Training is { } train && Data is { Calibration: not null } data ? new DistillationRefiner(data, train, TrainProgress)
+        {
+            BatchIsFree = BatchIsFree,
+        } : null);
 }
 
 /// <summary>

@@ -24,6 +24,12 @@ public sealed record AdaptRequest
     public string? InputShape { get; init; }
     /// <summary>A lock file that decides the architecture (no generator runs).</summary>
     public string? FromLock { get; init; }
+    /// <summary>Fine-tune the accepted candidate on the data's calibration inputs (with data only).</summary>
+    public bool Train { get; init; } = true;
+    /// <summary>The fine-tuning's time budget as written (<c>3m</c>); null for the default.</summary>
+    public string? TrainTime { get; init; }
+    /// <summary>The fine-tuning's step budget; null for the default.</summary>
+    public int? TrainSteps { get; init; }
 
     /// <summary>The options of <c>lamda adapt</c> that make this request (without the output paths).</summary>
     public IReadOnlyList<string> ToArguments()
@@ -41,6 +47,9 @@ public sealed record AdaptRequest
         }
         if (DataDirectory != null) args.AddRange(["--data", DataDirectory]);
         if (MaxAccuracyDrop != null) args.AddRange(["--max-accuracy-drop", MaxAccuracyDrop]);
+        if (!Train) args.Add("--no-train");
+        if (TrainTime != null) args.AddRange(["--train-time", TrainTime]);
+        if (TrainSteps is { } steps) args.AddRange(["--train-steps", steps.ToString(CultureInfo.InvariantCulture)]);
         if (InputShape != null) args.AddRange([InputShapes.Option, InputShape]);
         return args;
     }

@@ -4,11 +4,21 @@ using Onnx;
 
 namespace Lamda.Adaptation;
 
-public sealed record Figures(double PredictedMs, double? MeasuredMs, double? Accuracy);
+/// <summary>A model's latency and, with data, its accuracy (when there are labels) and fidelity with the base.</summary>
+public sealed record Figures(double PredictedMs, double? MeasuredMs, double? Accuracy)
+{
+    /// <summary>Agreement with the base model on the validation inputs (1 for the base); null without data.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Fidelity { get; init; }
+}
 
 public sealed record IterationReport(
     int Iteration, string Generator, string ArchitectureHash, int TextDiffLines, double? PredictedMs, double? MeasuredMs,
-    double? Accuracy, IReadOnlyList<Diagnostic> Diagnostics, bool Accepted, string? Note = null);
+    double? Accuracy, IReadOnlyList<Diagnostic> Diagnostics, bool Accepted, string? Note = null)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Fidelity { get; init; }
+}
 
 /// <summary>
 /// What an adaptation did and found. <c>TargetMs</c> is the budget in milliseconds, resolved from
@@ -21,6 +31,10 @@ public sealed record AdaptationReport(
     /// <summary>The budget as a share of the base model's latency, when it was given so (absent otherwise).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? TargetFraction { get; init; }
+
+    /// <summary>Fine-tuning of the returned model, when it was fine-tuned (or tried to be).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TrainingSummary? Training { get; init; }
 }
 
 public sealed record AdaptationResult(ModelProto Model, Graph Graph, string Text, AdaptationReport Report);

@@ -37,7 +37,7 @@ public static class Adapter
         var aim = new AimController(targetMs * (options.UpperBand + options.LowerBand) / 2,
             baseFigures.MeasuredMs is { } measuredBase ? new Observation(baseFigures.PredictedMs, measuredBase) : null);
         BudgetFloor.Check(modelName, generator, evaluator, aim.Correction, targetMs, options.Device.Name);
-        var requirement = new RequirementCheck(evaluator, baseFigures, targetMs, options);
+        var requirement = new RequirementCheck(evaluator, baseFigures, targetMs, options, options.ResolveRefiner());
         ICandidateCheck[] checks = [new StructureCheck(evaluator), new TaskCheck(graph), requirement];
         IReadOnlyList<Diagnostic> feedback = [];
         Trial? best = null;
@@ -70,7 +70,7 @@ public static class Adapter
 
     internal static string Describe(Figures f) =>
         $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "")
-        + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "");
+        + (f.Accuracy is { } a ? $", accuracy {a:P2}" : "") + (f.Fidelity is { } fid ? $", fidelity {fid:P2}" : "");
 
     /// <summary>The architecture hash of reports and training data: the first 16 hex digits of the LamdaText's SHA-256.</summary>
     public static string ArchitectureHash(string text) =>

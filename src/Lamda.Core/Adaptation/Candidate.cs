@@ -15,6 +15,8 @@ public sealed class Candidate(Graph graph, WeightStore weights)
 
     public Graph Graph { get; } = graph;
     public WeightStore Weights { get; } = weights;
+    /// <summary>The base output channels each narrowed layer keeps, when known: where fine-tuning puts its feature losses.</summary>
+    public IReadOnlyDictionary<string, int[]>? KeptOutputs { get; init; }
     public ModelProto Model => model ??= OnnxExporter.Export(Graph, Weights);
     public byte[] Bytes => bytes ??= ModelFile.ToBytes(Model);
 }

@@ -21,12 +21,15 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
     {
         var kept = new Dictionary<string, int[]>();
         var candidate = Realize(text, diagnostics, kept);
-        if (candidate == null || !options.Reconstruct || options.Data?.CalibImages is not { } calibration) return candidate;
+        if (candidate == null || !options.Reconstruct || options.Data?.Calibration is not { } calibration) return candidate;
         var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, kept, calibration,
             seed: options.Seed);
         progress?.Report($"iteration {iteration}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
             $"on {calibration.Shape[0]} calibration inputs");
-        return new Candidate(candidate.Graph, Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration));
+        return new Candidate(candidate.Graph, Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration))
+        {
+            KeptOutputs = candidate.KeptOutputs,
+        };
     }
 
     /// <summary>Parse, weight transfer and shape check alone (no reconstruction); null when any of them fails.</summary>
@@ -50,12 +53,17 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
         foreach (var n in graph.Nodes.Where(n => !inference.TypeOf(n.Output).IsStatic && n.Op != "Shape").Take(3))
             diagnostics.Add(Diagnostic.Syntax(ValidationCodes.Shapes, $"{n.Id} ({n.Op})",
                 "its output shape cannot be determined; check the channel counts of its inputs"));
-        return diagnostics.Count == before ? new Candidate(graph, weights) : null;
+        return diagnostics.Count == before ? new Candidate(graph, weights) { KeptOutputs = keptOutputs } : null;
     }
 
-    /// <summary>Latency in the loop's metric, and accuracy on the data set when there is one.</summary>
+    /// <summary>Latency in the loop's metric, and accuracy and fidelity on the data set when there is one.</summary>
     public Figures Evaluate(Candidate candidate) => WithAccuracy(metric.Evaluate(candidate), candidate);
 
-    public Figures WithAccuracy(Figures latency, Candidate candidate) =>
-        latency with { Accuracy = options.Data?.Accuracy(candidate.Bytes) };
+    public Figures WithAccuracy(Figures latency, Candidate candidate)
+    {
+        if (options.Data is not { } data) return latency;
+        // The base agrees with itself; measuring it would only cost a run.
+        double fidelity = ReferenceEquals(candidate, baseModel) ? 1 : data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
+        return latency with { Accuracy = data.Accuracy(candidate.Bytes), Fidelity = fidelity };
+    }
 }

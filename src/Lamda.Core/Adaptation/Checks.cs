@@ -11,6 +11,8 @@ internal sealed class Trial(int iteration, Proposal proposal)
     public Candidate? Candidate { get; set; }
     /// <summary>The candidate's figures, once the requirement check has evaluated it.</summary>
     public Figures? Figures { get; set; }
+    /// <summary>What fine-tuning did to the candidate, when it was fine-tuned.</summary>
+    public TrainingSummary? Training { get; set; }
     /// <summary>Everything found wrong, starting with what the generator found itself; the feedback of the next iteration.</summary>
     public List<Diagnostic> Diagnostics { get; } = [.. proposal.Diagnostics];
     public bool Accepted => Diagnostics.Count == 0;
@@ -68,12 +70,12 @@ internal sealed class TaskCheck(Graph baseGraph) : ICandidateCheck
 }
 
 /// <summary>
-/// The latency budget, in the loop's metric and inside the accepted band, and the maximum accuracy drop. A
-/// candidate that meets the budget may be refined first (<see cref="AdaptOptions.Refiner"/>); the accuracy
-/// judged is the refined one's.
+/// The latency budget, in the loop's metric and inside the accepted band, and the maximum drop: of accuracy when the
+/// data has labels, of fidelity with the base otherwise. A candidate that meets the budget may be refined first
+/// (<see cref="AdaptOptions.Refiner"/>, or fine-tuning); the figures judged are the refined one's.
 /// </summary>
-internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseFigures, double targetMs, AdaptOptions options)
-    : ICandidateCheck
+internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures baseFigures, double targetMs, AdaptOptions options,
+    ICandidateRefiner? refiner) : ICandidateCheck
 {
     readonly ILatencyMetric metric = evaluator.Metric;
 
@@ -83,8 +85,14 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     {
         var candidate = trial.Candidate!;
         var latency = metric.Evaluate(candidate);
-        if (options.Refiner is { } refiner && LatencyDiagnostics(latency).Count == 0)
-            trial.Candidate = candidate = new Candidate(candidate.Graph, refiner.Refine(evaluator.Base, candidate, options.Seed));
+        if (refiner != null && LatencyDiagnostics(latency).Count == 0)
+        {
+            trial.Candidate = candidate = new Candidate(candidate.Graph, refiner.Refine(evaluator.Base, candidate, options.Seed))
+            {
+                KeptOutputs = candidate.KeptOutputs,
+            };
+            trial.Training = (refiner as DistillationRefiner)?.Last;
+        }
         var figures = evaluator.WithAccuracy(latency, candidate);
         if (Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
         trial.Figures = figures;
@@ -99,10 +107,12 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     {
         var d = LatencyDiagnostics(f);
         if (!AccuracyHolds(f))
-            d.Add(Diagnostic.Requirement(ValidationCodes.Accuracy, "maximum accuracy drop", $"{options.MaxAccuracyDrop:P1}",
-                "accuracy drop",
-                $"{baseFigures.Accuracy - f.Accuracy:P1} ({f.Accuracy:P1} against the base's {baseFigures.Accuracy:P1})",
+        {
+            var (name, value, baseValue) = Judged(f);
+            d.Add(Diagnostic.Requirement(ValidationCodes.Accuracy, $"maximum {name} drop", $"{options.MaxAccuracyDrop:P1}",
+                $"{name} drop", $"{baseValue - value:P1} ({value:P1} against the base's {baseValue:P1})",
                 "Keep more channels in the layers that matter most for accuracy."));
+        }
         return d;
     }
 
@@ -121,5 +131,10 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     }
 
     bool AccuracyHolds(Figures f) =>
-        options.MaxAccuracyDrop is not { } max || f.Accuracy is not { } acc || baseFigures.Accuracy is not { } b || b - acc <= max;
+        options.MaxAccuracyDrop is not { } max || Judged(f) is not (_, { } value, { } baseValue) || baseValue - value <= max;
+
+    /// <summary>What the maximum drop applies to: accuracy with labels, fidelity with the base without.</summary>
+    (string Name, double? Value, double? Base) Judged(Figures f) => f.Accuracy != null || baseFigures.Accuracy != null
+        ? ("accuracy", f.Accuracy, baseFigures.Accuracy)
+        : ("fidelity", f.Fidelity, baseFigures.Fidelity);
 }

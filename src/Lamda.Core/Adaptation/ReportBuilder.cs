@@ -40,9 +40,10 @@ sealed class ReportBuilder
         bool repeated = iterations.Any(it => it.ArchitectureHash == hash);
         if (trial.Proposal.Warning is { } warning) generatorWarnings.Add(warning);
         iterations.Add(new IterationReport(trial.Iteration, generator, hash, DiffLines(baseText, text), figures?.PredictedMs,
-            figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note));
+            figures?.MeasuredMs, figures?.Accuracy, diagnostics, trial.Accepted, trial.Proposal.Note) { Fidelity = figures?.Fidelity });
         var verdict = trial.Accepted ? ", all constraints hold" : "; " + string.Join(" ", diagnostics.Select(d => d.Code));
         var described = figures != null ? Adapter.Describe(figures) : "invalid";
+        if (trial.Training is { } t) progress?.Report($"iteration {trial.Iteration}: {Describe(t)}");
         progress?.Report($"iteration {trial.Iteration} ({generator}): {described}{verdict}");
         return repeated;
     }
@@ -53,15 +54,21 @@ sealed class ReportBuilder
         return Finish(baseModel, baseText, baseFigures, "base-meets-budget", generator);
     }
 
-    public AdaptationResult Finish(Trial trial, string outcome, string generator) =>
-        Finish(trial.Candidate!, trial.Proposal.Text, trial.Figures!, outcome, generator);
+    public AdaptationResult Finish(Trial trial, string outcome, string generator)
+    {
+        if (trial.Training?.Skipped is { } skipped) Warn(skipped);
+        if (trial.Training?.Fallback is { } fallback) Warn(fallback);
+        return Finish(trial.Candidate!, trial.Proposal.Text, trial.Figures!, outcome, generator, trial.Training);
+    }
 
-    AdaptationResult Finish(Candidate final, string text, Figures figures, string outcome, string generator)
+    AdaptationResult Finish(Candidate final, string text, Figures figures, string outcome, string generator,
+        TrainingSummary? training = null)
     {
         var report = new AdaptationReport(modelName, options.Device.Name, options.Device.Label, generator, options.Seed, targetMs,
             baseFigures, figures, outcome, wall.Elapsed.TotalSeconds, iterations, [.. warnings, .. generatorWarnings])
         {
             TargetFraction = options.TargetFraction,
+            Training = training,
         };
         return new AdaptationResult(final.Model, final.Graph, text, report);
     }
@@ -79,6 +86,11 @@ sealed class ReportBuilder
             : new LamdaException(code,
                 $"{modelName}: no architecture met every constraint in {options.MaxIterations} iterations ({last}).");
     }
+
+    static string Describe(TrainingSummary t) => t.Skipped ?? $"fine-tuned {t.Steps} steps in {t.Seconds:F1} s" +
+        (t.StoppedByTime ? " (time budget)" : "") + $", loss {t.FirstLoss:G4} -> {t.LastLoss:G4}"
+        + $", fidelity {t.FidelityBefore:P2} -> {t.FidelityAfter:P2}"
+        + (t.Kept ? "" : "; lower than before, so the weights from before training are kept");
 
     /// <summary>Number of lines that differ between two LamdaTexts of the same structure (or in total when not).</summary>
     static int DiffLines(string a, string b)

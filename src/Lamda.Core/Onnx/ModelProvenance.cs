@@ -31,6 +31,8 @@ public sealed record ModelProvenance
     public string? InputShape { get; init; }
     public double? Accuracy { get; init; }
     public double? BaseAccuracy { get; init; }
+    /// <summary>Agreement with the base model on the validation inputs, when adapted with data.</summary>
+    public double? Fidelity { get; init; }
 
     /// <summary>Replaces any <c>lamda.</c> entries of <paramref name="model"/> with this record.</summary>
     public void Stamp(ModelProto model)
@@ -58,6 +60,7 @@ public sealed record ModelProvenance
         if (InputShape != null) yield return ("input_shape", InputShape);
         if (Accuracy is { } a) yield return ("accuracy", Number(a));
         if (BaseAccuracy is { } b) yield return ("base_accuracy", Number(b));
+        if (Fidelity is { } f) yield return ("fidelity", Number(f));
     }
 
     /// <summary>The record stamped in <paramref name="model"/>, or null when it has none (not made by Lamda).</summary>
@@ -76,6 +79,7 @@ public sealed record ModelProvenance
             BaseMs = Real("base_ms"), BaseModelHash = Text("base_model_sha256"), Generator = Text("generator"),
             Seed = int.TryParse(Text("seed"), CultureInfo.InvariantCulture, out var s) ? s : 0,
             InputShape = map.GetValueOrDefault("input_shape"), Accuracy = Maybe("accuracy"), BaseAccuracy = Maybe("base_accuracy"),
+            Fidelity = Maybe("fidelity"),
         };
     }
 
@@ -83,7 +87,8 @@ public sealed record ModelProvenance
     public string Summary()
     {
         var budget = Budget.EndsWith('%') ? $"{Budget} of base = {BudgetMs:F3} ms" : $"{BudgetMs:F3} ms";
-        var accuracy = Accuracy is { } a ? $", accuracy {BaseAccuracy:P2} -> {a:P2}" : "";
+        var accuracy = (Accuracy is { } a ? $", accuracy {BaseAccuracy:P2} -> {a:P2}" : "")
+            + (Fidelity is { } f ? $", fidelity {f:P2}" : "");
         return $"{Device}: budget {budget}, achieved {AchievedMs:F3} ms {AchievedKind} (base {BaseMs:F3} ms){accuracy}";
     }
 
