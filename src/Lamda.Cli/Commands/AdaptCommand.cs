@@ -170,12 +170,11 @@ public sealed class AdaptCommand : Command
         if (writeLock != null) AtomicFile.WriteText(writeLock, result.Text);
         if (args.Value("--report") is { } reportPath)
             AtomicFile.WriteText(reportPath, JsonSerializer.Serialize(result.Report, ReportJson) + "\n");
-        foreach (var w in result.Report.Warnings)
+        // The uncalibrated device was reported above, with its own code: the report's copy is not repeated.
+        foreach (var w in result.Report.Warnings.Where(w => w != profile.UncalibratedWarning))
         {
             stderr.WriteLine($"warning: {w}");
-            // The uncalibrated device was reported above, with its own code.
-            if (profile.Calibrated || !w.Contains("uncalibrated", StringComparison.Ordinal))
-                ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA054", w);
+            ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA054", w);
         }
         stdout.WriteLine(SummaryLine(result.Report, request, output));
         return 0;

@@ -23,11 +23,14 @@ public sealed class BenchAccuracyCommand : Command
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
         args.NoMorePositionals(0);
-        var dir = args.Value("--trained") ?? Path.Combine(SharedFolder.Find() ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared folder found; pass --trained DIR."), "trained");
+        var shared = SharedFolder.Find();
+        var dir = args.Value("--trained") ?? (shared != null ? Path.Combine(shared, "trained")
+            : throw new LamdaException(ErrorCodes.FileNotFound, "no shared folder found; pass --trained DIR."));
         double fraction = double.Parse(args.Value("--target") ?? "0.5", System.Globalization.CultureInfo.InvariantCulture);
         var data = DataSet.Load(dir);
         var profile = HostProfiles.GetOrCreate(new StderrProgress(stderr));
-        stdout.WriteLine($"{"model",-14} {"base ms",8} {"target",8} {"base acc",9} | {"L1 ms",7} {"L1 acc",8} {"kept",7} | {"+data ms",8} {"+data acc",9} {"kept",7}");
+        stdout.WriteLine($"{"model",-14} {"base ms",8} {"target",8} {"base acc",9} | {"L1 ms",7} {"L1 acc",8} {"kept",7} | "
+            + $"{"+data ms",8} {"+data acc",9} {"kept",7}");
         foreach (var name in new[] { "digits_cnn", "digits_resnet" })
         {
             var path = Path.Combine(dir, name + ".onnx");
@@ -38,7 +41,9 @@ public sealed class BenchAccuracyCommand : Command
             var plain = Adapter.Run(name, graph, weights, options);
             var withData = Adapter.Run(name, graph, weights, options with { Data = data });
             double plainAcc = data.Accuracy(Adapter.Bytes(plain.Model)), dataAcc = data.Accuracy(Adapter.Bytes(withData.Model));
-            stdout.WriteLine($"{name,-14} {baseMs,8:F3} {options.TargetMs,8:F3} {baseAcc,9:P2} | {plain.Report.Final!.MeasuredMs,7:F3} {plainAcc,8:P2} {plainAcc / baseAcc,7:P1} | {withData.Report.Final!.MeasuredMs,8:F3} {dataAcc,9:P2} {dataAcc / baseAcc,7:P1}");
+            stdout.WriteLine($"{name,-14} {baseMs,8:F3} {options.TargetMs,8:F3} {baseAcc,9:P2} | "
+                + $"{plain.Report.Final!.MeasuredMs,7:F3} {plainAcc,8:P2} {plainAcc / baseAcc,7:P1} | "
+                + $"{withData.Report.Final!.MeasuredMs,8:F3} {dataAcc,9:P2} {dataAcc / baseAcc,7:P1}");
         }
         return 0;
     }

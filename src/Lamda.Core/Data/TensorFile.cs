@@ -19,7 +19,8 @@ public static partial class TensorFile
             {
                 ".npy" => ReadNpy(path),
                 ".pb" => ReadProto(path),
-                _ => throw new LamdaException(ErrorCodes.BadData, $"{path}: unsupported data file; use .npy (NumPy) or .pb (ONNX TensorProto)."),
+                _ => throw new LamdaException(ErrorCodes.BadData,
+                    $"{path}: unsupported data file; use .npy (NumPy) or .pb (ONNX TensorProto)."),
             };
         }
         catch (Exception e) when (e is not LamdaException)
@@ -43,20 +44,25 @@ public static partial class TensorFile
         var m = NpyHeader().Match(header);
         if (!m.Success) throw new LamdaException(ErrorCodes.BadData, $"{path}: unreadable .npy header.");
         if (m.Groups[1].Value == ">" || m.Groups[4].Value == "True")
-            throw new LamdaException(ErrorCodes.BadData, $"{path}: big-endian or Fortran-order arrays are not supported; save with numpy.save in C order.");
-        var shape = m.Groups[5].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: big-endian or Fortran-order arrays are not supported; save with numpy.save in C order.");
+        var shape = m.Groups[5].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         long count = shape.Aggregate(1L, (a, b) => a * b);
         var data = bytes.AsSpan(offset + headerLength);
         string type = m.Groups[2].Value + m.Groups[3].Value;
         int size = int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
-        if (data.Length < count * size) throw new LamdaException(ErrorCodes.BadData, $"{path}: truncated: {count} values of {size} bytes expected, {data.Length} bytes present.");
+        if (data.Length < count * size)
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: truncated: {count} values of {size} bytes expected, {data.Length} bytes present.");
         data = data[..(int)(count * size)];
         return type switch
         {
             "f4" => new TensorData(DataTypes.Float, shape, MemoryMarshal.Cast<byte, float>(data).ToArray()),
             "i8" => new TensorData(DataTypes.Int64, shape, MemoryMarshal.Cast<byte, long>(data).ToArray()),
             "i4" => new TensorData(DataTypes.Int64, shape, MemoryMarshal.Cast<byte, int>(data).ToArray().Select(v => (long)v).ToArray()),
-            _ => throw new LamdaException(ErrorCodes.BadData, $"{path}: element type '{type}' is not supported (use float32 images and int64 labels)."),
+            _ => throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: element type '{type}' is not supported (use float32 images and int64 labels)."),
         };
     }
 
@@ -66,7 +72,8 @@ public static partial class TensorFile
         var shape = t.Dims.ToArray();
         if (t.DataType == DataTypes.Float) return new TensorData(DataTypes.Float, shape, FloatTensor.From(t).Data);
         if (TensorLiteral.FromTensorProto(t) is { Ints: { } ints }) return new TensorData(DataTypes.Int64, shape, ints);
-        throw new LamdaException(ErrorCodes.BadData, $"{path}: TensorProto of type {DataTypes.Name(t.DataType)} is not supported (use float images and int64 labels).");
+        throw new LamdaException(ErrorCodes.BadData,
+            $"{path}: TensorProto of type {DataTypes.Name(t.DataType)} is not supported (use float images and int64 labels).");
     }
 }
 
@@ -84,17 +91,22 @@ public sealed class DataSet
     {
         if (!Directory.Exists(dir)) throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: data folder not found.");
         string? Find(string stem) => new[] { ".npy", ".pb" }.Select(e => Path.Combine(dir, stem + e)).FirstOrDefault(File.Exists);
-        var images = Find("val_images") ?? throw new LamdaException(ErrorCodes.BadData, $"{dir}: no val_images.npy or val_images.pb; the data folder needs validation images and labels.");
+        var images = Find("val_images") ?? throw new LamdaException(ErrorCodes.BadData,
+            $"{dir}: no val_images.npy or val_images.pb; the data folder needs validation images and labels.");
         var labels = Find("val_labels") ?? throw new LamdaException(ErrorCodes.BadData, $"{dir}: no val_labels.npy or val_labels.pb.");
         var x = TensorFile.Read(images);
         var y = TensorFile.Read(labels);
         if (x.ElemType != DataTypes.Float || y.Values is not long[] ys || x.Shape[0] != ys.Length)
-            throw new LamdaException(ErrorCodes.BadData, $"{dir}: val_images must be float32 [N,...] and val_labels int64 [N] with the same N.");
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{dir}: val_images must be float32 [N,...] and val_labels int64 [N] with the same N.");
         var calib = Find("calib_images") is { } c ? TensorFile.Read(c) : null;
         return new DataSet { ValImages = x, ValLabels = ys, CalibImages = calib };
     }
 
-    /// <summary>Top-1 accuracy of a model on the validation set (argmax of its first output), in batches of <paramref name="batch"/> unless the model fixes its batch size.</summary>
+    /// <summary>
+    /// Top-1 accuracy of a model on the validation set (argmax of its first output), in batches of
+    /// <paramref name="batch"/> unless the model fixes its batch size.
+    /// </summary>
     public double Accuracy(byte[] model, int batch = 100)
     {
         using var runner = new ModelRunner(model);
