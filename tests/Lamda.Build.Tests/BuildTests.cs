@@ -121,17 +121,27 @@ public class BuildTests : IDisposable
     internal static string SummaryOf(string log, string item) =>
         log.Split('\n').Single(l => l.Contains($"Lamda: {item} on ", StringComparison.Ordinal) && l.Contains("; cache ", StringComparison.Ordinal));
 
-    [Fact]
-    public void DeviceProfileAndDataFilesAreInputsAndTheModelRecordsItsProvenance()
+    /// <summary>
+    /// A project's own device profile (jetson-nano's figures, named "dev") in dev.json and a data folder of 8 images
+    /// with labels, as the consumer tests use them.
+    /// </summary>
+    internal static (string ProfilePath, Latency.DeviceProfile Profile, string Labels) WriteDeviceAndData(string dir)
     {
-        var project = Project("consumer", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="dev.json" Data="data" />""");
-        var dir = Path.GetDirectoryName(project)!;
         var profilePath = Path.Combine(dir, "dev.json");
         var profile = Latency.DeviceCatalog.BuiltIn.Single(p => p.Name == "jetson-nano") with { Name = "dev" };
         profile.Save(profilePath);
         var labels = Path.Combine(dir, "data", "val_labels.npy");
         Npy.WriteImages(Path.Combine(dir, "data", "val_images.npy"), count: 8, seed: 1);
         Npy.WriteLabels(labels, [1, 2, 3, 4, 5, 6, 7, 8]);
+        return (profilePath, profile, labels);
+    }
+
+    [Fact]
+    public void DeviceProfileAndDataFilesAreInputsAndTheModelRecordsItsProvenance()
+    {
+        var project = Project("consumer", """<LamdaModel Include="models/tinynet.onnx" Latency="0.6ms" Device="dev.json" Data="data" />""");
+        var dir = Path.GetDirectoryName(project)!;
+        var (profilePath, profile, labels) = WriteDeviceAndData(dir);
 
         // The default verbosity: one summary line with the achieved latency; the tool's warning with its code.
         var first = Dotnet(dir, "build", project, "-nodeReuse:false");
@@ -432,12 +442,7 @@ public class PackageTests : IDisposable
             </Project>
             """);
         // A device profile and a data folder of the project's own: both are inputs of the packed targets too.
-        var profilePath = Path.Combine(app, "dev.json");
-        var profile = Latency.DeviceCatalog.BuiltIn.Single(p => p.Name == "jetson-nano") with { Name = "dev" };
-        profile.Save(profilePath);
-        var labels = Path.Combine(app, "data", "val_labels.npy");
-        Npy.WriteImages(Path.Combine(app, "data", "val_images.npy"), count: 8, seed: 1);
-        Npy.WriteLabels(labels, [1, 2, 3, 4, 5, 6, 7, 8]);
+        var (profilePath, profile, labels) = BuildTests.WriteDeviceAndData(app);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using var s = typeof(Program).Assembly.GetManifestResourceStream("Fresh.tinynet.onnx")!;
             System.Console.WriteLine($"embedded {s.Length} bytes");
