@@ -171,10 +171,12 @@ public class AdaptationTests
         var result = Adapter.Run("resnet18", graph, weights, new AdaptOptions { TargetMs = target, Device = profile, MeasureOnHost = true });
         var measured = result.Report.Final!.MeasuredMs!.Value;
         Assert.InRange(measured, 0.85 * target, target);
-        // An independent measurement agrees within run-to-run noise; the other test assemblies (real dotnet builds)
-        // run in parallel and load the CPU, hence the margin here, while the loop's own check above is strict.
-        double again = LatencyMeter.Measure(Adapter.Bytes(result.Model), result.Graph, new MeasureOptions { Runs = 30, Seed = 9 }).P50Ms;
-        Assert.InRange(again, 0.8 * target, 1.10 * target);
+        // An independent check agrees within run-to-run noise. It is the interleaved protocol against the base
+        // (ratio x base), as the issue of latency under load asks: a plain median taken while other test assemblies
+        // run real dotnet builds beside this one was seen at twice the target.
+        var check = LatencyMeter.MeasureAgainst(new ModelUnderTest(Adapter.Bytes(result.Model), result.Graph, "adapted"),
+            new ModelUnderTest(bytes, graph, "resnet18"), new CompareOptions { Seed = 9 });
+        Assert.InRange(check.Ratio * baseMs, 0.8 * target, 1.10 * target);
         Assert.All(result.Report.Iterations, i => Assert.NotNull(i.MeasuredMs));
     }
 
