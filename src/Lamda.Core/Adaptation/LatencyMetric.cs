@@ -76,7 +76,7 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
     public Figures Evaluate(Candidate candidate)
     {
         double predicted = predictor.Predict(candidate.Graph, candidate.Weights).LatencyMs;
-        double measured = ReferenceEquals(candidate, reference) ? MeasureBase() : Ratio(candidate, seed, rounds: 5) * BaseMs;
+        double measured = ReferenceEquals(candidate, reference) ? BaseMs : Ratio(candidate, seed, rounds: 5) * BaseMs;
         return new Figures(predicted, measured, null);
     }
 
@@ -86,10 +86,9 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
 
     public double Of(Figures figures) => figures.MeasuredMs!.Value;
 
-    double BaseMs => baseMs ?? MeasureBase();
-
-    double MeasureBase() => (baseMs ??= LatencyMeter.Measure(reference.Bytes, reference.Graph,
-        new MeasureOptions { Threads = threads, Seed = seed, Runs = 20, MinSeconds = 0.5 }).P50Ms);
+    // The base is measured once, on first use, and every candidate's ratio is scaled by that one figure.
+    double BaseMs => baseMs ??= LatencyMeter.Measure(reference.Bytes, reference.Graph,
+        new MeasureOptions { Threads = threads, Seed = seed, Runs = 20, MinSeconds = 0.5 }).P50Ms;
 
     double Ratio(Candidate candidate, int inputSeed, int rounds) =>
         LatencyMeter.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"),
