@@ -269,29 +269,14 @@ public sealed class BenchPredictorCommand : Command
         return 0;
     }
 
-    /// <summary>
-    /// The sizes to run a model at: one per line of <c>MODEL.onnx.shapes</c> next to it (a model with dynamic input dims
-    /// measured at several sizes, as a detector is), else <c>--input-shape</c>, else the model's own (null).
-    /// </summary>
-    static IReadOnlyList<string?> ShapesOf(string path, string? inputShape)
-    {
-        var sidecar = path + ".shapes";
-        if (File.Exists(sidecar))
-            return File.ReadAllLines(sidecar).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList<string?>();
-        return [inputShape];
-    }
-
     static List<Variant> Variants(string dir, double[] widths, int multiple, string? inputShape, IProgress<string> progress)
     {
         var variants = new List<Variant>();
         foreach (var path in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f, StringComparer.Ordinal))
         {
             var (loaded, rawWeights) = ModelSource.LoadOnnx(path);
-            foreach (var shape in ShapesOf(path, inputShape))
+            foreach (var (name, raw) in BenchShapes.Sized(path, loaded, inputShape))
             {
-                var raw = shape is null ? loaded : InputShapes.Parse(shape).Pin(loaded, path);
-                InputShapes.RequireStatic(raw, path);
-                var name = Path.GetFileNameWithoutExtension(path) + (shape is null ? "" : "@" + ShapeLabel(raw));
                 var graph = Normalizer.Normalize(raw, rawWeights).Graph;
                 var analysis = ChannelAnalysis.Run(graph, rawWeights);
                 foreach (var w in widths)
@@ -304,13 +289,6 @@ public sealed class BenchPredictorCommand : Command
             }
         }
         return variants;
-    }
-
-    /// <summary>The spatial size of the first input (HxW), to tell apart the sizes one model is measured at.</summary>
-    static string ShapeLabel(Graph graph)
-    {
-        var dims = graph.Inputs[0].Type.Dims ?? [];
-        return string.Join("x", dims.Skip(Math.Max(0, dims.Length - 2)).Select(d => d.Value));
     }
 
     /// <summary>
