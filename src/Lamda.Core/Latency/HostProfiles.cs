@@ -31,6 +31,9 @@ public static class HostProfiles
     {
         var path = CachePath(threads);
         build ??= () => ProfileBuilder.Build(new ProfileBuilder.Options { Quick = true, Threads = threads }, progress);
+        // Under the machine lock from the look at the cache to the save: three parallel builds on a new machine found no
+        // profile, queued on the lock, and calibrated it three times one after another.
+        using var held = MachineLock.Acquire(progress);
         if (File.Exists(path))
         {
             DeviceProfile? cached = null;
