@@ -7,7 +7,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 budget=${1:-50%}
-shared=$(cd "$repo/../shared/models" 2>/dev/null && pwd || cd "$repo/shared/models" && pwd)
+shared="$repo/../shared/models"
+[ -d "$shared" ] || shared="$repo/shared/models"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export LAMDA_CACHE_DIR="$work/cache"
