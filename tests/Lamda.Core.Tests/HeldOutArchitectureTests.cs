@@ -12,7 +12,8 @@ namespace Lamda.Tests;
 /// </summary>
 public class HeldOutArchitectureTests
 {
-    static List<Kernel> KernelsOf(GraphBuilder b) => KernelExtractor.Extract(b.Graph, b.Weights).Where(k => k.Class != KernelClass.Free).ToList();
+    static List<Kernel> KernelsOf(GraphBuilder b) =>
+        KernelExtractor.Extract(b.Graph, b.Weights).Where(k => k.Class != KernelClass.Free).ToList();
 
     /// <summary>Published torchvision MAC counts (GFLOPS in the model docs are multiply-accumulates), within 10%.</summary>
     [Theory]

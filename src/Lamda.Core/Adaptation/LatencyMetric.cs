@@ -96,7 +96,10 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
         LatencyMeter.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"),
             // Three runs per arm per round at least (more for small models, up to 15 ms a round): a detector at 640x640
             // (75 ms a run) took 5-7 s per candidate with five, most of a 60-second adaptation.
-            new CompareOptions { Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 15, RunsPerRound = 3, Warmup = 3 }).Ratio;
+            new CompareOptions
+            {
+                Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 15, RunsPerRound = 3, Warmup = 3,
+            }).Ratio;
 
     static ModelUnderTest Under(Candidate c, string name) => new(c.Bytes, c.Graph, name);
 }

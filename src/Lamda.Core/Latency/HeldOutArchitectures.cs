@@ -15,7 +15,9 @@ public static class HeldOutArchitectures
     public static readonly IReadOnlyList<string> Names =
         ["mobilenet_v3_small", "mnasnet1_0", "regnet_x_400mf", "resnext_style", "lraspp_mobilenet_v3_large", "efficientnet_b0"];
 
-    /// <summary>One architecture by name, at 224x224 (the segmentation network at 256x256), with weights from <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// One architecture by name, at 224x224 (the segmentation network at 256x256), with weights from <paramref name="seed"/>.
+    /// </summary>
     public static GraphBuilder Build(string name, int seed = 14)
     {
         var n = new Net(new GraphBuilder(seed, opset: 14));
@@ -132,10 +134,11 @@ public static class HeldOutArchitectures
         }
 
         EdgeOperand Upsample(EdgeOperand x, double factor) =>
-            b.Op("Resize", [x, EmptyOperand.Instance, new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, factor, factor]))],
+            b.Op("Resize",
+                [x, EmptyOperand.Instance, new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, factor, factor]))],
                 ("mode", AttributeValue.FromString("linear")));
 
-        /// <summary>torchvision mnasnet1_0: stem, then stacks of inverted residuals (in, out, kernel, stride, expansion, repeats).</summary>
+        /// <summary>torchvision mnasnet1_0: stem, then stacks of inverted residuals (out, kernel, stride, expansion, repeats).</summary>
         public GraphBuilder MnasNet()
         {
             var y = Cba(b.Input("input", 1, 3, 224, 224), 32, 3, 2, Act.Relu);
@@ -192,7 +195,10 @@ public static class HeldOutArchitectures
         {
             var y = Cba(b.Input("input", 1, 3, 224, 224), 32, 3, 2, Act.Silu);
             foreach (var (exp, k, s, outC, layers) in new (long, int, int, long, int)[]
-                { (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1) })
+                {
+                    (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
+                    (6, 3, 1, 320, 1),
+                })
                 for (int r = 0; r < layers; r++)
                 {
                     long cin = b.Channels(y), hidden = cin * exp;

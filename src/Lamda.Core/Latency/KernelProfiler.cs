@@ -7,8 +7,8 @@ using Lamda.Runtime;
 namespace Lamda.Latency;
 
 /// <summary>What each kernel of a network costs inside that network.</summary>
-/// <param name="Raw">every kernel ONNX Runtime timed, the sum of its nodes' medians (ms, with the profiler's cost) and its node count</param>
-/// <param name="OtherRawMs">time in nodes that belong to no kernel of Lamda's (layout reorders the runtime inserts), with the profiler's cost</param>
+/// <param name="Raw">every kernel ONNX Runtime timed: the sum of its nodes' medians (ms, with the profiler's cost), its nodes</param>
+/// <param name="OtherRawMs">time in nodes of no kernel of Lamda's (layout reorders the runtime inserts), with the profiler's cost</param>
 /// <param name="OtherNodes">how many such nodes</param>
 /// <param name="RunMs">the whole network measured without the profiler (the faster median of two short passes)</param>
 /// <param name="ProfilerNodeMs">what profiling is taken to add to each node's timing</param>
