@@ -12,6 +12,11 @@ namespace Lamda.Tests;
 /// </summary>
 public class HeldOutArchitectureTests
 {
+    // Each architecture is built once for all the tests here (the largest has 25 million weights).
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<GraphBuilder>> Built = new();
+
+    static GraphBuilder Arch(string name) => Built.GetOrAdd(name, n => new Lazy<GraphBuilder>(() => HeldOutArchitectures.Build(n))).Value;
+
     static List<Kernel> KernelsOf(GraphBuilder b) =>
         KernelExtractor.Extract(b.Graph, b.Weights).Where(k => k.Class != KernelClass.Free).ToList();
 
@@ -23,7 +28,7 @@ public class HeldOutArchitectureTests
     [InlineData("efficientnet_b0", 386)]
     public void MacCountsMatchTorchvision(string name, double publishedMMacs)
     {
-        double macs = KernelsOf(HeldOutArchitectures.Build(name)).Sum(k => k.MMacs);
+        double macs = KernelsOf(Arch(name)).Sum(k => k.MMacs);
         Assert.InRange(macs, 0.9 * publishedMMacs, 1.1 * publishedMMacs);
     }
 
@@ -31,7 +36,7 @@ public class HeldOutArchitectureTests
     [Fact]
     public void FamiliesHaveTheirDefiningLayers()
     {
-        var ops = HeldOutArchitectures.Names.ToDictionary(n => n, n => HeldOutArchitectures.Build(n).Graph.Nodes);
+        var ops = HeldOutArchitectures.Names.ToDictionary(n => n, n => Arch(n).Graph.Nodes);
         Assert.Contains(ops["mobilenet_v3_small"], n => n.Op == "HardSwish");
         Assert.Contains(ops["mobilenet_v3_small"], n => n.Op == "HardSigmoid"); // the squeeze-excite gate
         Assert.Equal(9, ops["mobilenet_v3_small"].Count(n => n.Op == "GlobalAveragePool") - 1); // nine SE blocks and the head
@@ -51,7 +56,7 @@ public class HeldOutArchitectureTests
     {
         foreach (var (name, shape) in new[] { ("mobilenet_v3_small", "1,1000"), ("lraspp_mobilenet_v3_large", "1,21,256,256") })
         {
-            var b = HeldOutArchitectures.Build(name);
+            var b = Arch(name);
             using var runner = new ModelRunner(ModelFile.ToBytes(OnnxExporter.Export(b.Graph, b.Weights)));
             var output = runner.Run(TensorData.RandomInputs(b.Graph)).Values.Single();
             Assert.Equal(shape, string.Join(",", output.Shape));
