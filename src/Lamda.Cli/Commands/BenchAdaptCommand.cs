@@ -16,16 +16,17 @@ public sealed class BenchAdaptCommand : Command
     public override string Name => "bench-adapt";
     public override string Summary => "benchmark: adapt the shared models to 30/50/70% of their latency on host";
     public override string Usage => """
-        Usage: lamda bench-adapt [--models DIR] [--targets 0.3,0.5,0.7]
+        Usage: lamda bench-adapt [--models DIR] [--targets 0.3,0.5,0.7] [--input-shape 1,3,640,640]
 
         For each model in DIR (default: the shared models) measures the base latency on this machine (interleaved
         against Lamda's reference network), adapts it to each fraction of it on device 'host', then checks the
         output independently: it loads and runs in ONNX Runtime with the base's input/output shapes, and its
         latency is measured in interleaved rounds against the base itself: the ratio is the fraction reached.
         Prints each case with the noise of its check, the share within [85%, 103%] of the budget, the mean
-        absolute percentage error to target and the time per adaptation.
+        absolute percentage error to target and the time per adaptation. Each budget is relative (as --latency 50%).
+        A model with dynamic input dims runs at --input-shape, or at each size listed in MODEL.onnx.shapes beside it.
         """;
-    public override string[] ValueOptions => ["--models", "--targets"];
+    public override string[] ValueOptions => ["--models", "--targets", InputShapes.Option];
 
     /// <summary>One adaptation's outcome: the ratio check against the base (null when it failed) and what it says.</summary>
     sealed record Outcome(Comparison? Against, double Reached, double Seconds, int Iterations, string Check);
@@ -45,14 +46,13 @@ public sealed class BenchAdaptCommand : Command
         stdout.WriteLine($"{"model",-20} {"target",6} {"base ms",8} {"target ms",9} {"result ms",9} {"ratio",6} {"noise",6} "
             + $"{"iters",5} {"secs",5} check");
         foreach (var path in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f, StringComparer.Ordinal))
+        foreach (var (name, graph, weights) in Sized(path, args.Value(InputShapes.Option)))
         {
-            var name = Path.GetFileNameWithoutExtension(path);
-            var (graph, weights) = ModelSource.LoadOnnx(path);
             var baseModel = new ModelUnderTest(File.ReadAllBytes(path), graph, name);
             double baseMs = LatencyMeter.MeasureAgainst(baseModel, ReferenceNetwork.Build(), compare).CandidateMs;
             foreach (var fraction in fractions)
             {
-                var o = Adapt(path, baseModel, weights, profile, baseMs, fraction, compare);
+                var o = Adapt(path, baseModel, weights, profile, fraction, compare);
                 outcomes.Add(o);
                 double target = baseMs * fraction;
                 string result = o.Against is { } a ? (a.Ratio * baseMs).ToString("F3") : "-";
@@ -70,13 +70,22 @@ public sealed class BenchAdaptCommand : Command
         return 0;
     }
 
-    static Outcome Adapt(string path, ModelUnderTest baseModel, WeightStore weights, DeviceProfile profile, double baseMs, double fraction,
+    static IEnumerable<(string Name, Graph Graph, WeightStore Weights)> Sized(string path, string? inputShape)
+    {
+        var (loaded, weights) = ModelSource.LoadOnnx(path);
+        return BenchShapes.Sized(path, loaded, inputShape).Select(s => (s.Name, s.Graph, weights));
+    }
+
+    static Outcome Adapt(string path, ModelUnderTest baseModel, WeightStore weights, DeviceProfile profile, double fraction,
         CompareOptions compare)
     {
         var sw = Stopwatch.StartNew();
         try
         {
-            var options = new AdaptOptions { TargetMs = baseMs * fraction, Device = profile, MeasureOnHost = true };
+            // A relative budget, as 'lamda adapt --latency 50%' sets it: the loop judges candidates by their ratio to the
+            // base, the figure the check below takes too (an absolute target from this command's own base figure moved
+            // the loop's aim by the difference between two measurements of the base).
+            var options = new AdaptOptions { TargetFraction = fraction, Device = profile, MeasureOnHost = true };
             var adapted = Adapter.Run(path, baseModel.Graph, weights, options);
             double seconds = sw.Elapsed.TotalSeconds;
             var bytes = Adapter.Bytes(adapted.Model);

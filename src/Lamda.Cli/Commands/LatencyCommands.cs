@@ -218,6 +218,7 @@ public sealed class BenchPredictorCommand : Command
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";
     public override string Usage => """
         Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR] [--align] [--load N]
+                                     [--input-shape 1,3,640,640]
 
         Builds a host profile (quick suite unless --full; or uses --profile), then for every model in DIR
         (default: the shared models; pass a folder of held-out models to test generalization) and each width
@@ -228,8 +229,10 @@ public sealed class BenchPredictorCommand : Command
                     width multipliers in MobileNet-style models do); without it widths are scaled exactly
           --load N  the loaded case: N other processes keep N cores busy while the profile is built and the
                     variants are measured
+          --input-shape  the size to run models with dynamic input dims at; a file MODEL.onnx.shapes next to a model
+                    lists its own sizes, one per line (each measured as its own model)
         """;
-    public override string[] ValueOptions => ["--profile", "--widths", "--models", "--load"];
+    public override string[] ValueOptions => ["--profile", "--widths", "--models", "--load", InputShapes.Option];
     public override string[] FlagOptions => ["--full", "--align"];
 
     sealed record Variant(string Name, double Width, Graph Graph, WeightStore Weights, byte[] Bytes);
@@ -259,27 +262,30 @@ public sealed class BenchPredictorCommand : Command
             throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: models folder not found; pass --models DIR with .onnx files.");
         int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
         stdout.WriteLine($"widths rounded to multiples of {multiple}");
-        var variants = Variants(dir, widths, multiple);
+        var variants = Variants(dir, widths, multiple, args.Value(InputShapes.Option), progress);
         var measured = Measure(variants, profile.Execution.Threads, progress);
         Report(variants, measured, new LatencyPredictor(profile), stdout);
         stdout.WriteLine($"total {sw.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
-    static List<Variant> Variants(string dir, double[] widths, int multiple)
+    static List<Variant> Variants(string dir, double[] widths, int multiple, string? inputShape, IProgress<string> progress)
     {
         var variants = new List<Variant>();
         foreach (var path in Directory.GetFiles(dir, "*.onnx").OrderBy(f => f, StringComparer.Ordinal))
         {
-            var (raw, rawWeights) = ModelSource.LoadOnnx(path);
-            var graph = Normalizer.Normalize(raw, rawWeights).Graph;
-            var analysis = ChannelAnalysis.Run(graph, rawWeights);
-            foreach (var w in widths)
+            var (loaded, rawWeights) = ModelSource.LoadOnnx(path);
+            foreach (var (name, raw) in BenchShapes.Sized(path, loaded, inputShape))
             {
-                var (g, weights) = w >= 1 ? (graph, rawWeights)
-                    : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
-                var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
-                variants.Add(new Variant(Path.GetFileNameWithoutExtension(path), w, g, weights, bytes));
+                var graph = Normalizer.Normalize(raw, rawWeights).Graph;
+                var analysis = ChannelAnalysis.Run(graph, rawWeights);
+                foreach (var w in widths)
+                {
+                    var (g, weights) = w >= 1 ? (graph, rawWeights)
+                        : ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, w, multiple));
+                    var bytes = ModelFile.ToBytes(OnnxExporter.Export(g, weights));
+                    variants.Add(new Variant(name, w, g, weights, bytes));
+                }
             }
         }
         return variants;

@@ -54,7 +54,7 @@ internal sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetr
 
 /// <summary>
 /// Latency measured with ONNX Runtime on this machine (the prediction is kept too: it is what the aim corrects).
-/// The base is measured once on its own; every candidate is then timed in rounds interleaved with the base
+/// The base is measured once, against the reference network; every candidate is then timed in rounds interleaved with the base
 /// (<see cref="LatencyMeter.MeasureAgainst"/>) and its latency is that ratio times the base's: outside load
 /// slows both arms of a round alike, so the ratio, and a budget given relative to the base, survive it. A
 /// candidate about to be accepted is compared again, longer, and judged on the mean of both.
@@ -86,13 +86,20 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
 
     public double Of(Figures figures) => figures.MeasuredMs!.Value;
 
-    // The base is measured once, on first use, and every candidate's ratio is scaled by that one figure.
-    double BaseMs => baseMs ??= LatencyMeter.Measure(reference.Bytes, reference.Graph,
-        new MeasureOptions { Threads = threads, Seed = seed, Runs = 20, MinSeconds = 0.5 }).P50Ms;
+    // The base is measured once, on first use, and every candidate's ratio is scaled by that one figure. It is taken
+    // by the same protocol as every other figure (interleaved against the reference network): a plain median of the
+    // base moved by 10-20% between runs under load, and with it every candidate against a budget in milliseconds.
+    double BaseMs => baseMs ??= LatencyMeter.MeasureAgainst(Under(reference, "base"), ReferenceNetwork.Build(),
+        new CompareOptions { Threads = threads, Seed = seed, Rounds = 7, MinRoundMs = 15 }).CandidateMs;
 
     double Ratio(Candidate candidate, int inputSeed, int rounds) =>
         LatencyMeter.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"),
-            new CompareOptions { Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 15 }).Ratio;
+            // Three runs per arm per round at least (more for small models, up to 15 ms a round): a detector at 640x640
+            // (75 ms a run) took 5-7 s per candidate with five, most of a 60-second adaptation.
+            new CompareOptions
+            {
+                Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 15, RunsPerRound = 3, Warmup = 3,
+            }).Ratio;
 
     static ModelUnderTest Under(Candidate c, string name) => new(c.Bytes, c.Graph, name);
 }

@@ -17,7 +17,10 @@ public sealed record CompareOptions
     /// <summary>Runs per arm per round: at least this many, and enough for <see cref="MinRoundMs"/> (at most 200).</summary>
     public int RunsPerRound { get; init; } = 5;
     public double MinRoundMs { get; init; } = 30;
-    /// <summary>A round whose median for either arm is this much above that arm's best round is retried.</summary>
+    /// <summary>
+    /// A round whose ratio differs by more than this from the ratio of the two arms' best rounds was hit from outside
+    /// on one arm and is retried.
+    /// </summary>
     public double Tolerance { get; init; } = 0.08;
     /// <summary>Extra rounds allowed for retries before the comparison settles for what it has (and says it is noisy).</summary>
     public int MaxRetries { get; init; } = 12;
@@ -50,9 +53,9 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
 /// The measurement protocol that survives outside load (issue 14): the same model measured in five processes
 /// one after another gave medians from 2.28 to 3.48 ms on a shared machine, but a ratio to a reference taken
 /// in the same rounds is stable. Rounds alternate which arm goes first (so slow drift cancels); each keeps
-/// the median of a block of runs per arm. A round in which either arm ran more than <see cref="CompareOptions.Tolerance"/>
-/// slower than its best round was hit by outside load and is run again; the ratio is the median of the clean
-/// rounds' ratios, the reference latency the lowest clean round median.
+/// the median of a block of runs per arm. A round whose ratio is more than <see cref="CompareOptions.Tolerance"/>
+/// off the ratio of the arms' best rounds was hit by outside load on one arm and is run again; the ratio is the
+/// median of the clean rounds' ratios, the reference latency the lowest clean round median.
 /// </summary>
 internal sealed class InterleavedRounds(CompareOptions options)
 {
@@ -92,12 +95,17 @@ internal sealed class InterleavedRounds(CompareOptions options)
         return MedianOf(times);
     }
 
-    /// <summary>Rounds in which neither arm was slowed beyond the tolerance relative to its best round so far.</summary>
+    /// <summary>
+    /// Rounds whose ratio is within the tolerance of the ratio of the two arms' best rounds. Outside load that hits
+    /// one arm of a round moves that round's ratio and is caught; load that slows both arms together (a busy core
+    /// for the whole round) leaves the ratio alone and is kept. Judging each arm on its own against its best round
+    /// (as before) retried a third of the rounds on a quiet machine, where short rounds wander by a few percent
+    /// together.
+    /// </summary>
     List<(double Candidate, double Reference)> CleanRounds()
     {
-        double bestCandidate = rounds.Min(r => r.Candidate), bestReference = rounds.Min(r => r.Reference);
-        double limit = 1 + options.Tolerance;
-        return rounds.Where(r => r.Candidate <= limit * bestCandidate && r.Reference <= limit * bestReference).ToList();
+        double anchor = rounds.Min(r => r.Candidate) / rounds.Min(r => r.Reference);
+        return rounds.Where(r => Math.Abs(r.Candidate / r.Reference / anchor - 1) <= options.Tolerance).ToList();
     }
 
     static Comparison Summarize(List<(double Candidate, double Reference)> kept, int retried, bool settled)

@@ -7,11 +7,43 @@ using Lamda.Runtime;
 namespace Lamda.Latency;
 
 /// <summary>What each kernel of a network costs inside that network.</summary>
-/// <param name="Kernels">every kernel ONNX Runtime timed, with the median of its runs (ms), less the profiler's own cost</param>
-/// <param name="OtherMs">time in nodes that belong to no kernel of Lamda's: layout reorders the runtime inserts</param>
+/// <param name="Raw">every kernel ONNX Runtime timed: the sum of its nodes' medians (ms, with the profiler's cost), its nodes</param>
+/// <param name="OtherRawMs">time in nodes of no kernel of Lamda's (layout reorders the runtime inserts), with the profiler's cost</param>
+/// <param name="OtherNodes">how many such nodes</param>
 /// <param name="RunMs">the whole network measured without the profiler (the faster median of two short passes)</param>
-/// <param name="ProfilerNodeMs">what profiling added to each node's timing, estimated from the two totals</param>
-public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms)> Kernels, double OtherMs, double RunMs, double ProfilerNodeMs);
+/// <param name="ProfilerNodeMs">what profiling is taken to add to each node's timing</param>
+public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms, int Nodes)> Raw, double OtherRawMs, int OtherNodes,
+    double RunMs, double ProfilerNodeMs)
+{
+    /// <summary>Each kernel's time in context, less the profiler's cost per node (never below a quarter of the raw time).</summary>
+    public IReadOnlyList<(Kernel Kernel, double Ms)> Kernels => Raw.Select(k => (k.Kernel, Less(k.Ms, k.Nodes))).ToList();
+
+    /// <summary>Time in nodes of no kernel of Lamda's, less the profiler's cost.</summary>
+    public double OtherMs => Less(OtherRawMs, OtherNodes);
+
+    /// <summary>
+    /// This network's own estimate of the profiler's cost per node: the gap between the profiled total and the
+    /// unprofiled run, spread over the nodes. It can be negative (the unprofiled run was the slower one).
+    /// </summary>
+    public double GapPerNodeMs
+    {
+        get
+        {
+            int nodes = Raw.Sum(k => k.Nodes) + OtherNodes;
+            return nodes == 0 ? 0 : (Raw.Sum(k => k.Ms) + OtherRawMs - RunMs) / nodes;
+        }
+    }
+
+    double Less(double t, int n) => Math.Max(t - ProfilerNodeMs * n, 0.25 * t);
+
+    /// <summary>
+    /// The profiler's cost per node for a machine: the median of many networks' own estimates. One network's gap
+    /// is a difference of two short measurements, which wandered from 0 to 52 us per node between networks of
+    /// one calibration (a per-node cost of 0 left the profiler's 1-2 us in every small kernel).
+    /// </summary>
+    public static double MachineProfilerCost(IReadOnlyList<KernelProfile> profiles) =>
+        profiles.Count == 0 ? 0 : Math.Max(0, InterleavedRounds.MedianOf(profiles.Select(p => p.GapPerNodeMs).ToArray()));
+}
 
 /// <summary>
 /// Kernel latencies in context, from ONNX Runtime's own profiler: a kernel measured alone pays layout
@@ -58,15 +90,13 @@ internal static class KernelProfiler
             }
 
             // Profiling costs each node about a microsecond, which is most of a small kernel's time: the gap between
-            // the profiled total and the same network run without the profiler, spread over the nodes, is taken off.
+            // the profiled total and the same network run without the profiler, spread over the nodes, is taken off
+            // (ProfileBuilder replaces this network's own estimate by the median over all of them).
             var quick = new MeasureOptions { Threads = threads, Warmup = 3, Runs = 10, MinSeconds = 0.03 };
             double runMs = Math.Min(LatencyMeter.Measure(bytes, graph, quick).P50Ms, LatencyMeter.Measure(bytes, graph, quick).P50Ms);
-            int timedNodes = nodes.Sum() + otherNodes;
-            double perNode = timedNodes == 0 ? 0 : Math.Max(0, (ms.Sum() + other - runMs) / timedNodes);
-            double Less(double t, int n) => Math.Max(t - perNode * n, 0.25 * t);
-            return new KernelProfile(
-                Enumerable.Range(0, kernels.Count).Where(k => nodes[k] > 0).Select(k => (kernels[k], Less(ms[k], nodes[k]))).ToList(),
-                Less(other, otherNodes), runMs, perNode);
+            var raw = Enumerable.Range(0, kernels.Count).Where(k => nodes[k] > 0).Select(k => (kernels[k], ms[k], nodes[k])).ToList();
+            var profile = new KernelProfile(raw, other, otherNodes, runMs, 0);
+            return profile with { ProfilerNodeMs = Math.Max(0, profile.GapPerNodeMs) };
         }
         finally
         {

@@ -10,6 +10,7 @@ namespace Lamda.Latency;
 internal static class MachineLock
 {
     [ThreadStatic] static int depth;
+    static int stderrReported;
 
     /// <summary>The lock file (LAMDA_CACHE_DIR/measure.lock unless <paramref name="folder"/> is given).</summary>
     public static string PathIn(string? folder = null) => Path.Combine(folder ?? LamdaPaths.CacheDirectory, "measure.lock");
@@ -37,7 +38,10 @@ internal static class MachineLock
             }
             catch (IOException)
             {
-                if (!reported) Report(progress, $"waiting for another latency measurement on this machine to finish (lock {path})");
+                // On standard error once per process: an adaptation waits before many of its measurements, and a build
+                // log wants to know that its item waits, not each time (27 lines for three parallel projects).
+                if (!reported && (progress != null || Interlocked.Exchange(ref stderrReported, 1) == 0))
+                    Report(progress, $"waiting for another latency measurement on this machine to finish (lock {path})");
                 reported = true;
                 Thread.Sleep(Math.Min(200, 10 + attempt * 10));
             }
