@@ -132,5 +132,14 @@ public class OperatorRegistryTests
         Assert.True(OperatorCatalog.IsWeightSlot("PRelu", 1));
         Assert.True(OperatorCatalog.IsWeightSlot("Conv", 2));
         Assert.False(OperatorCatalog.IsWeightSlot("Reshape", 1));
+        // A family's gradients differentiate its own operators, each once, and the registry finds them by name.
+        foreach (var rule in OperatorRegistry.Operators.Select(OperatorRegistry.Get).Distinct())
+        {
+            var named = rule.Gradients.SelectMany(g => g.Ops).ToList();
+            Assert.All(named, op => Assert.Contains(op, rule.Ops));
+            Assert.Equal(named.Count, named.Distinct().Count());
+            Assert.All(rule.Gradients, g => Assert.All(g.Ops, op => Assert.Same(g, OperatorRegistry.Get(op).GradientOf(op))));
+        }
+        Assert.Null(OperatorRegistry.Get("Einsum").GradientOf("Einsum"));
     }
 }

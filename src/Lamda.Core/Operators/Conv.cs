@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 
 namespace Lamda.Operators;
 
@@ -10,6 +11,9 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvTranspose")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConvGradient(), new ConvTransposeGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 3, weights: [1, 2]);
 
     public override TensorType[] InferTypes(ShapeContext c)

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -44,6 +45,13 @@ internal sealed class UnaryRule()
     "Softsign", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink",
     "IsNaN", "IsInf", "Swish", "CumSum", "PRelu")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } =
+    [
+        new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
+        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftmaxGradient(),
+    ];
+
     static readonly HashSet<string> Checked = ["Relu", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Tanh", "Softmax"];
 
     public override OperatorSignature? SignatureOf(string op) => op switch
@@ -65,6 +73,9 @@ internal sealed class BroadcastRule()
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
     "BitwiseXor")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient()];
+
     public override OperatorSignature? SignatureOf(string op) => op switch
     {
         "Add" or "Sub" or "Mul" or "Div" or "Pow" => OperatorSignature.Of(2, 2),
@@ -106,6 +117,9 @@ internal sealed class BroadcastRule()
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
 internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Identity")];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -120,6 +134,9 @@ internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity"
 /// <summary>Dropout: the identity at inference, with an optional mask output.</summary>
 internal sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Dropout")];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 3);
 
     public override TensorType[] InferTypes(ShapeContext c) => [c.X, new TensorType(DataTypes.Bool, c.X.Dims)];

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -10,6 +11,9 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMul")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GemmGradient(), new MatMulGradient()];
+
     /// <summary>Which axis of the weight (input 1) indexes the input features and which the output features.</summary>
     public static (int In, int Out) WeightAxes(Node n) => n.Op == "Gemm" && n.GetInt("transB", 0) != 0 ? (1, 0) : (0, 1);
 

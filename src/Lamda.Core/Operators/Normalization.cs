@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 
 namespace Lamda.Operators;
 
@@ -9,6 +10,9 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "BatchNormalization", "InstanceNormalization")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new BatchNormGradient()];
+
     public override OperatorSignature SignatureOf(string op) =>
         op == "BatchNormalization" ? OperatorSignature.Of(5, 5, weights: [1, 2, 3, 4]) : OperatorSignature.Of(3, 3, weights: [1, 2]);
 

@@ -1,5 +1,7 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training;
+using Onnx;
 
 namespace Lamda.Operators;
 
@@ -12,10 +14,25 @@ public sealed record OperatorSignature(int MinInputs, int MaxInputs, string[] Re
 }
 
 /// <summary>
-/// The slot for an operator's gradient rule (backward pass for fine-tuning). Deliberately empty: the training
-/// code defines its members and lets the rules of the operators it supports implement it.
+/// How the loss gradient passes backwards through some operators of a family, written with standard ONNX operators
+/// (as ONNX Runtime's training build does in its gradient builders) so that the backward pass runs in an ordinary ORT
+/// session. The rules live in Training/Gradients/ beside the emitter they use; a family's <see cref="OperatorRule"/>
+/// lists them in <see cref="OperatorRule.Gradients"/>.
 /// </summary>
-public interface IGradientRule;
+public interface IGradientRule
+{
+    /// <summary>The operator types this rule differentiates (all of them operators of the family that lists it).</summary>
+    IReadOnlyList<string> Ops { get; }
+
+    /// <summary>Whether a gradient flows through input <paramref name="slot"/> (not through shapes, indices, limits).</summary>
+    bool IsDifferentiable(NodeProto node, int slot) => slot == 0;
+
+    /// <summary>Inputs whose values the rule reads while building (Slice bounds, Resize scales).</summary>
+    IEnumerable<int> ValueSlots(NodeProto node) => [];
+
+    /// <summary>Appends the nodes that turn the node's output gradient into the gradients of its inputs.</summary>
+    void Backward(NodeGradient g);
+}
 
 /// <summary>
 /// Everything Lamda knows about one family of ONNX operators, in one place: its signature, shape inference,
@@ -54,6 +71,9 @@ internal class OperatorRule(string kernelClass, params string[] ops)
     /// <summary>True when <see cref="Adaptation.Reconstruction"/> can refit the node's weights by least squares.</summary>
     public virtual bool CanRefit(Node n) => false;
 
-    /// <summary>The backward pass for fine-tuning; null until the training code provides one.</summary>
-    public virtual IGradientRule? Gradient => null;
+    /// <summary>The backward passes of this family's operators for fine-tuning; operators none names stop training.</summary>
+    public virtual IReadOnlyList<IGradientRule> Gradients => [];
+
+    /// <summary>The backward pass of <paramref name="op"/> (one of <see cref="Ops"/>), or null when it has none.</summary>
+    public IGradientRule? GradientOf(string op) => Gradients.FirstOrDefault(g => g.Ops.Contains(op));
 }

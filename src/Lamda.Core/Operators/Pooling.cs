@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -7,6 +8,9 @@ namespace Lamda.Operators;
 /// <summary>MaxPool, AveragePool and LpPool: a window over each channel on its own, so channels pass through.</summary>
 internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "AveragePool", "LpPool")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new MaxPoolGradient(), new AveragePoolGradient()];
+
     public override OperatorSignature? SignatureOf(string op) => op == "LpPool" ? null : OperatorSignature.Of(1, 1, ["kernel_shape"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -29,6 +33,9 @@ internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "Av
 /// <summary>Global pools: one value per channel.</summary>
 internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GlobalAveragePoolGradient()];
+
     public override OperatorSignature? SignatureOf(string op) => op == "GlobalLpPool" ? null : OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -49,6 +56,9 @@ internal sealed class ReduceRule()
     : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
     "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReduceGradient()];
+
     static readonly HashSet<string> ChannelPreserving = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];
     static readonly HashSet<string> Pooling = ["ReduceMean", "ReduceMax", "ReduceSum"];
 

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -11,6 +12,9 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "Flatten")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Reshape", "Flatten")];
+
     public override OperatorSignature SignatureOf(string op) => op == "Reshape" ? OperatorSignature.Of(2, 2) : OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -110,6 +114,9 @@ internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", 
 /// <summary>Transpose: channels follow when the batch axis stays first and only channel axes are permuted.</summary>
 internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new TransposeGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -157,6 +164,9 @@ internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpos
 /// <summary>Squeeze and Unsqueeze: channels pass through when only axes after the channels change.</summary>
 internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "Unsqueeze")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Squeeze", "Unsqueeze")];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -198,6 +208,9 @@ internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
 internal sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ResizeGradient()];
+
     public override OperatorSignature? SignatureOf(string op) => op == "Resize" ? OperatorSignature.Of(1, 4) : null;
 
     public override TensorType[] InferTypes(ShapeContext c)

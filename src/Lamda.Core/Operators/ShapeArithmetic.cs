@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -99,6 +100,9 @@ internal sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
 /// <summary>Cast: the element type changes; integer values stay known.</summary>
 internal sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Cast")];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["to"]);
 
     public override TensorType[] InferTypes(ShapeContext c)

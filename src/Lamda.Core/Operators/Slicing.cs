@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -7,6 +8,9 @@ namespace Lamda.Operators;
 /// <summary>Concat: along channels its inputs' channels follow one another; along another axis they must agree.</summary>
 internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConcatGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, int.MaxValue, ["axis"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -43,6 +47,9 @@ internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 /// <summary>Slice: a step-1 range of channels keeps their labels; its bounds are rewritten to the kept channels.</summary>
 internal sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SliceGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 5);
 
     public override TensorType[] InferTypes(ShapeContext c) => [SliceShape.Infer(c)];
@@ -169,6 +176,9 @@ static class SliceShape
 /// <summary>Split: along channels each output takes its range of labels; its sizes are rewritten to the kept channels.</summary>
 internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SplitGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -232,6 +242,9 @@ internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 /// <summary>Pad: channels pass through when the channel axis is not padded.</summary>
 internal sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
 {
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new PadGradient()];
+
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 4);
 
     public override TensorType[] InferTypes(ShapeContext c)

@@ -7,7 +7,7 @@ namespace Lamda.Training;
 
 /// <summary>
 /// Reverse-mode differentiation of an ONNX graph into standard ONNX operators. The forward nodes are kept; for each
-/// node between a trainable weight and the loss, in reverse order, its operator's <see cref="IGradientRule"/> appends
+/// node between a trainable weight and the loss, in reverse order, its operator's <see cref="Operators.IGradientRule"/> appends
 /// the nodes that turn output gradients into input gradients. Gradients reaching a tensor from several consumers are
 /// summed.
 /// </summary>

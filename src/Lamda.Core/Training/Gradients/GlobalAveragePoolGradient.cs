@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>GlobalAveragePool: the gradient of each channel's mean, spread evenly over its positions.</summary>

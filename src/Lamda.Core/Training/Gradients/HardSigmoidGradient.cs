@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>HardSigmoid, y = max(0, min(1, alpha x + beta)): slope alpha where 0 &lt; alpha x + beta &lt; 1.</summary>

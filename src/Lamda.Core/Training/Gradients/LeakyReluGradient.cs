@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>LeakyRelu: slope 1 where the input is positive, alpha elsewhere.</summary>

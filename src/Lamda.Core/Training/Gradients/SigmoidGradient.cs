@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Sigmoid: dX = dY * y * (1 - y), from the forward output.</summary>

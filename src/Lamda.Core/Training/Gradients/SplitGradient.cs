@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Split: the input gradient is the outputs' gradients concatenated (zeros for outputs the loss ignores).</summary>

@@ -1,3 +1,5 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Tanh: dX = dY * (1 - y^2).</summary>
