@@ -120,8 +120,11 @@ public class OperatorRegistryTests
     [InlineData("ReduceMean", KernelClass.GlobalPool)] [InlineData("ReduceMin", KernelClass.Elementwise)]
     [InlineData("GlobalLpPool", KernelClass.Elementwise)] [InlineData("ConstantOfShape", KernelClass.Elementwise)]
     [InlineData("Einsum", KernelClass.Elementwise)] [InlineData("MatMul", KernelClass.Gemm)] [InlineData("LpPool", KernelClass.Pool)]
+    [InlineData("BatchNormalization", KernelClass.Normalization)] [InlineData("InstanceNormalization", KernelClass.Elementwise)]
+    [InlineData("Softmax", KernelClass.Softmax)] [InlineData("LogSoftmax", KernelClass.Elementwise)]
+    [InlineData("Resize", KernelClass.Resize)] [InlineData("Upsample", KernelClass.Resize)] [InlineData("Mul", KernelClass.Elementwise)]
     public void KernelClassesComeFromTheRules(string op, string expected) =>
-        Assert.Equal(expected, OperatorRegistry.Get(op).KernelClassOf(new Node("n0", op, "0"), new WeightStore()));
+        Assert.Equal(expected, OperatorRegistry.Get(op).KernelClassOf(new Node("n0", op, "0"), new WeightStore(), new InferenceResult()));
 
     [Fact]
     public void EveryRuleNamesAnOnnxOperatorOnce()

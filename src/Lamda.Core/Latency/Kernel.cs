@@ -185,7 +185,7 @@ public static class KernelExtractor
         {
             if (fused.Contains(n)) continue;
             var group = new List<Node> { n };
-            string cls = Refine(Classify(n, inference, weights), n, inference);
+            string cls = Classify(n, inference, weights);
             double extraInputs = 0;
             if (cls is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv)
             {
@@ -217,27 +217,7 @@ public static class KernelExtractor
         return kernels;
     }
 
-    /// <summary>
-    /// Splits the finer classes (<see cref="KernelClass.Normalization"/>, resize, softmax, matmul, scale) off the coarse ones.
-    /// </summary>
-    static string Refine(string cls, Node n, InferenceResult inference)
-    {
-        bool TwoActivations() => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
-        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
-            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
-        return (cls, n.Op) switch
-        {
-            (KernelClass.Elementwise, "BatchNormalization") => KernelClass.Normalization,
-            (KernelClass.Copy, "Resize" or "Upsample") => KernelClass.Resize,
-            (KernelClass.Elementwise, "Softmax") => KernelClass.Softmax,
-            (KernelClass.Gemm, "MatMul") when TwoActivations() => KernelClass.MatMul,
-            (KernelClass.Elementwise, "Mul") when TwoActivations() && n.Inputs.Count(PerChannel) == 1 => KernelClass.Scale,
-            _ => cls,
-        };
-    }
-
-
     /// <summary>The kernel class of a node, as its operator's rule gives it; other domains' operators are costed as elementwise.</summary>
     static string Classify(Node n, InferenceResult inference, WeightStore weights) =>
-        n.Domain.Length > 0 ? KernelClass.Elementwise : OperatorRegistry.Get(n.Op).KernelClassOf(n, weights);
+        n.Domain.Length > 0 ? KernelClass.Elementwise : OperatorRegistry.Get(n.Op).KernelClassOf(n, weights, inference);
 }

@@ -64,7 +64,7 @@ internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvT
         }
     }
 
-    public override string KernelClassOf(Node n, WeightStore weights)
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference)
     {
         if (n.Op == "ConvTranspose") return KernelClass.ConvTranspose;
         long group = n.GetInt("group", 1);

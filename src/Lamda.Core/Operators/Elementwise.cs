@@ -65,6 +65,10 @@ internal sealed class UnaryRule()
     public override TensorType[] InferTypes(ShapeContext c) => [c.X];
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <summary>Softmax reduces along an axis as well as mapping elements: it has a class of its own.</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "Softmax" ? KernelClass.Softmax : KernelClass.Elementwise;
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
@@ -94,6 +98,17 @@ internal sealed class BroadcastRule()
         if (n.Op is "Add" or "Sub" or "Mul" or "Div" && c.Val(0) is { } a && c.Val(1) is { } b && DataTypes.IsInteger(a.DataType))
             c.Value = IntArithmetic(n.Op, a, b, outDims);
         return [new TensorType(et, outDims)];
+    }
+
+    /// <summary>
+    /// A Mul of an activation by a per-channel one ([N, C, 1, 1], the gate of a squeeze-excite block) is a scale,
+    /// which costs differently per element from a Mul of two full tensors.
+    /// </summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference)
+    {
+        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
+            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
+        return n.Op == "Mul" && TwoActivations(n) && n.Inputs.Count(PerChannel) == 1 ? KernelClass.Scale : KernelClass.Elementwise;
     }
 
     static TensorLiteral? IntArithmetic(string op, TensorLiteral a, TensorLiteral b, Dim[]? outDims)

@@ -43,6 +43,10 @@ internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMu
         return r.ToArray();
     }
 
+    /// <summary>A MatMul of two activations (attention) is not a fully connected layer: it has a class of its own.</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "MatMul" && TwoActivations(n) ? KernelClass.MatMul : KernelClass.Gemm;
+
     public override bool MapChannels(ChannelAnalysis a, Node n)
     {
         var x = a.LayoutOf(n.Inputs[0]);

@@ -21,6 +21,10 @@ internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "B
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
 
+    /// <summary>A BatchNormalization left after fusion costs like no other elementwise pass (its own class).</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "BatchNormalization" ? KernelClass.Normalization : KernelClass.Elementwise;
+
     public override void SliceWeights(ChannelSurgery s)
     {
         for (int slot = 1; slot < s.Node.Inputs.Count; slot++) s.Slice(slot, (0, s.InputSelection));

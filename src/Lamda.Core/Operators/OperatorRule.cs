@@ -62,8 +62,14 @@ internal class OperatorRule(string kernelClass, params string[] ops)
     /// <summary>Rewrites the node's weights and shape constants for the channels kept around it.</summary>
     public virtual void SliceWeights(ChannelSurgery s) => s.SlicePerChannelConstants();
 
-    /// <summary>The kernel class the latency predictor models this node with (<see cref="KernelClass"/>).</summary>
-    public virtual string KernelClassOf(Node n, WeightStore weights) => kernelClass;
+    /// <summary>
+    /// The kernel class the latency predictor models this node with (<see cref="KernelClass"/>); the inferred types
+    /// (batch one) tell the finer classes apart, such as a MatMul of two activations.
+    /// </summary>
+    public virtual string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) => kernelClass;
+
+    /// <summary>True when the node's first two operands are both activations (edges), not weights.</summary>
+    protected static bool TwoActivations(Node n) => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
 
     /// <summary>Axis of weight slot 1 that indexes the output channels whose L1 norms rank them.</summary>
     public virtual int ImportanceAxis(Node n) => 1;

@@ -47,7 +47,7 @@ internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "G
     // GlobalLpPool's channels are not followed (nor its kernel modelled) yet: it is kept as Lamda had it.
     public override bool MapChannels(ChannelAnalysis a, Node n) => n.Op != "GlobalLpPool" && PoolRule.PassThrough(a, n);
 
-    public override string KernelClassOf(Node n, WeightStore weights) =>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         n.Op == "GlobalLpPool" ? KernelClass.Elementwise : KernelClass.GlobalPool;
 }
 
@@ -98,6 +98,6 @@ internal sealed class ReduceRule()
         return true;
     }
 
-    public override string KernelClassOf(Node n, WeightStore weights) =>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         Pooling.Contains(n.Op) ? KernelClass.GlobalPool : KernelClass.Elementwise;
 }

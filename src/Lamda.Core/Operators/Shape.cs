@@ -206,7 +206,7 @@ internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", 
 }
 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
-internal sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
+internal sealed class ResizeRule() : OperatorRule(KernelClass.Resize, "Resize", "Upsample")
 {
     /// <inheritdoc/>
     public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ResizeGradient()];
