@@ -11,9 +11,6 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvTranspose")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConvGradient(), new ConvTransposeGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(2, 3, weights: [1, 2]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -77,6 +74,9 @@ internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvT
     public override int ImportanceAxis(Node n) => n.Op == "Conv" ? 0 : 1;
 
     public override bool CanRefit(Node n) => n.Op == "Conv" && n.GetInt("group", 1) == 1;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConvGradient(), new ConvTransposeGradient()];
 }
 
 /// <summary>Output shape of the sliding-window operators: Conv, ConvTranspose and the windowed pools.</summary>

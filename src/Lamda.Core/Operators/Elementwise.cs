@@ -45,13 +45,6 @@ internal sealed class UnaryRule()
     "Softsign", "Floor", "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Not", "ThresholdedRelu", "Hardmax", "Shrink",
     "IsNaN", "IsInf", "Swish", "CumSum", "PRelu")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } =
-    [
-        new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
-        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftmaxGradient(),
-    ];
-
     static readonly HashSet<string> Checked = ["Relu", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Tanh", "Softmax"];
 
     public override OperatorSignature? SignatureOf(string op) => op switch
@@ -69,6 +62,13 @@ internal sealed class UnaryRule()
     /// <summary>Softmax reduces along an axis as well as mapping elements: it has a class of its own.</summary>
     public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         n.Op == "Softmax" ? KernelClass.Softmax : KernelClass.Elementwise;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } =
+    [
+        new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
+        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftmaxGradient(),
+    ];
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
@@ -77,9 +77,6 @@ internal sealed class BroadcastRule()
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
     "BitwiseXor")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient()];
-
     public override OperatorSignature? SignatureOf(string op) => op switch
     {
         "Add" or "Sub" or "Mul" or "Div" or "Pow" => OperatorSignature.Of(2, 2),
@@ -127,14 +124,14 @@ internal sealed class BroadcastRule()
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient()];
 }
 
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
 internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Identity")];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -144,17 +141,20 @@ internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity"
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Identity")];
 }
 
 /// <summary>Dropout: the identity at inference, with an optional mask output.</summary>
 internal sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Dropout")];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 3);
 
     public override TensorType[] InferTypes(ShapeContext c) => [c.X, new TensorType(DataTypes.Bool, c.X.Dims)];
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Dropout")];
 }

@@ -1,6 +1,5 @@
 using Lamda.Graphs;
 using Lamda.Latency;
-using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -11,9 +10,6 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMul")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GemmGradient(), new MatMulGradient()];
-
     /// <summary>Which axis of the weight (input 1) indexes the input features and which the output features.</summary>
     public static (int In, int Out) WeightAxes(Node n) => n.Op == "Gemm" && n.GetInt("transB", 0) != 0 ? (1, 0) : (0, 1);
 
@@ -71,4 +67,8 @@ internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMu
     public override int ImportanceAxis(Node n) => WeightAxes(n).Out;
 
     public override bool CanRefit(Node n) => n.Op == "Gemm" && n.GetInt("transA", 0) == 0 && WeightAxes(n).Out == 0;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } =
+        [new Training.Gradients.GemmGradient(), new Training.Gradients.MatMulGradient()];
 }

@@ -10,9 +10,6 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "BatchNormalization", "InstanceNormalization")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new BatchNormGradient()];
-
     public override OperatorSignature SignatureOf(string op) =>
         op == "BatchNormalization" ? OperatorSignature.Of(5, 5, weights: [1, 2, 3, 4]) : OperatorSignature.Of(3, 3, weights: [1, 2]);
 
@@ -29,6 +26,9 @@ internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "B
     {
         for (int slot = 1; slot < s.Node.Inputs.Count; slot++) s.Slice(slot, (0, s.InputSelection));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new BatchNormGradient()];
 }
 
 /// <summary>Normalizations treated as elementwise for their channels (their parameters broadcast like constants).</summary>

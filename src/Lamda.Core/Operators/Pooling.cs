@@ -8,9 +8,6 @@ namespace Lamda.Operators;
 /// <summary>MaxPool, AveragePool and LpPool: a window over each channel on its own, so channels pass through.</summary>
 internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "AveragePool", "LpPool")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new MaxPoolGradient(), new AveragePoolGradient()];
-
     public override OperatorSignature? SignatureOf(string op) => op == "LpPool" ? null : OperatorSignature.Of(1, 1, ["kernel_shape"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -28,14 +25,14 @@ internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "Av
         a.PassToOutputs(n, x);
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new MaxPoolGradient(), new AveragePoolGradient()];
 }
 
 /// <summary>Global pools: one value per channel.</summary>
 internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GlobalAveragePoolGradient()];
-
     public override OperatorSignature? SignatureOf(string op) => op == "GlobalLpPool" ? null : OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -49,6 +46,9 @@ internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "G
 
     public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         n.Op == "GlobalLpPool" ? KernelClass.Elementwise : KernelClass.GlobalPool;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GlobalAveragePoolGradient()];
 }
 
 /// <summary>Reductions and ArgMax/ArgMin. Channels pass through a reduction over spatial axes only.</summary>
@@ -56,9 +56,6 @@ internal sealed class ReduceRule()
     : OperatorRule(KernelClass.Elementwise, "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
     "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReduceGradient()];
-
     static readonly HashSet<string> ChannelPreserving = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceL2"];
     static readonly HashSet<string> Pooling = ["ReduceMean", "ReduceMax", "ReduceSum"];
 
@@ -100,4 +97,7 @@ internal sealed class ReduceRule()
 
     public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         Pooling.Contains(n.Op) ? KernelClass.GlobalPool : KernelClass.Elementwise;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReduceGradient()];
 }

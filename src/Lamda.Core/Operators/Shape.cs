@@ -12,9 +12,6 @@ namespace Lamda.Operators;
 /// </summary>
 internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", "Flatten")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Reshape", "Flatten")];
-
     public override OperatorSignature SignatureOf(string op) => op == "Reshape" ? OperatorSignature.Of(2, 2) : OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -109,14 +106,14 @@ internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", 
         else if (shape[1] > 0) shape[1] = kept;
         s.Node.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, shape, null));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Reshape", "Flatten")];
 }
 
 /// <summary>Transpose: channels follow when the batch axis stays first and only channel axes are permuted.</summary>
 internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpose")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new TransposeGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -159,14 +156,14 @@ internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpos
         }
         return new ChannelLayout(result, newAxes);
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new TransposeGradient()];
 }
 
 /// <summary>Squeeze and Unsqueeze: channels pass through when only axes after the channels change.</summary>
 internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", "Unsqueeze")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Squeeze", "Unsqueeze")];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -203,14 +200,14 @@ internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", 
         a.Layouts[n.Output] = x;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Squeeze", "Unsqueeze")];
 }
 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
 internal sealed class ResizeRule() : OperatorRule(KernelClass.Resize, "Resize", "Upsample")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ResizeGradient()];
-
     public override OperatorSignature? SignatureOf(string op) => op == "Resize" ? OperatorSignature.Of(1, 4) : null;
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -227,6 +224,9 @@ internal sealed class ResizeRule() : OperatorRule(KernelClass.Resize, "Resize", 
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => PoolRule.PassThrough(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ResizeGradient()];
 }
 
 /// <summary>Expand: broadcasts to a shape given as an input.</summary>

@@ -1,6 +1,5 @@
 using Lamda.Graphs;
 using Lamda.Latency;
-using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -100,9 +99,6 @@ internal sealed class GatherRule() : OperatorRule(KernelClass.Copy, "Gather")
 /// <summary>Cast: the element type changes; integer values stay known.</summary>
 internal sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Cast")];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 1, ["to"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -112,4 +108,7 @@ internal sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
             c.Value = new TensorLiteral(to, v.Dims, v.AsInt64(), null);
         return [new TensorType(to, c.X.Dims)];
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new Training.Gradients.ReshapeGradient("Cast")];
 }

@@ -8,9 +8,6 @@ namespace Lamda.Operators;
 /// <summary>Concat: along channels its inputs' channels follow one another; along another axis they must agree.</summary>
 internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConcatGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, int.MaxValue, ["axis"]);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -42,14 +39,14 @@ internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
         a.Layouts[n.Output] = layouts[0]!;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConcatGradient()];
 }
 
 /// <summary>Slice: a step-1 range of channels keeps their labels; its bounds are rewritten to the kept channels.</summary>
 internal sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SliceGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 5);
 
     public override TensorType[] InferTypes(ShapeContext c) => [SliceShape.Infer(c)];
@@ -108,6 +105,9 @@ internal sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
         for (int p = from; p < to; p++) if (keep[labels[p]]) c++;
         return c;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SliceGradient()];
 }
 
 /// <summary>Output shape of Slice, evaluating it on small integer vectors (shape arithmetic).</summary>
@@ -176,9 +176,6 @@ static class SliceShape
 /// <summary>Split: along channels each output takes its range of labels; its sizes are rewritten to the kept channels.</summary>
 internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SplitGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 2);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -237,14 +234,14 @@ internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
         var sizes = Enumerable.Range(0, n.OutputCount).Select(Kept).ToArray();
         n.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, sizes, null));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SplitGradient()];
 }
 
 /// <summary>Pad: channels pass through when the channel axis is not padded.</summary>
 internal sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
 {
-    /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new PadGradient()];
-
     public override OperatorSignature SignatureOf(string op) => OperatorSignature.Of(1, 4);
 
     public override TensorType[] InferTypes(ShapeContext c)
@@ -274,4 +271,7 @@ internal sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
         a.Layouts[n.Output] = x;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new PadGradient()];
 }
