@@ -13,7 +13,7 @@ public sealed class TinyModelFixture : IDisposable
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("lamda-llm-").FullName;
     public string Path { get; }
-    public LlamaLanguageModel Model { get; }
+    internal LlamaLanguageModel Model { get; }
 
     public TinyModelFixture()
     {
@@ -41,7 +41,7 @@ public sealed class TinyModelCollection : ICollectionFixture<TinyModelFixture>
 /// It reads the base node lines out of the question and returns them through <see cref="Rewrite"/>.
 /// Token counts are one per 4 characters, as a stand-in tokenizer.
 /// </summary>
-public sealed partial class ScriptedLanguageModel(int contextSize, Func<int, string, string>? rewrite = null) : ILanguageModel
+internal sealed partial class ScriptedLanguageModel(int contextSize, Func<int, string, string>? rewrite = null) : ILanguageModel
 {
     /// <summary>(call number, a base node line) -> the answer's line.</summary>
     public Func<int, string, string> Rewrite { get; } = rewrite ?? ((_, line) => line);

@@ -29,7 +29,7 @@ static class Json
     }
 }
 
-public sealed class MeasureCommand : Command
+internal sealed class MeasureCommand : Command
 {
     public override string Name => "measure";
     public override string Summary => "measure a model's latency with ONNX Runtime on this machine";
@@ -98,7 +98,7 @@ public sealed class MeasureCommand : Command
     }
 }
 
-public sealed class DevicesCommand : Command
+internal sealed class DevicesCommand : Command
 {
     public override string Name => "devices";
     public override string Summary => "list known devices and their profiles' provenance";
@@ -134,7 +134,7 @@ public sealed class DevicesCommand : Command
             $"{(hostCached ? "cached" : "built on first use")})");
 }
 
-public sealed class DeviceProfileCommand : Command
+internal sealed class DeviceProfileCommand : Command
 {
     public override string Name => "device-profile";
     public override string Summary => "calibrate a latency profile of this device (run it on the target)";
@@ -169,7 +169,7 @@ public sealed class DeviceProfileCommand : Command
     }
 }
 
-public sealed class PredictCommand : Command
+internal sealed class PredictCommand : Command
 {
     public override string Name => "predict";
     public override string Summary => "predict a model's latency on a device, with a per-kernel breakdown";
@@ -211,7 +211,7 @@ public sealed class PredictCommand : Command
 /// The predictor benchmark of issues 4 and 14: build a host profile (optionally while other processes keep cores
 /// busy), then predict real models and width-scaled variants and compare with the interleaved protocol's figures.
 /// </summary>
-public sealed class BenchPredictorCommand : Command
+internal sealed class BenchPredictorCommand : Command
 {
     public override string Name => "bench-predictor";
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";

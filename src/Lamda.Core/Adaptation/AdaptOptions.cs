@@ -42,9 +42,9 @@ public sealed record AdaptOptions
     /// <summary>...and at most this share, a margin for the noise of an independent re-measurement.</summary>
     public double UpperBand { get; init; } = 0.98;
     /// <summary>Generator; the search generator when null.</summary>
-    public Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
+    internal Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
     /// <summary>An optional step for candidates that meet the latency budget, before their accuracy is judged.</summary>
-    public ICandidateRefiner? Refiner { get; init; }
+    internal ICandidateRefiner? Refiner { get; init; }
 
     /// <summary>Refuses options that set no budget, or two.</summary>
     internal void CheckBudget()
@@ -81,7 +81,7 @@ public sealed record AdaptOptions
 /// distilling the base model into it). The refined candidate is what the accuracy requirement judges, and a
 /// drop too large goes back to the generator as feedback like any other.
 /// </summary>
-public interface ICandidateRefiner
+internal interface ICandidateRefiner
 {
     /// <summary>Weights for the candidate's graph, which must stay as it is; never the inputs, modified.</summary>
     /// <param name="baseModel">the base model, the teacher</param>

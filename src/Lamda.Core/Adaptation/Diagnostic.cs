@@ -27,7 +27,7 @@ public sealed record Diagnostic(string Code, DiagnosticKind Kind, string Message
 }
 
 /// <summary>Codes of the adaptation validators (README lists them).</summary>
-public static class ValidationCodes
+internal static class ValidationCodes
 {
     public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105",
         Shapes = "LV106", SliceInterface = "LV107";

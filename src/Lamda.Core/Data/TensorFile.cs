@@ -8,7 +8,7 @@ using Onnx;
 namespace Lamda.Data;
 
 /// <summary>Reads tensors from NumPy <c>.npy</c> files (little-endian f4/i8/i4, C order) and ONNX TensorProto <c>.pb</c> files.</summary>
-public static partial class TensorFile
+internal static partial class TensorFile
 {
     public static TensorData Read(string path)
     {

@@ -17,7 +17,7 @@ public sealed class InferenceResult
 /// <c>Shape -> Gather -> Div -> Slice</c> can be folded into constants by the normalizer.
 /// Unsupported operators yield unknown types: inference degrades, it never fails.
 /// </summary>
-public static class ShapeInference
+internal static class ShapeInference
 {
     /// <param name="graph">the graph to annotate</param>
     /// <param name="weights">its weights, for the shapes of weight operands and constant folding (may be null)</param>

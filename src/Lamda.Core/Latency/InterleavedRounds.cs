@@ -1,7 +1,7 @@
 namespace Lamda.Latency;
 
 /// <summary>One arm of a comparison: something that runs once and says how long that took (ms).</summary>
-public interface ITimedRun
+internal interface ITimedRun
 {
     double RunMs();
 }

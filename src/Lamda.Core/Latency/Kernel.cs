@@ -151,7 +151,7 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 }
 
 /// <summary>Maps a graph to the kernels ONNX Runtime (CPU, all optimizations) would run.</summary>
-public static class KernelExtractor
+internal static class KernelExtractor
 {
     static readonly HashSet<string> Activations = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish"];
 

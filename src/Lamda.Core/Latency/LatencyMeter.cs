@@ -43,11 +43,11 @@ public sealed record LatencyStats(double P50Ms, double P90Ms, double MeanMs, dou
 /// <summary>A model to time: its bytes, its graph (for the inputs) and a name for messages.</summary>
 public sealed record ModelUnderTest(byte[] Bytes, Graph Graph, string Name = "model")
 {
-    public static ModelUnderTest Of(GraphBuilder b, string name = "model") => new(KernelSuite.ToBytes(b), b.Graph, name);
+    internal static ModelUnderTest Of(GraphBuilder b, string name = "model") => new(KernelSuite.ToBytes(b), b.Graph, name);
 }
 
 /// <summary>A model loaded in ONNX Runtime with its inputs bound, timed one run at a time.</summary>
-public sealed class PreparedModel : ITimedRun, IDisposable
+internal sealed class PreparedModel : ITimedRun, IDisposable
 {
     readonly ModelRunner runner;
     readonly ModelRunner.PreparedRun run;

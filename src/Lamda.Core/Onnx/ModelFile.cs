@@ -86,7 +86,7 @@ public static class ModelFile
 }
 
 /// <summary>Writes files so that readers never see a torn file and a failure never destroys the previous content.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {

@@ -6,7 +6,7 @@ using Onnx;
 namespace Lamda.Operators;
 
 /// <summary>Arity, required attributes and weight slots of an operator, as the LamdaText reader checks them.</summary>
-public sealed record OperatorSignature(int MinInputs, int MaxInputs, string[] RequiredAttributes, int[] WeightSlots)
+internal sealed record OperatorSignature(int MinInputs, int MaxInputs, string[] RequiredAttributes, int[] WeightSlots)
 {
     /// <summary>Shorthand for the rule files: <c>Of(2, 3, weights: [1, 2])</c>.</summary>
     public static OperatorSignature Of(int min, int max, string[]? attributes = null, int[]? weights = null) =>
@@ -19,7 +19,7 @@ public sealed record OperatorSignature(int MinInputs, int MaxInputs, string[] Re
 /// session. The rules live in Training/Gradients/ beside the emitter they use; a family's <see cref="OperatorRule"/>
 /// lists them in <see cref="OperatorRule.Gradients"/>.
 /// </summary>
-public interface IGradientRule
+internal interface IGradientRule
 {
     /// <summary>The operator types this rule differentiates (all of them operators of the family that lists it).</summary>
     IReadOnlyList<string> Ops { get; }

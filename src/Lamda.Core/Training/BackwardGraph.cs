@@ -11,7 +11,7 @@ namespace Lamda.Training;
 /// the nodes that turn output gradients into input gradients. Gradients reaching a tensor from several consumers are
 /// summed.
 /// </summary>
-public static class BackwardGraph
+internal static class BackwardGraph
 {
     /// <summary>
     /// Builds the gradient model of <paramref name="forward"/>, whose tensor <paramref name="loss"/> is a scalar.

@@ -24,7 +24,7 @@ public sealed record TrainOptions
 public readonly record struct TrainProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed);
 
 /// <summary>What a fine-tuning run did: steps taken, the loss over the run, and why it stopped.</summary>
-public sealed record TrainReport
+internal sealed record TrainReport
 {
     public required int Steps { get; init; }
     public required TimeSpan Elapsed { get; init; }

@@ -6,7 +6,7 @@ namespace Lamda.Training.Gradients;
 /// AveragePool (2-D): each window's gradient divided by its element count, spread back over the window by a
 /// depthwise ConvTranspose with a kernel of ones.
 /// </summary>
-public sealed class AveragePoolGradient : IGradientRule
+internal sealed class AveragePoolGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["AveragePool"];
 

@@ -4,7 +4,7 @@ using Onnx;
 namespace Lamda.Training.Gradients;
 
 /// <summary>Clip: the gradient passes strictly inside the limits (attributes before opset 11, inputs after).</summary>
-public sealed class ClipGradient : IGradientRule
+internal sealed class ClipGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Clip"];
 

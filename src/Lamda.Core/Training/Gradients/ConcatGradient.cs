@@ -4,7 +4,7 @@ using Onnx;
 namespace Lamda.Training.Gradients;
 
 /// <summary>Concat: each input's gradient is its slice of the output gradient along the axis.</summary>
-public sealed class ConcatGradient : IGradientRule
+internal sealed class ConcatGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Concat"];
 

@@ -8,7 +8,7 @@ namespace Lamda.Training.Gradients;
 /// weights; the weight gradient is a convolution of the transposed input by the transposed output gradient, with
 /// stride and dilation swapped, cut to the kernel size (as in ONNX Runtime's ConvGrad).
 /// </summary>
-public sealed class ConvGradient : IGradientRule
+internal sealed class ConvGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Conv"];
 

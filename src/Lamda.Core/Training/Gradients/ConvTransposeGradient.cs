@@ -7,7 +7,7 @@ namespace Lamda.Training.Gradients;
 /// ConvTranspose is the adjoint of Conv: its input gradient is a Conv of the output gradient with the same weights,
 /// and its weight gradient is Conv's weight gradient with the roles of input and output gradient exchanged.
 /// </summary>
-public sealed class ConvTransposeGradient : IGradientRule
+internal sealed class ConvTransposeGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["ConvTranspose"];
 

@@ -7,7 +7,7 @@ namespace Lamda.Training.Gradients;
 /// The gradient rules Lamda knows, looked up by operator type (default ONNX domain only) in the operator registry: each
 /// family's rule lists its operators' gradients (<see cref="OperatorRule.Gradients"/>).
 /// </summary>
-public static class GradientRules
+internal static class GradientRules
 {
     /// <summary>
     /// Operators whose outputs do not depend smoothly on their inputs (shapes, comparisons, indices): gradients stop

@@ -4,7 +4,7 @@ using Onnx;
 namespace Lamda.Training.Gradients;
 
 /// <summary>MatMul of rank-2 or batched operands: dA = dY B^T and dB = A^T dY, each summed over broadcast batch axes.</summary>
-public sealed class MatMulGradient : IGradientRule
+internal sealed class MatMulGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["MatMul"];
 

@@ -8,7 +8,7 @@ namespace Lamda.Training.Gradients;
 /// Indices output; for each kernel offset, a mask says which windows took their maximum there, and one grouped
 /// ConvTranspose with one-hot kernels scatters the masked gradients back (overlapping windows add up).
 /// </summary>
-public sealed class MaxPoolGradient : IGradientRule
+internal sealed class MaxPoolGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["MaxPool"];
 

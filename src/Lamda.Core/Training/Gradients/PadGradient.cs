@@ -4,7 +4,7 @@ using Onnx;
 namespace Lamda.Training.Gradients;
 
 /// <summary>Pad (constant mode, non-negative pads): the input gradient is the unpadded window of the output gradient.</summary>
-public sealed class PadGradient : IGradientRule
+internal sealed class PadGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Pad"];
 

@@ -5,7 +5,7 @@ namespace Lamda.Training.Gradients;
 /// <summary>Operators that only relabel the elements (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout at
 /// inference, float Cast): the gradient is reshaped back to the input's shape. Each of their families names the
 /// operators it is used for.</summary>
-public sealed class ReshapeGradient(params string[] ops) : IGradientRule
+internal sealed class ReshapeGradient(params string[] ops) : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ops;
 

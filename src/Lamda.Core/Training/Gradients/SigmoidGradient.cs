@@ -3,7 +3,7 @@ using Lamda.Operators;
 namespace Lamda.Training.Gradients;
 
 /// <summary>Sigmoid: dX = dY * y * (1 - y), from the forward output.</summary>
-public sealed class SigmoidGradient : IGradientRule
+internal sealed class SigmoidGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Sigmoid"];
 

@@ -3,7 +3,7 @@ using Lamda.Operators;
 namespace Lamda.Training.Gradients;
 
 /// <summary>Tanh: dX = dY * (1 - y^2).</summary>
-public sealed class TanhGradient : IGradientRule
+internal sealed class TanhGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Tanh"];
 
