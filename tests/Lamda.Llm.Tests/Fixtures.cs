@@ -8,7 +8,9 @@ namespace Lamda.Llm.Tests;
 /// </summary>
 public sealed class TinyModelFixture : IDisposable
 {
-    /// <summary>Large enough that the sample TinyNet is asked in one piece (the tiny vocabulary spends a token on most characters).</summary>
+    /// <summary>
+    /// Large enough that the sample TinyNet is asked in one piece (the tiny vocabulary spends a token on most characters).
+    /// </summary>
     public const int Context = 16384;
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("lamda-llm-").FullName;

@@ -199,7 +199,8 @@ internal sealed class PredictCommand : Command
             ["latencyMs"] = Json.R(prediction.LatencyMs),
             ["kernels"] = new JsonArray(prediction.Kernels.Select(k => (JsonNode)new JsonObject
             {
-                ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5), ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
+                ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5),
+                ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
             }).ToArray()),
         }, () => prediction.Kernels.Where(k => k.Ms > 0).OrderByDescending(k => k.Ms).Take(15)
             .Select(k => $"  {k.Ms,8:F3} ms  {k.Kernel.Class,-8} {k.Kernel.Description}")

@@ -8,6 +8,7 @@ namespace Lamda.Latency;
 /// </summary>
 public static class DeviceCatalog
 {
+    /// <summary>The device name of this machine: measured, and calibrated on first use.</summary>
     public const string Host = "host";
 
     /// <summary>Built-in devices other than host, from public specifications (uncalibrated estimates).</summary>
@@ -78,6 +79,7 @@ public static class DeviceCatalog
         };
     }
 
+    /// <summary>Every device name Lamda knows: host first, then the built-in ones.</summary>
     public static IEnumerable<string> Names => BuiltIn.Select(p => p.Name).Prepend(Host);
 
     /// <summary>

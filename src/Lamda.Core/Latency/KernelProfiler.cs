@@ -11,7 +11,8 @@ namespace Lamda.Latency;
 /// <param name="OtherMs">time in nodes that belong to no kernel of Lamda's: layout reorders the runtime inserts</param>
 /// <param name="RunMs">the whole network measured without the profiler (the faster median of two short passes)</param>
 /// <param name="ProfilerNodeMs">what profiling added to each node's timing, estimated from the two totals</param>
-internal sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms)> Kernels, double OtherMs, double RunMs, double ProfilerNodeMs);
+internal sealed record KernelProfile(
+    IReadOnlyList<(Kernel Kernel, double Ms)> Kernels, double OtherMs, double RunMs, double ProfilerNodeMs);
 
 /// <summary>
 /// Kernel latencies in context, from ONNX Runtime's own profiler: a kernel measured alone pays layout
