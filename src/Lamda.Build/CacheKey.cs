@@ -11,7 +11,7 @@ namespace Lamda.Build;
 /// memory cache keyed by path, size and time stamp, so repeated builds served by the same MSBuild node do not
 /// hash unchanged files again.
 /// </summary>
-public static class CacheKey
+internal static class CacheKey
 {
     // 3: the data folder's subfolders and the fine-tuning settings are part of the key.
     public const string Format = "lamda-cache/3";

@@ -14,21 +14,27 @@ namespace Lamda.Build;
 /// </summary>
 public sealed class LamdaAdapt : Task, ICancelableTask
 {
+    /// <summary>The LamdaModel items to adapt, with their metadata (Latency, Device, Data, Generator...).</summary>
     [Required] public ITaskItem[] Models { get; set; } = [];
     /// <summary>Cache folder; the per-user Lamda cache when empty.</summary>
     public string CacheDirectory { get; set; } = "";
+    /// <summary>The lamda tool (an apphost or lamda.dll) that adapts a model out of the build process.</summary>
     [Required] public string ToolPath { get; set; } = "";
+    /// <summary>The project being built; relative item paths (models, data folders, profiles) resolve against its folder.</summary>
     [Required] public string ProjectPath { get; set; } = "";
     /// <summary>Minutes to wait for another build that is synthesizing the same model.</summary>
     public int LockTimeoutMinutes { get; set; } = 30;
 
+    /// <summary>The adapted models, one per LamdaModel item, for the targets to embed.</summary>
     [Output] public ITaskItem[] AdaptedModels { get; set; } = [];
 
     ToolProcess? tool;
     ItemLog itemLog = null!;
 
+    /// <summary>Stops the running tool when the build is cancelled (Ctrl+C), so that no partial cache entry is left.</summary>
     public void Cancel() => tool?.Kill();
 
+    /// <summary>Adapts every item (from the cache when its key is there) and reports errors with their codes; false on any error.</summary>
     public override bool Execute()
     {
         var folder = string.IsNullOrEmpty(CacheDirectory) ? Path.Combine(LamdaPaths.CacheDirectory, "build") : CacheDirectory;

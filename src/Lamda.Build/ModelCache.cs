@@ -9,7 +9,7 @@ namespace Lamda.Build;
 /// SHA-256. Entries are written atomically (temporary file, then rename) and verified on every read; a per-key
 /// lock file serializes parallel builds that need the same entry, so only one of them synthesizes it.
 /// </summary>
-public sealed class ModelCache(string directory)
+internal sealed class ModelCache(string directory)
 {
     public string Directory { get; } = directory;
 

@@ -4,7 +4,7 @@ namespace Lamda.Cli;
 /// Parsed command-line arguments of one command: positionals, <c>--name value</c> options and flags.
 /// Every option a command reads must be declared, so a typo is an error rather than silently ignored.
 /// </summary>
-public sealed class Arguments
+internal sealed class Arguments
 {
     readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
     readonly HashSet<string> flags = new(StringComparer.Ordinal);
@@ -15,6 +15,9 @@ public sealed class Arguments
 
     public IReadOnlyList<string> Positionals => positionals;
 
+    /// <summary>Splits a command's arguments into options, flags and positionals; unknown options are user errors.</summary>
+    /// <param name="command">the command's name, for error messages</param>
+    /// <param name="args">the arguments after the command's name</param>
     /// <param name="valueOptions">options that take a value, with aliases as "-o|--output"</param>
     /// <param name="flagOptions">options without a value</param>
     public static Arguments Parse(string command, string[] args, string[] valueOptions, string[] flagOptions)

@@ -1,7 +1,7 @@
 namespace Lamda.Cli;
 
 /// <summary>One verb of the <c>lamda</c> tool.</summary>
-public abstract class Command
+internal abstract class Command
 {
     public abstract string Name { get; }
     public abstract string Summary { get; }

@@ -10,7 +10,7 @@ namespace Lamda.Cli
     /// input and what to do, never a stack trace), 2 internal error (a bug; the stack trace is printed
     /// only with LAMDA_DEBUG=1).
     /// </summary>
-    public static class Cli
+    internal static class Cli
     {
         public static readonly IReadOnlyList<Command> Commands =
         [

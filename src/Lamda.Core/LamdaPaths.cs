@@ -1,7 +1,7 @@
 namespace Lamda;
 
 /// <summary>Where Lamda keeps per-user state: LAMDA_CACHE_DIR, else $XDG_CACHE_HOME/lamda, else ~/.cache/lamda.</summary>
-public static class LamdaPaths
+internal static class LamdaPaths
 {
     public static string CacheDirectory
     {

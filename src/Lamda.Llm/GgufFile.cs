@@ -7,7 +7,7 @@ namespace Lamda.Llm;
 /// (llama.cpp's own failure on a wrong file is an opaque null handle), its architecture, trained context
 /// length, vocabulary size and whether it carries a chat template. Tensor data is never read.
 /// </summary>
-public sealed record
+internal sealed record
     GgufFile(string Path, uint Version, string Architecture, string? Name, int? ContextLength, int VocabularySize, bool HasChatTemplate)
 {
     const uint Magic = 0x46554747; // "GGUF" read little-endian

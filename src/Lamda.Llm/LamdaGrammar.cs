@@ -12,7 +12,7 @@ namespace Lamda.Llm;
 /// layers that feed the task head) are literals. Decoding under this grammar can only produce text that
 /// <see cref="LamdaTextReader"/> accepts; channel agreement, widths and budgets are the validators' job.
 /// </summary>
-public static class LamdaGrammar
+internal static class LamdaGrammar
 {
     public static string ForNodes(Graph graph, IReadOnlyList<Node> nodes, ChannelAnalysis analysis)
     {

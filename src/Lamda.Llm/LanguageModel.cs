@@ -1,7 +1,7 @@
 namespace Lamda.Llm;
 
 /// <summary>One turn of a chat: <c>system</c>, <c>user</c> or <c>assistant</c>.</summary>
-public sealed record ChatMessage(string Role, string Content)
+internal sealed record ChatMessage(string Role, string Content)
 {
     public static ChatMessage System(string content) => new("system", content);
     public static ChatMessage User(string content) => new("user", content);
@@ -13,7 +13,7 @@ public sealed record ChatMessage(string Role, string Content)
 /// completion whose decoding is constrained by a GBNF grammar and seeded, so the same model file and seed
 /// give the same answer.
 /// </summary>
-public interface ILanguageModel : IDisposable
+internal interface ILanguageModel : IDisposable
 {
     /// <summary>Shown in reports: the model file's name and architecture.</summary>
     string Name { get; }

@@ -11,7 +11,7 @@ namespace Lamda.Llm;
 /// missing or wrong file gets a Lamda error code instead of llama.cpp's null handle. Decoding is seeded and
 /// constrained by a GBNF grammar.
 /// </summary>
-public sealed class LlamaLanguageModel : ILanguageModel
+internal sealed class LlamaLanguageModel : ILanguageModel
 {
     /// <summary>Context used when the caller gives none: the trained context, capped to keep memory modest.</summary>
     public const int DefaultContext = 8192;

@@ -6,7 +6,7 @@ using Lamda.Text;
 
 namespace Lamda.Llm;
 
-public sealed record LlmOptions
+internal sealed record LlmOptions
 {
     /// <summary>Seed of the sampler; attempt and slice are mixed in, so a run is reproducible for a model file and seed.</summary>
     public int Seed { get; init; }
@@ -24,7 +24,7 @@ public sealed record LlmOptions
 /// fails, the corrective prompt goes back with the chat history; after <see cref="LlmOptions.MaxAttempts"/>
 /// answers the search generator takes over, and the report says so.
 /// </summary>
-public sealed class LlmGenerator : IBoundedGenerator
+internal sealed class LlmGenerator : IBoundedGenerator
 {
     public const string LlmName = "llm", FallbackName = "search (fallback)";
 
@@ -222,7 +222,7 @@ public sealed class LlmGenerator : IBoundedGenerator
 }
 
 /// <summary>Token counts from the language model's own tokenizer, for slicing.</summary>
-public sealed class ModelTokenCounter(ILanguageModel model) : ITokenCounter
+internal sealed class ModelTokenCounter(ILanguageModel model) : ITokenCounter
 {
     public string Name => model.Name;
     public int Count(string text) => model.CountTokens(text);

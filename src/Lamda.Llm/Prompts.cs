@@ -7,7 +7,7 @@ using Lamda.Latency;
 namespace Lamda.Llm;
 
 /// <summary>What the question states about the goal: the device, the budget, the task.</summary>
-public sealed record Constraints(DeviceProfile Device, double TargetMs, double BaseMs, string Task)
+internal sealed record Constraints(DeviceProfile Device, double TargetMs, double BaseMs, string Task)
 {
     /// <summary>The task as the base model's interface fixes it: inputs, outputs, output head width.</summary>
     public static string DescribeTask(Graph graph) =>
@@ -24,7 +24,7 @@ public sealed record Constraints(DeviceProfile Device, double TargetMs, double B
 /// <c>lamda dataset</c> writes its training pairs with the same templates, so a model fine-tuned on them
 /// is asked exactly what it learned.
 /// </summary>
-public static class Prompts
+internal static class Prompts
 {
     // The raw blocks join with one space where a prompt line would pass the 140-character rule; the text is unchanged.
     public const string System =

@@ -8,7 +8,7 @@ using Lamda.Text;
 
 namespace Lamda.Llm;
 
-public sealed record TrainingSetOptions
+internal sealed record TrainingSetOptions
 {
     public required DeviceProfile Device { get; init; }
     /// <summary>Label with ONNX Runtime measurements on this machine (device <c>host</c>) rather than the predictor.</summary>
@@ -21,7 +21,7 @@ public sealed record TrainingSetOptions
 }
 
 /// <summary>One training pair: the chat (system, question, answer) and what it was made from.</summary>
-public sealed record
+internal sealed record
     TrainingExample(IReadOnlyList<ChatMessage> Messages, string Model, int Variant, string Device, double LatencyMs, string LatencySource,
     double BaseLatencyMs, string ArchitectureHash, string? File)
 {
@@ -49,7 +49,7 @@ public sealed record
 /// <c>lamda predict</c> computes it for the exported ONNX file. The question asks for that latency, so each
 /// pair teaches which architecture reaches which budget.
 /// </summary>
-public static class TrainingSet
+internal static class TrainingSet
 {
     public static IEnumerable<TrainingExample> Build(string modelPath, TrainingSetOptions options, IProgress<string>? progress = null)
     {

@@ -10,49 +10,9 @@ namespace Lamda.Build.Tests;
 /// Real <c>dotnet build</c> runs of small projects that use LamdaModel items, with the task and the tool from
 /// this repository's build output. Each test has its own folder and cache.
 /// </summary>
-public class BuildTests : IDisposable
+public class BuildTests : BuildSandbox
 {
-    readonly string root = Directory.CreateTempSubdirectory("lamda-build-").FullName;
-    string Cache => Path.Combine(root, "cache");
-
-    public void Dispose() => Directory.Delete(root, recursive: true);
-
-    static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-    static string TaskAssembly => Path.Combine(Shared.RepoRoot, "src", "Lamda.Build", "bin", Configuration, "net10.0", "Lamda.Build.dll");
-    static string Tool => Path.Combine(Shared.RepoRoot, "src", "Lamda.Cli", "bin", Configuration, "net10.0", "lamda.dll");
-    static string BuildAssets => Path.Combine(Shared.RepoRoot, "build");
-
-    /// <summary>Writes a console project named <paramref name="name"/> with the given LamdaModel item.</summary>
-    string Project(string name, string item, string model = "tinynet.onnx")
-    {
-        var dir = Path.Combine(root, name);
-        Directory.CreateDirectory(Path.Combine(dir, "models"));
-        File.Copy(Path.Combine(Shared.RepoRoot, "samples", "models", "tinynet.onnx"), Path.Combine(dir, "models", model), overwrite: true);
-        File.WriteAllText(Path.Combine(dir, name + ".csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <Import Project="{BuildAssets}/Lamda.Build.props" />
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <RootNamespace>Counter</RootNamespace>
-                <LamdaTasksAssembly>{TaskAssembly}</LamdaTasksAssembly>
-                <LamdaToolPath>{Tool}</LamdaToolPath>
-                <LamdaCacheDirectory>{Cache}</LamdaCacheDirectory>
-              </PropertyGroup>
-              <ItemGroup>
-                {item}
-              </ItemGroup>
-              <Import Project="{BuildAssets}/Lamda.Build.targets" />
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(typeof(object).Assembly.GetName().Name);\n");
-        return Path.Combine(dir, name + ".csproj");
-    }
-
     static (int Code, string Log) Dotnet(string workingDirectory, params string[] args) => ChildProcess.Run(workingDirectory, [], "dotnet", args);
-
-    static (int Code, string Log) Build(string project, params string[] extra) =>
-        Dotnet(Path.GetDirectoryName(project)!, ["build", project, "-v:n", "-nodeReuse:false", .. extra]);
 
     internal static Dictionary<string, byte[]> EmbeddedResources(string assembly)
     {

@@ -211,7 +211,9 @@ public class LatencyTests : IDisposable
         Assert.StartsWith(TestCache.Folder, HostProfiles.CachePath(1));
     }
 
-    /// <summary>The calibration networks are valid models that ONNX Runtime runs, the same for the same seed, and cover the layers that matter.</summary>
+    /// <summary>
+    /// The calibration networks are valid models that ONNX Runtime runs, the same for the same seed, and cover the layers that matter.
+    /// </summary>
     [Fact]
     public void CalibrationNetworksRunAndCoverMisalignedAndDepthwiseLayers()
     {

@@ -120,8 +120,11 @@ public class OperatorRegistryTests
     [InlineData("ReduceMean", KernelClass.GlobalPool)] [InlineData("ReduceMin", KernelClass.Elementwise)]
     [InlineData("GlobalLpPool", KernelClass.Elementwise)] [InlineData("ConstantOfShape", KernelClass.Elementwise)]
     [InlineData("Einsum", KernelClass.Elementwise)] [InlineData("MatMul", KernelClass.Gemm)] [InlineData("LpPool", KernelClass.Pool)]
+    [InlineData("BatchNormalization", KernelClass.Normalization)] [InlineData("InstanceNormalization", KernelClass.Elementwise)]
+    [InlineData("Softmax", KernelClass.Softmax)] [InlineData("LogSoftmax", KernelClass.Elementwise)]
+    [InlineData("Resize", KernelClass.Resize)] [InlineData("Upsample", KernelClass.Resize)] [InlineData("Mul", KernelClass.Elementwise)]
     public void KernelClassesComeFromTheRules(string op, string expected) =>
-        Assert.Equal(expected, OperatorRegistry.Get(op).KernelClassOf(new Node("n0", op, "0"), new WeightStore()));
+        Assert.Equal(expected, OperatorRegistry.Get(op).KernelClassOf(new Node("n0", op, "0"), new WeightStore(), new InferenceResult()));
 
     [Fact]
     public void EveryRuleNamesAnOnnxOperatorOnce()
@@ -132,5 +135,14 @@ public class OperatorRegistryTests
         Assert.True(OperatorCatalog.IsWeightSlot("PRelu", 1));
         Assert.True(OperatorCatalog.IsWeightSlot("Conv", 2));
         Assert.False(OperatorCatalog.IsWeightSlot("Reshape", 1));
+        // A family's gradients differentiate its own operators, each once, and the registry finds them by name.
+        foreach (var rule in OperatorRegistry.Operators.Select(OperatorRegistry.Get).Distinct())
+        {
+            var named = rule.Gradients.SelectMany(g => g.Ops).ToList();
+            Assert.All(named, op => Assert.Contains(op, rule.Ops));
+            Assert.Equal(named.Count, named.Distinct().Count());
+            Assert.All(rule.Gradients, g => Assert.All(g.Ops, op => Assert.Same(g, OperatorRegistry.Get(op).GradientOf(op))));
+        }
+        Assert.Null(OperatorRegistry.Get("Einsum").GradientOf("Einsum"));
     }
 }

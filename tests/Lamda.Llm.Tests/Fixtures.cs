@@ -8,12 +8,14 @@ namespace Lamda.Llm.Tests;
 /// </summary>
 public sealed class TinyModelFixture : IDisposable
 {
-    /// <summary>Large enough that the sample TinyNet is asked in one piece (the tiny vocabulary spends a token on most characters).</summary>
+    /// <summary>
+    /// Large enough that the sample TinyNet is asked in one piece (the tiny vocabulary spends a token on most characters).
+    /// </summary>
     public const int Context = 16384;
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("lamda-llm-").FullName;
     public string Path { get; }
-    public LlamaLanguageModel Model { get; }
+    internal LlamaLanguageModel Model { get; }
 
     public TinyModelFixture()
     {
@@ -41,7 +43,7 @@ public sealed class TinyModelCollection : ICollectionFixture<TinyModelFixture>
 /// It reads the base node lines out of the question and returns them through <see cref="Rewrite"/>.
 /// Token counts are one per 4 characters, as a stand-in tokenizer.
 /// </summary>
-public sealed partial class ScriptedLanguageModel(int contextSize, Func<int, string, string>? rewrite = null) : ILanguageModel
+internal sealed partial class ScriptedLanguageModel(int contextSize, Func<int, string, string>? rewrite = null) : ILanguageModel
 {
     /// <summary>(call number, a base node line) -> the answer's line.</summary>
     public Func<int, string, string> Rewrite { get; } = rewrite ?? ((_, line) => line);

@@ -5,7 +5,9 @@ using static Lamda.Llm.Tests.LlmGeneratorTests;
 
 namespace Lamda.Llm.Tests;
 
-/// <summary>Long models: sliced by the optimal DP under the model's context, asked per slice, reassembled and checked at every boundary.</summary>
+/// <summary>
+/// Long models: sliced by the optimal DP under the model's context, asked per slice, reassembled and checked at every boundary.
+/// </summary>
 [Collection(TinyModelCollection.Name)]
 public partial class SlicingTests(TinyModelFixture tiny)
 {

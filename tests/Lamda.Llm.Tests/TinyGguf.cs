@@ -105,7 +105,9 @@ public static class TinyGguf
         return t;
     }
 
-    /// <summary>SentencePiece vocabulary: control tokens, 256 byte tokens, characters, then word prefixes (so merges reach whole words).</summary>
+    /// <summary>
+    /// SentencePiece vocabulary: control tokens, 256 byte tokens, characters, then word prefixes (so merges reach whole words).
+    /// </summary>
     static (List<string> Tokens, List<float> Scores, List<int> Types) Vocabulary()
     {
         const int Normal = 1, Unknown = 2, Control = 3, Byte = 6;

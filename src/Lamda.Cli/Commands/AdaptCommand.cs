@@ -9,7 +9,7 @@ using Lamda.Training;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class AdaptCommand : Command
+internal sealed class AdaptCommand : Command
 {
     public override string Name => "adapt";
     public override string Summary => "adapt a model to a latency budget on a device (the closed loop)";

@@ -6,7 +6,7 @@ using Lamda.Onnx;
 namespace Lamda.Cli.Commands;
 
 /// <summary>The accuracy benchmark of issue 5: trained digit classifiers adapted to a fraction of their latency.</summary>
-public sealed class BenchAccuracyCommand : Command
+internal sealed class BenchAccuracyCommand : Command
 {
     public override string Name => "bench-accuracy";
     public override string Summary => "benchmark: accuracy kept by adaptation of the trained digit models";

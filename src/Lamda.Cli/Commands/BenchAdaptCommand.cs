@@ -11,7 +11,7 @@ namespace Lamda.Cli.Commands;
 /// The adaptation benchmark of issues 5 and 14: every shared model at 30%, 50% and 70% of its measured latency on
 /// host, each result checked independently by an interleaved comparison against its base model.
 /// </summary>
-public sealed class BenchAdaptCommand : Command
+internal sealed class BenchAdaptCommand : Command
 {
     public override string Name => "bench-adapt";
     public override string Summary => "benchmark: adapt the shared models to 30/50/70% of their latency on host";

@@ -6,7 +6,7 @@ using Lamda.Text;
 namespace Lamda.Cli.Commands;
 
 /// <summary>Times the text pipeline (the numbers recorded in docs/benchmarks.md).</summary>
-public sealed class BenchCommand : Command
+internal sealed class BenchCommand : Command
 {
     public override string Name => "bench";
     public override string Summary => "time import, serialize, parse, export and normalize on models";
@@ -70,7 +70,7 @@ public sealed class BenchCommand : Command
 }
 
 /// <summary>Finds the shared data folder: LAMDA_SHARED_DIR, else a 'shared' folder beside an ancestor of the working directory.</summary>
-public static class SharedFolder
+internal static class SharedFolder
 {
     public static string? Find()
     {

@@ -17,7 +17,7 @@ namespace Lamda.Cli.Commands;
 /// Accuracy kept by fine-tuning: the trained digit models and the real text-direction classifier pruned to a width,
 /// then L1 transfer alone, least-squares reconstruction (digits) and distillation from the base, on held-out data.
 /// </summary>
-public sealed class BenchDistillCommand : Command
+internal sealed class BenchDistillCommand : Command
 {
     public override string Name => "bench-distill";
     public override string Summary => "benchmark: accuracy of pruned models with L1 transfer, reconstruction and distillation";

@@ -12,7 +12,7 @@ using Onnx;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class BenchFuzzCommand : Command
+internal sealed class BenchFuzzCommand : Command
 {
     public override string Name => "bench-fuzz";
     public override string Summary => "fuzz every reader with N mutated inputs; counts per reader and outcome";
@@ -63,7 +63,7 @@ public sealed class BenchFuzzCommand : Command
 }
 
 /// <summary>The readers the fuzzer feeds, each with a small valid seed input made in memory (no files needed).</summary>
-public static class FuzzTargets
+internal static class FuzzTargets
 {
     public static IReadOnlyList<FuzzTarget> All()
     {

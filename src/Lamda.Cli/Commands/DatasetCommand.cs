@@ -4,7 +4,7 @@ using Lamda.Onnx;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class DatasetCommand : Command
+internal sealed class DatasetCommand : Command
 {
     public override string Name => "dataset";
     public override string Summary => "write fine-tuning data (JSONL chat pairs) from variants of real models";

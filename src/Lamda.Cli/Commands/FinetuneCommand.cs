@@ -9,7 +9,7 @@ using Lamda.Training;
 namespace Lamda.Cli.Commands;
 
 /// <summary>Fine-tunes an adapted model by distillation from its base model on the user's data.</summary>
-public sealed partial class FinetuneCommand : Command
+internal sealed partial class FinetuneCommand : Command
 {
     public override string Name => "finetune";
     public override string Summary => "fine-tune an adapted model by distillation from its base model on --data";

@@ -6,7 +6,7 @@ using Lamda.Text;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class InspectCommand : Command
+internal sealed class InspectCommand : Command
 {
     public override string Name => "inspect";
     public override string Summary => "operator counts, parameters, MACs, shapes and LamdaText tokens of a model";

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamda.Adaptation;
 using Lamda.Graphs;
@@ -15,11 +14,22 @@ sealed class StderrProgress(TextWriter stderr) : IProgress<string>
 
 static class Json
 {
-    public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    public static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
     public static double R(double v, int digits = 4) => Math.Round(v, digits);
+
+    /// <summary>
+    /// Writes a command's result to stdout: the JSON document with --json (for scripts), else the text lines (for
+    /// people). Returns exit code 0, so that a command ends with it.
+    /// </summary>
+    public static int Write(Arguments args, TextWriter stdout, Func<JsonNode> document, Func<IEnumerable<string>> lines)
+    {
+        if (args.Flag("--json")) stdout.WriteLine(document().ToJsonString(Indented));
+        else foreach (var line in lines()) stdout.WriteLine(line);
+        return 0;
+    }
 }
 
-public sealed class MeasureCommand : Command
+internal sealed class MeasureCommand : Command
 {
     public override string Name => "measure";
     public override string Summary => "measure a model's latency with ONNX Runtime on this machine";
@@ -70,30 +80,25 @@ public sealed class MeasureCommand : Command
         if (c.IsNoisy || stats.IsNoisy)
             stderr.WriteLine($"warning: the machine is noisy (round-to-round spread {c.Noise:P1}, {c.Retried} rounds retried"
                 + $"{(c.Settled ? "" : ", unsettled")}; plain cv {stats.Cv:F3}); figures are less reliable. Close other work.");
-        if (args.Flag("--json"))
+        return Json.Write(args, stdout, () => new JsonObject
         {
-            stdout.WriteLine(new JsonObject
-            {
-                ["model"] = path, ["latencyMs"] = Json.R(c.CandidateMs), ["reference"] = reference.Name, ["ratio"] = Json.R(c.Ratio, 5),
-                ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried,
-                ["settled"] = c.Settled,
-                ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
-                ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads,
-                ["noisy"] = c.IsNoisy || stats.IsNoisy,
-            }.ToJsonString(Json.Indented));
-        }
-        else
-        {
-            stdout.WriteLine($"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), "
-                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried");
-            stdout.WriteLine($"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} "
-                + $"({stats.Runs} runs, {stats.Threads} thread(s))");
-        }
-        return 0;
+            ["model"] = path, ["latencyMs"] = Json.R(c.CandidateMs), ["reference"] = reference.Name, ["ratio"] = Json.R(c.Ratio, 5),
+            ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried,
+            ["settled"] = c.Settled,
+            ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
+            ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads,
+            ["noisy"] = c.IsNoisy || stats.IsNoisy,
+        }, () =>
+        [
+            $"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), "
+                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried",
+            $"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} "
+                + $"({stats.Runs} runs, {stats.Threads} thread(s))",
+        ]);
     }
 }
 
-public sealed class DevicesCommand : Command
+internal sealed class DevicesCommand : Command
 {
     public override string Name => "devices";
     public override string Summary => "list known devices and their profiles' provenance";
@@ -110,25 +115,26 @@ public sealed class DevicesCommand : Command
     {
         args.NoMorePositionals(0);
         var hostCached = File.Exists(HostProfiles.CachePath(1));
-        if (args.Flag("--json"))
-        {
-            var list = new JsonArray { new JsonObject { ["name"] = DeviceCatalog.Host, ["calibrated"] = true,
-                ["description"] = "this machine, measured live", ["profileCached"] = hostCached } };
-            foreach (var p in DeviceCatalog.BuiltIn)
-                list.Add(new JsonObject { ["name"] = p.Name, ["calibrated"] = p.Calibrated, ["label"] = p.Label,
-                    ["description"] = p.Description, ["threads"] = p.Execution.Threads, ["source"] = p.Provenance.Reference });
-            stdout.WriteLine(list.ToJsonString(Json.Indented));
-            return 0;
-        }
-        stdout.WriteLine($"{DeviceCatalog.Host,-18} this machine, measured with ONNX Runtime (profile " +
-            $"{(hostCached ? "cached" : "built on first use")})");
-        foreach (var p in DeviceCatalog.BuiltIn)
-            stdout.WriteLine($"{p.Name,-18} {p.Description}, {p.Execution.Threads} threads [{p.Label}]");
-        return 0;
+        return Json.Write(args, stdout, () => DeviceList(hostCached), () => DeviceLines(hostCached));
     }
+
+    static JsonArray DeviceList(bool hostCached)
+    {
+        var list = new JsonArray { new JsonObject { ["name"] = DeviceCatalog.Host, ["calibrated"] = true,
+            ["description"] = "this machine, measured live", ["profileCached"] = hostCached } };
+        foreach (var p in DeviceCatalog.BuiltIn)
+            list.Add(new JsonObject { ["name"] = p.Name, ["calibrated"] = p.Calibrated, ["label"] = p.Label,
+                ["description"] = p.Description, ["threads"] = p.Execution.Threads, ["source"] = p.Provenance.Reference });
+        return list;
+    }
+
+    static IEnumerable<string> DeviceLines(bool hostCached) => DeviceCatalog.BuiltIn
+        .Select(p => $"{p.Name,-18} {p.Description}, {p.Execution.Threads} threads [{p.Label}]")
+        .Prepend($"{DeviceCatalog.Host,-18} this machine, measured with ONNX Runtime (profile " +
+            $"{(hostCached ? "cached" : "built on first use")})");
 }
 
-public sealed class DeviceProfileCommand : Command
+internal sealed class DeviceProfileCommand : Command
 {
     public override string Name => "device-profile";
     public override string Summary => "calibrate a latency profile of this device (run it on the target)";
@@ -163,7 +169,7 @@ public sealed class DeviceProfileCommand : Command
     }
 }
 
-public sealed class PredictCommand : Command
+internal sealed class PredictCommand : Command
 {
     public override string Name => "predict";
     public override string Summary => "predict a model's latency on a device, with a per-kernel breakdown";
@@ -187,24 +193,18 @@ public sealed class PredictCommand : Command
         Lamda.Runtime.ResourceLimits.CheckGraph(raw, weights, path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
         var prediction = new LatencyPredictor(profile).Predict(graph, weights);
-        if (args.Flag("--json"))
+        return Json.Write(args, stdout, () => new JsonObject
         {
-            stdout.WriteLine(new JsonObject
+            ["model"] = path, ["device"] = profile.Name, ["calibrated"] = profile.Calibrated, ["label"] = profile.Label,
+            ["latencyMs"] = Json.R(prediction.LatencyMs),
+            ["kernels"] = new JsonArray(prediction.Kernels.Select(k => (JsonNode)new JsonObject
             {
-                ["model"] = path, ["device"] = profile.Name, ["calibrated"] = profile.Calibrated, ["label"] = profile.Label,
-                ["latencyMs"] = Json.R(prediction.LatencyMs),
-                ["kernels"] = new JsonArray(prediction.Kernels.Select(k => (JsonNode)new JsonObject
-                {
-                    ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5),
-                        ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
-                }).ToArray()),
-            }.ToJsonString(Json.Indented));
-            return 0;
-        }
-        stdout.WriteLine($"{path} on {profile.Name} [{profile.Label}]: {prediction.LatencyMs:F3} ms predicted");
-        foreach (var k in prediction.Kernels.Where(k => k.Ms > 0).OrderByDescending(k => k.Ms).Take(15))
-            stdout.WriteLine($"  {k.Ms,8:F3} ms  {k.Kernel.Class,-8} {k.Kernel.Description}");
-        return 0;
+                ["kernel"] = k.Kernel.Description, ["class"] = k.Kernel.Class, ["ms"] = Json.R(k.Ms, 5),
+                ["mmacs"] = Json.R(k.Kernel.MMacs, 3),
+            }).ToArray()),
+        }, () => prediction.Kernels.Where(k => k.Ms > 0).OrderByDescending(k => k.Ms).Take(15)
+            .Select(k => $"  {k.Ms,8:F3} ms  {k.Kernel.Class,-8} {k.Kernel.Description}")
+            .Prepend($"{path} on {profile.Name} [{profile.Label}]: {prediction.LatencyMs:F3} ms predicted"));
     }
 }
 
@@ -212,7 +212,7 @@ public sealed class PredictCommand : Command
 /// The predictor benchmark of issues 4 and 14: build a host profile (optionally while other processes keep cores
 /// busy), then predict real models and width-scaled variants and compare with the interleaved protocol's figures.
 /// </summary>
-public sealed class BenchPredictorCommand : Command
+internal sealed class BenchPredictorCommand : Command
 {
     public override string Name => "bench-predictor";
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";

@@ -5,7 +5,7 @@ using Lamda.Text;
 namespace Lamda.Cli.Commands;
 
 /// <summary>Loads what a command works on: an ONNX model, or LamdaText with the base model that supplies its weights.</summary>
-public static class ModelSource
+internal static class ModelSource
 {
     public static bool IsLamdaText(string path)
     {

@@ -4,7 +4,7 @@ using Lamda.Text;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class SerializeCommand : Command
+internal sealed class SerializeCommand : Command
 {
     public override string Name => "serialize";
     public override string Summary => "write a model's architecture as LamdaText";
@@ -37,7 +37,7 @@ public sealed class SerializeCommand : Command
     }
 }
 
-public sealed class DeserializeCommand : Command
+internal sealed class DeserializeCommand : Command
 {
     public override string Name => "deserialize";
     public override string Summary => "build an ONNX model from LamdaText and a base model's weights";
@@ -67,7 +67,7 @@ public sealed class DeserializeCommand : Command
     }
 }
 
-public sealed class NormalizeCommand : Command
+internal sealed class NormalizeCommand : Command
 {
     public override string Name => "normalize";
     public override string Summary => "remove exporter noise, keeping the model's outputs";

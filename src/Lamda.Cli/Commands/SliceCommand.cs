@@ -6,7 +6,7 @@ using Lamda.Text;
 
 namespace Lamda.Cli.Commands;
 
-public sealed class SliceCommand : Command
+internal sealed class SliceCommand : Command
 {
     public override string Name => "slice";
     public override string Summary => "cut LamdaText into slices under a token limit, severing the fewest edges";

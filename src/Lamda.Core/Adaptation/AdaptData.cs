@@ -14,9 +14,11 @@ public sealed class AdaptData
 {
     /// <summary>Inputs to reconstruct and fine-tune on; null when the folder has only validation data.</summary>
     public TensorData? Calibration { get; init; }
+    /// <summary>Labels of the calibration inputs, when the folder has them (accuracy-aware fine-tuning).</summary>
     public long[]? CalibrationLabels { get; init; }
     /// <summary>Inputs the figures are measured on.</summary>
     public required TensorData Validation { get; init; }
+    /// <summary>Labels of the validation inputs; with them the report gives accuracy, without them fidelity only.</summary>
     public long[]? ValidationLabels { get; init; }
     /// <summary>How calibration and validation were told apart, for reports.</summary>
     public required string Split { get; init; }

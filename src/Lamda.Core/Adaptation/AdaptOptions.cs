@@ -5,6 +5,9 @@ using Lamda.Training;
 
 namespace Lamda.Adaptation;
 
+/// <summary>
+/// What an adaptation must achieve and how: the latency budget on a device, optional data, fine-tuning and search limits.
+/// </summary>
 public sealed record AdaptOptions
 {
     /// <summary>The latency budget in milliseconds; 0 when <see cref="TargetFraction"/> sets it.</summary>
@@ -16,6 +19,7 @@ public sealed record AdaptOptions
     public double? TargetFraction { get; init; }
     /// <summary>Device profile; when <see cref="MeasureOnHost"/> is true every candidate is also measured here.</summary>
     public required DeviceProfile Device { get; init; }
+    /// <summary>Confirm candidates by measuring them with ONNX Runtime on this machine instead of trusting the predictor alone.</summary>
     public bool MeasureOnHost { get; init; }
     /// <summary>Calibration and validation inputs; accuracy and fidelity are measured on the validation inputs.</summary>
     public AdaptData? Data { get; init; }
@@ -35,16 +39,18 @@ public sealed record AdaptOptions
     public IProgress<TrainProgress>? TrainProgress { get; init; }
     /// <summary>The largest drop allowed: of accuracy when the data has labels, of fidelity with the base otherwise.</summary>
     public double? MaxAccuracyDrop { get; init; }
+    /// <summary>Seed of every random choice (search, data draws, fine-tuning), so that an adaptation can be repeated exactly.</summary>
     public int Seed { get; init; }
+    /// <summary>Candidates tried at most; when none has met every constraint by then, adaptation fails (LAMDA013).</summary>
     public int MaxIterations { get; init; } = 12;
     /// <summary>Accepted band: the result must be at least this share of the target...</summary>
     public double LowerBand { get; init; } = 0.95;
     /// <summary>...and at most this share, a margin for the noise of an independent re-measurement.</summary>
     public double UpperBand { get; init; } = 0.98;
     /// <summary>Generator; the search generator when null.</summary>
-    public Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
+    internal Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
     /// <summary>An optional step for candidates that meet the latency budget, before their accuracy is judged.</summary>
-    public ICandidateRefiner? Refiner { get; init; }
+    internal ICandidateRefiner? Refiner { get; init; }
 
     /// <summary>Refuses options that set no budget, or two.</summary>
     internal void CheckBudget()
@@ -81,7 +87,7 @@ public sealed record AdaptOptions
 /// distilling the base model into it). The refined candidate is what the accuracy requirement judges, and a
 /// drop too large goes back to the generator as feedback like any other.
 /// </summary>
-public interface ICandidateRefiner
+internal interface ICandidateRefiner
 {
     /// <summary>Weights for the candidate's graph, which must stay as it is; never the inputs, modified.</summary>
     /// <param name="baseModel">the base model, the teacher</param>

@@ -7,7 +7,7 @@ namespace Lamda.Adaptation;
 /// share: the task builds it from item metadata, derives the cache key from it and passes it to the tool as
 /// <see cref="ToArguments"/>; the tool builds the same request from those options. Paths are absolute.
 /// </summary>
-public sealed record AdaptRequest
+internal sealed record AdaptRequest
 {
     public required string ModelPath { get; init; }
     public required LatencyTarget Latency { get; init; }

@@ -15,6 +15,11 @@ namespace Lamda.Adaptation;
 /// </summary>
 public static class Adapter
 {
+    /// <summary>
+    /// Adapts <paramref name="rawGraph"/> (with its <paramref name="weights"/>) to the budget in <paramref name="options"/>:
+    /// proposes narrower architectures, checks them and keeps the best that meets the budget. Throws
+    /// <see cref="LamdaException"/> when the budget cannot be met or the model is not supported.
+    /// </summary>
     public static AdaptationResult Run(string modelName, Graph rawGraph, WeightStore weights, AdaptOptions options,
         IProgress<string>? progress = null)
     {
@@ -66,7 +71,7 @@ public static class Adapter
         return report.Finish(best, "best-under-budget", generator.Name);
     }
 
-    public static byte[] Bytes(ModelProto model) => ModelFile.ToBytes(model);
+    internal static byte[] Bytes(ModelProto model) => ModelFile.ToBytes(model);
 
     internal static string Describe(Figures f) =>
         $"predicted {f.PredictedMs:F3} ms" + (f.MeasuredMs is { } m ? $", measured {m:F3} ms" : "")

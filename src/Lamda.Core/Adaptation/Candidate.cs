@@ -8,7 +8,7 @@ namespace Lamda.Adaptation;
 /// An architecture with its weights, realized from LamdaText (or the base model itself). It is exported to
 /// ONNX and serialized at most once, and only when something runs it.
 /// </summary>
-public sealed class Candidate(Graph graph, WeightStore weights)
+internal sealed class Candidate(Graph graph, WeightStore weights)
 {
     ModelProto? model;
     byte[]? bytes;

@@ -1,6 +1,17 @@
 namespace Lamda.Adaptation;
 
-public enum DiagnosticKind { Syntax, Task, Requirement }
+/// <summary>
+/// Which check failed: the LamdaText did not parse, the model no longer does its task, or a requirement (latency, accuracy) was missed.
+/// </summary>
+public enum DiagnosticKind
+{
+    /// <summary>The candidate's LamdaText does not parse or its structure is inconsistent ("Syntax Error").</summary>
+    Syntax,
+    /// <summary>The candidate's inputs or outputs no longer match the base model's ("Task Error").</summary>
+    Task,
+    /// <summary>The candidate misses a requirement: over budget, budget unused, or accuracy ("Requirement Error").</summary>
+    Requirement,
+}
 
 /// <summary>
 /// A validation failure: a stable code, a message for people, and the corrective prompt that feeds it back
@@ -23,11 +34,12 @@ public sealed record Diagnostic(string Code, DiagnosticKind Kind, string Message
         new(code, DiagnosticKind.Requirement, $"{requirement} {target}, {metric} {actual}",
             $"Requirement Error: The {requirement} is {target}, but the {metric} is {actual}.{(advice == null ? "" : " " + advice)}");
 
+    /// <summary>The code and the corrective prompt, as a generator is shown them.</summary>
     public override string ToString() => $"{Code} {Prompt}";
 }
 
 /// <summary>Codes of the adaptation validators (README lists them).</summary>
-public static class ValidationCodes
+internal static class ValidationCodes
 {
     public const string Parse = "LV101", Structure = "LV102", Width = "LV103", Coupling = "LV104", ChannelMismatch = "LV105",
         Shapes = "LV106", SliceInterface = "LV107";

@@ -28,7 +28,7 @@ public sealed record TrainingSummary(int Steps, double Seconds, double FirstLoss
 /// from the weights the candidate comes with (transferred and reconstructed by least squares), which measured best
 /// on the digit models. A model with an operator that has no gradient rule is returned as it is, with the reason.
 /// </summary>
-public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IProgress<TrainProgress>? progress = null)
+internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IProgress<TrainProgress>? progress = null)
     : ICandidateRefiner
 {
     /// <summary>See <see cref="AdaptOptions.BatchIsFree"/>.</summary>

@@ -6,7 +6,7 @@ namespace Lamda.Adaptation;
 /// <param name="Feedback">the diagnostics of the previous candidate (empty at the first iteration)</param>
 /// <param name="Iteration">the loop's iteration, from 1</param>
 /// <param name="BaseMs">the base model's latency in the loop's metric</param>
-public sealed record GenerationRequest(
+internal sealed record GenerationRequest(
     double TargetMs, double AimPredictedMs, IReadOnlyList<Diagnostic> Feedback, int Iteration, double BaseMs = 0)
 {
     /// <summary>
@@ -27,7 +27,7 @@ public sealed record GenerationRequest(
 /// dropped), so the loop calibrates its aim per family
 /// </param>
 /// <param name="Note">a line for the report about this answer, or null</param>
-public sealed record Proposal(string Text, string? Family = null, string? Note = null)
+internal sealed record Proposal(string Text, string? Family = null, string? Note = null)
 {
     /// <summary>Problems the generator itself found in this answer (for example between slices); they count like the loop's own.</summary>
     public IReadOnlyList<Diagnostic> Diagnostics { get; init; } = [];
@@ -43,7 +43,7 @@ public sealed record Proposal(string Text, string? Family = null, string? Note =
 }
 
 /// <summary>Turns a base architecture plus constraints into a new architecture, in LamdaText.</summary>
-public interface IArchitectureGenerator
+internal interface IArchitectureGenerator
 {
     /// <summary>The generator that produced the last answer (a generator may hand over to another).</summary>
     string Name { get; }
@@ -55,7 +55,7 @@ public interface IArchitectureGenerator
 /// A generator that knows the smallest architecture it can propose: the loop refuses a budget below it before
 /// the first iteration (<see cref="ErrorCodes.ImpossibleBudget"/>) instead of searching in vain.
 /// </summary>
-public interface IBoundedGenerator : IArchitectureGenerator
+internal interface IBoundedGenerator : IArchitectureGenerator
 {
     /// <summary>The smallest architecture, with its predicted latency.</summary>
     (double PredictedMs, string Text) Smallest();

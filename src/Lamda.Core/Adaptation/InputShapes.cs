@@ -11,7 +11,7 @@ namespace Lamda.Adaptation;
 /// graph's inputs concrete before the loop, so prediction, measurement and reconstruction all see the size the
 /// budget is meant for; <see cref="RestoreInterface"/> gives the adapted model back the base's dynamic interface.
 /// </summary>
-public sealed class InputShapes
+internal sealed class InputShapes
 {
     /// <summary>The option's name as users see it; errors name it.</summary>
     public const string Option = "--input-shape";

@@ -7,7 +7,7 @@ namespace Lamda.Adaptation;
 /// A budget as the user gave it: absolute milliseconds, or a share of the base model's latency on the device
 /// (<c>50%</c>: twice as fast), which the loop resolves once it has evaluated the base.
 /// </summary>
-public sealed record LatencyTarget(double? Ms, double? Fraction)
+internal sealed record LatencyTarget(double? Ms, double? Fraction)
 {
     public override string ToString() => Fraction is { } f
         ? (f * 100).ToString("0.###", CultureInfo.InvariantCulture) + "%"
@@ -15,7 +15,7 @@ public sealed record LatencyTarget(double? Ms, double? Fraction)
 }
 
 /// <summary>A latency budget from text such as <c>5ms</c>, <c>500us</c>, <c>0.02s</c> or <c>50%</c>.</summary>
-public static partial class LatencyBudget
+internal static partial class LatencyBudget
 {
     [GeneratedRegex(@"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")]
     private static partial Regex PercentPattern();

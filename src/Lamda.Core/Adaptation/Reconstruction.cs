@@ -13,7 +13,7 @@ namespace Lamda.Adaptation;
 /// features of the already reconstructed model, so errors upstream are compensated (as in ThiNet/CP).
 /// Targets are pre-normalization outputs, so a following BatchNormalization stays valid.
 /// </summary>
-public static class Reconstruction
+internal static class Reconstruction
 {
     /// <summary>Returns a weight store with the reconstructed layers; the inputs are not modified.</summary>
     public static WeightStore Apply(Graph baseGraph, WeightStore baseWeights, Graph pruned, WeightStore prunedWeights,

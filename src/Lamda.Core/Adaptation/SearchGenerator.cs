@@ -10,7 +10,7 @@ namespace Lamda.Adaptation;
 /// is as high as possible without exceeding the aim, and returns the largest such architecture. Widths come
 /// from L1 importance under every channel coupling; the result is written as LamdaText like any generator's.
 /// </summary>
-public sealed class SearchGenerator : IBoundedGenerator
+internal sealed class SearchGenerator : IBoundedGenerator
 {
     readonly WeightTransfer transfer;
     readonly LatencyPredictor predictor;

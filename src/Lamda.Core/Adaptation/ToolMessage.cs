@@ -7,7 +7,7 @@ namespace Lamda.Adaptation;
 /// <c>--messages</c>. The build task reads these instead of matching the tool's text, and logs each as an MSBuild
 /// warning or error with its code.
 /// </summary>
-public sealed record ToolMessage(string Kind, string Code, string Text)
+internal sealed record ToolMessage(string Kind, string Code, string Text)
 {
     public const string Warning = "warning";
     public const string Error = "error";

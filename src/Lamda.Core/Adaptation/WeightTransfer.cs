@@ -9,7 +9,7 @@ namespace Lamda.Adaptation;
 /// importance are kept, respecting every coupling (residual Adds, Concat offsets, depthwise groups,
 /// shuffles); Slice bounds, Split sizes and Reshape shapes are recomputed.
 /// </summary>
-public sealed class WeightTransfer
+internal sealed class WeightTransfer
 {
     readonly Graph baseGraph;
     readonly WeightStore baseWeights;

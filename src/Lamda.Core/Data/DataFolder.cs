@@ -10,15 +10,22 @@ namespace Lamda.Data;
 /// </summary>
 public sealed class DataFolder
 {
+    /// <summary>Inputs to fine-tune and reconstruct on, in the model input's layout.</summary>
     public required TensorData Calibration { get; init; }
+    /// <summary>Labels of the calibration inputs, when the folder has them.</summary>
     public long[]? CalibrationLabels { get; init; }
+    /// <summary>Inputs kept apart for measuring fidelity and accuracy; null when the folder has none.</summary>
     public TensorData? Validation { get; init; }
+    /// <summary>Labels of the validation inputs, when the folder has them.</summary>
     public long[]? ValidationLabels { get; init; }
     /// <summary>How calibration and validation were told apart, for reports.</summary>
     public required string Split { get; init; }
+    /// <summary>Class names by label (from classes.txt or the class subfolders), empty when unknown.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = [];
 
+    /// <summary>The optional file that says how images are preprocessed (size, mean, scale, layout).</summary>
     public const string SpecFile = "preprocess.json";
+    /// <summary>The optional file that names the classes of a flat folder, one a line, in label order.</summary>
     public const string LabelsFile = "classes.txt";
 
     /// <param name="inputShape">the model input's shape (-1 where dynamic), which fixes the image size unless the spec gives one</param>

@@ -7,7 +7,7 @@ using SixLabors.ImageSharp.Processing;
 namespace Lamda.Data;
 
 /// <summary>Reads PNG and JPEG files into one model-input tensor [N, C, H, W] (or [N, H, W, C]) with ImageSharp.</summary>
-public static class ImageFolder
+internal static class ImageFolder
 {
     static readonly string[] Extensions = [".png", ".jpg", ".jpeg"];
 

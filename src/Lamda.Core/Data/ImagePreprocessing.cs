@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Lamda.Data;
 
 /// <summary>How an image is fitted to the model input's height and width.</summary>
-public enum ResizeMode
+internal enum ResizeMode
 {
     /// <summary>Scaled to exactly the input size (aspect ratio not kept).</summary>
     Stretch,
@@ -19,7 +19,7 @@ public enum ResizeMode
 /// order and layout the model expects. Read from <c>preprocess.json</c> in a data folder; the names are documented in
 /// docs/dataset-folders.md.
 /// </summary>
-public sealed record ImagePreprocessing
+internal sealed record ImagePreprocessing
 {
     /// <summary>[height, width]; null takes the model input's (which must then be fixed).</summary>
     public int[]? Size { get; init; }

@@ -8,7 +8,7 @@ using Onnx;
 namespace Lamda.Data;
 
 /// <summary>Reads tensors from NumPy <c>.npy</c> files (little-endian f4/i8/i4, C order) and ONNX TensorProto <c>.pb</c> files.</summary>
-public static partial class TensorFile
+internal static partial class TensorFile
 {
     public static TensorData Read(string path)
     {
@@ -83,10 +83,14 @@ public static partial class TensorFile
 /// </summary>
 public sealed class DataSet
 {
+    /// <summary>The validation inputs.</summary>
     public required TensorData ValImages { get; init; }
+    /// <summary>One class label per validation input.</summary>
     public required long[] ValLabels { get; init; }
+    /// <summary>Calibration inputs, when the folder has calib_images.</summary>
     public TensorData? CalibImages { get; init; }
 
+    /// <summary>Reads the folder; a missing folder or file, or labels that do not match the images, is a coded error naming it.</summary>
     public static DataSet Load(string dir)
     {
         if (!Directory.Exists(dir)) throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: data folder not found.");

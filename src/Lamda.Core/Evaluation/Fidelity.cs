@@ -25,6 +25,10 @@ public sealed record FidelityResult(string Output, FidelityKind Kind, double Agr
 /// </summary>
 public static class Fidelity
 {
+    /// <summary>
+    /// How agreement is scored for <paramref name="output"/> of shape <paramref name="shape"/>: chosen from its shape and the operator
+    /// producing it.
+    /// </summary>
     public static FidelityKind KindOf(Graph graph, GraphValue output, long[] shape)
     {
         var producer = graph.Producers().GetValueOrDefault(output.Edge)?.Op;

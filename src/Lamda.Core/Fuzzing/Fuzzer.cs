@@ -6,14 +6,14 @@ namespace Lamda.Fuzzing;
 /// One reader under test: a valid seed input, the file extension the reader dispatches on, and what reading a
 /// file means (parse it and use what was parsed, as the CLI would).
 /// </summary>
-public sealed record FuzzTarget(string Name, string Extension, byte[] Seed, bool IsText, Action<string> Read);
+internal sealed record FuzzTarget(string Name, string Extension, byte[] Seed, bool IsText, Action<string> Read);
 
-public enum FuzzOutcome { Accepted, Refused, Uncoded, Hang }
+internal enum FuzzOutcome { Accepted, Refused, Uncoded, Hang }
 
 /// <summary>The result of one case; <see cref="Detail"/> is the error code, or the exception for a bug.</summary>
-public sealed record FuzzCase(string Target, int Index, FuzzOutcome Outcome, string? Detail);
+internal sealed record FuzzCase(string Target, int Index, FuzzOutcome Outcome, string? Detail);
 
-public sealed class FuzzReport
+internal sealed class FuzzReport
 {
     public Dictionary<string, Dictionary<FuzzOutcome, int>> Counts { get; } = new(StringComparer.Ordinal);
     /// <summary>Error codes seen per target, for the report: which refusals the readers give.</summary>
@@ -43,7 +43,7 @@ public sealed class FuzzReport
 /// must end in success or a <see cref="LamdaException"/> with a code; any other exception is a bug, and a case
 /// that runs longer than the timeout is reported as a hang (its thread is abandoned, not killed).
 /// </summary>
-public sealed class Fuzzer(IReadOnlyList<FuzzTarget> targets, string workDirectory, TimeSpan timeout)
+internal sealed class Fuzzer(IReadOnlyList<FuzzTarget> targets, string workDirectory, TimeSpan timeout)
 {
     public FuzzReport Run(int count, int seed, IProgress<string>? progress = null)
     {

@@ -7,14 +7,14 @@ namespace Lamda.Graphs;
 /// of channels (graph inputs, operators Lamda does not rewrite). Its channels are the refs
 /// <c>FirstRef .. FirstRef + Size - 1</c>.
 /// </summary>
-public sealed record ChannelSource(int Id, Node? Node, int FirstRef, int Size, bool Fixed);
+internal sealed record ChannelSource(int Id, Node? Node, int FirstRef, int Size, bool Fixed);
 
 /// <summary>
 /// Which channel each position of an edge's dimension 1 carries. <see cref="Axes"/> lists the sizes of the
 /// channel axes (one, or two after a ShuffleNet-style Reshape splits channels); after a Flatten each
 /// feature carries the label of the channel it came from.
 /// </summary>
-public sealed record ChannelLayout(int[] Labels, int[] Axes)
+internal sealed record ChannelLayout(int[] Labels, int[] Axes)
 {
     public static ChannelLayout Of(int[] labels) => new(labels, [labels.Length]);
 }
@@ -27,7 +27,7 @@ public sealed record ChannelLayout(int[] Labels, int[] Axes)
 /// bounds and shuffles. Channels that reach graph outputs or pass through operators Lamda does not rewrite
 /// are fixed.
 /// </summary>
-public sealed class ChannelAnalysis
+internal sealed class ChannelAnalysis
 {
     readonly List<ChannelSource> sources = [];
     readonly List<int> parent = [];

@@ -8,7 +8,7 @@ namespace Lamda.Graphs;
 /// shape constant that encodes a channel count or offset is rewritten (Slice bounds, Split sizes, Reshape
 /// shapes), so the result is a valid model with the kept channels of the base.
 /// </summary>
-public static class ChannelPruner
+internal static class ChannelPruner
 {
     /// <summary>
     /// Returns a new graph and a new weight store; the inputs are not modified. With
@@ -50,7 +50,7 @@ public static class ChannelPruner
 }
 
 /// <summary>Chooses which channels to keep: by L1 importance of the filters that produce them.</summary>
-public static class ChannelSelection
+internal static class ChannelSelection
 {
     /// <summary>
     /// Importance of every removable component: the L1 norms of the source filters of its channels, each

@@ -5,7 +5,7 @@ using Onnx;
 namespace Lamda.Graphs;
 
 /// <summary>A float32 tensor in memory, for weight surgery (selecting channels, folding, reconstruction).</summary>
-public sealed class FloatTensor(long[] dims, float[] data)
+internal sealed class FloatTensor(long[] dims, float[] data)
 {
     public long[] Dims { get; } = dims;
     public float[] Data { get; } = data;

@@ -8,6 +8,7 @@ public sealed record GraphValue(string Edge, string Name, TensorType Type)
 {
     /// <summary>For outputs: which output of the producing node (0 for graph inputs).</summary>
     public int Index { get; init; }
+    /// <summary>The edge key consumers use: the edge for output 0, the edge and the index for a node's other outputs.</summary>
     public string Key => Index == 0 ? Edge : Edge + "." + Index;
 }
 
@@ -18,10 +19,15 @@ public sealed record GraphValue(string Edge, string Name, TensorType Type)
 /// </summary>
 public sealed class Graph
 {
+    /// <summary>The ONNX IR version the model is written with.</summary>
     public long IrVersion { get; set; } = 8;
+    /// <summary>The operator sets the model imports (the default domain and any other).</summary>
     public List<OpsetId> Opsets { get; } = [];
+    /// <summary>The graph inputs fed at run time (weights are not inputs).</summary>
     public List<GraphValue> Inputs { get; } = [];
+    /// <summary>The graph outputs, in the base model's order.</summary>
     public List<GraphValue> Outputs { get; } = [];
+    /// <summary>The nodes in topological order.</summary>
     public List<Node> Nodes { get; } = [];
 
     /// <summary>
@@ -52,6 +58,7 @@ public sealed class Graph
         return map;
     }
 
+    /// <summary>A deep copy of the architecture (nodes, values, opsets); weights stay shared, as they live in the store.</summary>
     public Graph Clone()
     {
         var g = new Graph { IrVersion = IrVersion };

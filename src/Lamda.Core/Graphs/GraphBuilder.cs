@@ -7,7 +7,7 @@ namespace Lamda.Graphs;
 /// Builds small graphs in code with seeded random weights: test fixtures, the latency kernel suite and
 /// the sample model. Names follow the canonical LamdaText ids so built graphs serialize canonically.
 /// </summary>
-public sealed class GraphBuilder
+internal sealed class GraphBuilder
 {
     readonly Random rng;
     readonly InferenceResult shapes = new();
@@ -115,7 +115,7 @@ public sealed class GraphBuilder
 }
 
 /// <summary>Models that Lamda ships or uses in its documentation, built deterministically.</summary>
-public static class SampleModels
+internal static class SampleModels
 {
     /// <summary>
     /// A small residual CNN on 1x32x32 images with 10 classes: Conv-BN-ReLU stem, a residual Add, a two-way

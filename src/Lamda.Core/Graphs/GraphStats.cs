@@ -1,7 +1,7 @@
 namespace Lamda.Graphs;
 
 /// <summary>Size and cost figures of a graph: operator counts, parameters, multiply-accumulates.</summary>
-public sealed record GraphStats(IReadOnlyDictionary<string, int> OpCounts, long Parameters, long Macs)
+internal sealed record GraphStats(IReadOnlyDictionary<string, int> OpCounts, long Parameters, long Macs)
 {
     public static GraphStats Of(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {

@@ -3,7 +3,7 @@ using Lamda.Onnx;
 namespace Lamda.Graphs;
 
 /// <summary>What <see cref="Normalizer"/> removed, by operator.</summary>
-public sealed record NormalizeReport(IReadOnlyDictionary<string, int> Removed, int NodesBefore, int NodesAfter);
+internal sealed record NormalizeReport(IReadOnlyDictionary<string, int> Removed, int NodesBefore, int NodesAfter);
 
 /// <summary>
 /// Removes exporter noise while keeping the model's function: Identity chains, Dropout (inference),
@@ -11,7 +11,7 @@ public sealed record NormalizeReport(IReadOnlyDictionary<string, int> Removed, i
 /// (<c>Shape -> Gather -> Div -> Slice</c> becomes literal Slice bounds). Adaptation works on normalized
 /// graphs because channel offsets must be visible as constants to be edited.
 /// </summary>
-public static class Normalizer
+internal static class Normalizer
 {
     public static (Graph Graph, NormalizeReport Report) Normalize(Graph source, WeightStore weights)
     {

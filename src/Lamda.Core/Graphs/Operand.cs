@@ -20,5 +20,6 @@ public sealed record LiteralOperand(TensorLiteral Value) : Operand;
 /// <summary>An omitted optional input. Text: <c>_</c>.</summary>
 public sealed record EmptyOperand : Operand
 {
+    /// <summary>The one empty operand (an optional input left out).</summary>
     public static readonly EmptyOperand Instance = new();
 }

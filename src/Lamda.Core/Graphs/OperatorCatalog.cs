@@ -7,7 +7,7 @@ namespace Lamda.Graphs;
 /// the reader's view of the operators' rules: which inputs are weights (never inlined), and the arity and
 /// required attributes it checks (<see cref="OperatorRegistry"/>).
 /// </summary>
-public static class OperatorCatalog
+internal static class OperatorCatalog
 {
     /// <summary>Every operator of the default ai.onnx domain up to opset 23.</summary>
     public static readonly IReadOnlySet<string> OnnxOperators = new HashSet<string>(StringComparer.Ordinal)

@@ -1,10 +1,10 @@
 namespace Lamda.Graphs;
 
 /// <summary>A residual block: <c>Add(skip, branch(skip))</c>, whose branch can be dropped (the block becomes the identity).</summary>
-public sealed record ResidualBlock(Node Add, EdgeOperand Skip, IReadOnlyList<Node> Branch);
+internal sealed record ResidualBlock(Node Add, EdgeOperand Skip, IReadOnlyList<Node> Branch);
 
 /// <summary>Finds residual blocks whose input and output shapes match, and removes them (a depth edit).</summary>
-public static class ResidualBlocks
+internal static class ResidualBlocks
 {
     public static List<ResidualBlock> Find(Graph graph, WeightStore weights)
     {

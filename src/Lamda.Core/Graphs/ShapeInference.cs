@@ -5,9 +5,12 @@ namespace Lamda.Graphs;
 /// <summary>Types of every edge, and the values of small integer tensors that could be computed statically.</summary>
 public sealed class InferenceResult
 {
+    /// <summary>Inferred types by edge key.</summary>
     public Dictionary<string, TensorType> Types { get; } = [];
+    /// <summary>Values of the small integer tensors that could be computed statically, by edge key.</summary>
     public Dictionary<string, TensorLiteral> Values { get; } = [];
 
+    /// <summary>The type of edge <paramref name="key"/>, or <see cref="TensorType.Unknown"/> when inference could not tell.</summary>
     public TensorType TypeOf(string key) => Types.GetValueOrDefault(key) ?? TensorType.Unknown;
 }
 
@@ -17,7 +20,7 @@ public sealed class InferenceResult
 /// <c>Shape -> Gather -> Div -> Slice</c> can be folded into constants by the normalizer.
 /// Unsupported operators yield unknown types: inference degrades, it never fails.
 /// </summary>
-public static class ShapeInference
+internal static class ShapeInference
 {
     /// <param name="graph">the graph to annotate</param>
     /// <param name="weights">its weights, for the shapes of weight operands and constant folding (may be null)</param>

@@ -11,6 +11,9 @@ namespace Lamda.Graphs;
 /// </summary>
 public sealed class TensorLiteral
 {
+    /// <summary>
+    /// A literal of ONNX type <paramref name="dataType"/> and shape <paramref name="dims"/>, with integer or real values.
+    /// </summary>
     public TensorLiteral(int dataType, long[] dims, long[]? ints, double[]? reals)
     {
         if (!IsSupported(dataType)) throw new ArgumentException($"literal of type {DataTypes.Name(dataType)} is not supported");
@@ -20,20 +23,27 @@ public sealed class TensorLiteral
         Reals = DataTypes.IsReal(dataType) ? reals ?? [] : null;
     }
 
+    /// <summary>The ONNX element type (TensorProto.DataType).</summary>
     public int DataType { get; }
+    /// <summary>The shape.</summary>
     public long[] Dims { get; }
+    /// <summary>The values of an integer or bool literal, null for a real one.</summary>
     public long[]? Ints { get; }
+    /// <summary>The values of a floating-point literal, null for an integer one.</summary>
     public double[]? Reals { get; }
+    /// <summary>How many values the literal holds.</summary>
     public long Count => Ints?.LongLength ?? Reals!.LongLength;
 
+    /// <summary>An int64 literal of <paramref name="values"/>, one-dimensional unless <paramref name="dims"/> is given.</summary>
     public static TensorLiteral Int64(long[] values, long[]? dims = null) =>
         new(DataTypes.Int64, dims ?? [values.LongLength], values, null);
 
-    public static bool IsSupported(int dataType) => DataTypes.IsInteger(dataType) || DataTypes.IsReal(dataType);
+    internal static bool IsSupported(int dataType) => DataTypes.IsInteger(dataType) || DataTypes.IsReal(dataType);
 
     /// <summary>Values as long (integers) or truncated reals; used by shape arithmetic.</summary>
     public long[] AsInt64() => Ints ?? Reals!.Select(r => (long)r).ToArray();
 
+    /// <summary>The literal as an ONNX tensor named <paramref name="name"/>, as the exporter writes it.</summary>
     public TensorProto ToTensorProto(string name)
     {
         var t = new TensorProto { Name = name, DataType = DataType };
@@ -110,6 +120,7 @@ public sealed class TensorLiteral
         return new TensorLiteral(dt, dims, ints, null);
     }
 
+    /// <summary>True when both literals have the same type, shape and values.</summary>
     public bool ValueEquals(TensorLiteral o) =>
         DataType == o.DataType && Dims.SequenceEqual(o.Dims) &&
         (Ints != null ? Ints.SequenceEqual(o.Ints!)

@@ -12,7 +12,9 @@ public sealed class WeightStore
     readonly Dictionary<string, TensorProto> tensors = new(StringComparer.Ordinal);
     readonly Dictionary<string, AttributeProto> attributes = new(StringComparer.Ordinal);
 
+    /// <summary>Every weight tensor by name.</summary>
     public IReadOnlyDictionary<string, TensorProto> Tensors => tensors;
+    /// <summary>Attributes kept out of the graph (large tensors, subgraphs) by reference key.</summary>
     public IReadOnlyDictionary<string, AttributeProto> Attributes => attributes;
 
     /// <summary>Initializers that subgraph bodies (If/Loop/Scan) read by name; always exported.</summary>
@@ -35,9 +37,13 @@ public sealed class WeightStore
         return copy;
     }
 
+    /// <summary>Adds or replaces the tensor named <paramref name="name"/>.</summary>
     public void Add(string name, TensorProto tensor) => tensors[name] = tensor;
+    /// <summary>Adds or replaces the attribute kept under <paramref name="key"/>.</summary>
     public void AddAttribute(string key, AttributeProto attribute) => attributes[key] = attribute;
+    /// <summary>Looks up the tensor named <paramref name="name"/>.</summary>
     public bool TryGet(string name, out TensorProto tensor) => tensors.TryGetValue(name, out tensor!);
+    /// <summary>True when the store holds a tensor named <paramref name="name"/>.</summary>
     public bool Contains(string name) => tensors.ContainsKey(name);
 
     /// <summary>Shape of a stored tensor, or null when the name is unknown.</summary>

@@ -10,12 +10,18 @@ namespace Lamda.Latency;
 /// </summary>
 public sealed record RegressionTree
 {
+    /// <summary>Per node: the descriptor it splits on (negative for a leaf).</summary>
     public int[] Feature { get; init; } = [];
+    /// <summary>Per node: the split threshold (values below it go left).</summary>
     public double[] Threshold { get; init; } = [];
+    /// <summary>Per node: the index of its left child.</summary>
     public int[] Left { get; init; } = [];
+    /// <summary>Per node: the index of its right child.</summary>
     public int[] Right { get; init; } = [];
+    /// <summary>Per node: the value a leaf predicts.</summary>
     public double[] Value { get; init; } = [];
 
+    /// <summary>The value of the leaf that descriptors <paramref name="x"/> fall into.</summary>
     public double Predict(double[] x)
     {
         int i = 0;
@@ -47,11 +53,15 @@ public sealed record RegressionTree
 /// </summary>
 public sealed record BoostedTrees
 {
+    /// <summary>Shrinkage applied to every tree's prediction.</summary>
     public double LearningRate { get; init; }
+    /// <summary>The starting prediction (the mean target of the fit).</summary>
     public double Bias { get; init; }
+    /// <summary>The trees, in the order they were fitted.</summary>
     [JsonConverter(typeof(OneLinePerTree))]
     public RegressionTree[] Trees { get; init; } = [];
 
+    /// <summary>The bias plus the shrunk sum of every tree's prediction for descriptors <paramref name="x"/>.</summary>
     public double Predict(double[] x)
     {
         double y = Bias;
@@ -59,7 +69,7 @@ public sealed record BoostedTrees
         return y;
     }
 
-    public sealed record Options
+    internal sealed record Options
     {
         public int Rounds { get; init; } = 250;
         public int Depth { get; init; } = 4;
@@ -69,7 +79,7 @@ public sealed record BoostedTrees
         public int Seed { get; init; } = 1;
     }
 
-    public static BoostedTrees Fit(double[][] x, double[] y, Options? options = null)
+    internal static BoostedTrees Fit(double[][] x, double[] y, Options? options = null)
     {
         options ??= new Options();
         int n = x.Length;

@@ -5,6 +5,7 @@ namespace Lamda.Latency;
 /// </summary>
 public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels)
 {
+    /// <summary>The features in the order of the composition's coefficients (a constant first).</summary>
     public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels];
 }
 
@@ -17,19 +18,24 @@ public readonly record struct CompositionFeatures(double KernelSumMs, double Reo
 /// </summary>
 public sealed record Composition
 {
+    /// <summary>Factor applied to the sum of the kernels' predictions.</summary>
     public double Scale { get; init; } = 1;
     /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
     public double ReorderMsPerMElement { get; init; }
     /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
     public double NodeMs { get; init; }
+    /// <summary>Fixed cost of a session run, added once per model.</summary>
     public double OverheadMs { get; init; }
+    /// <summary>Generated networks the composition was fitted on (0 for spec profiles).</summary>
     public int Samples { get; init; }
+    /// <summary>Where the figures come from, for reports.</summary>
     public string Provenance { get; init; } = "";
 
     /// <summary>Positive scale; finite, non-negative costs.</summary>
     public bool IsPhysical =>
         double.IsFinite(Scale) && Scale > 0 && new[] { ReorderMsPerMElement, NodeMs, OverheadMs }.All(c => double.IsFinite(c) && c >= 0);
 
+    /// <summary>The model's latency in milliseconds from its kernels' predicted sum and the model-level features.</summary>
     public double Predict(CompositionFeatures f) =>
         Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels);
 
@@ -58,6 +64,7 @@ public sealed record Composition
         };
     }
 
+    /// <summary>The formula with its fitted coefficients, for reports.</summary>
     public override string ToString() =>
         $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, "
         + $"{OverheadMs:F3} ms fixed";

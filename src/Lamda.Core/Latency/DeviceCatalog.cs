@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Lamda.Latency;
 
 /// <summary>
@@ -6,39 +8,27 @@ namespace Lamda.Latency;
 /// </summary>
 public static class DeviceCatalog
 {
+    /// <summary>The device name of this machine: measured, and calibrated on first use.</summary>
     public const string Host = "host";
 
     /// <summary>Built-in devices other than host, from public specifications (uncalibrated estimates).</summary>
     public static IReadOnlyList<DeviceProfile> BuiltIn => builtIn.Value;
 
     // Lazy: the profiles are derived from the efficiency table below, which must be initialized first.
-    static readonly Lazy<IReadOnlyList<DeviceProfile>> builtIn = new(() =>
-    [
-        SpecProfile("raspberry-pi-4", "Raspberry Pi 4 Model B, ONNX Runtime CPU", new HardwareSpec
-        {
-            Processor = "Broadcom BCM2711, 4x Cortex-A72 @ 1.5 GHz", Cores = 4, PeakGflops = 48, MemoryBandwidthGBs = 12.8,
-            Source = "Raspberry Pi 4 Model B product brief (raspberrypi.com); Arm Cortex-A72 technical reference manual: 2x128-bit NEON " +
-                "FMA pipes (8 FP32 FLOP/cycle/core assumed); LPDDR4-3200, 32-bit bus",
-        }, overheadMs: 0.03),
-        SpecProfile("jetson-nano", "NVIDIA Jetson Nano (4 GB), ONNX Runtime CPU provider (the GPU is not modelled)", new HardwareSpec
-        {
-            Processor = "4x Cortex-A57 @ 1.43 GHz", Cores = 4, PeakGflops = 45.8, MemoryBandwidthGBs = 25.6,
-            Source = "NVIDIA Jetson Nano module data sheet (DA_09366): 4x A57 @ 1.43 GHz, 4 GB LPDDR4 25.6 GB/s; 8 FP32 FLOP/cycle/core " +
-                "assumed",
-        }, overheadMs: 0.03),
-        SpecProfile("jetson-xavier-nx", "NVIDIA Jetson Xavier NX, ONNX Runtime CPU provider (the GPU is not modelled)", new HardwareSpec
-        {
-            Processor = "6x NVIDIA Carmel ARMv8.2 @ 1.4 GHz", Cores = 6, PeakGflops = 134.4, MemoryBandwidthGBs = 59.7,
-            Source = "NVIDIA Jetson Xavier NX module data sheet (DS-09693): 6-core Carmel @ 1.4 GHz, 8 GB LPDDR4x 59.7 GB/s; 16 FP32 " +
-                "FLOP/cycle/core assumed",
-        }, overheadMs: 0.015),
-        SpecProfile("intel-i7-laptop", "Laptop with an Intel Core i7-1165G7 (Tiger Lake), ONNX Runtime CPU", new HardwareSpec
-        {
-            Processor = "Intel Core i7-1165G7, 4 cores @ 2.8 GHz base, AVX-512", Cores = 4, PeakGflops = 358, MemoryBandwidthGBs = 68.3,
-            Source = "Intel ARK, Core i7-1165G7: 4 cores, 2.8 GHz base, LPDDR4x-4266 (68.3 GB/s); " +
-                "32 FP32 FLOP/cycle/core (one AVX-512 FMA)",
-        }, overheadMs: 0.006, channels: new ChannelGranularity(16, 16, 16)),
-    ]);
+    static readonly Lazy<IReadOnlyList<DeviceProfile>> builtIn =
+        new(() => ReadSpecs().Select(d => SpecProfile(d.Name, d.Description, d.Hardware, d.OverheadMs, d.Channels)).ToList());
+
+    /// <summary>One built-in device as BuiltInDevices.json lists it: public figures and where they come from.</summary>
+    sealed record DeviceSpec(string Name, string Description, HardwareSpec Hardware, double OverheadMs, ChannelGranularity? Channels);
+
+    /// <summary>The built-in devices' figures are data, kept in a JSON resource beside this file.</summary>
+    static List<DeviceSpec> ReadSpecs()
+    {
+        using var stream = typeof(DeviceCatalog).Assembly.GetManifestResourceStream("Lamda.Latency.BuiltInDevices.json")
+            ?? throw new InvalidOperationException("the built-in device table is not embedded in Lamda.Core");
+        var options = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+        return JsonSerializer.Deserialize<List<DeviceSpec>>(stream, options)!;
+    }
 
     /// <summary>Fraction of peak compute each kernel class reaches in ONNX Runtime's CPU kernels (an assumption, documented in
     /// docs/latency.md).</summary>
@@ -89,6 +79,7 @@ public static class DeviceCatalog
         };
     }
 
+    /// <summary>Every device name Lamda knows: host first, then the built-in ones.</summary>
     public static IEnumerable<string> Names => BuiltIn.Select(p => p.Name).Prepend(Host);
 
     /// <summary>

@@ -9,30 +9,43 @@ public sealed record Provenance
 {
     /// <summary>"measured" or "spec".</summary>
     public string Method { get; init; } = "spec";
+    /// <summary>The Lamda version that made the profile.</summary>
     public string? LamdaVersion { get; init; }
+    /// <summary>The ONNX Runtime version the profile was measured with.</summary>
     public string? OnnxRuntimeVersion { get; init; }
     /// <summary>Widest SIMD extension of the CPU the profile was measured on (AVX2, AVX-512, NEON...).</summary>
     public string? Isa { get; init; }
+    /// <summary>When the profile was made (ISO 8601).</summary>
     public string? Date { get; init; }
+    /// <summary>The machine it was measured on (host name, CPU model).</summary>
     public string? Machine { get; init; }
     /// <summary>For spec numbers: the public source they come from.</summary>
     public string? Reference { get; init; }
+    /// <summary>Anything else a reader of the profile should know.</summary>
     public string? Notes { get; init; }
 }
 
+/// <summary>How ONNX Runtime is set up when a profile is measured and used.</summary>
 public sealed record ExecutionSettings
 {
+    /// <summary>The execution provider (CPU).</summary>
     public string Provider { get; init; } = "CPU";
+    /// <summary>Intra-op threads of the sessions.</summary>
     public int Threads { get; init; } = 1;
 }
 
 /// <summary>Public hardware figures, each with its source; used by uncalibrated (spec) profiles.</summary>
 public sealed record HardwareSpec
 {
+    /// <summary>CPU cores.</summary>
     public int Cores { get; init; }
+    /// <summary>Peak FP32 compute in GFLOP/s.</summary>
     public double PeakGflops { get; init; }
+    /// <summary>Peak memory bandwidth in GB/s.</summary>
     public double MemoryBandwidthGBs { get; init; }
+    /// <summary>The processor, as its data sheet names it.</summary>
     public string? Processor { get; init; }
+    /// <summary>The public documents the figures come from, and what was assumed.</summary>
     public string Source { get; init; } = "";
 }
 
@@ -43,10 +56,13 @@ public sealed record HardwareSpec
 /// </summary>
 public sealed record KernelModel
 {
+    /// <summary>The linear model's coefficients: a constant, then one per feature.</summary>
     public double[] Coefficients { get; init; } = new double[Kernel.FeatureCount];
+    /// <summary>Kernels of the suite the model was fitted on (0 for spec profiles).</summary>
     public int Samples { get; init; }
     /// <summary>Mean absolute percentage error of the fit on the kernel suite (measured profiles).</summary>
     public double? FitMape { get; init; }
+    /// <summary>Where the coefficients come from, for reports.</summary>
     public string Provenance { get; init; } = "";
     /// <summary>
     /// Measured profiles: trees over the kernel's descriptors that predict the natural log of the ratio between
@@ -57,6 +73,7 @@ public sealed record KernelModel
     /// <summary>Largest correction applied, as a log ratio: the trees refine the linear model, never replace it.</summary>
     public const double MaxLogCorrection = 1.5;
 
+    /// <summary>Milliseconds under the linear model alone (never negative).</summary>
     public double Predict(KernelFeatures features) => Math.Max(0, features.Dot(Coefficients));
 
     /// <param name="kernel">the kernel to predict</param>
@@ -76,7 +93,9 @@ public sealed record CalibrationCheck
 {
     /// <summary>Generated networks kept out of every fit, and the profile's errors on them.</summary>
     public int HeldOutNetworks { get; init; }
+    /// <summary>Mean absolute percentage error on the held-out networks.</summary>
     public double HeldOutMape { get; init; }
+    /// <summary>Fraction of the held-out networks predicted within 10%.</summary>
     public double HeldOutWithin10 { get; init; }
     /// <summary>Median relative spread of the interleaved rounds during calibration (see <see cref="Comparison.Noise"/>).</summary>
     public double Noise { get; init; }
@@ -104,17 +123,25 @@ public sealed record DeviceProfile
             "it was written by an older Lamda whose channel blocks came from timing and whose composition could be negative",
     };
 
+    /// <summary>The profile file's schema version; files of another version are refused with a clear error.</summary>
     public string Schema { get; init; } = CurrentSchema;
+    /// <summary>The device name reports and cache keys use.</summary>
     public string Name { get; init; } = "";
+    /// <summary>What the device is, for people.</summary>
     public string Description { get; init; } = "";
     /// <summary>True when the latency model was fitted to measurements taken on the device itself.</summary>
     public bool Calibrated { get; init; }
+    /// <summary>How ONNX Runtime runs models on the device (provider, threads).</summary>
     public ExecutionSettings Execution { get; init; } = new();
+    /// <summary>The public hardware figures of a spec profile; null for measured profiles.</summary>
     public HardwareSpec? Hardware { get; init; }
     /// <summary>Channel tiles and blocks of the runtime's convolution kernels on this device.</summary>
     public ChannelGranularity Channels { get; init; } = ChannelGranularity.None;
+    /// <summary>How the profile was made and from what.</summary>
     public Provenance Provenance { get; init; } = new();
+    /// <summary>The latency model of each kernel class (<see cref="KernelClass"/>).</summary>
     public Dictionary<string, KernelModel> Kernels { get; init; } = [];
+    /// <summary>How kernels' predictions add up to a model's latency.</summary>
     public Composition Composition { get; init; } = new();
     /// <summary>Calibrated profiles: held-out error, noise and the reference latency (null for spec profiles).</summary>
     public CalibrationCheck? Check { get; init; }
@@ -135,10 +162,15 @@ public sealed record DeviceProfile
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>The profile as the JSON a profile file holds.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Writes the profile to <paramref name="path"/> atomically (a reader never sees half a file).</summary>
     public void Save(string path) => AtomicFile.WriteText(path, ToJson() + "\n");
 
+    /// <summary>
+    /// Reads a profile from JSON; invalid content or another schema is a coded error naming <paramref name="displayName"/>.
+    /// </summary>
     public static DeviceProfile Parse(string json, string displayName)
     {
         DeviceProfile? p;
@@ -155,6 +187,7 @@ public sealed record DeviceProfile
         return p;
     }
 
+    /// <summary>Reads the profile file at <paramref name="path"/> (see <see cref="Parse"/>).</summary>
     public static DeviceProfile Load(string path)
     {
         if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: device profile not found.");

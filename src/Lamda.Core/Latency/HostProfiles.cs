@@ -6,7 +6,7 @@ namespace Lamda.Latency;
 /// <see cref="ReferenceNetwork"/> when it is loaded: the machine may have changed speed since (another VM
 /// placement, a frequency governor), which no fingerprint sees.
 /// </summary>
-public static class HostProfiles
+internal static class HostProfiles
 {
     /// <summary>Beyond this relative drift of the reference network the cached profile is rescaled.</summary>
     public const double Drift = 0.10;

@@ -1,7 +1,7 @@
 namespace Lamda.Latency;
 
 /// <summary>One arm of a comparison: something that runs once and says how long that took (ms).</summary>
-public interface ITimedRun
+internal interface ITimedRun
 {
     double RunMs();
 }
@@ -9,6 +9,7 @@ public interface ITimedRun
 /// <summary>How <see cref="LatencyMeter.MeasureAgainst"/> compares two models.</summary>
 public sealed record CompareOptions
 {
+    /// <summary>Intra-op threads of both sessions.</summary>
     public int Threads { get; init; } = 1;
     /// <summary>Untimed runs of each arm first.</summary>
     public int Warmup { get; init; } = 5;
@@ -16,6 +17,7 @@ public sealed record CompareOptions
     public int Rounds { get; init; } = 9;
     /// <summary>Runs per arm per round: at least this many, and enough for <see cref="MinRoundMs"/> (at most 200).</summary>
     public int RunsPerRound { get; init; } = 5;
+    /// <summary>Shortest block of runs per arm in a round, in milliseconds, so that a round outlasts timer noise.</summary>
     public double MinRoundMs { get; init; } = 30;
     /// <summary>
     /// A round whose ratio differs by more than this from the ratio of the two arms' best rounds was hit from outside
@@ -24,6 +26,7 @@ public sealed record CompareOptions
     public double Tolerance { get; init; } = 0.08;
     /// <summary>Extra rounds allowed for retries before the comparison settles for what it has (and says it is noisy).</summary>
     public int MaxRetries { get; init; } = 12;
+    /// <summary>Seed of the models' random inputs.</summary>
     public int Seed { get; init; }
 }
 
@@ -42,8 +45,10 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
 {
     /// <summary>Above this spread of round ratios (or unsettled), the figure should not be trusted to a few percent.</summary>
     public const double NoisyThreshold = 0.05;
+    /// <summary>True when the figure should not be trusted to a few percent (too much spread, or unsettled).</summary>
     public bool IsNoisy => !Settled || Noise > NoisyThreshold;
 
+    /// <summary>The comparison as a log line.</summary>
     public override string ToString() =>
         $"{CandidateMs:F3} ms = {Ratio:F4} x {ReferenceMs:F3} ms reference "
         + $"(noise {Noise:P1}, {Rounds} rounds, {Retried} retried{(Settled ? "" : ", unsettled")})";

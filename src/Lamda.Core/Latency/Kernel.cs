@@ -11,6 +11,7 @@ namespace Lamda.Latency;
 /// </summary>
 public sealed record ChannelGranularity(int OutputTile = 1, int InputBlock = 1, int DepthwiseBlock = 1)
 {
+    /// <summary>No channel granularity (every width is as fast as its size says).</summary>
     public static readonly ChannelGranularity None = new();
 
     /// <summary>The multiple that widths should be rounded to on this device.</summary>
@@ -20,6 +21,10 @@ public sealed record ChannelGranularity(int OutputTile = 1, int InputBlock = 1, 
 /// <summary>Kernel classes the predictor models separately (docs/latency.md).</summary>
 public static class KernelClass
 {
+    /// <summary>
+    /// The coarse classes: convolutions by kind, fully connected layers, pooling, elementwise passes, concatenations, copies, and free
+    /// (relabelling) operators.
+    /// </summary>
     public const string Conv = "conv", Pointwise = "conv1x1", Depthwise = "dwconv", GroupConv = "gconv", ConvTranspose = "convT",
         Gemm = "gemm", Pool = "pool", GlobalPool = "gpool", Elementwise = "eltwise", Concat = "concat", Copy = "copy", Free = "free";
 
@@ -30,6 +35,7 @@ public static class KernelClass
     /// </summary>
     public const string Normalization = "bn", Resize = "resize", Softmax = "softmax", MatMul = "matmul", Scale = "scale";
 
+    /// <summary>Every class, the order profiles list them in.</summary>
     public static readonly string[] All =
     [
         Conv, Pointwise, Depthwise, GroupConv, ConvTranspose, Gemm, Pool, GlobalPool, Elementwise, Concat, Copy,
@@ -55,11 +61,14 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
     public const int Count = 7;
 
+    /// <summary>The names of the coefficients, in <see cref="ToVector"/>'s order.</summary>
     public static readonly string[] Names =
         ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels"];
 
+    /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
     public bool IsMisaligned => MisalignedWork > 0;
 
+    /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
     public double[] ToVector() => [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels];
 
     /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
@@ -74,8 +83,10 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
 public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMacs, double MInputs, double MOutputs, double MWeights,
     long InChannels, long OutChannels)
 {
+    /// <summary>Coefficients of a kernel model (<see cref="KernelFeatures.Count"/>).</summary>
     public const int FeatureCount = KernelFeatures.Count;
 
+    /// <summary>The kernel's operators and its first node's id, for reports.</summary>
     public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
 
     long Group => Nodes.Count > 0 ? Nodes[0].GetInt("group", 1) : 1;
@@ -115,13 +126,14 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// </summary>
     public string ModelKey(ChannelGranularity g) => Features(g).IsMisaligned ? Class + Misaligned : Class;
 
+    /// <summary>Suffix of the model key of a convolution off the runtime's fast path.</summary>
     public const string Misaligned = "/misaligned";
 
     /// <summary>0: no fused activation; 1: Relu, which the runtime applies inside its convolution kernels; 2: any other (Clip, sigmoid...),
     /// applied in a separate pass.</summary>
     public int ActivationKind => Nodes.Count < 2 ? 0 : Nodes[^1].Op switch { "Relu" => 1, "Add" or "BatchNormalization" => 0, _ => 2 };
 
-    public const int DescriptorCount = 17;
+    internal const int DescriptorCount = 17;
 
     /// <summary>
     /// What a tree model of the kernel's cost sees (<see cref="BoostedTrees"/>): channel counts, resolution, kernel
@@ -151,7 +163,7 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 }
 
 /// <summary>Maps a graph to the kernels ONNX Runtime (CPU, all optimizations) would run.</summary>
-public static class KernelExtractor
+internal static class KernelExtractor
 {
     static readonly HashSet<string> Activations = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "Tanh", "HardSwish"];
 
@@ -185,7 +197,7 @@ public static class KernelExtractor
         {
             if (fused.Contains(n)) continue;
             var group = new List<Node> { n };
-            string cls = Refine(Classify(n, inference, weights), n, inference);
+            string cls = Classify(n, inference, weights);
             double extraInputs = 0;
             if (cls is KernelClass.Conv or KernelClass.Pointwise or KernelClass.Depthwise or KernelClass.GroupConv)
             {
@@ -217,27 +229,7 @@ public static class KernelExtractor
         return kernels;
     }
 
-    /// <summary>
-    /// Splits the finer classes (<see cref="KernelClass.Normalization"/>, resize, softmax, matmul, scale) off the coarse ones.
-    /// </summary>
-    static string Refine(string cls, Node n, InferenceResult inference)
-    {
-        bool TwoActivations() => n.Inputs.Count >= 2 && n.Inputs[0] is EdgeOperand && n.Inputs[1] is EdgeOperand;
-        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
-            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
-        return (cls, n.Op) switch
-        {
-            (KernelClass.Elementwise, "BatchNormalization") => KernelClass.Normalization,
-            (KernelClass.Copy, "Resize" or "Upsample") => KernelClass.Resize,
-            (KernelClass.Elementwise, "Softmax") => KernelClass.Softmax,
-            (KernelClass.Gemm, "MatMul") when TwoActivations() => KernelClass.MatMul,
-            (KernelClass.Elementwise, "Mul") when TwoActivations() && n.Inputs.Count(PerChannel) == 1 => KernelClass.Scale,
-            _ => cls,
-        };
-    }
-
-
     /// <summary>The kernel class of a node, as its operator's rule gives it; other domains' operators are costed as elementwise.</summary>
     static string Classify(Node n, InferenceResult inference, WeightStore weights) =>
-        n.Domain.Length > 0 ? KernelClass.Elementwise : OperatorRegistry.Get(n.Op).KernelClassOf(n, weights);
+        n.Domain.Length > 0 ? KernelClass.Elementwise : OperatorRegistry.Get(n.Op).KernelClassOf(n, weights, inference);
 }

@@ -12,7 +12,7 @@ namespace Lamda.Latency;
 /// <param name="OtherNodes">how many such nodes</param>
 /// <param name="RunMs">the whole network measured without the profiler (the faster median of two short passes)</param>
 /// <param name="ProfilerNodeMs">what profiling is taken to add to each node's timing</param>
-public sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms, int Nodes)> Raw, double OtherRawMs, int OtherNodes,
+internal sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms, int Nodes)> Raw, double OtherRawMs, int OtherNodes,
     double RunMs, double ProfilerNodeMs)
 {
     /// <summary>Each kernel's time in context, less the profiler's cost per node (never below a quarter of the raw time).</summary>

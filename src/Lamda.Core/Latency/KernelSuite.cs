@@ -4,7 +4,7 @@ using Lamda.Onnx;
 namespace Lamda.Latency;
 
 /// <summary>One measured kernel: its class, features (as the predictor computes them) and latency.</summary>
-public sealed record KernelSample(string Class, Kernel Kernel, double Ms, string Description);
+internal sealed record KernelSample(string Class, Kernel Kernel, double Ms, string Description);
 
 /// <summary>
 /// The kernel suite run on a device to calibrate its profile: regular, pointwise, depthwise and grouped

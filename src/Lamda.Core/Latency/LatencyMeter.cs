@@ -9,10 +9,13 @@ public sealed record MeasureOptions
 {
     /// <summary>Intra-op threads; 1 for <c>host</c> unless a device profile says otherwise.</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Untimed runs first, so that allocation and caches settle.</summary>
     public int Warmup { get; init; } = 10;
     /// <summary>Timed runs; at least this many, and more until <see cref="MinSeconds"/> have elapsed (capped at 1000).</summary>
     public int Runs { get; init; } = 30;
+    /// <summary>Least time spent in timed runs, in seconds.</summary>
     public double MinSeconds { get; init; } = 1.0;
+    /// <summary>Seed of the model's random inputs.</summary>
     public int Seed { get; init; } = 0;
 }
 
@@ -21,9 +24,10 @@ public sealed record LatencyStats(double P50Ms, double P90Ms, double MeanMs, dou
 {
     /// <summary>Above this cv the machine is too noisy for a single measurement to be trusted.</summary>
     public const double NoisyCv = 0.1;
+    /// <summary>True when the spread of the runs is above <see cref="NoisyCv"/>.</summary>
     public bool IsNoisy => Cv > NoisyCv;
 
-    public static LatencyStats From(IReadOnlyList<double> samplesMs, int threads)
+    internal static LatencyStats From(IReadOnlyList<double> samplesMs, int threads)
     {
         var sorted = samplesMs.OrderBy(x => x).ToArray();
         double mean = sorted.Average();
@@ -43,11 +47,11 @@ public sealed record LatencyStats(double P50Ms, double P90Ms, double MeanMs, dou
 /// <summary>A model to time: its bytes, its graph (for the inputs) and a name for messages.</summary>
 public sealed record ModelUnderTest(byte[] Bytes, Graph Graph, string Name = "model")
 {
-    public static ModelUnderTest Of(GraphBuilder b, string name = "model") => new(KernelSuite.ToBytes(b), b.Graph, name);
+    internal static ModelUnderTest Of(GraphBuilder b, string name = "model") => new(KernelSuite.ToBytes(b), b.Graph, name);
 }
 
 /// <summary>A model loaded in ONNX Runtime with its inputs bound, timed one run at a time.</summary>
-public sealed class PreparedModel : ITimedRun, IDisposable
+internal sealed class PreparedModel : ITimedRun, IDisposable
 {
     readonly ModelRunner runner;
     readonly ModelRunner.PreparedRun run;
@@ -79,6 +83,10 @@ public sealed class PreparedModel : ITimedRun, IDisposable
 /// </summary>
 public static class LatencyMeter
 {
+    /// <summary>
+    /// Times <paramref name="model"/> (ONNX bytes; <paramref name="graph"/> gives its inputs) with ONNX Runtime on this
+    /// machine: warm-up, then timed runs until both the run count and the time are reached.
+    /// </summary>
     public static LatencyStats
         Measure(byte[] model, Graph graph, MeasureOptions? options = null, string displayName = "model", IProgress<string>? progress = null)
     {
@@ -119,6 +127,7 @@ public static class LatencyMeter
 /// </summary>
 public static class ReferenceNetwork
 {
+    /// <summary>The reference network, exported and ready to measure.</summary>
     public static ModelUnderTest Build()
     {
         var b = new GraphBuilder(seed: 14);

@@ -2,6 +2,10 @@ using Lamda.Graphs;
 
 namespace Lamda.Latency;
 
+/// <summary>One kernel and its predicted latency.
+/// </summary>
+/// <param name="Kernel">the kernel, with the nodes ONNX Runtime fuses into it</param>
+/// <param name="Ms">its predicted milliseconds</param>
 public sealed record KernelPrediction(Kernel Kernel, double Ms);
 
 /// <summary>A predicted latency with its per-kernel breakdown.</summary>
@@ -15,8 +19,13 @@ public sealed record Prediction(string Device, bool Calibrated, double LatencyMs
 /// </summary>
 public sealed class LatencyPredictor(DeviceProfile profile)
 {
+    /// <summary>The device profile predictions come from.</summary>
     public DeviceProfile Profile { get; } = profile;
 
+    /// <summary>
+    /// The latency of <paramref name="graph"/> on the profile's device: its kernels as ONNX Runtime would run them,
+    /// each predicted, composed into the model's latency. <paramref name="inference"/> saves inferring shapes again.
+    /// </summary>
     public Prediction Predict(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
         var kernels = KernelExtractor.Extract(graph, weights, inference);
@@ -38,7 +47,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     CompositionFeatures CompositionFeatures(List<Kernel> kernels, double kernelSum) =>
         new(kernelSum, ReorderedElements(kernels), kernels.Count(k => k.Class != KernelClass.Free));
 
-    public static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
+    internal static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
 
     /// <summary>
     /// Elements (millions) that must change layout: a convolution runs in the blocked layout when aligned and in

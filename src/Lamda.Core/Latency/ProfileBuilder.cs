@@ -9,7 +9,7 @@ namespace Lamda.Latency;
 /// to what its kernels cost in context, with boosted-tree corrections; then fits how kernel latencies compose
 /// into whole-network latency (docs/latency.md).
 /// </summary>
-public static class ProfileBuilder
+internal static class ProfileBuilder
 {
     /// <summary>Revision of the calibration method: a cached host profile made by another revision is rebuilt.</summary>
     // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections; 4: channel blocks from ORT's

@@ -8,7 +8,7 @@ namespace Lamda.Onnx;
 /// bounds, Clip limits) are architecture, so the generator must see and edit them; learned weights are
 /// referenced by name so the text stays compact.
 /// </summary>
-public static class ConstantPolicy
+internal static class ConstantPolicy
 {
     public const int MaxInlineIntegers = 64;
     public const int MaxInlineReals = 8;

@@ -6,6 +6,7 @@ namespace Lamda.Onnx;
 /// <summary>Reads and writes ONNX model files, turning every failure into an actionable <see cref="LamdaException"/>.</summary>
 public static class ModelFile
 {
+    /// <summary>Reads the ONNX model at <paramref name="path"/>; a missing or invalid file is a coded error naming it.</summary>
     public static ModelProto Load(string path)
     {
         if (Directory.Exists(path))
@@ -24,6 +25,7 @@ public static class ModelFile
         return model;
     }
 
+    /// <summary>Parses ONNX bytes; invalid bytes are a coded error naming <paramref name="displayName"/>.</summary>
     public static ModelProto Parse(byte[] bytes, string displayName)
     {
         if (bytes.Length == 0)
@@ -86,7 +88,7 @@ public static class ModelFile
 }
 
 /// <summary>Writes files so that readers never see a torn file and a failure never destroys the previous content.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {

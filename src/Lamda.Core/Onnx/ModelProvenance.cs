@@ -10,7 +10,7 @@ namespace Lamda.Onnx;
 /// <c>lamda.</c>: an app can read at run time (ONNX Runtime's ModelMetadata.CustomMetadataMap) which budget,
 /// device and base it ships, and the build reads the same record to summarize a cache hit.
 /// </summary>
-public sealed record ModelProvenance
+internal sealed record ModelProvenance
 {
     public const string Prefix = "lamda.";
 

@@ -7,6 +7,7 @@ namespace Lamda.Onnx;
 /// <summary>Turns a <see cref="Graph"/> back into an ONNX model, resolving weight references against a <see cref="WeightStore"/>.</summary>
 public static class OnnxExporter
 {
+    /// <summary>The ONNX model of <paramref name="graph"/> with its weights resolved from <paramref name="weights"/>.</summary>
     public static ModelProto Export(Graph graph, WeightStore weights, string producer = "lamda")
     {
         var model = new ModelProto
@@ -103,7 +104,7 @@ public static class OnnxExporter
         return p;
     }
 
-    public static ValueInfoProto ValueInfo(string name, TensorType type)
+    internal static ValueInfoProto ValueInfo(string name, TensorType type)
     {
         var tt = new TypeProto.Types.Tensor { ElemType = type.ElemType };
         if (type.Dims != null)

@@ -6,6 +6,10 @@ namespace Lamda.Onnx;
 /// <summary>Converts an ONNX <see cref="ModelProto"/> into a <see cref="Graph"/> plus the <see cref="WeightStore"/> it refers to.</summary>
 public static class OnnxImporter
 {
+    /// <summary>
+    /// Splits an ONNX model into its architecture and its weights; unsupported content is a coded error naming <paramref
+    /// name="displayName"/>.
+    /// </summary>
     public static (Graph Graph, WeightStore Weights) Import(ModelProto model, string displayName = "model")
     {
         var g = model.Graph ?? throw new LamdaException(ErrorCodes.InvalidModel, $"{displayName}: the model has no graph.");
@@ -155,7 +159,7 @@ public static class OnnxImporter
         }
     }
 
-    public static TensorType TypeOf(ValueInfoProto v, string displayName)
+    internal static TensorType TypeOf(ValueInfoProto v, string displayName)
     {
         if (v.Type?.TensorType is not { } tt)
             throw new LamdaException(ErrorCodes.UnsupportedModel,

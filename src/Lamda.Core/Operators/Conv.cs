@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 
 namespace Lamda.Operators;
 
@@ -60,7 +61,7 @@ internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvT
         }
     }
 
-    public override string KernelClassOf(Node n, WeightStore weights)
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference)
     {
         if (n.Op == "ConvTranspose") return KernelClass.ConvTranspose;
         long group = n.GetInt("group", 1);
@@ -73,6 +74,9 @@ internal sealed class ConvRule() : OperatorRule(KernelClass.Conv, "Conv", "ConvT
     public override int ImportanceAxis(Node n) => n.Op == "Conv" ? 0 : 1;
 
     public override bool CanRefit(Node n) => n.Op == "Conv" && n.GetInt("group", 1) == 1;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConvGradient(), new ConvTransposeGradient()];
 }
 
 /// <summary>Output shape of the sliding-window operators: Conv, ConvTranspose and the windowed pools.</summary>

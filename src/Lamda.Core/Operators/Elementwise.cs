@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -57,6 +58,17 @@ internal sealed class UnaryRule()
     public override TensorType[] InferTypes(ShapeContext c) => [c.X];
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <summary>Softmax reduces along an axis as well as mapping elements: it has a class of its own.</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "Softmax" ? KernelClass.Softmax : KernelClass.Elementwise;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } =
+    [
+        new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
+        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftmaxGradient(),
+    ];
 }
 
 /// <summary>Operators that broadcast their inputs numpy-style; integer Add/Sub/Mul/Div is evaluated (shape arithmetic).</summary>
@@ -85,6 +97,17 @@ internal sealed class BroadcastRule()
         return [new TensorType(et, outDims)];
     }
 
+    /// <summary>
+    /// A Mul of an activation by a per-channel one ([N, C, 1, 1], the gate of a squeeze-excite block) is a scale,
+    /// which costs differently per element from a Mul of two full tensors.
+    /// </summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference)
+    {
+        bool PerChannel(Operand o) => o is EdgeOperand e && inference.TypeOf(e.Key).Dims is { Length: 4 } d
+            && d[2] is { IsKnown: true, Value: 1 } && d[3] is { IsKnown: true, Value: 1 };
+        return n.Op == "Mul" && TwoActivations(n) && n.Inputs.Count(PerChannel) == 1 ? KernelClass.Scale : KernelClass.Elementwise;
+    }
+
     static TensorLiteral? IntArithmetic(string op, TensorLiteral a, TensorLiteral b, Dim[]? outDims)
     {
         if (outDims == null || outDims.Any(d => !d.IsKnown)) return null;
@@ -101,6 +124,9 @@ internal sealed class BroadcastRule()
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient()];
 }
 
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
@@ -115,6 +141,9 @@ internal sealed class IdentityRule() : OperatorRule(KernelClass.Free, "Identity"
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Identity")];
 }
 
 /// <summary>Dropout: the identity at inference, with an optional mask output.</summary>
@@ -125,4 +154,7 @@ internal sealed class DropoutRule() : OperatorRule(KernelClass.Free, "Dropout")
     public override TensorType[] InferTypes(ShapeContext c) => [c.X, new TensorType(DataTypes.Bool, c.X.Dims)];
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Dropout")];
 }

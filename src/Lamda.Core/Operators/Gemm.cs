@@ -39,6 +39,10 @@ internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMu
         return r.ToArray();
     }
 
+    /// <summary>A MatMul of two activations (attention) is not a fully connected layer: it has a class of its own.</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "MatMul" && TwoActivations(n) ? KernelClass.MatMul : KernelClass.Gemm;
+
     public override bool MapChannels(ChannelAnalysis a, Node n)
     {
         var x = a.LayoutOf(n.Inputs[0]);
@@ -63,4 +67,8 @@ internal sealed class GemmRule() : OperatorRule(KernelClass.Gemm, "Gemm", "MatMu
     public override int ImportanceAxis(Node n) => WeightAxes(n).Out;
 
     public override bool CanRefit(Node n) => n.Op == "Gemm" && n.GetInt("transA", 0) == 0 && WeightAxes(n).Out == 0;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } =
+        [new Training.Gradients.GemmGradient(), new Training.Gradients.MatMulGradient()];
 }

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 
 namespace Lamda.Operators;
 
@@ -17,10 +18,17 @@ internal sealed class BatchNormRule() : OperatorRule(KernelClass.Elementwise, "B
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
 
+    /// <summary>A BatchNormalization left after fusion costs like no other elementwise pass (its own class).</summary>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
+        n.Op == "BatchNormalization" ? KernelClass.Normalization : KernelClass.Elementwise;
+
     public override void SliceWeights(ChannelSurgery s)
     {
         for (int slot = 1; slot < s.Node.Inputs.Count; slot++) s.Slice(slot, (0, s.InputSelection));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new BatchNormGradient()];
 }
 
 /// <summary>Normalizations treated as elementwise for their channels (their parameters broadcast like constants).</summary>

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -24,6 +25,9 @@ internal sealed class PoolRule() : OperatorRule(KernelClass.Pool, "MaxPool", "Av
         a.PassToOutputs(n, x);
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new MaxPoolGradient(), new AveragePoolGradient()];
 }
 
 /// <summary>Global pools: one value per channel.</summary>
@@ -40,8 +44,11 @@ internal sealed class GlobalPoolRule() : OperatorRule(KernelClass.GlobalPool, "G
     // GlobalLpPool's channels are not followed (nor its kernel modelled) yet: it is kept as Lamda had it.
     public override bool MapChannels(ChannelAnalysis a, Node n) => n.Op != "GlobalLpPool" && PoolRule.PassThrough(a, n);
 
-    public override string KernelClassOf(Node n, WeightStore weights) =>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         n.Op == "GlobalLpPool" ? KernelClass.Elementwise : KernelClass.GlobalPool;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new GlobalAveragePoolGradient()];
 }
 
 /// <summary>Reductions and ArgMax/ArgMin. Channels pass through a reduction over spatial axes only.</summary>
@@ -88,6 +95,9 @@ internal sealed class ReduceRule()
         return true;
     }
 
-    public override string KernelClassOf(Node n, WeightStore weights) =>
+    public override string KernelClassOf(Node n, WeightStore weights, InferenceResult inference) =>
         Pooling.Contains(n.Op) ? KernelClass.GlobalPool : KernelClass.Elementwise;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReduceGradient()];
 }

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -105,6 +106,9 @@ internal sealed class ReshapeRule() : OperatorRule(KernelClass.Free, "Reshape", 
         else if (shape[1] > 0) shape[1] = kept;
         s.Node.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, shape, null));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Reshape", "Flatten")];
 }
 
 /// <summary>Transpose: channels follow when the batch axis stays first and only channel axes are permuted.</summary>
@@ -152,6 +156,9 @@ internal sealed class TransposeRule() : OperatorRule(KernelClass.Copy, "Transpos
         }
         return new ChannelLayout(result, newAxes);
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new TransposeGradient()];
 }
 
 /// <summary>Squeeze and Unsqueeze: channels pass through when only axes after the channels change.</summary>
@@ -193,10 +200,13 @@ internal sealed class SqueezeRule() : OperatorRule(KernelClass.Free, "Squeeze", 
         a.Layouts[n.Output] = x;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ReshapeGradient("Squeeze", "Unsqueeze")];
 }
 
 /// <summary>Resize and Upsample: spatial only, so channels pass through.</summary>
-internal sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "Upsample")
+internal sealed class ResizeRule() : OperatorRule(KernelClass.Resize, "Resize", "Upsample")
 {
     public override OperatorSignature? SignatureOf(string op) => op == "Resize" ? OperatorSignature.Of(1, 4) : null;
 
@@ -214,6 +224,9 @@ internal sealed class ResizeRule() : OperatorRule(KernelClass.Copy, "Resize", "U
     }
 
     public override bool MapChannels(ChannelAnalysis a, Node n) => PoolRule.PassThrough(a, n);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ResizeGradient()];
 }
 
 /// <summary>Expand: broadcasts to a shape given as an input.</summary>

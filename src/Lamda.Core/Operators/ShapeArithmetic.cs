@@ -108,4 +108,7 @@ internal sealed class CastRule() : OperatorRule(KernelClass.Copy, "Cast")
             c.Value = new TensorLiteral(to, v.Dims, v.AsInt64(), null);
         return [new TensorType(to, c.X.Dims)];
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new Training.Gradients.ReshapeGradient("Cast")];
 }

@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Latency;
+using Lamda.Training.Gradients;
 using static Lamda.Operators.ShapeMath;
 
 namespace Lamda.Operators;
@@ -38,6 +39,9 @@ internal sealed class ConcatRule() : OperatorRule(KernelClass.Concat, "Concat")
         a.Layouts[n.Output] = layouts[0]!;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ConcatGradient()];
 }
 
 /// <summary>Slice: a step-1 range of channels keeps their labels; its bounds are rewritten to the kept channels.</summary>
@@ -101,6 +105,9 @@ internal sealed class SliceRule() : OperatorRule(KernelClass.Copy, "Slice")
         for (int p = from; p < to; p++) if (keep[labels[p]]) c++;
         return c;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SliceGradient()];
 }
 
 /// <summary>Output shape of Slice, evaluating it on small integer vectors (shape arithmetic).</summary>
@@ -227,6 +234,9 @@ internal sealed class SplitRule() : OperatorRule(KernelClass.Copy, "Split")
         var sizes = Enumerable.Range(0, n.OutputCount).Select(Kept).ToArray();
         n.Inputs[1] = new LiteralOperand(new TensorLiteral(l.Value.DataType, l.Value.Dims, sizes, null));
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new SplitGradient()];
 }
 
 /// <summary>Pad: channels pass through when the channel axis is not padded.</summary>
@@ -261,4 +271,7 @@ internal sealed class PadRule() : OperatorRule(KernelClass.Copy, "Pad")
         a.Layouts[n.Output] = x;
         return true;
     }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new PadGradient()];
 }

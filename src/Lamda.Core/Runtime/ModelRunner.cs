@@ -5,7 +5,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Lamda.Runtime;
 
 /// <summary>Options for running a model with ONNX Runtime on the CPU.</summary>
-public sealed record RunnerOptions
+internal sealed record RunnerOptions
 {
     public int IntraOpThreads { get; init; } = 1;
     public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
@@ -17,7 +17,7 @@ public sealed record RunnerOptions
 /// A loaded ONNX Runtime session, as plain as ORT's own API: create, run, dispose. Execution is
 /// sequential on the CPU with the given intra-op threads, which is what latency measurement needs.
 /// </summary>
-public sealed class ModelRunner : IDisposable
+internal sealed class ModelRunner : IDisposable
 {
     readonly InferenceSession session;
     readonly SessionOptions options;

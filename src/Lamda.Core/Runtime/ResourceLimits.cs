@@ -10,7 +10,7 @@ namespace Lamda.Runtime;
 /// loop or an out-of-memory kill. The default is 4 GiB; <c>LAMDA_MAX_TENSOR_BYTES</c> changes it (a byte
 /// count, optionally with a K, M or G suffix in powers of 1024: <c>512M</c>, <c>16G</c>).
 /// </summary>
-public static class ResourceLimits
+internal static class ResourceLimits
 {
     public const string EnvironmentVariable = "LAMDA_MAX_TENSOR_BYTES";
     public const long DefaultMaxTensorBytes = 4L << 30;

@@ -5,6 +5,7 @@ namespace Lamda.Runtime;
 /// <summary>A dense tensor in memory: element type, shape and values (float[], long[], int[] or bool[]).</summary>
 public sealed record TensorData(int ElemType, long[] Shape, Array Values)
 {
+    /// <summary>The number of elements the shape holds.</summary>
     public long Count => Shape.Aggregate(1L, (a, d) => a * d);
 
     /// <summary>Items <paramref name="start"/>..start+count-1 along the first (batch) dimension, as a float tensor of their own.</summary>

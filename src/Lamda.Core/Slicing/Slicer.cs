@@ -4,16 +4,16 @@ using Lamda.Text;
 namespace Lamda.Slicing;
 
 /// <summary>A contiguous run of node lines, by index in serialized order (inclusive).</summary>
-public sealed record Slice(int FirstNode, int LastNode, int Tokens);
+internal sealed record Slice(int FirstNode, int LastNode, int Tokens);
 
 /// <summary>The optimal cut of a graph's node lines.</summary>
-public sealed record SlicePlan(int MaxTokens, int TotalTokens, int SeveredEdges, IReadOnlyList<Slice> Slices);
+internal sealed record SlicePlan(int MaxTokens, int TotalTokens, int SeveredEdges, IReadOnlyList<Slice> Slices);
 
 /// <summary>
 /// The slicing problem of the LAMDA paper (Algorithm 1): cut the node sequence into contiguous slices of at
 /// most <c>maxTokens</c> tokens each, minimizing the number of edges severed by the cuts.
 /// </summary>
-public static class Slicer
+internal static class Slicer
 {
     /// <summary>Plans slices for a graph; tokens are those of each node's LamdaText line (with its newline).</summary>
     public static SlicePlan Plan(Graph graph, int maxTokens, ITokenCounter counter)

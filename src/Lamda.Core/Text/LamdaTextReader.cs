@@ -12,12 +12,17 @@ namespace Lamda.Text;
 /// </summary>
 public static class LamdaTextReader
 {
+    /// <summary>
+    /// Parses LamdaText; the first errors (with line and column in <paramref name="file"/>) are thrown as a <see
+    /// cref="LamdaTextException"/>.
+    /// </summary>
     public static Graph Read(string text, string file = "<text>")
     {
         var graph = TryRead(text, file, out var diagnostics);
         return graph ?? throw new LamdaTextException(diagnostics);
     }
 
+    /// <summary>Parses LamdaText, recovering after errors: the graph, or null with every error in <paramref name="diagnostics"/>.</summary>
     public static Graph? TryRead(string text, string file, out List<TextDiagnostic> diagnostics)
     {
         var state = new State(file);

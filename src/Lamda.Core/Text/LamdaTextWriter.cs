@@ -9,6 +9,7 @@ namespace Lamda.Text;
 /// </summary>
 public static class LamdaTextWriter
 {
+    /// <summary>The LamdaText of <paramref name="graph"/>; reading it back gives the same graph.</summary>
     public static string Write(Graph graph)
     {
         var sb = new StringBuilder(64 + graph.Nodes.Count * 96);
@@ -94,7 +95,7 @@ public static class LamdaTextWriter
         }
     }
 
-    public static void WriteLiteral(TensorLiteral t, StringBuilder sb)
+    internal static void WriteLiteral(TensorLiteral t, StringBuilder sb)
     {
         sb.Append(DataTypes.Name(t.DataType)).Append('[');
         for (int i = 0; i < t.Dims.Length; i++) { if (i > 0) sb.Append(','); sb.Append(Syntax.Int(t.Dims[i])); }

@@ -4,7 +4,7 @@ using System.Text;
 namespace Lamda.Text;
 
 /// <summary>Lexical rules shared by the LamdaText writer and reader, so the two cannot drift apart.</summary>
-public static class Syntax
+internal static class Syntax
 {
     public const string Magic = "lamdatext";
     public const int Version = 1;

@@ -13,7 +13,7 @@ namespace Lamda.Text;
 /// fails with an LT010 diagnostic at the first token that disagrees, or is exactly the serialization of the
 /// model it realizes. Comment and blank lines are ignored.
 /// </summary>
-public static class TextRealizer
+internal static class TextRealizer
 {
     public static ModelProto Realize(string text, string file, WeightStore weights)
     {

@@ -1,7 +1,7 @@
 namespace Lamda.Text;
 
 /// <summary>Counts the tokens a piece of LamdaText costs in a language model's context.</summary>
-public interface ITokenCounter
+internal interface ITokenCounter
 {
     /// <summary>Short description shown in reports, e.g. "estimate" or a tokenizer's name.</summary>
     string Name { get; }
@@ -15,7 +15,7 @@ public interface ITokenCounter
 /// ASCII letters costs one token per 4 letters (rounded up), spaces merge into the following token, and
 /// every other character (punctuation, newline, non-ASCII) is one token.
 /// </summary>
-public sealed class EstimatingTokenCounter : ITokenCounter
+internal sealed class EstimatingTokenCounter : ITokenCounter
 {
     public static readonly EstimatingTokenCounter Instance = new();
 

@@ -1,7 +1,7 @@
 namespace Lamda.Training;
 
 /// <summary>Adam (Kingma and Ba) with bias correction, over named float arrays updated in place.</summary>
-public sealed class Adam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+internal sealed class Adam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
 {
     readonly Dictionary<string, (float[] M, float[] V)> moments = new(StringComparer.Ordinal);
     int t;
@@ -26,7 +26,7 @@ public sealed class Adam(double beta1 = 0.9, double beta2 = 0.999, double epsilo
 }
 
 /// <summary>Cosine decay from the base rate to zero over the planned steps.</summary>
-public static class CosineSchedule
+internal static class CosineSchedule
 {
     public static double Rate(double baseRate, int step, int total) =>
         total <= 1 ? baseRate : baseRate * 0.5 * (1 + Math.Cos(Math.PI * step / total));

@@ -7,11 +7,11 @@ namespace Lamda.Training;
 
 /// <summary>
 /// Reverse-mode differentiation of an ONNX graph into standard ONNX operators. The forward nodes are kept; for each
-/// node between a trainable weight and the loss, in reverse order, its operator's <see cref="IGradientRule"/> appends
+/// node between a trainable weight and the loss, in reverse order, its operator's <see cref="Operators.IGradientRule"/> appends
 /// the nodes that turn output gradients into input gradients. Gradients reaching a tensor from several consumers are
 /// summed.
 /// </summary>
-public static class BackwardGraph
+internal static class BackwardGraph
 {
     /// <summary>
     /// Builds the gradient model of <paramref name="forward"/>, whose tensor <paramref name="loss"/> is a scalar.

@@ -7,7 +7,7 @@ namespace Lamda.Training;
 /// Seeded batches of a fixed size: the items in a new random order each epoch, a batch that crosses the end of an
 /// epoch continuing into the next, so every batch has the size the gradient model was built for.
 /// </summary>
-public sealed class BatchSampler
+internal sealed class BatchSampler
 {
     readonly int count, size;
     readonly Random rng;

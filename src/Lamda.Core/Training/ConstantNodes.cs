@@ -7,7 +7,7 @@ namespace Lamda.Training;
 /// Turns Constant nodes into initializers. Exporters such as paddle2onnx keep learned weights in Constant nodes;
 /// as initializers they can be fed as inputs and trained like any other weight.
 /// </summary>
-public static class ConstantNodes
+internal static class ConstantNodes
 {
     /// <summary>Converts in place; returns, for each new initializer, the name of the Constant node it came from.</summary>
     public static Dictionary<string, string> ToInitializers(GraphProto graph)

@@ -4,7 +4,7 @@ using Lamda.Runtime;
 namespace Lamda.Training;
 
 /// <summary>Fine-tunes an adapted model by knowledge distillation from its base model, with labels where there are labels.</summary>
-public static class Distillation
+internal static class Distillation
 {
     /// <param name="kept">base output channels kept per narrowed node (WeightTransfer.Apply's keptOutputs), for
     /// feature losses; may be null</param>

@@ -4,7 +4,7 @@ using Onnx;
 namespace Lamda.Training;
 
 /// <summary>How one student tensor is compared with its target.</summary>
-public enum LossKind
+internal enum LossKind
 {
     /// <summary>Mean squared error, for logits and dense outputs.</summary>
     MeanSquared,
@@ -19,10 +19,10 @@ public enum LossKind
 }
 
 /// <summary>One term of the loss: a student tensor, the graph input holding its target, how to compare, and a weight.</summary>
-public sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape);
+internal sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape);
 
 /// <summary>Appends the distillation loss to a student model: one target input per term, the weighted terms summed to a scalar.</summary>
-public static class DistillationLoss
+internal static class DistillationLoss
 {
     const float Eps = 1e-7f;
 

@@ -11,7 +11,7 @@ namespace Lamda.Training;
 /// ONNX model with the loss appended, its trainable weights, and the targets of a batch, which the teacher computes
 /// on the fly (outputs, and the kept channels of a few pruned layers) with one-hot labels where there are labels.
 /// </summary>
-public sealed class DistillationObjective : IDisposable
+internal sealed class DistillationObjective : IDisposable
 {
     const int MaxFeatures = 4;
     readonly ModelRunner teacher;

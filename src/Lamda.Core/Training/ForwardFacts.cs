@@ -10,7 +10,7 @@ namespace Lamda.Training;
 /// for these static shapes (broadcast reductions, transposed-convolution geometry), which is why a backward model
 /// is built per batch shape.
 /// </summary>
-public sealed class ForwardFacts
+internal sealed class ForwardFacts
 {
     readonly Dictionary<string, long[]> shapes = new(StringComparer.Ordinal);
     readonly Dictionary<string, TensorLiteral> values = new(StringComparer.Ordinal);

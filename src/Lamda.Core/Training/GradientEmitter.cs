@@ -9,7 +9,7 @@ namespace Lamda.Training;
 /// Appends nodes of the backward pass to an ONNX graph, in the opset of the forward model. The few operators whose
 /// signature changed between opsets (ReduceSum, Slice, Pad) are written here once, so gradient rules stay opset-free.
 /// </summary>
-public sealed class GradientEmitter
+internal sealed class GradientEmitter
 {
     readonly GraphProto graph;
     readonly HashSet<string> used;

@@ -5,7 +5,7 @@ namespace Lamda.Training;
 /// Its inputs are the forward model's data inputs, the loss targets and the weights (by their own names); its
 /// outputs are <see cref="Loss"/> and one gradient per weight.
 /// </summary>
-public sealed class GradientModel
+internal sealed class GradientModel
 {
     public required byte[] Model { get; init; }
     public required string Loss { get; init; }

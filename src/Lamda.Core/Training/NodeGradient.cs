@@ -7,7 +7,7 @@ namespace Lamda.Training;
 /// What a gradient rule sees of one forward node: its inputs and outputs with their concrete shapes, the gradients
 /// arriving at its outputs, and where to put the gradients of its inputs.
 /// </summary>
-public sealed class NodeGradient
+internal sealed class NodeGradient
 {
     readonly ForwardFacts facts;
     readonly Func<string, string?> gradientOf;

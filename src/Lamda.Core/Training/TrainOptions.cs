@@ -6,11 +6,15 @@ namespace Lamda.Training;
 /// </summary>
 public sealed record TrainOptions
 {
+    /// <summary>Optimizer steps at most.</summary>
     public int Steps { get; init; } = 200;
+    /// <summary>Wall-clock limit of the fine-tuning; null for none.</summary>
     public TimeSpan? TimeBudget { get; init; }
+    /// <summary>Peak learning rate of Adam, decayed by a cosine schedule.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>Inputs per step; a model whose batch dimension is fixed uses that instead.</summary>
     public int BatchSize { get; init; } = 16;
+    /// <summary>Seed of the batch draws, so that a run can be repeated exactly.</summary>
     public int Seed { get; init; }
     /// <summary>Weight of the feature losses at kept channels together (shared among them), relative to the output loss.</summary>
     public float FeatureWeight { get; init; } = 1f;
@@ -24,7 +28,7 @@ public sealed record TrainOptions
 public readonly record struct TrainProgress(int Step, int TotalSteps, double Loss, double LearningRate, TimeSpan Elapsed);
 
 /// <summary>What a fine-tuning run did: steps taken, the loss over the run, and why it stopped.</summary>
-public sealed record TrainReport
+internal sealed record TrainReport
 {
     public required int Steps { get; init; }
     public required TimeSpan Elapsed { get; init; }

@@ -9,7 +9,7 @@ namespace Lamda.Training;
 /// through (convolution and matrix weights, biases, BatchNormalization scale and shift). Scalars such as hard-swish's
 /// 3 and 6, running statistics, shapes and Resize scales stay as they are.
 /// </summary>
-public static class TrainableWeights
+internal static class TrainableWeights
 {
     public static List<string> Of(ModelProto model)
     {

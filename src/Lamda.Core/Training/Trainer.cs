@@ -8,7 +8,7 @@ namespace Lamda.Training;
 /// Gradient descent with ONNX Runtime: each step runs the <see cref="GradientModel"/> on one batch (forward and
 /// backward in one session run) and Adam updates the weights, which live in managed arrays between steps.
 /// </summary>
-public static class Trainer
+internal static class Trainer
 {
     /// <param name="weights">trainable weights by name, updated in place</param>
     /// <param name="shapes">the shape of every trainable weight</param>

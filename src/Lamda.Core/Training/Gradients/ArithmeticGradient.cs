@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>Add, Sub, Mul, Div with numpy broadcasting: each operand's gradient is summed back to its own shape.</summary>
-public sealed class ArithmeticGradient : IGradientRule
+internal sealed class ArithmeticGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Add", "Sub", "Mul", "Div"];
 

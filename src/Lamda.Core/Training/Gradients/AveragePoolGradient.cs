@@ -1,10 +1,12 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>
 /// AveragePool (2-D): each window's gradient divided by its element count, spread back over the window by a
 /// depthwise ConvTranspose with a kernel of ones.
 /// </summary>
-public sealed class AveragePoolGradient : IGradientRule
+internal sealed class AveragePoolGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["AveragePool"];
 

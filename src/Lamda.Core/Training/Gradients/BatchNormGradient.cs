@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -6,7 +7,7 @@ namespace Lamda.Training.Gradients;
 /// BatchNormalization in inference mode, an affine map per channel: y = (x - mean) / sqrt(var + eps) * scale + bias.
 /// Scale and bias are trained; the running statistics are constants.
 /// </summary>
-public sealed class BatchNormGradient : IGradientRule
+internal sealed class BatchNormGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["BatchNormalization"];
 

@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>Clip: the gradient passes strictly inside the limits (attributes before opset 11, inputs after).</summary>
-public sealed class ClipGradient : IGradientRule
+internal sealed class ClipGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Clip"];
 

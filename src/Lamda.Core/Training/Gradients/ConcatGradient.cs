@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>Concat: each input's gradient is its slice of the output gradient along the axis.</summary>
-public sealed class ConcatGradient : IGradientRule
+internal sealed class ConcatGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Concat"];
 

@@ -1,7 +1,7 @@
 namespace Lamda.Training.Gradients;
 
 /// <summary>Strides, dilations and explicit pads of a convolution or pooling node, with auto_pad resolved.</summary>
-public sealed record ConvGeometry(long[] Kernel, long[] Strides, long[] Dilations, long[] Pads)
+internal sealed record ConvGeometry(long[] Kernel, long[] Strides, long[] Dilations, long[] Pads)
 {
     public int Rank => Kernel.Length;
 

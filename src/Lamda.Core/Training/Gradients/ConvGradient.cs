@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -7,7 +8,7 @@ namespace Lamda.Training.Gradients;
 /// weights; the weight gradient is a convolution of the transposed input by the transposed output gradient, with
 /// stride and dilation swapped, cut to the kernel size (as in ONNX Runtime's ConvGrad).
 /// </summary>
-public sealed class ConvGradient : IGradientRule
+internal sealed class ConvGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Conv"];
 
@@ -15,12 +16,7 @@ public sealed class ConvGradient : IGradientRule
 
     public void Backward(NodeGradient g)
     {
-        var dy = g.OutputGrad()!;
-        var x = g.InputShape(0);
-        var w = g.InputShape(1);
-        var y = g.OutputShape();
-        long group = g.Int("group", 1);
-        var geometry = ConvGeometry.Of(g, w[2..], x[2..]);
+        var (dy, x, w, y, group, geometry) = ConvOperands.Of(g);
         if (g.NeedsGrad(0))
         {
             var (pads, outputPadding) = geometry.Adjoint(x[2..], y[2..]);
@@ -28,7 +24,7 @@ public sealed class ConvGradient : IGradientRule
                 ("pads", pads), ("output_padding", outputPadding), ("group", group), ("kernel_shape", geometry.Kernel)));
         }
         if (g.NeedsGrad(1)) g.SetInputGrad(1, WeightGradient(g.Emit, g.Input(0), x, dy, y, w, geometry, group));
-        if (g.NeedsGrad(2)) g.SetInputGrad(2, g.Emit.Reshape(g.Emit.ReduceSum(dy, AllBut(y.Length, 1), false), [y[1]]));
+        if (g.NeedsGrad(2)) g.SetInputGrad(2, ConvOperands.BiasGradient(g.Emit, dy, y));
     }
 
     internal static long[] AllBut(int rank, int axis) => Enumerable.Range(0, rank).Where(a => a != axis).Select(a => (long)a).ToArray();
@@ -57,4 +53,19 @@ public sealed class ConvGradient : IGradientRule
     }
 
     static long[] Spatial(int first, int rank) => Enumerable.Range(first, rank).Select(a => (long)a).ToArray();
+}
+
+/// <summary>What both convolution gradients read from the node: the output gradient, the three shapes and the geometry.</summary>
+internal sealed record ConvOperands(string Dy, long[] X, long[] W, long[] Y, long Group, ConvGeometry Geometry)
+{
+    public static ConvOperands Of(NodeGradient g)
+    {
+        var x = g.InputShape(0);
+        var w = g.InputShape(1);
+        return new(g.OutputGrad()!, x, w, g.OutputShape(), g.Int("group", 1), ConvGeometry.Of(g, w[2..], x[2..]));
+    }
+
+    /// <summary>The bias gradient: the output gradient summed over every axis but the channels.</summary>
+    public static string BiasGradient(GradientEmitter e, string dy, long[] y) =>
+        e.Reshape(e.ReduceSum(dy, ConvGradient.AllBut(y.Length, 1), false), [y[1]]);
 }

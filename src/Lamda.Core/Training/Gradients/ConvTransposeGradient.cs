@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -6,7 +7,7 @@ namespace Lamda.Training.Gradients;
 /// ConvTranspose is the adjoint of Conv: its input gradient is a Conv of the output gradient with the same weights,
 /// and its weight gradient is Conv's weight gradient with the roles of input and output gradient exchanged.
 /// </summary>
-public sealed class ConvTransposeGradient : IGradientRule
+internal sealed class ConvTransposeGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["ConvTranspose"];
 
@@ -16,16 +17,11 @@ public sealed class ConvTransposeGradient : IGradientRule
     {
         if (g.Ints("output_shape") != null || (g.String("auto_pad") ?? "NOTSET") != "NOTSET")
             throw g.Unsupported("output_shape or auto_pad (write explicit pads)");
-        var dy = g.OutputGrad()!;
-        var x = g.InputShape(0);
-        var w = g.InputShape(1);
-        var y = g.OutputShape();
-        long group = g.Int("group", 1);
-        var geometry = ConvGeometry.Of(g, w[2..], x[2..]);
+        var (dy, x, w, y, group, geometry) = ConvOperands.Of(g);
         if (g.NeedsGrad(0))
             g.SetInputGrad(0, g.Emit.Op("Conv", [dy, g.Input(1)], ("strides", geometry.Strides), ("dilations", geometry.Dilations),
                 ("pads", geometry.Pads), ("group", group), ("kernel_shape", geometry.Kernel)));
         if (g.NeedsGrad(1)) g.SetInputGrad(1, ConvGradient.WeightGradient(g.Emit, dy, y, g.Input(0), x, w, geometry, group));
-        if (g.NeedsGrad(2)) g.SetInputGrad(2, g.Emit.Reshape(g.Emit.ReduceSum(dy, ConvGradient.AllBut(y.Length, 1), false), [y[1]]));
+        if (g.NeedsGrad(2)) g.SetInputGrad(2, ConvOperands.BiasGradient(g.Emit, dy, y));
     }
 }

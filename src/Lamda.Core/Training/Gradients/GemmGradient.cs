@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -6,7 +7,7 @@ namespace Lamda.Training.Gradients;
 /// Gemm, Y = alpha * op(A) op(B) + beta * C: written with MatMul and Transpose, which every opset has, rather than a
 /// Gemm whose C input was mandatory before opset 11.
 /// </summary>
-public sealed class GemmGradient : IGradientRule
+internal sealed class GemmGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Gemm"];
 

@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>GlobalAveragePool: the gradient of each channel's mean, spread evenly over its positions.</summary>
-public sealed class GlobalAveragePoolGradient : IGradientRule
+internal sealed class GlobalAveragePoolGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["GlobalAveragePool"];
 

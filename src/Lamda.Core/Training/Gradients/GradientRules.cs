@@ -1,23 +1,14 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
-/// <summary>The gradient rules Lamda knows, looked up by operator type (default ONNX domain only).</summary>
-public static class GradientRules
+/// <summary>
+/// The gradient rules Lamda knows, looked up by operator type (default ONNX domain only) in the operator registry: each
+/// family's rule lists its operators' gradients (<see cref="OperatorRule.Gradients"/>).
+/// </summary>
+internal static class GradientRules
 {
-    static readonly IGradientRule[] All =
-    [
-        new ConvGradient(), new ConvTransposeGradient(), new GemmGradient(), new MatMulGradient(),
-        new ArithmeticGradient(), new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(),
-        new HardSigmoidGradient(), new HardSwishGradient(), new TanhGradient(), new LogGradient(),
-        new MaxPoolGradient(), new AveragePoolGradient(), new GlobalAveragePoolGradient(), new BatchNormGradient(),
-        new ConcatGradient(), new SplitGradient(), new SliceGradient(), new PadGradient(), new ReshapeGradient(),
-        new TransposeGradient(), new ResizeGradient(), new SoftmaxGradient(), new ReduceGradient(),
-    ];
-
-    static readonly Dictionary<string, IGradientRule> ByOp = All.SelectMany(r => r.Ops.Select(op => (op, r)))
-        .ToDictionary(p => p.op, p => p.r, StringComparer.Ordinal);
-
     /// <summary>
     /// Operators whose outputs do not depend smoothly on their inputs (shapes, comparisons, indices): gradients stop
     /// there.
@@ -28,10 +19,12 @@ public static class GradientRules
         "Floor", "Ceil", "Round", "Sign", "IsNaN", "IsInf", "ConstantOfShape", "EyeLike", "RandomNormalLike", "RandomUniformLike",
     };
 
-    public static IReadOnlyCollection<string> Operators => ByOp.Keys;
+    /// <summary>Every operator that has a gradient rule.</summary>
+    public static IReadOnlyCollection<string> Operators { get; } =
+        OperatorRegistry.Operators.Where(op => OperatorRegistry.Get(op).GradientOf(op) != null).ToArray();
 
     public static bool StopsGradient(NodeProto node) => node.Domain is "" or "ai.onnx" && Stops.Contains(node.OpType);
 
     public static IGradientRule? For(NodeProto node) =>
-        node.Domain is "" or "ai.onnx" && ByOp.TryGetValue(node.OpType, out var rule) ? rule : null;
+        node.Domain is "" or "ai.onnx" ? OperatorRegistry.Get(node.OpType).GradientOf(node.OpType) : null;
 }

@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>HardSigmoid, y = max(0, min(1, alpha x + beta)): slope alpha where 0 &lt; alpha x + beta &lt; 1.</summary>
-public sealed class HardSigmoidGradient : IGradientRule
+internal sealed class HardSigmoidGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["HardSigmoid"];
 

@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>HardSwish, y = x * hardsigmoid(x) with alpha 1/6 and beta 1/2: dX = dY * (hs(x) + x * inside / 6).</summary>
-public sealed class HardSwishGradient : IGradientRule
+internal sealed class HardSwishGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["HardSwish"];
 

@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>LeakyRelu: slope 1 where the input is positive, alpha elsewhere.</summary>
-public sealed class LeakyReluGradient : IGradientRule
+internal sealed class LeakyReluGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["LeakyRelu"];
 

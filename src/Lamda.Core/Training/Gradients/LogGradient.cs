@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Log (used by the distillation losses): dX = dY / x.</summary>
-public sealed class LogGradient : IGradientRule
+internal sealed class LogGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Log"];
 

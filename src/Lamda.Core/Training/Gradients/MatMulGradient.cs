@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>MatMul of rank-2 or batched operands: dA = dY B^T and dB = A^T dY, each summed over broadcast batch axes.</summary>
-public sealed class MatMulGradient : IGradientRule
+internal sealed class MatMulGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["MatMul"];
 

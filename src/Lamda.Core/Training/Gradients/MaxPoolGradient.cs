@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -7,7 +8,7 @@ namespace Lamda.Training.Gradients;
 /// Indices output; for each kernel offset, a mask says which windows took their maximum there, and one grouped
 /// ConvTranspose with one-hot kernels scatters the masked gradients back (overlapping windows add up).
 /// </summary>
-public sealed class MaxPoolGradient : IGradientRule
+internal sealed class MaxPoolGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["MaxPool"];
 

@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>Pad (constant mode, non-negative pads): the input gradient is the unpadded window of the output gradient.</summary>
-public sealed class PadGradient : IGradientRule
+internal sealed class PadGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Pad"];
 

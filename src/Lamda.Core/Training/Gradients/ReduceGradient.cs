@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>ReduceSum and ReduceMean: the gradient broadcast back over the reduced axes (divided by their size for the mean).</summary>
-public sealed class ReduceGradient : IGradientRule
+internal sealed class ReduceGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["ReduceSum", "ReduceMean"];
 

@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Relu: the gradient passes where the input is positive.</summary>
-public sealed class ReluGradient : IGradientRule
+internal sealed class ReluGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Relu"];
 

@@ -1,10 +1,13 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Operators that only relabel the elements (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout at
-/// inference, float Cast): the gradient is reshaped back to the input's shape.</summary>
-public sealed class ReshapeGradient : IGradientRule
+/// inference, float Cast): the gradient is reshaped back to the input's shape. Each of their families names the
+/// operators it is used for.</summary>
+internal sealed class ReshapeGradient(params string[] ops) : IGradientRule
 {
-    public IReadOnlyList<string> Ops { get; } = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"];
+    public IReadOnlyList<string> Ops { get; } = ops;
 
     public void Backward(NodeGradient g)
     {

@@ -1,3 +1,4 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
@@ -7,7 +8,7 @@ namespace Lamda.Training.Gradients;
 /// constant [out, in] matrix R that this rule computes the way ONNX Runtime samples (coordinate transformation and
 /// nearest mode included). The input gradient applies R^T along each such axis, last axis first.
 /// </summary>
-public sealed class ResizeGradient : IGradientRule
+internal sealed class ResizeGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Resize", "Upsample"];
 
@@ -59,7 +60,7 @@ public sealed class ResizeGradient : IGradientRule
 }
 
 /// <summary>Where an output index samples the input along one axis, as ONNX Resize defines it.</summary>
-public sealed record ResizeSampling(bool Nearest, string CoordinateMode, string NearestMode)
+internal sealed record ResizeSampling(bool Nearest, string CoordinateMode, string NearestMode)
 {
     /// <summary>The [output, input] weights of one axis, row-major.</summary>
     public float[] Matrix(long input, long output, double scale)

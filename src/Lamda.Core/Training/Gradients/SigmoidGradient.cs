@@ -1,15 +1,7 @@
 namespace Lamda.Training.Gradients;
 
 /// <summary>Sigmoid: dX = dY * y * (1 - y), from the forward output.</summary>
-public sealed class SigmoidGradient : IGradientRule
+internal sealed class SigmoidGradient() : OutputSlopeGradient("Sigmoid")
 {
-    public IReadOnlyList<string> Ops { get; } = ["Sigmoid"];
-
-    public void Backward(NodeGradient g)
-    {
-        var e = g.Emit;
-        var y = g.Output();
-        var slope = e.Op("Mul", [y, e.Op("Sub", [e.Scalar(1f), y])]);
-        g.SetInputGrad(0, e.Op("Mul", [g.OutputGrad()!, slope]));
-    }
+    protected override string Slope(GradientEmitter e, string y) => e.Op("Mul", [y, e.Op("Sub", [e.Scalar(1f), y])]);
 }

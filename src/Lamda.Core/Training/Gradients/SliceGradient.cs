@@ -1,9 +1,10 @@
+using Lamda.Operators;
 using Onnx;
 
 namespace Lamda.Training.Gradients;
 
 /// <summary>Slice with unit steps: the output gradient padded with zeros back to the input's shape.</summary>
-public sealed class SliceGradient : IGradientRule
+internal sealed class SliceGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Slice"];
 

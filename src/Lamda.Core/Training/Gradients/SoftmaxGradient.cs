@@ -1,10 +1,12 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>
 /// Softmax, dX = y (dY - sum(dY y)), and LogSoftmax, dX = dY - exp(y) sum(dY), along the axis. Before opset 13 the
 /// input is seen as 2-D around the axis, so the sums run over every dimension from the axis on.
 /// </summary>
-public sealed class SoftmaxGradient : IGradientRule
+internal sealed class SoftmaxGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Softmax", "LogSoftmax"];
 

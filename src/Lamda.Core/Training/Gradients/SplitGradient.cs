@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Split: the input gradient is the outputs' gradients concatenated (zeros for outputs the loss ignores).</summary>
-public sealed class SplitGradient : IGradientRule
+internal sealed class SplitGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Split"];
 

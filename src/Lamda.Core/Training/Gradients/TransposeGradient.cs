@@ -1,7 +1,9 @@
+using Lamda.Operators;
+
 namespace Lamda.Training.Gradients;
 
 /// <summary>Transpose: the gradient goes through the inverse permutation.</summary>
-public sealed class TransposeGradient : IGradientRule
+internal sealed class TransposeGradient : IGradientRule
 {
     public IReadOnlyList<string> Ops { get; } = ["Transpose"];
 
