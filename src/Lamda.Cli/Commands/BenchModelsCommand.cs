@@ -7,7 +7,7 @@ namespace Lamda.Cli.Commands;
 /// Writes the held-out architectures of issue 14 (<see cref="HeldOutArchitectures"/>) as ONNX files, a folder for
 /// <c>lamda bench-predictor --models DIR</c> and <c>lamda bench-adapt --models DIR</c>.
 /// </summary>
-public sealed class BenchModelsCommand : Command
+internal sealed class BenchModelsCommand : Command
 {
     /// <inheritdoc/>
     public override string Name => "bench-models";

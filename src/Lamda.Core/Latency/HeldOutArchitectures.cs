@@ -9,7 +9,7 @@ namespace Lamda.Latency;
 /// (<see cref="CalibrationNetworks"/> generates its own networks), so predicting them tests generalization.
 /// Convolutions are followed by explicit BatchNormalization as in the PyTorch modules; the runtime folds them.
 /// </summary>
-public static class HeldOutArchitectures
+internal static class HeldOutArchitectures
 {
     /// <summary>The names <see cref="Build"/> accepts, in the order <c>lamda bench-models</c> writes them.</summary>
     public static readonly IReadOnlyList<string> Names =
