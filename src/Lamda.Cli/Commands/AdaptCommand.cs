@@ -174,7 +174,8 @@ public sealed class AdaptCommand : Command
         foreach (var w in result.Report.Warnings.Where(w => w != profile.UncalibratedWarning))
         {
             stderr.WriteLine($"warning: {w}");
-            ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA054", w);
+            // A model that cannot be fine-tuned says so with the training's own code, which names the operator.
+            ToolMessage.Append(messages, ToolMessage.Warning, w.Contains($"({ErrorCodes.NoGradient})") ? ErrorCodes.NoGradient : "LAMDA054", w);
         }
         stdout.WriteLine(SummaryLine(result.Report, request, output));
         return 0;

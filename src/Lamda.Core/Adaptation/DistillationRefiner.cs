@@ -39,6 +39,22 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
 
     public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
     {
+        // The loop may propose an architecture again (its measurement is noisy); training it again would give the same.
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(candidate.Bytes)) + "/" + seed;
+        if (done.TryGetValue(key, out var hit))
+        {
+            Last = hit.Summary;
+            return hit.Weights;
+        }
+        var weights = RefineOnce(baseModel, candidate, seed);
+        done[key] = (weights, Last!);
+        return weights;
+    }
+
+    readonly Dictionary<string, (WeightStore Weights, TrainingSummary Summary)> done = [];
+
+    WeightStore RefineOnce(Candidate baseModel, Candidate candidate, int seed)
+    {
         var calibration = data.Calibration
             ?? throw new InvalidOperationException("fine-tuning needs calibration inputs; the loop only refines when there are some.");
         double before = data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
@@ -56,7 +72,7 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
         catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
         {
             Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
-                $"not fine-tuned: {e.Message} The model keeps its transferred weights.");
+                $"not fine-tuned ({e.Code}): {e.Message} The model keeps its transferred (and reconstructed) weights.");
             return candidate.Weights;
         }
     }
