@@ -6,6 +6,7 @@ using Lamda.Latency;
 using Lamda.Onnx;
 using Lamda.Runtime;
 using Lamda.Text;
+using Lamda.Training;
 
 namespace Lamda.Tests;
 
@@ -350,7 +351,8 @@ public class LoopFineTuningTests
     static AdaptData RandomData(int count, int seed)
     {
         var rng = new Random(seed);
-        TensorData Images(int n) => new(DataTypes.Float, [n, 3, 32, 32], Enumerable.Range(0, n * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray());
+        TensorData Images(int n) =>
+            new(DataTypes.Float, [n, 3, 32, 32], Enumerable.Range(0, n * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray());
         return new AdaptData { Calibration = Images(count), Validation = Images(8), Split = "random test inputs" };
     }
 

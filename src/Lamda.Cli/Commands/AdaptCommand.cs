@@ -175,7 +175,8 @@ public sealed class AdaptCommand : Command
         {
             stderr.WriteLine($"warning: {w}");
             // A model that cannot be fine-tuned says so with the training's own code, which names the operator.
-            ToolMessage.Append(messages, ToolMessage.Warning, w.Contains($"({ErrorCodes.NoGradient})") ? ErrorCodes.NoGradient : "LAMDA054", w);
+            var code = w.Contains($"({ErrorCodes.NoGradient})") ? ErrorCodes.NoGradient : "LAMDA054";
+            ToolMessage.Append(messages, ToolMessage.Warning, code, w);
         }
         stdout.WriteLine(SummaryLine(result.Report, request, output));
         return 0;

@@ -85,9 +85,15 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     {
         var candidate = trial.Candidate!;
         var latency = metric.Evaluate(candidate);
-        if (refiner != null && LatencyDiagnostics(latency).Count == 0) candidate = Refine(trial);
+        bool confirmed = false;
+        if (refiner != null && LatencyDiagnostics(latency).Count == 0)
+        {
+            // Confirmed before training: a second measurement costs far less than fine-tuning a candidate it then rejects.
+            (latency, confirmed) = (metric.Confirm(candidate, latency), true);
+            if (LatencyDiagnostics(latency).Count == 0) candidate = Refine(trial);
+        }
         var figures = evaluator.WithAccuracy(latency, candidate);
-        if (Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
+        if (!confirmed && Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
         trial.Figures = figures;
         trial.Diagnostics.AddRange(Diagnose(figures));
         return true;
