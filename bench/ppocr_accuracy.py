@@ -6,7 +6,8 @@
 
 Standard library only; images are decoded by `convert FILE.png ppm:-` (ImageMagick, or the machine's stand-in) and
 turned-over lines written back as PNG. Environment: WORK (default /tmp/lamda-ppocr-eval) receives the folders, SHARED
-(default ../shared from the repo root) holds real/, LAMDA (default: dotnet on the Release build) is the command.
+(default ../shared from the repo root) holds real/, LAMDA (default: dotnet on the Release build) is the command,
+EVAL_ARGS more options of `lamda evaluate` (e.g. "--batch 1").
 """
 import os, shutil, struct, subprocess, sys, zlib
 
@@ -68,6 +69,7 @@ def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("cls", "det"):
         sys.exit(__doc__)
     kind, model = sys.argv[1:]
+    extra = os.environ.get("EVAL_ARGS", "").split()
     if kind == "cls":
         d = folder("lines-val", os.path.join(REAL, "lines-val"),
                    '{ "size": [48, 192], "resize": "height", "channels": "bgr", "mean": [0.5], "std": [0.5] }\n',
@@ -76,7 +78,7 @@ def main():
         d = folder("scenes-val", os.path.join(REAL, "scenes-val"),
                    '{ "size": [640, 640], "channels": "bgr", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225] }\n')
     base = os.path.join(REAL, f"ppocr_{kind}.onnx")
-    sys.exit(subprocess.run(LAMDA + ["evaluate", model, "--data", d, "--against", base]).returncode)
+    sys.exit(subprocess.run(LAMDA + ["evaluate", model, "--data", d, "--against", base] + extra).returncode)
 
 
 if __name__ == "__main__":
