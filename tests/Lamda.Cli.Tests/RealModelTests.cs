@@ -118,7 +118,9 @@ public class RealModelTests : CliTestBase
         Assert.True(provenance.BaseMs > 10 * atSmallSize, $"base {provenance.BaseMs} ms at 640x640, {atSmallSize} ms at 1x1");
     }
 
-    /// <summary>Normalized at batch 1, the classifier's head reshapes to [1, C]; adapted, it must still run at the base's free batch.</summary>
+    /// <summary>
+    /// Normalized at batch 1, the classifier's head reshapes to [1, C]; adapted, it must still run at the base's free batch.
+    /// </summary>
     [SharedFact]
     public void AnAdaptedModelRunsAtTheBatchItsBaseLeavesFree()
     {
