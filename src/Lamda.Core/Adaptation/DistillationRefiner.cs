@@ -69,6 +69,13 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
             Fallbacks.Clear();
             return kept ? tuned : candidate.Weights;
         }
+        catch (TrainingDivergedException e)
+        {
+            // A diverged run says nothing against the candidate: it keeps the weights it came with, and the loop goes on.
+            Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
+                $"not fine-tuned: {e.Message} The model keeps its transferred (and reconstructed) weights.");
+            return candidate.Weights;
+        }
         catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
         {
             Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
@@ -90,8 +97,8 @@ public sealed class DistillationRefiner(AdaptData data, TrainOptions train, IPro
                 return Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph), candidate.Weights,
                     candidate.KeptOutputs, calibration, data.CalibrationLabels, options, progress);
             }
-            catch (Exception e)
-                when (e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            catch (Exception e) when (e is not TrainingDivergedException
+                && e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
                 Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
             }

@@ -32,8 +32,7 @@ public static class Trainer
             var results = runner.Run(feeds);
             double loss = ((float[])results[model.Loss].Values)[0];
             if (!double.IsFinite(loss))
-                throw new LamdaException(ErrorCodes.RuntimeFailed,
-                    $"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+                throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
             losses.Add(loss);
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             double rate = CosineSchedule.AtFraction(options.LearningRate, Done(step, clock.Elapsed, options));
@@ -57,3 +56,6 @@ public static class Trainer
         return planned <= 1 ? 0 : step / planned;
     }
 }
+
+/// <summary>The loss stopped being finite: the weights trained so far are unusable, but the model being trained is not.</summary>
+public sealed class TrainingDivergedException(string message) : LamdaException(ErrorCodes.RuntimeFailed, message);
