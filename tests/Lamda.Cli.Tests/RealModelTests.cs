@@ -118,6 +118,20 @@ public class RealModelTests : CliTestBase
         Assert.True(provenance.BaseMs > 10 * atSmallSize, $"base {provenance.BaseMs} ms at 640x640, {atSmallSize} ms at 1x1");
     }
 
+    /// <summary>
+    /// Normalized at batch 1, the classifier's head reshapes to [1, C]; adapted, it must still run at the base's free batch.
+    /// </summary>
+    [SharedFact]
+    public void AnAdaptedModelRunsAtTheBatchItsBaseLeavesFree()
+    {
+        var output = Path.Combine(dir, "cls.onnx");
+        var r = Lamda("adapt", Real("ppocr_cls"), "--latency", "60%", "--device", "raspberry-pi-4",
+            "--input-shape", "1,3,48,192", "-o", output);
+        Assert.True(r.Code == 0, r.Err);
+        var result = Run(output, [3, 3, 48, 160]).Single().Value;
+        Assert.Equal(new long[] { 3, 2 }, result.Shape);
+    }
+
     [Fact]
     public void BadShapesAndRelativeBudgetsAreCodedErrors()
     {

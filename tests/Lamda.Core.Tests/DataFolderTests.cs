@@ -94,15 +94,19 @@ public sealed class DataFolderTests : IDisposable
     }
 
     [Fact]
-    public void Rotate180_augmentation_adds_turned_over_copies_to_calibration_only()
+    public void Rotate180_augmentation_adds_turned_over_copies_to_calibration_and_unlabelled_validation()
     {
         var dir = Folder("augment");
         WriteImages(Directory.CreateDirectory(Path.Combine(dir, "calib")).FullName, 2, 5, 3, seed: 9);
-        WriteImages(Directory.CreateDirectory(Path.Combine(dir, "val")).FullName, 1, 5, 3, seed: 10);
+        var val = Directory.CreateDirectory(Path.Combine(dir, "val")).FullName;
+        WriteImages(val, 1, 5, 3, seed: 10);
         File.WriteAllText(Path.Combine(dir, "preprocess.json"), """{ "resize": "none", "augment": ["rotate180"] }""");
         var data = DataFolder.Load(dir, [-1, 3, 3, 5]);
         Assert.Equal(4, data.Calibration.Shape[0]);
-        Assert.Equal(1, data.Validation!.Shape[0]);
+        // Fidelity with the base covers the copies; a labelled image's copy would need a label of its own.
+        Assert.Equal(2, data.Validation!.Shape[0]);
+        File.WriteAllText(Path.Combine(val, "classes.txt"), "img000.png 0\n");
+        Assert.Equal(1, DataFolder.Load(dir, [-1, 3, 3, 5]).Validation!.Shape[0]);
         var v = (float[])data.Calibration.Values;
         const int plane = 15, image = 45;
         for (int i = 0; i < 2; i++)

@@ -174,7 +174,9 @@ internal sealed class AdaptCommand : Command
         foreach (var w in result.Report.Warnings.Where(w => w != profile.UncalibratedWarning))
         {
             stderr.WriteLine($"warning: {w}");
-            ToolMessage.Append(messages, ToolMessage.Warning, "LAMDA054", w);
+            // A model that cannot be fine-tuned says so with the training's own code, which names the operator.
+            var code = w.Contains($"({ErrorCodes.NoGradient})") ? ErrorCodes.NoGradient : "LAMDA054";
+            ToolMessage.Append(messages, ToolMessage.Warning, code, w);
         }
         stdout.WriteLine(SummaryLine(result.Report, request, output));
         return 0;

@@ -58,8 +58,10 @@ public sealed class AdaptData
         File.Exists(Path.Combine(dir, stem + ".npy")) || File.Exists(Path.Combine(dir, stem + ".pb"));
 
     /// <summary>Top-1 accuracy on the validation inputs, or null without labels.</summary>
-    public double? Accuracy(byte[] model) => ValidationLabels is { } labels
-        ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model)
+    /// <param name="model">the model's ONNX bytes</param>
+    /// <param name="batch">inputs per run, unless the model fixes its batch</param>
+    public double? Accuracy(byte[] model, int batch = 100) => ValidationLabels is { } labels
+        ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model, batch)
         : null;
 
     /// <summary>

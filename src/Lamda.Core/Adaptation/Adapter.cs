@@ -66,6 +66,8 @@ public static class Adapter
             feedback = trial.Diagnostics;
         }
         if (best == null) throw report.Failure(lockFile);
+        // Only candidates in the band were fine-tuned; the one returned instead must not ship untrained.
+        requirement.RefineLate(best);
         report.Warn($"no candidate within {options.LowerBand:P0}-100% of the budget after {report.Iterations} iterations; " +
             $"returning the largest under budget ({metric.Of(best.Figures!):F3} ms).");
         return report.Finish(best, "best-under-budget", generator.Name);

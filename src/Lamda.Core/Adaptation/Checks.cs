@@ -85,19 +85,42 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     {
         var candidate = trial.Candidate!;
         var latency = metric.Evaluate(candidate);
+        bool confirmed = false;
         if (refiner != null && LatencyDiagnostics(latency).Count == 0)
         {
-            trial.Candidate = candidate = new Candidate(candidate.Graph, refiner.Refine(evaluator.Base, candidate, options.Seed))
-            {
-                KeptOutputs = candidate.KeptOutputs,
-            };
-            trial.Training = (refiner as DistillationRefiner)?.Last;
+            // Confirmed before training: a second measurement costs far less than fine-tuning a candidate it then rejects.
+            (latency, confirmed) = (metric.Confirm(candidate, latency), true);
+            if (LatencyDiagnostics(latency).Count == 0) candidate = Refine(trial);
         }
         var figures = evaluator.WithAccuracy(latency, candidate);
-        if (Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
+        if (!confirmed && Diagnose(figures).Count == 0) figures = metric.Confirm(candidate, figures);
         trial.Figures = figures;
         trial.Diagnostics.AddRange(Diagnose(figures));
         return true;
+    }
+
+    /// <summary>
+    /// Fine-tunes a trial judged without it (a best-under-budget result below the band, which the loop returns when no
+    /// candidate lands in the band) and judges its accuracy again; its latency stays as measured.
+    /// </summary>
+    public void RefineLate(Trial trial)
+    {
+        if (refiner == null || trial.Training != null || trial.Figures is not { } figures) return;
+        var refined = Refine(trial);
+        trial.Figures = evaluator.WithAccuracy(figures with { Accuracy = null, Fidelity = null }, refined);
+        trial.Diagnostics.RemoveAll(d => d.Code == ValidationCodes.Accuracy);
+        trial.Diagnostics.AddRange(Diagnose(trial.Figures).Where(d => d.Code == ValidationCodes.Accuracy));
+    }
+
+    Candidate Refine(Trial trial)
+    {
+        var candidate = trial.Candidate!;
+        trial.Candidate = new Candidate(candidate.Graph, refiner!.Refine(evaluator.Base, candidate, options.Seed))
+        {
+            KeptOutputs = candidate.KeptOutputs,
+        };
+        trial.Training = (refiner as DistillationRefiner)?.Last;
+        return trial.Candidate;
     }
 
     /// <summary>Under the band's upper edge with the accuracy kept: a result worth returning if nothing better comes.</summary>

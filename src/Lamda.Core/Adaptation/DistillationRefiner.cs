@@ -39,6 +39,22 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
 
     public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
     {
+        // The loop may propose an architecture again (its measurement is noisy); training it again would give the same.
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(candidate.Bytes)) + "/" + seed;
+        if (done.TryGetValue(key, out var hit))
+        {
+            Last = hit.Summary;
+            return hit.Weights;
+        }
+        var weights = RefineOnce(baseModel, candidate, seed);
+        done[key] = (weights, Last!);
+        return weights;
+    }
+
+    readonly Dictionary<string, (WeightStore Weights, TrainingSummary Summary)> done = [];
+
+    WeightStore RefineOnce(Candidate baseModel, Candidate candidate, int seed)
+    {
         var calibration = data.Calibration
             ?? throw new InvalidOperationException("fine-tuning needs calibration inputs; the loop only refines when there are some.");
         double before = data.Fidelity(baseModel.Bytes, candidate.Bytes, baseModel.Graph);
@@ -53,10 +69,17 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
             Fallbacks.Clear();
             return kept ? tuned : candidate.Weights;
         }
+        catch (TrainingDivergedException e)
+        {
+            // A diverged run says nothing against the candidate: it keeps the weights it came with, and the loop goes on.
+            Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
+                $"not fine-tuned: {e.Message} The model keeps its transferred (and reconstructed) weights.");
+            return candidate.Weights;
+        }
         catch (LamdaException e) when (e.Code == ErrorCodes.NoGradient)
         {
             Last = new TrainingSummary(0, 0, double.NaN, double.NaN, false, before, null,
-                $"not fine-tuned: {e.Message} The model keeps its transferred weights.");
+                $"not fine-tuned ({e.Code}): {e.Message} The model keeps its transferred (and reconstructed) weights.");
             return candidate.Weights;
         }
     }
@@ -74,8 +97,8 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
                 return Distillation.FineTune(Batched(baseModel.Graph), baseModel.Weights, Batched(candidate.Graph), candidate.Weights,
                     candidate.KeptOutputs, calibration, data.CalibrationLabels, options, progress);
             }
-            catch (Exception e)
-                when (e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            catch (Exception e) when (e is not TrainingDivergedException
+                && e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
                 Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
             }

@@ -46,7 +46,8 @@ public sealed class DataFolder
             var valClasses = Directory.Exists(valDir) ? ClassFolders(valDir) : [];
             var classes = ClassFolders(calibDir).Union(valClasses).Order(StringComparer.Ordinal).ToList();
             var (c, cl) = Images(calibDir, spec, height, width, classes);
-            var (v, vl) = Directory.Exists(valDir) ? Images(valDir, spec with { Augment = [] }, height, width, classes) : (null, null);
+            var (v, vl) = Directory.Exists(valDir) ? Images(valDir, ValidationSpec(spec, valDir, classes), height, width, classes)
+                : (null, null);
             return new DataFolder { Calibration = c, CalibrationLabels = cl, Validation = v, ValidationLabels = vl,
                 Split = "calib/ and val/ folders", ClassNames = classes };
         }
@@ -64,11 +65,20 @@ public sealed class DataFolder
         {
             Calibration = ImageFolder.LoadAugmented(calibItems.Select(i => files[i]).ToList(), spec, height, width),
             CalibrationLabels = labels == null ? null : Repeat(calibItems.Select(i => labels[i]).ToArray(), spec),
-            Validation = ImageFolder.Load(valItems.Select(i => files[i]).ToList(), spec, height, width),
+            Validation = ImageFolder.LoadAugmented(valItems.Select(i => files[i]).ToList(),
+                labels == null ? spec : spec with { Augment = [] }, height, width),
             ValidationLabels = labels == null ? null : valItems.Select(i => labels[i]).ToArray(),
             Split = $"seeded split (seed {seed}): {calibItems.Length} calibration, {valItems.Length} validation images",
         };
     }
+
+    /// <summary>
+    /// Validation images are augmented like the calibration images only when they have no labels: fidelity with the base
+    /// then covers the copies too (a direction classifier judged on upright lines alone would pass by always saying
+    /// "upright"), while a label of an original need not hold for its copy (a line turned over changes its class).
+    /// </summary>
+    static ImagePreprocessing ValidationSpec(ImagePreprocessing spec, string valDir, List<string> classes) =>
+        classes.Count > 0 || File.Exists(Path.Combine(valDir, LabelsFile)) ? spec with { Augment = [] } : spec;
 
     /// <summary>
     /// Labels for the augmented copies: the same label again per augmentation (right for flips of a class, not for

@@ -25,9 +25,14 @@ internal sealed class Adam(double beta1 = 0.9, double beta2 = 0.999, double epsi
     }
 }
 
-/// <summary>Cosine decay from the base rate to zero over the planned steps.</summary>
+/// <summary>Cosine decay from the base rate to zero over the planned steps (or the planned time).</summary>
 internal static class CosineSchedule
 {
+    /// <summary>The rate at <paramref name="step"/> of <paramref name="total"/> steps.</summary>
     public static double Rate(double baseRate, int step, int total) =>
-        total <= 1 ? baseRate : baseRate * 0.5 * (1 + Math.Cos(Math.PI * step / total));
+        total <= 1 ? baseRate : AtFraction(baseRate, step / (double)total);
+
+    /// <summary>The rate once <paramref name="done"/> (0 to 1) of the run's budget is spent.</summary>
+    public static double AtFraction(double baseRate, double done) =>
+        baseRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(done, 0, 1)));
 }

@@ -32,15 +32,30 @@ internal static class Trainer
             var results = runner.Run(feeds);
             double loss = ((float[])results[model.Loss].Values)[0];
             if (!double.IsFinite(loss))
-                throw new LamdaException(ErrorCodes.RuntimeFailed,
-                    $"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+                throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
             losses.Add(loss);
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
-            double rate = CosineSchedule.Rate(options.LearningRate, step, options.Steps);
+            double rate = CosineSchedule.AtFraction(options.LearningRate, Done(step, clock.Elapsed, options));
             adam.Step(weights, gradients, rate);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
             Untrained = model.Unreached };
     }
+
+    /// <summary>
+    /// How much of the run is spent, so that the learning rate decays to zero by its end (a run cut short by time at a
+    /// high rate ends far from a minimum): of its steps, or, when the time budget will end it first at the pace so far,
+    /// of the steps that time allows. With time to spare this is the step count alone, so a seed gives the same weights.
+    /// </summary>
+    static double Done(int step, TimeSpan elapsed, TrainOptions options)
+    {
+        double planned = options.Steps;
+        if (options.TimeBudget is { TotalSeconds: > 0 } budget && elapsed > TimeSpan.Zero)
+            planned = Math.Min(planned, Math.Max(step + 1, budget / elapsed * (step + 1)));
+        return planned <= 1 ? 0 : step / planned;
+    }
 }
+
+/// <summary>The loss stopped being finite: the weights trained so far are unusable, but the model being trained is not.</summary>
+public sealed class TrainingDivergedException(string message) : LamdaException(ErrorCodes.RuntimeFailed, message);
