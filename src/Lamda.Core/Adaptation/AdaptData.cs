@@ -20,9 +20,13 @@ public sealed class AdaptData
     public long[]? ValidationLabels { get; init; }
     /// <summary>How calibration and validation were told apart, for reports.</summary>
     public required string Split { get; init; }
+    /// <summary>The text of each validation input, for a sequence model with a CTC output; null otherwise.</summary>
+    public IReadOnlyList<string>? ValidationTexts { get; init; }
+    /// <summary>The symbols of the CTC output's classes, with <see cref="ValidationTexts"/>.</summary>
+    public CtcAlphabet? Alphabet { get; init; }
 
     /// <summary>True when accuracy can be measured, so the maximum drop applies to it rather than to fidelity.</summary>
-    public bool HasLabels => ValidationLabels != null;
+    public bool HasLabels => ValidationLabels != null || ValidationTexts != null;
 
     /// <param name="dir">the data folder</param>
     /// <param name="inputShape">the model input's shape (-1 where dynamic), for resizing images</param>
@@ -40,6 +44,8 @@ public sealed class AdaptData
             Validation = folder.Validation ?? folder.Calibration,
             ValidationLabels = folder.Validation != null ? folder.ValidationLabels : folder.CalibrationLabels,
             Split = folder.Validation != null ? folder.Split : folder.Split + " (no validation inputs: measured on the calibration inputs)",
+            ValidationTexts = folder.ValidationTexts,
+            Alphabet = folder.Alphabet,
         };
     }
 
@@ -55,9 +61,13 @@ public sealed class AdaptData
     static bool HasTensor(string dir, string stem) =>
         File.Exists(Path.Combine(dir, stem + ".npy")) || File.Exists(Path.Combine(dir, stem + ".pb"));
 
-    /// <summary>Top-1 accuracy on the validation inputs, or null without labels.</summary>
-    public double? Accuracy(byte[] model) => ValidationLabels is { } labels
-        ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model)
+    /// <summary>
+    /// Accuracy on the validation inputs: the share of lines read right for text labels (greedy CTC decoding), top-1
+    /// accuracy for class labels; null without labels.
+    /// </summary>
+    public double? Accuracy(byte[] model) =>
+        ValidationTexts is { } texts && Alphabet is { } alphabet ? SequenceAccuracy.Measure(model, Validation, texts, alphabet)
+        : ValidationLabels is { } labels ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model)
         : null;
 
     /// <summary>
