@@ -19,7 +19,8 @@ public sealed class BenchAccuracyCommand : Command
     public override string Usage => """
         Usage: lamda bench-accuracy -o OUT_DIR [--models digits_cnn,digits_resnet,ppocr_cls,ppocr_det,ppocr_rec]
                      [--heldout DIR] [--targets 0.7,0.5,0.3] [--methods l1,reconstruction,distillation]
-                     [--train-time 60s] [--train-steps 300] [--rec-lines 100] [--shared DIR]
+                     [--train-time 60s] [--train-steps 300] [--max-iterations 6] [--rec-lines 100] [--shared DIR]
+               lamda bench-accuracy -o OUT_DIR --combine DIR1,DIR2,...
 
         For every model, runs 'lamda adapt --device host --latency P%' for each share P of its latency and each method:
           l1              no data: channels chosen by L1 norm (the uniform L1 pruning baseline)
@@ -32,10 +33,12 @@ public sealed class BenchAccuracyCommand : Command
         Models: digits_cnn and digits_resnet (shared/trained), ppocr_cls at 1x3x48x192 and ppocr_det at 1x3x320x320
         (shared/real), ppocr_rec at 1x3x48x320 (the held-out PP-OCRv4 recognizer in --heldout DIR; its accuracy is
         the share of the first --rec-lines lines of lines-val read right). Without --models: all of them, ppocr_rec
-        only when --heldout is given.
+        only when --heldout is given. --max-iterations bounds each loop (on a loaded machine the band is hard to hit).
+        --combine writes OUT_DIR's CSV, JSON and plot from the accuracy.json of earlier runs (e.g. run in parallel).
         """;
     public override string[] ValueOptions =>
-        ["-o|--output", "--models", "--heldout", "--targets", "--methods", "--train-time", "--train-steps", "--rec-lines", "--shared"];
+        ["-o|--output", "--models", "--heldout", "--targets", "--methods", "--train-time", "--train-steps", "--rec-lines", "--shared",
+        "--max-iterations", "--combine"];
 
     /// <summary>The methods, by option name, with their display name and the options they add to 'lamda adapt'.</summary>
     static readonly Dictionary<string, string> MethodNames = new()
@@ -47,6 +50,7 @@ public sealed class BenchAccuracyCommand : Command
     {
         args.NoMorePositionals(0);
         var output = Path.GetFullPath(args.Required("--output"));
+        if (args.Value("--combine") is { } combine) return Combine(output, List(combine)!, stdout);
         var shared = args.Value("--shared") ?? SharedFolder.Find()
             ?? throw new LamdaException(ErrorCodes.FileNotFound, "no shared folder found; pass --shared DIR (with trained/ and real/).");
         var heldout = args.Value("--heldout") is { } h ? Path.GetFullPath(h) : null;
@@ -55,7 +59,7 @@ public sealed class BenchAccuracyCommand : Command
         var methods = List(args.Value("--methods")) ?? [.. MethodNames.Keys];
         if (methods.FirstOrDefault(m => !MethodNames.ContainsKey(m)) is { } unknown)
             throw new LamdaException(ErrorCodes.BadArgument, $"unknown method '{unknown}'; use some of {string.Join(",", MethodNames.Keys)}.");
-        var settings = new RunSettings(args.Value("--train-time") ?? "60s", args.Int("--train-steps", 300));
+        var settings = new RunSettings(args.Value("--train-time") ?? "60s", args.Int("--train-steps", 300), args.Int("--max-iterations", 6));
         FinetuneCommand.Duration(settings.TrainTime);
         int recLines = args.Int("--rec-lines", 100);
         Directory.CreateDirectory(Path.Combine(output, "runs"));
@@ -86,7 +90,25 @@ public sealed class BenchAccuracyCommand : Command
     }
 
     /// <summary>The fine-tuning budgets of the distillation runs.</summary>
-    sealed record RunSettings(string TrainTime, int TrainSteps);
+    sealed record RunSettings(string TrainTime, int TrainSteps, int MaxIterations);
+
+    /// <summary>The rows of earlier runs' accuracy.json files, in the order given, written as one result.</summary>
+    static int Combine(string output, List<string> dirs, TextWriter stdout)
+    {
+        var rows = new List<AccuracyBenchRow>();
+        foreach (var dir in dirs)
+        {
+            var path = Path.Combine(dir, "accuracy.json");
+            if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: not found; give folders of bench-accuracy runs.");
+            rows.AddRange(JsonSerializer.Deserialize<List<AccuracyBenchRow>>(File.ReadAllText(path),
+                new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }) ?? []);
+        }
+        Directory.CreateDirectory(output);
+        Save(output, rows);
+        stdout.WriteLine(AccuracyBenchRow.TableHeader);
+        foreach (var row in rows) stdout.WriteLine(row.Line());
+        return 0;
+    }
 
     static List<string>? List(string? value) =>
         value?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
@@ -111,7 +133,7 @@ public sealed class BenchAccuracyCommand : Command
         var adapt = new List<string>
         {
             "adapt", bench.ModelPath, "--latency", (target * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%", "--device", "host",
-            "-o", model, "--report", report,
+            "-o", model, "--report", report, "--max-iterations", settings.MaxIterations.ToString(CultureInfo.InvariantCulture),
         };
         if (bench.InputShape != null) adapt.AddRange([InputShapes.Option, bench.InputShape]);
         if (method != "l1") adapt.AddRange(["--data", bench.DataDirectory]);
