@@ -49,7 +49,8 @@ public sealed class AccuracyPlotTests
         Assert.Equal([(1.0, 0.986), (0.48, 0.98), (0.29, 0.90)], distillation.Points);
         var svg = XDocument.Parse(AccuracyPlot.Svg("t", BenchAccuracyCommand.Panels(Rows)));
         var points = svg.Descendants().First(e => e.Name.LocalName == "polyline" && (string?)e.Attribute("data-method") == "distillation")
-            .Attribute("points")!.Value.Split(' ').Select(p => double.Parse(p.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+            .Attribute("points")!.Value.Split(' ')
+            .Select(p => double.Parse(p.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(points.Order(), points);
     }
 

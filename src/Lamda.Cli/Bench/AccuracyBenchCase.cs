@@ -80,7 +80,9 @@ public sealed record AccuracyBenchCase(string Name, string ModelPath, string? In
             """);
     }
 
-    /// <summary>lines-calib unlabelled; the first <paramref name="lines"/> lines of lines-val with their texts and the dictionary.</summary>
+    /// <summary>
+    /// lines-calib unlabelled; the first <paramref name="lines"/> lines of lines-val with their texts, and the dictionary.
+    /// </summary>
     static void RecognizerData(string real, string dictionary, string data, int lines)
     {
         Fresh(data);
@@ -89,7 +91,8 @@ public sealed record AccuracyBenchCase(string Name, string ModelPath, string? In
         var source = Path.Combine(real, "lines-val");
         var files = ImageFolder.Files(source).Take(lines).ToList();
         foreach (var f in files) File.CreateSymbolicLink(Path.Combine(val, Path.GetFileName(f)), f);
-        File.WriteAllLines(Path.Combine(val, DataFolder.TextsFile), File.ReadLines(Path.Combine(source, DataFolder.TextsFile)).Take(files.Count));
+        var texts = File.ReadLines(Path.Combine(source, DataFolder.TextsFile)).Take(files.Count);
+        File.WriteAllLines(Path.Combine(val, DataFolder.TextsFile), texts);
         File.CreateSymbolicLink(Path.Combine(data, DataFolder.DictionaryFile), dictionary);
         File.WriteAllText(Path.Combine(data, DataFolder.SpecFile), """
             { "size": [48, 320], "resize": "height", "channels": "bgr", "mean": [0.5], "std": [0.5] }

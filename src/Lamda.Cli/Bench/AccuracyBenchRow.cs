@@ -50,11 +50,16 @@ public sealed record AccuracyBenchRow
 
     /// <summary>The rows as an indented JSON array (camelCase names).</summary>
     public static string Json(IEnumerable<AccuracyBenchRow> rows) =>
-        JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }) + "\n";
+        JsonSerializer.Serialize(rows, Options) + "\n";
+
+    /// <summary>How <see cref="Json"/> writes and <c>--combine</c> reads the rows.</summary>
+    public static readonly JsonSerializerOptions Options =
+        new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>One line of the printed table.</summary>
     public string Line() =>
-        $"{Model,-14} {Method,-15} {Target,6:P0} {Fmt(Ms, "F3"),9} {Fmt(Reached, "P1"),8} {Fmt(Accuracy, "P1"),8} {Fmt(Fidelity, "P1"),8} " +
+        $"{Model,-14} {Method,-15} {Target,6:P0} {Fmt(Ms, "F3"),9} {Fmt(Reached, "P1"),8} {Fmt(Accuracy, "P1"),8} " +
+        $"{Fmt(Fidelity, "P1"),8} " +
         $"{WallSeconds,7:F1}" + (Error != null ? $"  {Error}" : "");
 
     /// <summary>The heading of <see cref="Line"/>.</summary>

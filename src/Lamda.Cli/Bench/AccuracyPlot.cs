@@ -18,6 +18,10 @@ public static class AccuracyPlot
 {
     const int PanelWidth = 260, PanelHeight = 220, Left = 52, Top = 34, Right = 14, Bottom = 46, LegendHeight = 28;
     static readonly string[] Colors = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6b4c9a", "#555555"];
+    // Dashes and marker sizes differ too, so that methods with the same results stay visible on top of each other.
+    static readonly string[] Dashes = ["none", "7,4", "2,3"];
+    static readonly double[] Markers = [4.5, 3.5, 2.5];
+    const int MinWidth = 640;
 
     /// <summary>The SVG document of <paramref name="panels"/>, x from 0 to 1 (share of base latency), y from 0 to 100%.</summary>
     /// <param name="title">the heading above the panels</param>
@@ -25,14 +29,15 @@ public static class AccuracyPlot
     public static string Svg(string title, IReadOnlyList<PlotPanel> panels)
     {
         var methods = panels.SelectMany(p => p.Series.Select(s => s.Method)).Distinct().ToList();
-        int width = Math.Max(1, panels.Count) * PanelWidth, height = PanelHeight + LegendHeight + 24;
+        int width = Math.Max(MinWidth, panels.Count * PanelWidth), height = PanelHeight + LegendHeight + 24;
         var svg = new StringBuilder();
         svg.Append(Invariant($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" "))
             .Append(Invariant($"viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">\n"))
             .Append(Invariant($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n"))
             .Append(Invariant($"<text x=\"{width / 2}\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">"))
             .Append(Escape(title)).Append("</text>\n");
-        for (int i = 0; i < panels.Count; i++) Panel(svg, panels[i], i * PanelWidth, 8, methods);
+        int margin = (width - panels.Count * PanelWidth) / 2;
+        for (int i = 0; i < panels.Count; i++) Panel(svg, panels[i], margin + i * PanelWidth, 8, methods);
         Legend(svg, methods, PanelHeight + 30);
         return svg.Append("</svg>\n").ToString();
     }
@@ -52,19 +57,22 @@ public static class AccuracyPlot
                 .Append(Invariant($"<line x1=\"{X(v):F1}\" y1=\"{Y(0):F1}\" x2=\"{X(v):F1}\" y2=\"{Y(1):F1}\" stroke=\"#e3e3e3\"/>"))
                 .Append(Invariant($"<text x=\"{X(v):F1}\" y=\"{Y(0) + 14:F1}\" text-anchor=\"middle\">{v:0.##}</text>\n"));
         }
-        svg.Append(Invariant($"<rect x=\"{X(0):F1}\" y=\"{Y(1):F1}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"#444\"/>\n"))
+        svg.Append(Invariant($"<rect x=\"{X(0):F1}\" y=\"{Y(1):F1}\" width=\"{plotW}\" height=\"{plotH}\" "))
+            .Append("fill=\"none\" stroke=\"#444\"/>\n")
             .Append(Invariant($"<text x=\"{X(0.5):F1}\" y=\"{Y(0) + 30:F1}\" text-anchor=\"middle\">latency / base latency</text>\n"))
             .Append(Invariant($"<text transform=\"translate({x0 + 12},{Y(0.5):F1}) rotate(-90)\" text-anchor=\"middle\">"))
             .Append(Escape(panel.YLabel)).Append("</text>\n");
         foreach (var series in panel.Series)
         {
-            var color = Colors[methods.IndexOf(series.Method) % Colors.Length];
+            int m = methods.IndexOf(series.Method);
+            var color = Colors[m % Colors.Length];
             var points = series.Points.OrderBy(p => p.X).ToList();
             svg.Append("<polyline data-method=\"").Append(Escape(series.Method)).Append("\" fill=\"none\" stroke=\"").Append(color)
-                .Append("\" stroke-width=\"2\" points=\"")
+                .Append("\" stroke-width=\"2\" stroke-dasharray=\"").Append(Dashes[m % Dashes.Length]).Append("\" points=\"")
                 .Append(string.Join(" ", points.Select(p => Invariant($"{X(p.X):F1},{Y(p.Y):F1}")))).Append("\"/>\n");
             foreach (var p in points)
-                svg.Append(Invariant($"<circle cx=\"{X(p.X):F1}\" cy=\"{Y(p.Y):F1}\" r=\"3\" fill=\"{color}\"/>"));
+                svg.Append(Invariant($"<circle cx=\"{X(p.X):F1}\" cy=\"{Y(p.Y):F1}\" r=\"{Markers[m % Markers.Length]}\" "))
+                    .Append(Invariant($"fill=\"{color}\"/>"));
             svg.Append('\n');
         }
         svg.Append("</g>\n");
@@ -76,8 +84,9 @@ public static class AccuracyPlot
         foreach (var (method, i) in methods.Select((m, i) => (m, i)))
         {
             var color = Colors[i % Colors.Length];
-            svg.Append(Invariant($"<line x1=\"{x}\" y1=\"{y}\" x2=\"{x + 24}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"2\"/>"))
-                .Append(Invariant($"<circle cx=\"{x + 12}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"))
+            svg.Append(Invariant($"<line x1=\"{x}\" y1=\"{y}\" x2=\"{x + 24}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"2\" "))
+                .Append(Invariant($"stroke-dasharray=\"{Dashes[i % Dashes.Length]}\"/>"))
+                .Append(Invariant($"<circle cx=\"{x + 12}\" cy=\"{y}\" r=\"{Markers[i % Markers.Length]}\" fill=\"{color}\"/>"))
                 .Append(Invariant($"<text x=\"{x + 30}\" y=\"{y + 4}\">")).Append(Escape(method)).Append("</text>\n");
             x += 40 + 7 * method.Length;
         }

@@ -58,8 +58,10 @@ public sealed class BenchAccuracyCommand : Command
         var targets = (List(args.Value("--targets")) ?? ["0.7", "0.5", "0.3"]).Select(Share).ToList();
         var methods = List(args.Value("--methods")) ?? [.. MethodNames.Keys];
         if (methods.FirstOrDefault(m => !MethodNames.ContainsKey(m)) is { } unknown)
-            throw new LamdaException(ErrorCodes.BadArgument, $"unknown method '{unknown}'; use some of {string.Join(",", MethodNames.Keys)}.");
-        var settings = new RunSettings(args.Value("--train-time") ?? "60s", args.Int("--train-steps", 300), args.Int("--max-iterations", 6));
+            throw new LamdaException(ErrorCodes.BadArgument,
+                $"unknown method '{unknown}'; use some of {string.Join(",", MethodNames.Keys)}.");
+        var settings = new RunSettings(args.Value("--train-time") ?? "60s", args.Int("--train-steps", 300),
+            args.Int("--max-iterations", 6));
         FinetuneCommand.Duration(settings.TrainTime);
         int recLines = args.Int("--rec-lines", 100);
         Directory.CreateDirectory(Path.Combine(output, "runs"));
@@ -77,7 +79,8 @@ public sealed class BenchAccuracyCommand : Command
                 foreach (var method in methods)
                 {
                     var row = RunOne(bench, method, target, settings, output, stderr);
-                    if (row.Error == null) row = Measured(row, Path.Combine(output, "runs", RunName(bench, method, target) + ".onnx"), data, baseBytes, baseGraph);
+                    var model = Path.Combine(output, "runs", RunName(bench, method, target) + ".onnx");
+                    if (row.Error == null) row = Measured(row, model, data, baseBytes, baseGraph);
                     measured.Add(row);
                     stdout.WriteLine(row.Line());
                     Save(output, [.. rows, BaseRow(bench, data, baseBytes, measured), .. measured]);
@@ -99,9 +102,9 @@ public sealed class BenchAccuracyCommand : Command
         foreach (var dir in dirs)
         {
             var path = Path.Combine(dir, "accuracy.json");
-            if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: not found; give folders of bench-accuracy runs.");
-            rows.AddRange(JsonSerializer.Deserialize<List<AccuracyBenchRow>>(File.ReadAllText(path),
-                new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }) ?? []);
+            if (!File.Exists(path))
+                throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: not found; give folders of bench-accuracy runs.");
+            rows.AddRange(JsonSerializer.Deserialize<List<AccuracyBenchRow>>(File.ReadAllText(path), AccuracyBenchRow.Options) ?? []);
         }
         Directory.CreateDirectory(output);
         Save(output, rows);
@@ -115,7 +118,8 @@ public sealed class BenchAccuracyCommand : Command
 
     static double Share(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && v < 1 ? v
-            : throw new LamdaException(ErrorCodes.BadArgument, $"--targets: '{text}' is not a share of the base's latency between 0 and 1.");
+            : throw new LamdaException(ErrorCodes.BadArgument,
+                $"--targets: '{text}' is not a share of the base's latency between 0 and 1.");
 
     static long[] InputDims(AccuracyBenchCase bench) => bench.InputShape is { } s
         ? s.Split(',').Select(d => long.Parse(d, CultureInfo.InvariantCulture)).ToArray()
@@ -133,16 +137,16 @@ public sealed class BenchAccuracyCommand : Command
         var adapt = new List<string>
         {
             "adapt", bench.ModelPath, "--latency", (target * 100).ToString("0.##", CultureInfo.InvariantCulture) + "%", "--device", "host",
-            "-o", model, "--report", report, "--max-iterations", settings.MaxIterations.ToString(CultureInfo.InvariantCulture),
+            "-o", model, "--report", report, "--max-iterations", Invariant(settings.MaxIterations),
         };
         if (bench.InputShape != null) adapt.AddRange([InputShapes.Option, bench.InputShape]);
         if (method != "l1") adapt.AddRange(["--data", bench.DataDirectory]);
         if (method == "reconstruction") adapt.Add("--no-train");
         if (method == "distillation")
-            adapt.AddRange(["--train-time", settings.TrainTime, "--train-steps", settings.TrainSteps.ToString(CultureInfo.InvariantCulture)]);
+            adapt.AddRange(["--train-time", settings.TrainTime, "--train-steps", Invariant(settings.TrainSteps)]);
         foreach (var stale in new[] { model, report }.Where(File.Exists)) File.Delete(stale);
         stderr.WriteLine($"bench-accuracy: {name}: lamda {string.Join(" ", adapt.Skip(1))}");
-        using var log = new StreamWriter(Path.Combine(runs, name + ".log"));
+        using var log = new StreamWriter(Path.Combine(runs, name + ".log")) { AutoFlush = true };
         var clock = Stopwatch.StartNew();
         int code = Cli.Run([.. adapt], log, log);
         double wall = clock.Elapsed.TotalSeconds;
@@ -157,6 +161,8 @@ public sealed class BenchAccuracyCommand : Command
         int? steps = root.TryGetProperty("training", out var t) && t.TryGetProperty("steps", out var s) ? s.GetInt32() : null;
         return row with { BaseMs = Ms("base"), Ms = Ms("final"), TrainSteps = steps };
     }
+
+    static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     static string? LastError(string log) => File.ReadLines(log).LastOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim();
 
@@ -185,8 +191,8 @@ public sealed class BenchAccuracyCommand : Command
     {
         AtomicFile.WriteText(Path.Combine(output, "accuracy.csv"), AccuracyBenchRow.Csv(rows));
         AtomicFile.WriteText(Path.Combine(output, "accuracy.json"), AccuracyBenchRow.Json(rows));
-        AtomicFile.WriteText(Path.Combine(output, "accuracy.svg"), AccuracyPlot.Svg("Accuracy kept against latency (host, ONNX Runtime CPU)",
-            Panels(rows)));
+        var svg = AccuracyPlot.Svg("Accuracy kept against latency (host, ONNX Runtime CPU)", Panels(rows));
+        AtomicFile.WriteText(Path.Combine(output, "accuracy.svg"), svg);
     }
 
     /// <summary>One panel per model; every method's line starts at the base (latency 1, its accuracy).</summary>
