@@ -60,6 +60,6 @@ public sealed class AccuracyPlotTests
         var lines = AccuracyBenchRow.Csv(Rows).TrimEnd('\n').Split('\n');
         Assert.Equal(Rows.Count + 1, lines.Length);
         Assert.StartsWith("model,method,target", lines[0]);
-        Assert.EndsWith(",\"LAMDA012 budget not reachable\"", lines[^1]);
+        Assert.EndsWith(",\"LAMDA012 budget not reachable\",", lines[^1]);
     }
 }

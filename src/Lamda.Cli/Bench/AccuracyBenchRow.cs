@@ -29,6 +29,8 @@ public sealed record AccuracyBenchRow
     public int? TrainSteps { get; init; }
     /// <summary>Why the run gave no model, when it did not.</summary>
     public string? Error { get; init; }
+    /// <summary>Something to know about the result (for example that it runs only at batch 1).</summary>
+    public string? Note { get; init; }
 
     /// <summary>The latency reached as a share of the base's, both as the loop measured them.</summary>
     public double? Reached => Ms is { } ms && BaseMs is { } b && b > 0 ? ms / b : Method == "base" ? 1 : null;
@@ -36,7 +38,7 @@ public sealed record AccuracyBenchRow
     /// <summary>What the plot shows for the row: accuracy when there are labels, else fidelity.</summary>
     public double? Score => Accuracy ?? Fidelity;
 
-    const string Header = "model,method,target,base_ms,ms,reached,accuracy,fidelity,wall_s,train_steps,error";
+    const string Header = "model,method,target,base_ms,ms,reached,accuracy,fidelity,wall_s,train_steps,error,note";
 
     /// <summary>The rows as CSV with a header line, numbers in invariant culture.</summary>
     public static string Csv(IEnumerable<AccuracyBenchRow> rows)
@@ -44,7 +46,7 @@ public sealed record AccuracyBenchRow
         var csv = new StringBuilder(Header).Append('\n');
         foreach (var r in rows)
             csv.Append(string.Join(",", r.Model, r.Method, N(r.Target), N(r.BaseMs), N(r.Ms), N(r.Reached), N(r.Accuracy), N(r.Fidelity),
-                N(r.WallSeconds), r.TrainSteps?.ToString(CultureInfo.InvariantCulture) ?? "", Quote(r.Error))).Append('\n');
+                N(r.WallSeconds), r.TrainSteps?.ToString(CultureInfo.InvariantCulture) ?? "", Quote(r.Error), Quote(r.Note))).Append('\n');
         return csv.ToString();
     }
 
@@ -60,7 +62,7 @@ public sealed record AccuracyBenchRow
     public string Line() =>
         $"{Model,-14} {Method,-15} {Target,6:P0} {Fmt(Ms, "F3"),9} {Fmt(Reached, "P1"),8} {Fmt(Accuracy, "P1"),8} " +
         $"{Fmt(Fidelity, "P1"),8} " +
-        $"{WallSeconds,7:F1}" + (Error != null ? $"  {Error}" : "");
+        $"{WallSeconds,7:F1}" + (Error != null ? $"  {Error}" : "") + (Note != null ? $"  ({Note})" : "");
 
     /// <summary>The heading of <see cref="Line"/>.</summary>
     public static string TableHeader =>

@@ -65,15 +65,22 @@ public sealed class AdaptData
     /// Accuracy on the validation inputs: the share of lines read right for text labels (greedy CTC decoding), top-1
     /// accuracy for class labels; null without labels.
     /// </summary>
-    public double? Accuracy(byte[] model) =>
-        ValidationTexts is { } texts && Alphabet is { } alphabet ? SequenceAccuracy.Measure(model, Validation, texts, alphabet)
-        : ValidationLabels is { } labels ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model)
+    /// <param name="model">the ONNX model</param>
+    /// <param name="batch">inputs per run (unless the model fixes its batch); 1 for a model that runs only one at a time</param>
+    public double? Accuracy(byte[] model, int batch = 16) =>
+        ValidationTexts is { } texts && Alphabet is { } alphabet
+            ? SequenceAccuracy.Measure(model, Validation, texts, alphabet, batch: batch)
+        : ValidationLabels is { } labels ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model, batch)
         : null;
 
     /// <summary>
     /// Agreement with the base on the validation inputs: the lowest of the outputs' agreements, since a model is only as
     /// faithful as its worst output.
     /// </summary>
-    public double Fidelity(byte[] baseModel, byte[] model, Graph baseGraph) =>
-        Evaluation.Fidelity.Measure(baseModel, model, baseGraph, Validation).Min(r => r.Agreement);
+    /// <param name="baseModel">the base model</param>
+    /// <param name="model">the model compared with it</param>
+    /// <param name="baseGraph">the base's graph, whose outputs are compared</param>
+    /// <param name="batch">inputs per run, as for <see cref="Accuracy"/></param>
+    public double Fidelity(byte[] baseModel, byte[] model, Graph baseGraph, int batch = 16) =>
+        Evaluation.Fidelity.Measure(baseModel, model, baseGraph, Validation, batch: batch).Min(r => r.Agreement);
 }

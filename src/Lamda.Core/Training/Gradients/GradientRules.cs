@@ -10,6 +10,7 @@ public static class GradientRules
         new ConvGradient(), new ConvTransposeGradient(), new GemmGradient(), new MatMulGradient(),
         new ArithmeticGradient(), new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(),
         new HardSigmoidGradient(), new HardSwishGradient(), new TanhGradient(), new LogGradient(),
+        new PowGradient(), new SqrtGradient(),
         new MaxPoolGradient(), new AveragePoolGradient(), new GlobalAveragePoolGradient(), new BatchNormGradient(),
         new ConcatGradient(), new SplitGradient(), new SliceGradient(), new PadGradient(), new ReshapeGradient(),
         new TransposeGradient(), new ResizeGradient(), new SoftmaxGradient(), new ReduceGradient(),
