@@ -45,6 +45,9 @@ public class GradientRuleTests
         ["HardSwish"] = () => new OneOp("HardSwish", 14).Float([3, 5], -5, 5, kinks: [-3f, 3f]),
         ["Tanh"] = () => new OneOp("Tanh", 13).Float([2, 5], -2, 2),
         ["Log"] = () => new OneOp("Log", 13).Float([2, 5], 0.5f, 3f),
+        ["Pow squared"] = () => new OneOp("Pow", 9).Float([2, 5], -2, 2).Constant([], [2f]),
+        ["Pow fractional exponent"] = () => new OneOp("Pow", 13).Float([2, 3], 0.5f, 3f).Constant([], [1.5f]),
+        ["Sqrt"] = () => new OneOp("Sqrt", 13).Float([2, 5], 0.5f, 3f),
         ["MaxPool 3x3 stride 2 overlapping"] = () => new OneOp("MaxPool", 13).Distinct([1, 2, 7, 7])
             .Attr("kernel_shape", new long[] { 3, 3 })
             .Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 1, 1, 1, 1 }),

@@ -4,7 +4,7 @@ using Lamda.Evaluation;
 namespace Lamda.Cli.Commands;
 
 /// <summary>Accuracy of a model on a data folder's validation inputs, and its fidelity to a base model.</summary>
-public sealed class EvaluateCommand : Command
+internal sealed class EvaluateCommand : Command
 {
     /// <inheritdoc/>
     public override string Name => "evaluate";

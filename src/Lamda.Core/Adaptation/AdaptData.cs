@@ -22,9 +22,13 @@ public sealed class AdaptData
     public long[]? ValidationLabels { get; init; }
     /// <summary>How calibration and validation were told apart, for reports.</summary>
     public required string Split { get; init; }
+    /// <summary>The text of each validation input, for a sequence model with a CTC output; null otherwise.</summary>
+    public IReadOnlyList<string>? ValidationTexts { get; init; }
+    /// <summary>The symbols of the CTC output's classes, with <see cref="ValidationTexts"/>.</summary>
+    public CtcAlphabet? Alphabet { get; init; }
 
     /// <summary>True when accuracy can be measured, so the maximum drop applies to it rather than to fidelity.</summary>
-    public bool HasLabels => ValidationLabels != null;
+    public bool HasLabels => ValidationLabels != null || ValidationTexts != null;
 
     /// <param name="dir">the data folder</param>
     /// <param name="inputShape">the model input's shape (-1 where dynamic), for resizing images</param>
@@ -42,6 +46,8 @@ public sealed class AdaptData
             Validation = folder.Validation ?? folder.Calibration,
             ValidationLabels = folder.Validation != null ? folder.ValidationLabels : folder.CalibrationLabels,
             Split = folder.Validation != null ? folder.Split : folder.Split + " (no validation inputs: measured on the calibration inputs)",
+            ValidationTexts = folder.ValidationTexts,
+            Alphabet = folder.Alphabet,
         };
     }
 
@@ -57,17 +63,26 @@ public sealed class AdaptData
     static bool HasTensor(string dir, string stem) =>
         File.Exists(Path.Combine(dir, stem + ".npy")) || File.Exists(Path.Combine(dir, stem + ".pb"));
 
-    /// <summary>Top-1 accuracy on the validation inputs, or null without labels.</summary>
-    /// <param name="model">the model's ONNX bytes</param>
-    /// <param name="batch">inputs per run, unless the model fixes its batch</param>
-    public double? Accuracy(byte[] model, int batch = 100) => ValidationLabels is { } labels
-        ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model, batch)
+    /// <summary>
+    /// Accuracy on the validation inputs: the share of lines read right for text labels (greedy CTC decoding), top-1
+    /// accuracy for class labels; null without labels.
+    /// </summary>
+    /// <param name="model">the ONNX model</param>
+    /// <param name="batch">inputs per run (unless the model fixes its batch); 1 for a model that runs only one at a time</param>
+    public double? Accuracy(byte[] model, int batch = 16) =>
+        ValidationTexts is { } texts && Alphabet is { } alphabet
+            ? SequenceAccuracy.Measure(model, Validation, texts, alphabet, batch: batch)
+        : ValidationLabels is { } labels ? new DataSet { ValImages = Validation, ValLabels = labels }.Accuracy(model, batch)
         : null;
 
     /// <summary>
     /// Agreement with the base on the validation inputs: the lowest of the outputs' agreements, since a model is only as
     /// faithful as its worst output.
     /// </summary>
-    public double Fidelity(byte[] baseModel, byte[] model, Graph baseGraph) =>
-        Evaluation.Fidelity.Measure(baseModel, model, baseGraph, Validation).Min(r => r.Agreement);
+    /// <param name="baseModel">the base model</param>
+    /// <param name="model">the model compared with it</param>
+    /// <param name="baseGraph">the base's graph, whose outputs are compared</param>
+    /// <param name="batch">inputs per run, as for <see cref="Accuracy"/></param>
+    public double Fidelity(byte[] baseModel, byte[] model, Graph baseGraph, int batch = 16) =>
+        Evaluation.Fidelity.Measure(baseModel, model, baseGraph, Validation, batch: batch).Min(r => r.Agreement);
 }

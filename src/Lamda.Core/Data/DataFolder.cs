@@ -22,17 +22,57 @@ public sealed class DataFolder
     public required string Split { get; init; }
     /// <summary>Class names by label (from classes.txt or the class subfolders), empty when unknown.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = [];
+    /// <summary>The text of each validation input, for a sequence model (read with a <see cref="DictionaryFile"/>); else null.</summary>
+    public IReadOnlyList<string>? ValidationTexts { get; init; }
+    /// <summary>The symbols of a CTC sequence output, from <see cref="DictionaryFile"/>; null without one.</summary>
+    public Evaluation.CtcAlphabet? Alphabet { get; init; }
 
     /// <summary>The optional file that says how images are preprocessed (size, mean, scale, layout).</summary>
     public const string SpecFile = "preprocess.json";
     /// <summary>The optional file that names the classes of a flat folder, one a line, in label order.</summary>
     public const string LabelsFile = "classes.txt";
+    /// <summary>The text of each image, one a line in file-name order; read when the folder has a <see cref="DictionaryFile"/>.</summary>
+    public const string TextsFile = "labels.txt";
+    /// <summary>The symbols of a sequence model's CTC output, one a line (class 0 is the blank, then these, then a space).</summary>
+    public const string DictionaryFile = "dictionary.txt";
+
+    /// <inheritdoc cref="LoadFolder"/>
+    public static DataFolder Load(string dir, long[] inputShape, int seed = 0, double validationShare = 0.2)
+    {
+        var folder = LoadFolder(dir, inputShape, seed, validationShare);
+        var dictionary = Path.Combine(dir, DictionaryFile);
+        if (!File.Exists(dictionary) || folder.Validation == null) return folder;
+        // Text labels are for measuring only: distillation needs none, so calibration texts are not read.
+        var valDir = Path.Combine(dir, "val");
+        var texts = Directory.Exists(valDir) ? TextsOf(valDir, ImageFolder.Files(valDir)) : null;
+        return new DataFolder
+        {
+            Calibration = folder.Calibration, CalibrationLabels = folder.CalibrationLabels, Validation = folder.Validation,
+            ValidationLabels = folder.ValidationLabels, Split = folder.Split, ClassNames = folder.ClassNames,
+            ValidationTexts = texts ?? throw new LamdaException(ErrorCodes.BadData,
+                $"{dir}: {DictionaryFile} is given but there is no val/{TextsFile}; give the text of every validation image."),
+            Alphabet = Evaluation.CtcAlphabet.Load(dictionary),
+        };
+    }
+
+    /// <summary>The texts of <c>labels.txt</c> in <paramref name="dir"/>, one per image; null when there is no such file.</summary>
+    static string[]? TextsOf(string dir, List<string> files)
+    {
+        var path = Path.Combine(dir, TextsFile);
+        if (!File.Exists(path)) return null;
+        var lines = File.ReadAllText(path).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        if (lines.Count != files.Count)
+            throw new LamdaException(ErrorCodes.BadData,
+                $"{path}: {lines.Count} lines for {files.Count} images; give the text of each image, one a line in file-name order.");
+        return [.. lines];
+    }
 
     /// <param name="inputShape">the model input's shape (-1 where dynamic), which fixes the image size unless the spec gives one</param>
     /// <param name="dir">the data folder</param>
     /// <param name="seed">the seed of the split when the folder has no calib/ and val/</param>
     /// <param name="validationShare">the share of images held out for validation in a split</param>
-    public static DataFolder Load(string dir, long[] inputShape, int seed = 0, double validationShare = 0.2)
+    static DataFolder LoadFolder(string dir, long[] inputShape, int seed, double validationShare)
     {
         if (!Directory.Exists(dir)) throw new LamdaException(ErrorCodes.FileNotFound, $"{dir}: data folder not found.");
         string? Tensor(string stem) => new[] { ".npy", ".pb" }.Select(e => Path.Combine(dir, stem + e)).FirstOrDefault(File.Exists);

@@ -67,7 +67,7 @@ internal sealed class UnaryRule()
     public override IReadOnlyList<IGradientRule> Gradients { get; } =
     [
         new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
-        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftmaxGradient(),
+        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SqrtGradient(), new SoftmaxGradient(),
     ];
 }
 
@@ -126,7 +126,7 @@ internal sealed class BroadcastRule()
     public override bool MapChannels(ChannelAnalysis a, Node n) => Elementwise.MapChannels(a, n);
 
     /// <inheritdoc/>
-    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient()];
+    public override IReadOnlyList<IGradientRule> Gradients { get; } = [new ArithmeticGradient(), new PowGradient()];
 }
 
 /// <summary>Identity: passes its input, value included; the runtime removes it.</summary>
