@@ -168,7 +168,7 @@ public sealed class PredictCommand : Command
     public override string Name => "predict";
     public override string Summary => "predict a model's latency on a device, with a per-kernel breakdown";
     public override string Usage => """
-        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json] [--profile-nodes] [--width W]
+        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json] [--profile-nodes] [--width W] [--input-shape 1,3,48,192]
 
         Maps the (normalized) model to the kernels ONNX Runtime runs and sums their predicted latencies. For
         'host' the profile of this machine is calibrated on first use (about a minute) and cached.
@@ -176,7 +176,7 @@ public sealed class PredictCommand : Command
         node taken off) and prints prediction against that time per kernel class and for the largest errors.
         --width W (0 < W < 1) first scales every prunable layer's width, as bench-predictor's variants.
         """;
-    public override string[] ValueOptions => ["--device", "--width"];
+    public override string[] ValueOptions => ["--device", "--width", InputShapes.Option];
     public override string[] FlagOptions => ["--json", "--profile-nodes"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
@@ -188,6 +188,7 @@ public sealed class PredictCommand : Command
         if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var (raw, weights) = ModelSource.LoadOnnx(path);
         Lamda.Runtime.ResourceLimits.CheckGraph(raw, weights, path);
+        if (args.Value(InputShapes.Option) is { } shape) raw = InputShapes.Parse(shape).Pin(raw, path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
         if (args.Value("--width") is { } w && double.Parse(w, System.Globalization.CultureInfo.InvariantCulture) < 1)
         {
