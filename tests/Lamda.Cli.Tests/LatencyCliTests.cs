@@ -58,6 +58,20 @@ public class LatencyCliTests : CliTestBase
     }
 
     [Fact]
+    public void PredictProfileNodesSetsEveryMatchedKernelAgainstOrtsProfile()
+    {
+        // Structure only (no timing constant): a class table whose kernel counts add up, then the largest errors.
+        var r = Lamda("predict", TinyNet, "--device", "jetson-nano", "--profile-nodes", "--width", "0.5");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("profiler cost taken off", r.Out);
+        var lines = r.Out.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        var rows = lines.Where(c => c.Length == 7 && c[5] == "vs").ToList();
+        var sum = lines.Single(c => c.Length == 4 && c[0] == "sum");
+        Assert.NotEmpty(rows);
+        Assert.Equal(int.Parse(sum[1]), rows.Sum(c => int.Parse(c[1])));
+    }
+
+    [Fact]
     public void PredictOnSpecDeviceWarnsAndBreaksDown()
     {
         var r = Lamda("predict", TinyNet, "--device", "jetson-nano", "--json");

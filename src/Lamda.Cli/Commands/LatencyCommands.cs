@@ -174,13 +174,16 @@ internal sealed class PredictCommand : Command
     public override string Name => "predict";
     public override string Summary => "predict a model's latency on a device, with a per-kernel breakdown";
     public override string Usage => """
-        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json]
+        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json] [--profile-nodes] [--width W] [--input-shape 1,3,48,192]
 
         Maps the (normalized) model to the kernels ONNX Runtime runs and sums their predicted latencies. For
         'host' the profile of this machine is calibrated on first use (about a minute) and cached.
+        --profile-nodes also times every kernel with ONNX Runtime's profiler on this machine (its own cost per
+        node taken off) and prints prediction against that time per kernel class and for the largest errors.
+        --width W (0 < W < 1) first scales every prunable layer's width, as bench-predictor's variants.
         """;
-    public override string[] ValueOptions => ["--device"];
-    public override string[] FlagOptions => ["--json"];
+    public override string[] ValueOptions => ["--device", "--width", InputShapes.Option];
+    public override string[] FlagOptions => ["--json", "--profile-nodes"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -191,8 +194,21 @@ internal sealed class PredictCommand : Command
         if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var (raw, weights) = ModelSource.LoadOnnx(path);
         Lamda.Runtime.ResourceLimits.CheckGraph(raw, weights, path);
+        if (args.Value(InputShapes.Option) is { } shape) raw = InputShapes.Parse(shape).Pin(raw, path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
+        if (args.Value("--width") is { } w && double.Parse(w, System.Globalization.CultureInfo.InvariantCulture) < 1)
+        {
+            var analysis = ChannelAnalysis.Run(graph, weights);
+            (graph, weights) = ChannelPruner.Apply(analysis,
+                ChannelSelection.ScaleWidth(analysis, double.Parse(w, System.Globalization.CultureInfo.InvariantCulture), 1));
+        }
         var prediction = new LatencyPredictor(profile).Predict(graph, weights);
+        if (args.Flag("--profile-nodes"))
+        {
+            stdout.WriteLine($"{path} on {profile.Name} [{profile.Label}]: {prediction.LatencyMs:F3} ms predicted");
+            CompareNodes(prediction, NodeProfile.Measure(graph, weights), stdout);
+            return 0;
+        }
         return Json.Write(args, stdout, () => new JsonObject
         {
             ["model"] = path, ["device"] = profile.Name, ["calibrated"] = profile.Calibrated, ["label"] = profile.Label,
@@ -205,6 +221,26 @@ internal sealed class PredictCommand : Command
         }, () => prediction.Kernels.Where(k => k.Ms > 0).OrderByDescending(k => k.Ms).Take(15)
             .Select(k => $"  {k.Ms,8:F3} ms  {k.Kernel.Class,-8} {k.Kernel.Description}")
             .Prepend($"{path} on {profile.Name} [{profile.Label}]: {prediction.LatencyMs:F3} ms predicted"));
+    }
+
+    /// <summary>Prediction against ORT's profile: per kernel class, then the kernels predicted furthest above their time.</summary>
+    static void CompareNodes(Prediction prediction, KernelProfile measured, TextWriter stdout)
+    {
+        var timed = measured.Kernels.ToDictionary(k => k.Kernel.Description, k => k.Ms);
+        var rows = prediction.Kernels.Where(k => timed.ContainsKey(k.Kernel.Description))
+            .Select(k => (k.Kernel, Predicted: k.Ms, Measured: timed[k.Kernel.Description])).ToList();
+        stdout.WriteLine($"run without profiler {measured.RunMs:F3} ms; "
+            + $"profiler cost taken off {measured.ProfilerNodeMs * 1000:F2} us/node; "
+            + $"unmatched nodes {measured.OtherMs:F3} ms");
+        stdout.WriteLine($"  {"class",-16} {"n",4} {"predicted",10} {"profiled",10} {"us/kernel",16}");
+        foreach (var g in rows.GroupBy(r => r.Kernel.Class).OrderByDescending(g => g.Sum(r => r.Predicted - r.Measured)))
+        {
+            double p = g.Sum(r => r.Predicted), m = g.Sum(r => r.Measured);
+            stdout.WriteLine($"  {g.Key,-16} {g.Count(),4} {p,10:F3} {m,10:F3} {p * 1000 / g.Count(),7:F1} vs {m * 1000 / g.Count(),6:F1}");
+        }
+        stdout.WriteLine($"  {"sum",-16} {rows.Count,4} {rows.Sum(r => r.Predicted),10:F3} {rows.Sum(r => r.Measured),10:F3}");
+        foreach (var r in rows.OrderByDescending(r => r.Predicted - r.Measured).Take(12))
+            stdout.WriteLine($"  {r.Predicted * 1000,7:F1} us vs {r.Measured * 1000,7:F1} us  {r.Kernel.Class,-8} {r.Kernel.Description}");
     }
 }
 
