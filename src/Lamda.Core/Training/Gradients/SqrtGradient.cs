@@ -1,14 +1,7 @@
-using Lamda.Operators;
 namespace Lamda.Training.Gradients;
 
-/// <summary>Sqrt (the standard deviation of a written-out layer normalization): dX = dY / (2 y).</summary>
-internal sealed class SqrtGradient : IGradientRule
+/// <summary>Sqrt (the standard deviation of a written-out layer normalization): dX = dY * 0.5 / y, from the forward output.</summary>
+internal sealed class SqrtGradient() : OutputSlopeGradient("Sqrt")
 {
-    public IReadOnlyList<string> Ops { get; } = ["Sqrt"];
-
-    public void Backward(NodeGradient g)
-    {
-        var e = g.Emit;
-        g.SetInputGrad(0, e.Op("Div", [g.OutputGrad()!, e.Op("Mul", [g.Output(), e.Scalar(2f)])]));
-    }
+    protected override string Slope(GradientEmitter e, string y) => e.Op("Div", [e.Scalar(0.5f), y]);
 }
