@@ -8,22 +8,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dotnet build "$repo/src/Lamda.Build" -c Release -v:q -nologo >/dev/null
 dotnet build "$repo/src/Lamda.Cli" -c Release -v:q -nologo >/dev/null
+source "$repo/bench/consumer-project.sh"
 make_project() { # name, items
   mkdir -p "$work/$1/models"
   for m in a b c; do cp "$repo/samples/models/tinynet.onnx" "$work/$1/models/$m.onnx"; done
-  cat > "$work/$1/$1.csproj" <<PROJ
-<Project Sdk="Microsoft.NET.Sdk">
-  <Import Project="$repo/build/Lamda.Build.props" />
-  <PropertyGroup>
-    <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>
-    <LamdaTasksAssembly>$repo/src/Lamda.Build/bin/Release/net10.0/Lamda.Build.dll</LamdaTasksAssembly>
-    <LamdaToolPath>$repo/src/Lamda.Cli/bin/Release/net10.0/lamda.dll</LamdaToolPath>
-    <LamdaCacheDirectory>$work/cache</LamdaCacheDirectory>
-  </PropertyGroup>
-  <ItemGroup>$2</ItemGroup>
-  <Import Project="$repo/build/Lamda.Build.targets" />
-</Project>
-PROJ
+  write_consumer_project "$work/$1" "$2"
   echo 'System.Console.WriteLine(1);' > "$work/$1/Program.cs"
 }
 items='<LamdaModel Include="models/a.onnx" Latency="0.6ms" Device="jetson-nano" /><LamdaModel Include="models/b.onnx" Latency="0.7ms" Device="raspberry-pi-4" /><LamdaModel Include="models/c.onnx" Latency="0.3ms" Device="intel-i7-laptop" />'

@@ -12,6 +12,7 @@ shared="$repo/../shared/models"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export LAMDA_CACHE_DIR="$work/cache"
+source "$repo/bench/consumer-project.sh"
 dotnet build "$repo/src/Lamda.Build" -c Release -v:q -nologo >/dev/null
 dotnet build "$repo/src/Lamda.Cli" -c Release -v:q -nologo >/dev/null
 lamda="$repo/src/Lamda.Cli/bin/Release/net10.0/lamda"
@@ -20,19 +21,7 @@ refs=""
 for m in "${models[@]}"; do
   mkdir -p "$work/$m/models"
   cp "$shared/$m.onnx" "$work/$m/models/"
-  cat > "$work/$m/$m.csproj" <<PROJ
-<Project Sdk="Microsoft.NET.Sdk">
-  <Import Project="$repo/build/Lamda.Build.props" />
-  <PropertyGroup>
-    <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>
-    <LamdaTasksAssembly>$repo/src/Lamda.Build/bin/Release/net10.0/Lamda.Build.dll</LamdaTasksAssembly>
-    <LamdaToolPath>$repo/src/Lamda.Cli/bin/Release/net10.0/lamda.dll</LamdaToolPath>
-    <LamdaCacheDirectory>$work/cache</LamdaCacheDirectory>
-  </PropertyGroup>
-  <ItemGroup><LamdaModel Include="models/$m.onnx" Latency="$budget" Device="host" /></ItemGroup>
-  <Import Project="$repo/build/Lamda.Build.targets" />
-</Project>
-PROJ
+  write_consumer_project "$work/$m" "<LamdaModel Include=\"models/$m.onnx\" Latency=\"$budget\" Device=\"host\" />"
   echo 'System.Console.WriteLine(1);' > "$work/$m/Program.cs"
   refs="$refs<ProjectReference Include=\"$work/$m/$m.csproj\" />"
 done
