@@ -7,11 +7,9 @@ namespace Lamda.Cli.Tests;
 /// <summary>The benchmark's SVG plot: well-formed XML, one panel per model, one polyline per method in each.</summary>
 public sealed class AccuracyPlotTests
 {
-    static AccuracyBenchRow Row(string model, string method, double target, double? ms, double? accuracy, double fidelity) => new()
-    {
-        Model = model, Method = method, Target = target, BaseMs = method == "base" ? null : 2.0, Ms = ms, Accuracy = accuracy,
-        Fidelity = fidelity, WallSeconds = 1,
-    };
+    static AccuracyBenchRow Row(string model, string method, double target, double? ms, double? accuracy, double fidelity) =>
+        new(model, method, target, WallSeconds: 1, BaseMs: method == "base" ? null : 2.0, Ms: ms, Accuracy: accuracy,
+            Fidelity: fidelity);
 
     static readonly List<AccuracyBenchRow> Rows =
     [
@@ -61,5 +59,13 @@ public sealed class AccuracyPlotTests
         Assert.Equal(Rows.Count + 1, lines.Length);
         Assert.StartsWith("model,method,target", lines[0]);
         Assert.EndsWith(",\"LAMDA012 budget not reachable\",", lines[^1]);
+    }
+
+    [Fact]
+    public void TheJsonThatCombineReadsGivesBackTheSameRows()
+    {
+        var json = AccuracyBenchRow.Json(Rows);
+        var read = System.Text.Json.JsonSerializer.Deserialize<List<AccuracyBenchRow>>(json, AccuracyBenchRow.Options);
+        Assert.Equal(Rows, read);
     }
 }

@@ -8,30 +8,21 @@ namespace Lamda.Cli.Bench;
 /// One adaptation of the accuracy benchmark, measured afterwards on the validation inputs: the budget asked (a share
 /// of the base's latency), the latency the loop measured, accuracy (with labels), fidelity with the base, wall time.
 /// </summary>
-internal sealed record AccuracyBenchRow
+/// <param name="Model">The benchmark case's name.</param>
+/// <param name="Method">"base", "L1 only", "reconstruction" or "distillation".</param>
+/// <param name="Target">The budget as a share of the base's latency (1 for the base).</param>
+/// <param name="WallSeconds">Wall time of the whole <c>lamda adapt</c> run, data loading and fine-tuning included.</param>
+/// <param name="BaseMs">The base's latency as the loop measured it on host, in ms.</param>
+/// <param name="Ms">The result's latency as the loop measured it on host, in ms.</param>
+/// <param name="Accuracy">Accuracy on the validation inputs, when they have labels.</param>
+/// <param name="Fidelity">Agreement with the base on the validation inputs (the lowest over the outputs).</param>
+/// <param name="TrainSteps">Fine-tuning steps taken (distillation only).</param>
+/// <param name="Error">Why the run gave no model, when it did not.</param>
+/// <param name="Note">Something to know about the result (for example that it runs only at batch 1).</param>
+internal sealed record AccuracyBenchRow(
+    string Model, string Method, double Target, double WallSeconds = 0, double? BaseMs = null, double? Ms = null,
+    double? Accuracy = null, double? Fidelity = null, int? TrainSteps = null, string? Error = null, string? Note = null)
 {
-    public required string Model { get; init; }
-    /// <summary>"base", "L1 only", "reconstruction" or "distillation".</summary>
-    public required string Method { get; init; }
-    /// <summary>The budget as a share of the base's latency (1 for the base).</summary>
-    public required double Target { get; init; }
-    /// <summary>The base's latency as the loop measured it on host, in ms.</summary>
-    public double? BaseMs { get; init; }
-    /// <summary>The result's latency as the loop measured it on host, in ms.</summary>
-    public double? Ms { get; init; }
-    /// <summary>Accuracy on the validation inputs, when they have labels.</summary>
-    public double? Accuracy { get; init; }
-    /// <summary>Agreement with the base on the validation inputs (the lowest over the outputs).</summary>
-    public double? Fidelity { get; init; }
-    /// <summary>Wall time of the whole <c>lamda adapt</c> run, data loading and fine-tuning included.</summary>
-    public double WallSeconds { get; init; }
-    /// <summary>Fine-tuning steps taken (distillation only).</summary>
-    public int? TrainSteps { get; init; }
-    /// <summary>Why the run gave no model, when it did not.</summary>
-    public string? Error { get; init; }
-    /// <summary>Something to know about the result (for example that it runs only at batch 1).</summary>
-    public string? Note { get; init; }
-
     /// <summary>The latency reached as a share of the base's, both as the loop measured them.</summary>
     public double? Reached => Ms is { } ms && BaseMs is { } b && b > 0 ? ms / b : Method == "base" ? 1 : null;
 

@@ -151,7 +151,7 @@ internal sealed class BenchAccuracyCommand : Command
         int code = Cli.Run([.. adapt], log, log);
         double wall = clock.Elapsed.TotalSeconds;
         log.Flush();
-        var row = new AccuracyBenchRow { Model = bench.Name, Method = MethodNames[method], Target = target, WallSeconds = wall };
+        var row = new AccuracyBenchRow(bench.Name, MethodNames[method], target, wall);
         if (code != 0 || !File.Exists(report))
             return row with { Error = LastError(Path.Combine(runs, name + ".log")) ?? $"lamda adapt exited with {code}" };
         using var json = JsonDocument.Parse(File.ReadAllText(report));
@@ -191,11 +191,8 @@ internal sealed class BenchAccuracyCommand : Command
     {
         if (!BaseAccuracies.TryGetValue(bench.Name, out var accuracy)) BaseAccuracies[bench.Name] = accuracy = data.Accuracy(baseBytes);
         var baseMs = runs.Select(r => r.BaseMs).Where(m => m != null).Order().ToList();
-        return new AccuracyBenchRow
-        {
-            Model = bench.Name, Method = "base", Target = 1, BaseMs = baseMs.Count > 0 ? baseMs[baseMs.Count / 2] : null,
-            Accuracy = accuracy, Fidelity = 1,
-        };
+        return new AccuracyBenchRow(bench.Name, "base", 1, BaseMs: baseMs.Count > 0 ? baseMs[baseMs.Count / 2] : null,
+            Accuracy: accuracy, Fidelity: 1);
     }
 
     /// <summary>Writes the CSV, the JSON and the plot of the rows so far (after every run, so a long run can be watched).</summary>
