@@ -45,6 +45,7 @@ public class GradientRuleTests
         ["HardSwish"] = () => new OneOp("HardSwish", 14).Float([3, 5], -5, 5, kinks: [-3f, 3f]),
         ["Tanh"] = () => new OneOp("Tanh", 13).Float([2, 5], -2, 2),
         ["Log"] = () => new OneOp("Log", 13).Float([2, 5], 0.5f, 3f),
+        ["Softplus saturating"] = () => new OneOp("Softplus", 11).Float([2, 5], -40f, 40f),
         ["Pow squared"] = () => new OneOp("Pow", 9).Float([2, 5], -2, 2).Constant([], [2f]),
         ["Pow fractional exponent"] = () => new OneOp("Pow", 13).Float([2, 3], 0.5f, 3f).Constant([], [1.5f]),
         ["Sqrt"] = () => new OneOp("Sqrt", 13).Float([2, 5], 0.5f, 3f),
