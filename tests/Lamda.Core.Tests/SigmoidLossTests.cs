@@ -81,8 +81,8 @@ public class SigmoidLossTests
     [Fact]
     public void Training_steps_stay_finite_with_saturated_sigmoids()
     {
-        var teacher = SaturatedHead(seed: 1, scale: 200f);
-        var student = SaturatedHead(seed: 2, scale: 150f);
+        var teacher = Head(seed: 1, scale: 200f);
+        var student = Head(seed: 2, scale: 150f);
         var rng = new Random(3);
         var inputs = new TensorData(DataTypes.Float, [4, 2, 6, 6], Enumerable.Range(0, 4 * 2 * 36).Select(_ => rng.NextSingle() * 2 - 1).ToArray());
         var options = new TrainOptions { Steps = 5, BatchSize = 2, LearningRate = 1e-2, Seed = 1 };
@@ -93,7 +93,7 @@ public class SigmoidLossTests
         Assert.All(tuned.Tensors.Values, t => Assert.All(FloatTensor.From(t).Data, v => Assert.True(float.IsFinite(v))));
     }
 
-    static (Graph Graph, WeightStore Weights) SaturatedHead(int seed, float scale)
+    internal static (Graph Graph, WeightStore Weights) Head(int seed, float scale)
     {
         var rng = new Random(seed);
         var w = Enumerable.Range(0, 2 * 2 * 9).Select(_ => scale * (rng.NextSingle() * 2 - 1)).ToArray();
