@@ -26,6 +26,9 @@ public class GradientRuleTests
             .Attr("strides", new long[] { 2, 2 }),
         ["ConvTranspose padded grouped"] = () => new OneOp("ConvTranspose", 13).Float([1, 4, 3, 3]).Float([4, 1, 3, 3]).Attr("group", 2L)
             .Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 1, 1, 1, 1 }).Attr("output_padding", new long[] { 1, 1 }),
+        // ppocr_det's head: two 2x2 stride-2 ConvTransposes up to the input size (checked here on 8x8 maps, at the det's layout).
+        ["ConvTranspose k2 s2 on an 8x8 map"] = () => new OneOp("ConvTranspose", 11).Float([2, 3, 8, 8]).Float([3, 1, 2, 2])
+            .Attr("kernel_shape", new long[] { 2, 2 }).Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 0, 0, 0, 0 }),
         ["Gemm transB"] = () => new OneOp("Gemm", 13).Float([3, 4]).Float([5, 4]).Float([5]).Attr("transB", 1L),
         ["Gemm transA alpha beta"] = () => new OneOp("Gemm", 9).Float([4, 3]).Float([4, 5]).Float([3, 5]).Attr("transA", 1L)
             .Attr("alpha", 0.5f).Attr("beta", 2f),
@@ -45,6 +48,7 @@ public class GradientRuleTests
         ["HardSwish"] = () => new OneOp("HardSwish", 14).Float([3, 5], -5, 5, kinks: [-3f, 3f]),
         ["Tanh"] = () => new OneOp("Tanh", 13).Float([2, 5], -2, 2),
         ["Log"] = () => new OneOp("Log", 13).Float([2, 5], 0.5f, 3f),
+        ["Softplus saturating"] = () => new OneOp("Softplus", 11).Float([2, 5], -40f, 40f),
         ["Pow squared"] = () => new OneOp("Pow", 9).Float([2, 5], -2, 2).Constant([], [2f]),
         ["Pow fractional exponent"] = () => new OneOp("Pow", 13).Float([2, 3], 0.5f, 3f).Constant([], [1.5f]),
         ["Sqrt"] = () => new OneOp("Sqrt", 13).Float([2, 5], 0.5f, 3f),
@@ -73,6 +77,9 @@ public class GradientRuleTests
         ["Transpose"] = () => new OneOp("Transpose", 13).Float([2, 3, 4]).Attr("perm", new long[] { 1, 2, 0 }),
         ["Unsqueeze"] = () => new OneOp("Unsqueeze", 13).Float([2, 3]).Ints(1),
         ["Resize nearest asymmetric floor"] = () => new OneOp("Resize", 11).Float([1, 2, 3, 3]).Constant([0], [])
+            .Constant([4], [1, 1, 2, 2])
+            .Attr("mode", "nearest").Attr("coordinate_transformation_mode", "asymmetric").Attr("nearest_mode", "floor"),
+        ["Resize nearest 2x on an 8x8 map (ppocr_det's FPN)"] = () => new OneOp("Resize", 11).Float([2, 3, 8, 8]).Constant([0], [])
             .Constant([4], [1, 1, 2, 2])
             .Attr("mode", "nearest").Attr("coordinate_transformation_mode", "asymmetric").Attr("nearest_mode", "floor"),
         ["Resize linear half_pixel"] = () => new OneOp("Resize", 13).Float([1, 1, 3, 4]).Empty().Constant([4], [1, 1, 2.5f, 1.5f])

@@ -15,14 +15,16 @@ internal sealed partial class FinetuneCommand : Command
     public override string Summary => "fine-tune an adapted model by distillation from its base model on --data";
     public override string Usage => """
         Usage: lamda finetune BASE.onnx ADAPTED.onnx --data DIR -o OUT.onnx [--steps 300] [--train-time 3m]
-                              [--lr 0.001] [--batch 16] [--seed 0] [--threads 1]
+                              [--lr 0.001] [--batch 16] [--seed 0] [--threads 1] [--crop 320]
 
         Trains ADAPTED (a model made by 'lamda adapt' from BASE) to agree with BASE on the calibration inputs of DIR
         (tensors or images, see docs/dataset-folders.md): KL divergence on probability outputs, MSE on others, plus
         cross-entropy when DIR has labels. Adam with a cosine schedule; stops at --steps or --train-time. Prints the
-        fidelity to BASE on the validation inputs before and after, and writes OUT atomically.
+        fidelity to BASE on the validation inputs before and after, and writes OUT atomically. Images larger than
+        --crop in height and width are trained on seeded square crops of that side (default 320, 0 for the full size);
+        fidelity is always measured at the full size.
         """;
-    public override string[] ValueOptions => ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads"];
+    public override string[] ValueOptions => ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -51,6 +53,8 @@ internal sealed partial class FinetuneCommand : Command
                 stdout.WriteLine($"fidelity {before[i].Output} ({before[i].Kind}): {before[i].Agreement:P2} -> {after[i].Agreement:P2}");
         }
         var stop = report.StoppedByTime ? " (time budget)" : "";
+        if (report.CropSide is { } side) stop += $" on {side}x{side} crops";
+        if (report.Note != null) stderr.WriteLine(report.Note);
         stdout.WriteLine($"trained {report.Steps} steps in {report.Elapsed.TotalSeconds:F1} s{stop}, " +
             $"loss {report.FirstLoss:G4} -> {report.LastLoss:G4}");
         ModelFile.Save(model, output);
@@ -70,6 +74,9 @@ internal sealed partial class FinetuneCommand : Command
                 ? int.TryParse(seed, CultureInfo.InvariantCulture, out var sd) && sd >= 0 ? sd : throw Bad("--seed", seed)
                 : 0,
             Threads = Int("--threads", 1),
+            CropSize = args.Value("--crop") is { } crop
+                ? int.TryParse(crop, CultureInfo.InvariantCulture, out var c) && c >= 0 ? (c == 0 ? null : c) : throw Bad("--crop", crop)
+                : 320,
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
         };
     }

@@ -65,7 +65,7 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
             // A candidate the reconstruction already made faithful can lose by a short training; the held-out inputs decide.
             bool kept = after >= before;
             Last = new TrainingSummary(report.Steps, report.Elapsed.TotalSeconds, report.FirstLoss, report.LastLoss, report.StoppedByTime,
-                before, after) { Fallback = Fallbacks.LastOrDefault(), Kept = kept };
+                before, after) { Fallback = Fallbacks.LastOrDefault() ?? report.Note, Kept = kept };
             Fallbacks.Clear();
             return kept ? tuned : candidate.Weights;
         }

@@ -67,7 +67,7 @@ internal sealed class UnaryRule()
     public override IReadOnlyList<IGradientRule> Gradients { get; } =
     [
         new ReluGradient(), new LeakyReluGradient(), new ClipGradient(), new SigmoidGradient(), new HardSigmoidGradient(),
-        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SqrtGradient(), new SoftmaxGradient(),
+        new HardSwishGradient(), new TanhGradient(), new LogGradient(), new SoftplusGradient(), new SqrtGradient(), new SoftmaxGradient(),
     ];
 }
 

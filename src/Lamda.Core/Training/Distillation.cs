@@ -1,5 +1,6 @@
 using Lamda.Graphs;
 using Lamda.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Lamda.Training;
 
@@ -23,17 +24,50 @@ internal static class Distillation
         int n = (int)calibration.Shape[0];
         if (labels != null && labels.Length != n)
             throw new LamdaException(ErrorCodes.BadData, $"{labels.Length} labels for {n} calibration inputs; give one label per input.");
+        string? note = null;
+        if (options.CropSize is { } side && CropSampler.Applies(calibration.Shape, side) && student.Inputs[0].Type.Dims is { Length: 4 })
+        {
+            var crops = new CropSampler(side, options.Seed);
+            try
+            {
+                var (tuned, report) = Run(crops.AtCropSize(teacher), teacherWeights, crops.AtCropSize(student), studentWeights, kept,
+                    calibration, labels, options, progress, crops);
+                return (tuned, report with { CropSide = side });
+            }
+            catch (Exception e) when (e is not TrainingDivergedException && e is LamdaException or OnnxRuntimeException)
+            {
+                // A graph with the spatial size built into its constants (reshapes, resize sizes) runs only at its own size.
+                note = $"trained at the full size: the model does not run on {side}x{side} crops ({FirstLine(e.Message)})";
+            }
+        }
+        var (full, fullReport) = Run(teacher, teacherWeights, student, studentWeights, kept, calibration, labels, options, progress, null);
+        return (full, fullReport with { Note = note });
+    }
+
+    static string FirstLine(string message) => message.Split('\n')[0];
+
+    static (WeightStore Tuned, TrainReport Report) Run(Graph teacher, WeightStore teacherWeights, Graph student,
+        WeightStore studentWeights, IReadOnlyDictionary<string, int[]>? kept, TensorData calibration, long[]? labels,
+        TrainOptions options, IProgress<TrainProgress>? progress, CropSampler? crops)
+    {
+        int n = (int)calibration.Shape[0];
         int batch = BatchSize(student, options, n);
         var sampler = new BatchSampler(n, batch, options.Seed);
+        TensorData Gather(int[] items) => crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
         var first = sampler.Next();
+        var firstInputs = Gather(first);
         using var objective = DistillationObjective.Create(teacher, teacherWeights, student, studentWeights, kept, labels != null, options,
-            BatchSampler.Gather(calibration, first));
-        Dictionary<string, TensorData> Feeds(int[] items) =>
-            objective.Feeds(BatchSampler.Gather(calibration, items), labels == null ? null : items.Select(i => labels[i]).ToArray());
-        var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, Feeds(first));
+            firstInputs);
+        Dictionary<string, TensorData> Feeds(int[] items, TensorData inputs) =>
+            objective.Feeds(inputs, labels == null ? null : items.Select(i => labels[i]).ToArray());
+        var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, Feeds(first, firstInputs));
         var weights = objective.InitialWeights();
-        var report = Trainer.Run(model, weights, objective.WeightShapes(), step => Feeds(step == 0 ? first : sampler.Next()), options,
-            progress);
+        var report = Trainer.Run(model, weights, objective.WeightShapes(), step =>
+        {
+            if (step == 0) return Feeds(first, firstInputs);
+            var items = sampler.Next();
+            return Feeds(items, Gather(items));
+        }, options, progress);
         return (objective.Apply(student, studentWeights, weights), report);
     }
 

@@ -10,7 +10,11 @@ internal enum LossKind
     MeanSquared,
     /// <summary>KL divergence of class probabilities along the last axis (a Softmax output).</summary>
     SoftmaxKl,
-    /// <summary>Elementwise binary KL divergence (a Sigmoid output).</summary>
+    /// <summary>
+    /// Elementwise binary KL divergence of a Sigmoid output, computed from the student's logits (the Sigmoid's input):
+    /// softplus(z) - t z plus the target's negative entropy. Stable for saturated logits, where log(1 - sigmoid(z))
+    /// in float32 is log(0 + eps) and its gradient 1/eps.
+    /// </summary>
     SigmoidKl,
     /// <summary>Cross-entropy of logits with one-hot labels.</summary>
     LogitsCrossEntropy,
@@ -42,12 +46,18 @@ internal static class DistillationLoss
 
     /// <summary>The kind for an output: KL where it is a probability (its producer is Softmax or Sigmoid), MSE otherwise.</summary>
     public static LossKind KindOf(ModelProto model, string output) =>
-        model.Graph.Node.FirstOrDefault(n => n.Output.Contains(output))?.OpType switch
+        Producer(model, output)?.OpType switch
         {
             "Softmax" => LossKind.SoftmaxKl,
             "Sigmoid" => LossKind.SigmoidKl,
             _ => LossKind.MeanSquared,
         };
+
+    /// <summary>The student tensor a term of this kind compares: a Sigmoid output's logits, else the output itself.</summary>
+    public static string LossTensor(ModelProto model, string output, LossKind kind) =>
+        kind == LossKind.SigmoidKl ? Producer(model, output)!.Input[0] : output;
+
+    static NodeProto? Producer(ModelProto model, string output) => model.Graph.Node.FirstOrDefault(n => n.Output.Contains(output));
 
     static string Term(GradientEmitter e, LossTerm term)
     {
@@ -64,11 +74,12 @@ internal static class DistillationLoss
             case LossKind.SoftmaxKl:
                 return PerItem(e.Op("Mul", [t, e.Op("Sub", [Log(t), Log(s)])]));
             case LossKind.SigmoidKl:
-                var one = e.Scalar(1f);
-                var positive = e.Op("Mul", [t, e.Op("Sub", [Log(t), Log(s)])]);
-                var nt = e.Op("Sub", [one, t]);
-                var negative = e.Op("Mul", [nt, e.Op("Sub", [Log(nt), Log(e.Op("Sub", [one, s]))])]);
-                return Mean(e.Op("Add", [positive, negative]));
+                // Cross-entropy on logits, softplus(z) - t z (ORT's Softplus is x + log1p(e^-x) for x > 0), so its
+                // gradient sigmoid(z) - t is bounded; the entropy of the target is a constant that makes the value a KL.
+                var crossEntropy = e.Op("Sub", [e.Op("Softplus", [s]), e.Op("Mul", [t, s])]);
+                var nt = e.Op("Sub", [e.Scalar(1f), t]);
+                var negEntropy = e.Op("Add", [e.Op("Mul", [t, Log(t)]), e.Op("Mul", [nt, Log(nt)])]);
+                return Mean(e.Op("Add", [crossEntropy, negEntropy]));
             case LossKind.LogitsCrossEntropy:
                 var logp = e.Op("LogSoftmax", [s], ("axis", (long)(term.Shape.Length - 1)));
                 return e.Op("Neg", [PerItem(e.Op("Mul", [t, logp]))]);

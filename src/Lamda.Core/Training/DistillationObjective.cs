@@ -65,7 +65,8 @@ internal sealed class DistillationObjective : IDisposable
         {
             var kind = DistillationLoss.KindOf(model, o.Name);
             float weight = kind == LossKind.MeanSquared ? 1f / MeanSquare(targets[o.Name]) : 1f;
-            terms.Add((new LossTerm(o.Name, "target_" + o.Name, kind, weight, targets[o.Name].Shape), o.Name, null));
+            var tensor = DistillationLoss.LossTensor(model, o.Name, kind);
+            terms.Add((new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape), o.Name, null));
         }
         foreach (var (edge, channels) in features)
         {

@@ -20,6 +20,12 @@ public sealed record TrainOptions
     public float FeatureWeight { get; init; } = 1f;
     /// <summary>Weight of the cross-entropy with labels, when there are labels.</summary>
     public float LabelWeight { get; init; } = 1f;
+    /// <summary>
+    /// Side of the seeded square crops an image model with larger inputs (both height and width) trains on, as a fully
+    /// convolutional detector can: a step then costs about (side / size)^2 of a full-size one. Null trains at the full
+    /// size; a model that does not run at the crop size falls back to it.
+    /// </summary>
+    public int? CropSize { get; init; } = 320;
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 }
@@ -37,6 +43,10 @@ internal sealed record TrainReport
     public required bool StoppedByTime { get; init; }
     /// <summary>Trainable weights the loss does not depend on; they keep their values.</summary>
     public IReadOnlyList<string> Untrained { get; init; } = [];
+    /// <summary>Side of the square crops trained on, or null for the full size.</summary>
+    public int? CropSide { get; init; }
+    /// <summary>Why training ran other than asked (a crop size the model cannot run at), or null.</summary>
+    public string? Note { get; init; }
     public double FirstLoss => Losses.Count > 0 ? Losses[0] : double.NaN;
     public double LastLoss => Losses.Count > 0 ? Losses[^1] : double.NaN;
 }
