@@ -239,7 +239,7 @@ public class AdaptationLoopTests
         }
     }
 
-    static DataSet OwnAnswers(GraphBuilder b, int count)
+    internal static DataSet OwnAnswers(GraphBuilder b, int count)
     {
         var rng = new Random(5);
         var pixels = Enumerable.Range(0, count * 3 * 32 * 32).Select(_ => rng.NextSingle()).ToArray();
@@ -276,6 +276,76 @@ public class AdaptationLoopTests
         // With no accuracy drop allowed, the refined (zeroed) candidates fail and the failure is fed back.
         var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, options with { MaxAccuracyDrop = 0 }));
         Assert.Equal(ErrorCodes.AccuracyNotMet, e.Code);
+    }
+}
+
+public class WideningOnAccuracyTests
+{
+    static readonly DeviceProfile Nano = DeviceCatalog.Resolve("jetson-nano");
+
+    /// <summary>
+    /// A stub accuracy: the first candidate it refines and any as narrow answer another class than
+    /// <paramref name="label"/> for every input; a wider one answers <paramref name="label"/>, every validation label.
+    /// </summary>
+    sealed class NarrowLosesRefiner(int label) : ICandidateRefiner
+    {
+        readonly LatencyPredictor predictor = new(Nano);
+        public List<double> Refined { get; } = [];
+
+        public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
+        {
+            double ms = predictor.Predict(candidate.Graph, candidate.Weights).LatencyMs;
+            Refined.Add(ms);
+            var head = candidate.Graph.Nodes.Single(n => n.Op == "Gemm").Inputs[2] is WeightOperand w ? w.Name : null;
+            var answers = new WeightStore();
+            foreach (var (name, t) in candidate.Weights.Tensors)
+            {
+                if (t.DataType != DataTypes.Float) { answers.Add(name, t); continue; }
+                var values = new float[FloatTensor.From(t).Data.Length];
+                if (name == head) values[ms > Refined[0] ? label : (label + 1) % values.Length] = 1;
+                answers.Add(name, new FloatTensor(t.Dims.ToArray(), values).ToProto(name));
+            }
+            return answers;
+        }
+    }
+
+    [Fact]
+    public void An_accuracy_drop_above_the_maximum_makes_the_loop_try_a_wider_candidate_under_the_budget()
+    {
+        var b = SampleModels.TinyNet();
+        // Every label is the base's most frequent answer, so the base's accuracy is well above the maximum drop.
+        var data = AdaptationLoopTests.OwnAnswers(b, 8);
+        int label = (int)data.ValLabels!.GroupBy(l => l).MaxBy(g => g.Count())!.Key;
+        var refiner = new NarrowLosesRefiner(label);
+        var options = new AdaptOptions
+        {
+            TargetFraction = 0.6, Device = Nano, Data = new DataSet { ValImages = data.ValImages, ValLabels = Enumerable.Repeat((long)label, 8).ToArray() },
+            Refiner = refiner, MaxAccuracyDrop = 0.02,
+            // TinyNet's widths are coarse: a wider band holds more than one of them.
+            LowerBand = 0.85,
+        };
+        var result = Adapter.Run("tinynet", b.Graph, b.Weights, options);
+        Assert.Equal("met", result.Report.Outcome);
+        var first = result.Report.Iterations[0];
+        Assert.Contains(first.Diagnostics, d => d.Code == ValidationCodes.Accuracy);
+        // The very next candidate is wider (without the widening the search proposes the same one again), and the
+        // accepted one is wider than the rejected one and still under the budget.
+        Assert.True(result.Report.Iterations[1].PredictedMs > first.PredictedMs);
+        Assert.True(result.Report.Final!.PredictedMs > first.PredictedMs, $"{result.Report.Final.PredictedMs} after {first.PredictedMs}");
+        Assert.InRange(result.Report.Final.PredictedMs, 0, result.Report.TargetMs);
+        Assert.Equal(1.0, result.Report.Final.Accuracy);
+    }
+
+    [Fact]
+    public void Widening_raises_the_goal_halfway_to_the_budget_edge_and_stops_there()
+    {
+        var aim = new AimController(9.65);
+        Assert.True(aim.Widen(9.6, 10));
+        Assert.Equal(9.8, aim.Goal, 12);
+        // A candidate below the raised goal leaves it where it is; one at the edge leaves no room.
+        Assert.True(aim.Widen(9.5, 10));
+        Assert.Equal(9.8, aim.Goal, 12);
+        Assert.False(aim.Widen(10, 10));
     }
 }
 

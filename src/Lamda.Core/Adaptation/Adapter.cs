@@ -61,6 +61,7 @@ public static class Adapter
             }
             bool repeated = report.Record(trial, generator.Name);
             if (trial.Accepted) return report.Finish(trial, "met", generator.Name);
+            if (requirement.LostOnlyAccuracy(trial) && !aim.Widen(metric.Of(trial.Figures!), requirement.CeilingMs)) break;
             // A locked architecture is the only one there is.
             if (lockFile != null || !aim.Advance(repeated, trial.Figures is { } tf ? metric.Of(tf) : null)) break;
             feedback = trial.Diagnostics;

@@ -29,7 +29,7 @@ internal sealed class AimController
         Correction = baseline is { } first ? first.Measured / first.Predicted : 1;
     }
 
-    public double Goal { get; }
+    public double Goal { get; private set; }
 
     /// <summary>The ratio of measured to predicted latency of the last measured candidate (1 while nothing is measured).</summary>
     public double Correction { get; private set; }
@@ -56,6 +56,20 @@ internal sealed class AimController
         var own = families.TryGetValue(family, out var f) ? f.Observed : [.. baseline];
         own.Add(o);
         families[family] = (own, o.Measured / o.Predicted);
+    }
+
+    /// <summary>
+    /// Raises the goal after a candidate in the band lost too much accuracy: the next one is aimed halfway between
+    /// it and the budget's upper edge, the widest candidate the budget still allows. The goal only rises, so every
+    /// further accuracy failure moves it closer to the edge. False when no room is left above the candidate.
+    /// </summary>
+    /// <param name="metricMs">the rejected candidate's latency in the loop's metric</param>
+    /// <param name="ceilingMs">the highest latency the budget accepts in that metric</param>
+    public bool Widen(double metricMs, double ceilingMs)
+    {
+        if (metricMs >= ceilingMs) return false;
+        Goal = Math.Max(Goal, (metricMs + ceilingMs) / 2);
+        return true;
     }
 
     /// <summary>

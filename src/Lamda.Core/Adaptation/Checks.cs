@@ -123,6 +123,16 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
         return trial.Candidate;
     }
 
+    /// <summary>The highest latency the budget accepts in the loop's metric (the band's upper edge).</summary>
+    public double CeilingMs => targetMs * metric.UpperShare;
+
+    /// <summary>
+    /// True when the trial met the latency budget and failed only the maximum drop: the loop then widens (the widest
+    /// candidate under the budget keeps the most of the base), as the issue asks of the requirement validator.
+    /// </summary>
+    public bool LostOnlyAccuracy(Trial trial) => trial.Figures is { } f && LatencyDiagnostics(f).Count == 0
+        && trial.Diagnostics.Count > 0 && trial.Diagnostics.All(d => d.Code == ValidationCodes.Accuracy);
+
     /// <summary>Under the band's upper edge with the accuracy kept: a result worth returning if nothing better comes.</summary>
     public bool WithinBudget(Figures f) => metric.Of(f) <= targetMs * metric.UpperShare && AccuracyHolds(f);
 
