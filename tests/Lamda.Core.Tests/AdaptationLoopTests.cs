@@ -82,6 +82,21 @@ public class AimControllerTests
     }
 
     [Fact]
+    public void AMeasurementOfTheSameCandidateReplacesItsEarlierOne()
+    {
+        // The metric pools repeated measurements of one architecture: the pooled figure (11 ms) replaces the first
+        // (9 ms), which no longer brackets the goal with the base: nothing is below it, so the last ratio aims.
+        var aim = new AimController(10, new Observation(20, 20));
+        aim.Observe(new Observation(8, 9), "w8");
+        aim.Observe(new Observation(8, 11), "w8");
+        Assert.Equal(10 / (11 / 8.0), aim.Aim, 12);
+        Assert.Equal(10 / (11 / 8.0), aim.AimFor("w8"), 12);
+        // Another candidate below the goal brackets it again, with the pooled figure above.
+        aim.Observe(new Observation(6, 8), "w8");
+        Assert.Equal(6 + (10 - 8) * (8 - 6) / (11 - 8.0), aim.AimFor("w8"), 12);
+    }
+
+    [Fact]
     public void AFamilylessMeasurementCalibratesOnlyTheCommonAim()
     {
         var aim = new AimController(10);
