@@ -215,6 +215,28 @@ public class AdaptationLoopTests
         Assert.Equal(0, counting!.Proposals);
     }
 
+    /// <summary>
+    /// Issue 14: a tiny model on host, whose candidates run at a few microseconds where the predictor is least sure,
+    /// at a budget far below anything it can reach: refused within 2 iterations (it was 12 and LAMDA013), naming the
+    /// measured floor. Only the iteration count and the code are asserted, no timing figure.
+    /// </summary>
+    [SharedFact]
+    public void AMeasuredBudgetBelowATinyModelsFloorIsRefusedWithinTwoIterations()
+    {
+        var (_, graph, weights) = Shared.Load("digits_cnn");
+        CountingGenerator? counting = null;
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("digits_cnn", graph, weights, new AdaptOptions
+        {
+            TargetFraction = 0.01,
+            Device = HostProfiles.GetOrCreate(null),
+            MeasureOnHost = true,
+            Generator = (_, _, transfer, predictor) => counting = new CountingGenerator(new SearchGenerator(transfer, predictor)),
+        }));
+        Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
+        Assert.Contains(" ms, measured); raise the budget to at least that", e.Message);
+        Assert.InRange(counting!.Proposals, 0, 2);
+    }
+
     [Fact]
     public void ALockIsJudgedOnceAndAFailureNamesTheLockFile()
     {
