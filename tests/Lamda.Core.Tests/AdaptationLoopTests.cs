@@ -191,6 +191,7 @@ public class AdaptationLoopTests
         public int Proposals { get; private set; }
         public string Name => inner.Name;
         public (double PredictedMs, string Text) Smallest() => inner.Smallest();
+        public IEnumerable<(double PredictedMs, string Text)> SmallestCandidates() => inner.SmallestCandidates();
         public Proposal Generate(GenerationRequest request)
         {
             Proposals++;
