@@ -168,7 +168,8 @@ public class AdaptationTests
         var bytes = File.ReadAllBytes(Shared.ModelPath("resnet18"));
         // A relative budget, resolved by the loop against its own interleaved figure of the base: an absolute one from a
         // plain median of the base taken here under load (37 ms for an 18 ms model) was above the base itself.
-        var result = Adapter.Run("resnet18", graph, weights, new AdaptOptions { TargetFraction = 0.5, Device = profile, MeasureOnHost = true });
+        var result = Adapter.Run("resnet18", graph, weights,
+            new AdaptOptions { TargetFraction = 0.5, Device = profile, MeasureOnHost = true });
         double target = result.Report.TargetMs;
         var measured = result.Report.Final!.MeasuredMs!.Value;
         Assert.InRange(measured, 0.85 * target, target);
