@@ -84,6 +84,8 @@ internal sealed class LlmGenerator : IBoundedGenerator
 
     /// <summary>The search generator's smallest architecture: the one the fallback can reach.</summary>
     public (double PredictedMs, string Text) Smallest() => search.Smallest();
+    /// <inheritdoc/>
+    public IEnumerable<(double PredictedMs, string Text)> SmallestCandidates() => search.SmallestCandidates();
 
     public Proposal Generate(GenerationRequest request)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lamda.Onnx;
 using Lamda.Tests;
 
 namespace Lamda.Cli.Tests;
@@ -86,6 +87,31 @@ public class LatencyCliTests : CliTestBase
         Assert.Contains(kernels, k => k.GetProperty("kernel").GetString()!.StartsWith("Conv+BatchNormalization+Add+Relu"));
         // The breakdown accounts for the whole prediction (composition adds a fixed overhead).
         Assert.True(kernels.Sum(k => k.GetProperty("ms").GetDouble()) <= total);
+    }
+
+    [Fact]
+    public void PredictRefusesDynamicInputDimsWithoutAShape()
+    {
+        // tinynet with its height and width made dynamic: at size 1 the prediction would be a tiny number meaning nothing.
+        var model = ModelFile.Load(TinyNet);
+        var dims = model.Graph.Input[0].Type.TensorType.Shape.Dim;
+        var (height, width) = (dims[2].DimValue, dims[3].DimValue);
+        dims[2] = new global::Onnx.TensorShapeProto.Types.Dimension { DimParam = "h" };
+        dims[3] = new global::Onnx.TensorShapeProto.Types.Dimension { DimParam = "w" };
+        var path = Path.Combine(dir, "dynamic.onnx");
+        File.WriteAllBytes(path, ModelFile.ToBytes(model));
+        string input = model.Graph.Input[0].Name;
+
+        var refused = Lamda("predict", path, "--device", "jetson-nano");
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("error LAMDA018", refused.Err);
+        Assert.Contains($"input '{input}'", refused.Err);
+        Assert.Contains("--input-shape", refused.Err);
+        Assert.Equal("", refused.Out);
+
+        var pinned = Lamda("predict", path, "--device", "jetson-nano", "--json", "--input-shape", $"1,{dims[1].DimValue},{height},{width}");
+        Assert.True(pinned.Code == 0, pinned.Err);
+        Assert.Equal(PredictMs(TinyNet, "jetson-nano"), JsonDocument.Parse(pinned.Out).RootElement.GetProperty("latencyMs").GetDouble());
     }
 
     [Fact]

@@ -166,17 +166,19 @@ public class AdaptationTests
         var (_, graph, weights) = Shared.Load("resnet18");
         var profile = HostProfiles.GetOrCreate(null);
         var bytes = File.ReadAllBytes(Shared.ModelPath("resnet18"));
-        double baseMs = LatencyMeter.Measure(bytes, graph, new MeasureOptions { Runs = 30 }).P50Ms;
-        double target = 0.5 * baseMs;
-        var result = Adapter.Run("resnet18", graph, weights, new AdaptOptions { TargetMs = target, Device = profile, MeasureOnHost = true });
+        // A relative budget, resolved by the loop against its own interleaved figure of the base: an absolute one from a
+        // plain median of the base taken here under load (37 ms for an 18 ms model) was above the base itself.
+        var result = Adapter.Run("resnet18", graph, weights,
+            new AdaptOptions { TargetFraction = 0.5, Device = profile, MeasureOnHost = true });
+        double target = result.Report.TargetMs;
         var measured = result.Report.Final!.MeasuredMs!.Value;
         Assert.InRange(measured, 0.85 * target, target);
         // An independent check agrees within run-to-run noise. It is the interleaved protocol against the base
-        // (ratio x base), as the issue of latency under load asks: a plain median taken while other test assemblies
-        // run real dotnet builds beside this one was seen at twice the target.
+        // (the ratio to the base against the budget's fraction), as the issue of latency under load asks: a plain
+        // median taken while other test assemblies run real dotnet builds beside this one was seen at twice the target.
         var check = LatencyMeter.MeasureAgainst(new ModelUnderTest(Adapter.Bytes(result.Model), result.Graph, "adapted"),
             new ModelUnderTest(bytes, graph, "resnet18"), new CompareOptions { Seed = 9 });
-        Assert.InRange(check.Ratio * baseMs, 0.8 * target, 1.10 * target);
+        Assert.InRange(check.Ratio, 0.8 * 0.5, 1.10 * 0.5);
         Assert.All(result.Report.Iterations, i => Assert.NotNull(i.MeasuredMs));
     }
 

@@ -194,7 +194,9 @@ internal sealed class PredictCommand : Command
         if (profile.UncalibratedWarning is { } uncalibrated) stderr.WriteLine($"warning: {uncalibrated}");
         var (raw, weights) = ModelSource.LoadOnnx(path);
         Lamda.Runtime.ResourceLimits.CheckGraph(raw, weights, path);
+        // Without a size, dynamic dims would be predicted at 1 and give a tiny latency that means nothing.
         if (args.Value(InputShapes.Option) is { } shape) raw = InputShapes.Parse(shape).Pin(raw, path);
+        else InputShapes.RequireStatic(raw, path);
         var graph = Normalizer.Normalize(raw, weights).Graph;
         if (args.Value("--width") is { } w && double.Parse(w, System.Globalization.CultureInfo.InvariantCulture) < 1)
         {

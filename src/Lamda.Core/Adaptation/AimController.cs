@@ -48,14 +48,24 @@ internal sealed class AimController
         (families.TryGetValue(family, out var f) ? Secant(Goal, f.Correction, f.Observed) : Secant(Goal, Correction, observed)) * Nudge;
 
     /// <summary>Learns from one measured candidate of a family (or of none).</summary>
+    /// <remarks>
+    /// A candidate measured again (the same architecture, so the same prediction) replaces its earlier observation:
+    /// the metric pools its measurements, and two points at one prediction would make a flat secant.
+    /// </remarks>
     public void Observe(Observation o, string? family)
     {
         Correction = o.Measured / o.Predicted;
-        observed.Add(o);
+        Replace(observed, o);
         if (family == null) return;
         var own = families.TryGetValue(family, out var f) ? f.Observed : [.. baseline];
-        own.Add(o);
+        Replace(own, o);
         families[family] = (own, o.Measured / o.Predicted);
+    }
+
+    static void Replace(List<Observation> list, Observation o)
+    {
+        list.RemoveAll(x => x.Predicted == o.Predicted);
+        list.Add(o);
     }
 
     /// <summary>

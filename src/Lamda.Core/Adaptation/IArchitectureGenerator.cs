@@ -59,4 +59,10 @@ internal interface IBoundedGenerator : IArchitectureGenerator
 {
     /// <summary>The smallest architecture, with its predicted latency.</summary>
     (double PredictedMs, string Text) Smallest();
+
+    /// <summary>
+    /// The smallest architecture of each kind the generator makes (one per width multiple, and without blocks): the
+    /// predictor's smallest is not always the device's fastest, as tiny widths that are not aligned run slower.
+    /// </summary>
+    IEnumerable<(double PredictedMs, string Text)> SmallestCandidates() => [Smallest()];
 }

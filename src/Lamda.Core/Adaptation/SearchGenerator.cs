@@ -116,6 +116,14 @@ internal sealed class SearchGenerator : IBoundedGenerator
         return result;
     }
 
+    /// <inheritdoc/>
+    public IEnumerable<(double PredictedMs, string Text)> SmallestCandidates()
+    {
+        var own = multiples.Select(m => Evaluate(0, m)).Select(r => (r.Ms, LamdaTextWriter.Write(r.Graph)));
+        var shallow = depthEdits && Shallower(Blocks().Count) is { } s ? s.SmallestCandidates() : [];
+        return own.Concat(shallow).DistinctBy(c => c.Item2).ToList();
+    }
+
     List<ResidualBlock>? blocks;
     readonly Dictionary<int, SearchGenerator?> shallower = [];
 
