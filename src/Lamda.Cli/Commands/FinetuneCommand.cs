@@ -24,7 +24,8 @@ internal sealed partial class FinetuneCommand : Command
         --crop in height and width are trained on seeded square crops of that side (default 320, 0 for the full size);
         fidelity is always measured at the full size.
         """;
-    public override string[] ValueOptions => ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
+    public override string[] ValueOptions =>
+        ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
