@@ -54,9 +54,8 @@ internal static class CalibrationNetworks
 
         public GraphBuilder Build()
         {
-            long res = new long[] { 224, 224, 224, 192, 160, 128 }[rng.Next(6)];
-            if (family == 9) res = Pick(28, 32, 48);
-            var x = b.Input("input", 1, family == 9 ? Pick(1, 3) : 3, res, res);
+            var (h, w) = InputSize();
+            var x = b.Input("input", 1, family == 9 ? Pick(1, 3) : 3, h, w);
             var y = family switch
             {
                 0 => Mobile(x),
@@ -74,6 +73,19 @@ internal static class CalibrationNetworks
             if (family != 8) y = b.Flatten(b.GlobalAveragePool(y));
             b.Output(b.Gemm(y, Pick(10, 100, 1000)), "output");
             return b;
+        }
+
+        /// <summary>
+        /// The input's height and width: square images from 224 pixels down, and one network in four a text strip or
+        /// another non-square input (48x192 as text classifiers take, 32x320, 64x256, 96x160), where maps end a few
+        /// pixels high and a kernel's cost per element is not what it is on square maps of the same size.
+        /// </summary>
+        (long H, long W) InputSize()
+        {
+            if (family == 9) { long r = Pick(28, 32, 48); return (r, r); }
+            if (rng.Next(4) == 0) return new (long, long)[] { (48, 192), (32, 320), (64, 256), (96, 160), (48, 160) }[rng.Next(5)];
+            long res = new long[] { 224, 224, 224, 192, 160, 128 }[rng.Next(6)];
+            return (res, res);
         }
 
         EdgeOperand Mobile(EdgeOperand x)
@@ -176,10 +188,16 @@ internal static class CalibrationNetworks
 
         static Operand Scalar(double value) => new LiteralOperand(new TensorLiteral(DataTypes.Float, [], null, [value]));
 
-        /// <summary>Hard-swish as torchvision exports it (HardSwish) or as older exporters do (x * HardSigmoid(x)).</summary>
-        EdgeOperand HardSwish(EdgeOperand x) => rng.Next(2) == 0
-            ? b.Op("HardSwish", [x])
-            : b.Op("Mul", [x, HardSigmoid(x)]);
+        /// <summary>
+        /// Hard-swish as torchvision exports it (HardSwish), as older exporters do (x * HardSigmoid(x)), or spelled out
+        /// at opset 9 as Paddle's exporter writes it (x * Clip(x + 3, 0, 6) / 6: four elementwise nodes).
+        /// </summary>
+        EdgeOperand HardSwish(EdgeOperand x) => rng.Next(3) switch
+        {
+            0 => b.Op("HardSwish", [x]),
+            1 => b.Op("Mul", [x, HardSigmoid(x)]),
+            _ => b.Op("Div", [b.Op("Mul", [x, b.Op("Clip", [b.Op("Add", [x, Scalar(3)]), Scalar(0), Scalar(6)])]), Scalar(6)]),
+        };
 
         /// <summary>
         /// Squeeze-excite: GlobalAveragePool, a narrow 1x1 convolution, a wide one, a sigmoid gate, and the gate times the input.

@@ -14,8 +14,9 @@ internal static class ProfileBuilder
     /// <summary>Revision of the calibration method: a cached host profile made by another revision is rebuilt.</summary>
     // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections; 4: channel blocks from ORT's
     // layout, non-negative composition above the session floor, held-out check, more families; 5: one profiler cost per
-    // node for the machine (the median over the networks), a slow round judged by its ratio
-    public const int Revision = 5;
+    // node for the machine (the median over the networks), a slow round judged by its ratio; 6: non-square (text-strip)
+    // inputs and the spelled-out hard-swish in the calibration networks
+    public const int Revision = 6;
 
     public sealed record Options
     {
