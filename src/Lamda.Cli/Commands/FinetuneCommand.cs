@@ -75,9 +75,7 @@ internal sealed partial class FinetuneCommand : Command
                 ? int.TryParse(seed, CultureInfo.InvariantCulture, out var sd) && sd >= 0 ? sd : throw Bad("--seed", seed)
                 : 0,
             Threads = Int("--threads", 1),
-            CropSize = args.Value("--crop") is { } crop
-                ? int.TryParse(crop, CultureInfo.InvariantCulture, out var c) && c >= 0 ? (c == 0 ? null : c) : throw Bad("--crop", crop)
-                : 320,
+            CropSize = args.Int("--crop", 320) is > 0 and var side ? side : null,
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
         };
     }

@@ -12,6 +12,7 @@ internal sealed class Candidate(Graph graph, WeightStore weights)
 {
     ModelProto? model;
     byte[]? bytes;
+    string? hash;
 
     public Graph Graph { get; } = graph;
     public WeightStore Weights { get; } = weights;
@@ -19,4 +20,6 @@ internal sealed class Candidate(Graph graph, WeightStore weights)
     public IReadOnlyDictionary<string, int[]>? KeptOutputs { get; init; }
     public ModelProto Model => model ??= OnnxExporter.Export(Graph, Weights);
     public byte[] Bytes => bytes ??= ModelFile.ToBytes(Model);
+    /// <summary>SHA-256 of <see cref="Bytes"/>: the identity of the architecture with its weights, for the loop's caches.</summary>
+    public string Hash => hash ??= ModelProvenance.Sha256(Bytes);
 }

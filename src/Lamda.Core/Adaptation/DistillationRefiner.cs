@@ -40,7 +40,7 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
     public WeightStore Refine(Candidate baseModel, Candidate candidate, int seed)
     {
         // The loop may propose an architecture again (its measurement is noisy); training it again would give the same.
-        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(candidate.Bytes)) + "/" + seed;
+        var key = candidate.Hash + "/" + seed;
         if (done.TryGetValue(key, out var hit))
         {
             Last = hit.Summary;

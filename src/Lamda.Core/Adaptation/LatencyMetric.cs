@@ -91,7 +91,7 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
     /// <summary>A new comparison of the candidate (the n-th uses seed + n - 1), pooled with its earlier ones.</summary>
     double PooledRatio(Candidate candidate, int rounds)
     {
-        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(candidate.Bytes));
+        var key = candidate.Hash;
         if (!ratios.TryGetValue(key, out var seen)) ratios[key] = seen = [];
         seen.Add(Ratio(candidate, seed + seen.Count, rounds));
         return seen.Average();
