@@ -32,7 +32,8 @@ public sealed record AdaptOptions
     public TrainOptions? Training { get; init; }
     /// <summary>
     /// True when the model's batch dimension was dynamic before its input shape was pinned (to batch 1, for latency):
-    /// fine-tuning then trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
+    /// normalization then keeps the batch out of folded Reshape targets (the adapted model runs at any batch), and
+    /// fine-tuning trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
     /// </summary>
     public bool BatchIsFree { get; init; }
     /// <summary>Receives the fine-tuning's steps and loss.</summary>
