@@ -22,14 +22,13 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
         var kept = new Dictionary<string, int[]>();
         var candidate = Realize(text, diagnostics, kept);
         if (candidate == null || !options.Reconstruct || options.Data?.Calibration is not { } calibration) return candidate;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, kept, calibration,
             seed: options.Seed);
+        var recalibrated = Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration);
         progress?.Report($"iteration {iteration}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
-            $"on {calibration.Shape[0]} calibration inputs");
-        return new Candidate(candidate.Graph, Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration))
-        {
-            KeptOutputs = candidate.KeptOutputs,
-        };
+            $"on up to {calibration.Shape[0]} calibration inputs in {clock.Elapsed.TotalSeconds:F1} s");
+        return new Candidate(candidate.Graph, recalibrated) { KeptOutputs = candidate.KeptOutputs };
     }
 
     /// <summary>Parse, weight transfer and shape check alone (no reconstruction); null when any of them fails.</summary>
