@@ -74,6 +74,15 @@ public sealed record AdaptOptions
     internal double ResolveTargetMs(double baseMs) => TargetFraction is { } f ? f * baseMs : TargetMs;
 
     /// <summary>
+    /// Reconstruction waits for the candidate that is fine-tuned: with fine-tuning and no maximum drop, no decision of the
+    /// loop reads an untrained candidate's accuracy, and reconstructing every candidate was most of an iteration
+    /// (ppocr_rec at 48x320: 45-57 s of each iteration under load). With a maximum drop every candidate is reconstructed,
+    /// as the drop of those returned untrained is judged.
+    /// </summary>
+    internal bool DefersReconstruction => Reconstruct && MaxAccuracyDrop == null && Refiner == null && Training != null
+        && Data is { Calibration: not null };
+
+    /// <summary>
     /// The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.
     /// </summary>
     internal ICandidateRefiner? ResolveRefiner() =>
