@@ -58,18 +58,24 @@ internal static class Trainer
     /// <summary>How many times a rate that makes the loss climb is divided by 4 before the run is left to diverge.</summary>
     public const int MaxBackoffs = 3;
 
-    /// <summary>Steps after a (re)start in which a climbing loss means the rate is too high, not a hard batch.</summary>
+    /// <summary>Steps after a (re)start in which a climbing loss is taken for a rate too high (later, for hard batches).</summary>
     const int Watched = 20;
 
     /// <summary>
     /// The rate is too high for this model when, early in a run, the loss is not finite or climbs to twice its first
     /// value: ppocr_rec's attention neck at 2e-3 went from 1.9 to 9e6 in 47 steps (at 5e-4 from 1.7 to 11 in 3, at 2e-4
-    /// to 3.3 in 5), while at 1e-4 it fell from 1.7 to 0.36 in 40. Adam moves every weight by about the rate at its first steps, whatever
-    /// the gradient's scale, so a rate that suits a small CNN can wreck a model with normalizations and attention.
+    /// to 3.3 in 5), while at 1e-4 it fell from 1.7 to 0.36 in 40. Adam moves every weight by about the rate at its
+    /// first steps, whatever the gradient's scale, so a rate that suits a small CNN can wreck a model with
+    /// normalizations and attention.
     /// </summary>
     static bool TooFast(List<double> losses, int start) =>
         losses.Count - start <= Watched && (!double.IsFinite(losses[^1]) || losses[^1] > 2 * losses[start]);
 
+    /// <summary>
+    /// How much of the run is spent, so that the learning rate decays to zero by its end (a run cut short by time at a
+    /// high rate ends far from a minimum): of its steps, or, when the time budget will end it first at the pace so far,
+    /// of the steps that time allows. With time to spare this is the step count alone, so a seed gives the same weights.
+    /// </summary>
     static double Done(int step, TimeSpan elapsed, TrainOptions options)
     {
         double planned = options.Steps;
