@@ -152,6 +152,19 @@ public class TrainerTests
     }
 
     [Fact]
+    public void One_noisy_batch_near_the_start_is_not_a_climb()
+    {
+        // Losses of ppocr_rec's fine-tuning: trained again at 1e-4 (noise), and at 5e-4 (a climb).
+        Assert.False(Trainer.TooFast([0.028, 0.066], 0));
+        Assert.False(Trainer.TooFast([0.028, 0.066, 0.026, 0.049], 0));
+        Assert.True(Trainer.TooFast([1.69, 6.65], 0));
+        Assert.True(Trainer.TooFast([1.69, 1.57, double.NaN], 0));
+        // Watched only in the first 20 steps of a run, counted from its (re)start.
+        Assert.False(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 9.0, 9.0, 9.0], 0));
+        Assert.True(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 1.0, 9.0], 20));
+    }
+
+    [Fact]
     public void A_rate_that_makes_the_loss_climb_is_divided_by_four_and_the_run_restarts()
     {
         // The quadratic above at a rate that throws every weight about 64 past the minimum at the first step.
