@@ -496,6 +496,30 @@ public class LoopFineTuningTests
     }
 
     [Fact]
+    public void With_fine_tuning_only_the_candidate_it_trains_is_reconstructed()
+    {
+        var b = SampleModels.TinyNet();
+        var messages = new List<string>();
+        var data = RandomData(16, 1);
+        var train = new TrainOptions { Steps = 3, BatchSize = 4 };
+        var result = Adapter.Run("tinynet", b.Graph, b.Weights,
+            new AdaptOptions { TargetFraction = 0.6, Device = Nano, Data = data, Training = train }, new Lines(messages));
+        Assert.NotNull(result.Report.Training);
+        Assert.Single(messages, m => m.Contains("reconstructed the pruned layers"));
+        // Judged by a maximum drop, every candidate is reconstructed, as before.
+        messages.Clear();
+        var judged = Adapter.Run("tinynet", b.Graph, b.Weights,
+            new AdaptOptions { TargetFraction = 0.6, Device = Nano, Data = data, Training = train, MaxAccuracyDrop = 1 }, new Lines(messages));
+        Assert.Equal(judged.Report.Iterations.Count, messages.Count(m => m.Contains("reconstructed the pruned layers")));
+        Assert.True(judged.Report.Iterations.Count > 1, "one iteration cannot tell");
+    }
+
+    sealed class Lines(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value) => lines.Add(value);
+    }
+
+    [Fact]
     public void A_best_under_budget_result_is_fine_tuned_too()
     {
         var b = SampleModels.TinyNet();

@@ -147,5 +147,39 @@ public class TrainerTests
             new TrainOptions { Steps = 400, LearningRate = 0.05 });
         Assert.True(report.LastLoss < 1e-3 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
         Assert.All(weights["in0"], w => Assert.InRange(w, -0.05f, 0.05f));
+        Assert.Equal(0.05, report.LearningRate);
+        Assert.Null(report.Note);
+    }
+
+    [Fact]
+    public void One_noisy_batch_near_the_start_is_not_a_climb()
+    {
+        // Losses of ppocr_rec's fine-tuning: trained again at 1e-4 (noise), and at 5e-4 (a climb).
+        Assert.False(Trainer.TooFast([0.028, 0.066], 0));
+        Assert.False(Trainer.TooFast([0.028, 0.066, 0.026, 0.049], 0));
+        Assert.True(Trainer.TooFast([1.69, 6.65], 0));
+        Assert.True(Trainer.TooFast([1.69, 1.57, double.NaN], 0));
+        // Watched only in the first 20 steps of a run, counted from its (re)start.
+        Assert.False(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 9.0, 9.0, 9.0], 0));
+        Assert.True(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 1.0, 9.0], 20));
+    }
+
+    [Fact]
+    public void A_rate_that_makes_the_loss_climb_is_divided_by_four_and_the_run_restarts()
+    {
+        // The quadratic above at a rate that throws every weight about 64 past the minimum at the first step.
+        var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
+        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
+        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
+        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
+            new TrainOptions { Steps = 400, LearningRate = 64 });
+        Assert.Equal(1, report.LearningRate, 9);
+        Assert.Contains("learning rate lowered to 1", report.Note);
+        // Three climbs (at 64, 16, 4) seen at the second step of their runs, each run restarting from the first weights;
+        // from then on the loss stays under twice its start.
+        Assert.All(new[] { 1, 3, 5 }, i => Assert.True(report.Losses[i] > 2 * report.FirstLoss));
+        Assert.All(new[] { 2, 4, 6 }, i => Assert.Equal(report.FirstLoss, report.Losses[i], 5));
+        Assert.All(report.Losses.Skip(7), l => Assert.True(l <= 2 * report.FirstLoss, $"loss {l}"));
+        Assert.True(report.LastLoss < 1e-2 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
     }
 }

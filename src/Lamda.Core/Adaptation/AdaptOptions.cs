@@ -32,7 +32,8 @@ public sealed record AdaptOptions
     public TrainOptions? Training { get; init; }
     /// <summary>
     /// True when the model's batch dimension was dynamic before its input shape was pinned (to batch 1, for latency):
-    /// fine-tuning then trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
+    /// normalization then keeps the batch out of folded Reshape targets (the adapted model runs at any batch), and
+    /// fine-tuning trains on batches of <see cref="TrainOptions.BatchSize"/>, not on single inputs.
     /// </summary>
     public bool BatchIsFree { get; init; }
     /// <summary>Receives the fine-tuning's steps and loss.</summary>
@@ -71,6 +72,15 @@ public sealed record AdaptOptions
 
     /// <summary>The budget in milliseconds, given the base model's latency in the loop's metric.</summary>
     internal double ResolveTargetMs(double baseMs) => TargetFraction is { } f ? f * baseMs : TargetMs;
+
+    /// <summary>
+    /// Reconstruction waits for the candidate that is fine-tuned: with fine-tuning and no maximum drop, no decision of the
+    /// loop reads an untrained candidate's accuracy, and reconstructing every candidate was most of an iteration
+    /// (ppocr_rec at 48x320: 45-57 s of each iteration under load). With a maximum drop every candidate is reconstructed,
+    /// as the drop of those returned untrained is judged.
+    /// </summary>
+    internal bool DefersReconstruction => Reconstruct && MaxAccuracyDrop == null && Refiner == null && Training != null
+        && Data is { Calibration: not null };
 
     /// <summary>
     /// The refiner of candidates that meet the budget: the given one, else distillation when it is asked for and possible.

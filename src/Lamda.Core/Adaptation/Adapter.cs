@@ -28,7 +28,8 @@ public static class Adapter
         // measurement, searched, exported and reconstructed on the 2 cores while the third measured (one at 66%).
         using var held = options.MeasureOnHost ? MachineLock.Acquire(progress) : null;
         var wall = Stopwatch.StartNew();
-        var graph = Normalizer.Normalize(rawGraph, weights).Graph;
+        // A batch pinned to 1 only for latency must not be folded into reshapes, or the result runs at batch 1 only.
+        var graph = Normalizer.Normalize(rawGraph, weights, options.BatchIsFree).Graph;
         var predictor = new LatencyPredictor(options.Device);
         var transfer = new WeightTransfer(graph, weights);
         var generator = options.Generator?.Invoke(graph, weights, transfer, predictor) ?? new SearchGenerator(transfer, predictor);

@@ -19,17 +19,24 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
     /// </summary>
     public Candidate? Build(string text, List<Diagnostic> diagnostics, int iteration)
     {
-        var kept = new Dictionary<string, int[]>();
-        var candidate = Realize(text, diagnostics, kept);
-        if (candidate == null || !options.Reconstruct || options.Data?.Calibration is not { } calibration) return candidate;
-        var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, kept, calibration,
-            seed: options.Seed);
+        var candidate = Realize(text, diagnostics, []);
+        return candidate == null || options.DefersReconstruction ? candidate : Reconstructed(candidate, iteration);
+    }
+
+    /// <summary>
+    /// The candidate with its pruned layers reconstructed by least squares and its BatchNorm statistics re-estimated on
+    /// the calibration inputs; as it is without them.
+    /// </summary>
+    public Candidate Reconstructed(Candidate candidate, int iteration)
+    {
+        if (!options.Reconstruct || options.Data?.Calibration is not { } calibration) return candidate;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights,
+            candidate.KeptOutputs ?? new Dictionary<string, int[]>(), calibration, seed: options.Seed);
+        var recalibrated = Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration);
         progress?.Report($"iteration {iteration}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
-            $"on {calibration.Shape[0]} calibration inputs");
-        return new Candidate(candidate.Graph, Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration))
-        {
-            KeptOutputs = candidate.KeptOutputs,
-        };
+            $"on up to {calibration.Shape[0]} calibration inputs in {clock.Elapsed.TotalSeconds:F1} s");
+        return new Candidate(candidate.Graph, recalibrated) { KeptOutputs = candidate.KeptOutputs };
     }
 
     /// <summary>Parse, weight transfer and shape check alone (no reconstruction); null when any of them fails.</summary>

@@ -117,19 +117,6 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
         int batch = Math.Max(1, Math.Min(train.BatchSize, (int)data.Calibration!.Shape[0]));
         var batched = graph.Clone();
         batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
-        // Normalization folded the batch of 1 into constant reshape targets; 0 copies the batch from the input instead.
-        var constants = batched.Nodes.Where(n => n.Op == "Constant").ToDictionary(n => n.Output, n => n.Attribute("value")?.Tensor);
-        foreach (var node in batched.Nodes.Where(n => n.Op == "Reshape" && n.Inputs.Count > 1))
-        {
-            var target = node.Inputs[1] switch
-            {
-                LiteralOperand l => l.Value,
-                EdgeOperand e => constants.GetValueOrDefault(e.Edge),
-                _ => null,
-            };
-            if (target is { Ints: [1, ..] ints })
-                node.Inputs[1] = new LiteralOperand(new TensorLiteral(target.DataType, target.Dims, [0, .. ints[1..]], null));
-        }
         return batched;
     }
 }

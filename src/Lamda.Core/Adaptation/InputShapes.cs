@@ -103,36 +103,11 @@ internal sealed class InputShapes
         string.Join(",", dims.Select((d, i) => d.IsKnown ? d.Value : i == 0 ? 1 : 224)
             .Select(v => v.ToString(CultureInfo.InvariantCulture)));
 
-    /// <summary>
-    /// Normalization at batch 1 folds the batch into constant Reshape targets ([1, 112] after a pooled head); a 0
-    /// copies the batch from the Reshape's input instead, so the adapted model runs at the batch the base declares
-    /// (as fine-tuning does when it trains on batches).
-    /// </summary>
-    static void FreeBatch(GraphProto graph)
-    {
-        var constants = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        foreach (var node in graph.Node.Where(n => n.OpType == "Constant" && n.Output.Count == 1))
-            if (node.Attribute.FirstOrDefault(a => a.Name == "value")?.T is { } t) constants[node.Output[0]] = t;
-        foreach (var node in graph.Node.Where(n => n.OpType == "Reshape" && n.Input.Count > 1))
-        {
-            if (!constants.TryGetValue(node.Input[1], out var target) || target.DataType != (int)TensorProto.Types.DataType.Int64) continue;
-            if (target.Int64Data.Count > 1 && target.Int64Data[0] == 1) target.Int64Data[0] = 0;
-            else if (target.RawData.Length >= 16 && BitConverter.ToInt64(target.RawData.Span[..8]) == 1)
-            {
-                var raw = target.RawData.ToByteArray();
-                BitConverter.GetBytes(0L).CopyTo(raw, 0);
-                target.RawData = Google.Protobuf.ByteString.CopyFrom(raw);
-            }
-        }
-    }
-
     /// <summary>Gives the adapted model the inputs' and outputs' dims of the base, so it still runs at other sizes.</summary>
     public static void RestoreInterface(ModelProto adapted, Graph baseGraph)
     {
         Restore(adapted.Graph.Input, baseGraph.Inputs);
         Restore(adapted.Graph.Output, baseGraph.Outputs);
-        if (baseGraph.Inputs.Count == 1 && baseGraph.Inputs[0].Type.Dims is [{ IsKnown: false } or { Param: not null }, ..])
-            FreeBatch(adapted.Graph);
 
         static void Restore(IList<ValueInfoProto> values, IEnumerable<GraphValue> original)
         {

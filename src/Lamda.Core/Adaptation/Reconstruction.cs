@@ -22,8 +22,9 @@ internal static class Reconstruction
         var weights = prunedWeights.Copy();
         var baseNodes = baseGraph.Nodes.ToDictionary(n => n.Id);
         var layers = pruned.Nodes.Where(n => baseNodes.TryGetValue(n.Id, out var b) && n.InChannels < b.InChannels && n.Inputs.Count > 1
-            && n.Inputs[1] is WeightOperand && OperatorRegistry.Get(n.Op).CanRefit(n)).ToList();
+            && n.Inputs[1] is WeightOperand && OperatorRegistry.Get(n.Op).CanRefit(n) && Columns(n) <= MaxColumns).ToList();
         if (layers.Count == 0) return weights;
+        calibration = Affordable(calibration);
 
         var targets = Collect(baseGraph, baseWeights, layers.Select(l => baseNodes[l.Id].Output).ToList(), calibration);
         var rng = new Random(seed);
@@ -45,6 +46,32 @@ internal static class Reconstruction
     public const int BatchNormImages = 256;
 
     /// <summary>
+    /// The widest least-squares system solved (receptive field plus bias). Its cost grows with the square of the columns
+    /// (A^T A over 12,000 rows) and the cube (Cholesky): ppocr_rec's neck has 3x3 convolutions over 304 and 688 pruned
+    /// channels (2,737 and 6,193 columns), minutes each on one core. Wider layers keep their transferred weights; the
+    /// fine-tuning that follows trains them.
+    /// </summary>
+    public const int MaxColumns = 2304;
+
+    /// <summary>
+    /// Input values a reconstruction runs the model on per layer (64 lines of 3x48x320): it runs the model once per
+    /// layer, so a large input with many calibration images made it the longest part of an iteration.
+    /// </summary>
+    public const long MaxInputValues = 64 * 3 * 48 * 320;
+
+    /// <summary>The calibration images a layer-by-layer pass runs on: all of small inputs, at least 16 of large ones.</summary>
+    static TensorData Affordable(TensorData calibration)
+    {
+        long perImage = calibration.Count / Math.Max(1, calibration.Shape[0]);
+        long images = Math.Clamp(MaxInputValues / Math.Max(1, perImage), 16, calibration.Shape[0]);
+        return images < calibration.Shape[0] ? calibration.Rows(0, images) : calibration;
+    }
+
+    static long Columns(Node layer) => layer.Op == "Conv" && layer.InChannels is { } c
+        ? c * (layer.GetInts("kernel_shape") ?? [1, 1]).Aggregate(1L, (a, k) => a * k) + 1
+        : (layer.InChannels ?? 0) + 1;
+
+    /// <summary>
     /// Re-estimates the statistics of every explicit BatchNormalization (mean and variance inputs) on the calibration
     /// inputs, as the adapted model computes its features, layer by layer in graph order so each sees the statistics
     /// already fixed before it (what a training-mode forward pass does; "adaptive BN" of EagleEye). Pruning and
@@ -57,7 +84,7 @@ internal static class Reconstruction
             && n.Inputs[3] is WeightOperand && n.Inputs[4] is WeightOperand).ToList();
         if (norms.Count == 0) return weights;
         var result = weights.Copy();
-        var images = calibration.Shape[0] <= BatchNormImages ? calibration : calibration.Rows(0, BatchNormImages);
+        var images = Affordable(calibration.Shape[0] <= BatchNormImages ? calibration : calibration.Rows(0, BatchNormImages));
         foreach (var bn in norms)
         {
             var input = (EdgeOperand)bn.Inputs[0];
@@ -107,7 +134,7 @@ internal static class Reconstruction
             var output = new GraphValue(dot < 0 ? key : key[..dot], names[key], new TensorType(DataTypes.Float, null));
             probe.Outputs.Add(output with { Index = dot < 0 ? 0 : int.Parse(key[(dot + 1)..]) });
         }
-        using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(probe, weights)));
+        using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(Upstream(probe, names.Values.ToHashSet()), weights)));
         long n = calibration.Shape[0];
         var parts = keys.Distinct().ToDictionary(k => k, _ => new List<TensorData>());
         // Batches of 50, or what a model with a fixed batch dimension takes.
@@ -125,6 +152,24 @@ internal static class Reconstruction
             shape[0] = kv.Value.Sum(t => t.Shape[0]);
             return new TensorData(DataTypes.Float, shape, kv.Value.SelectMany(t => (float[])t.Values).ToArray());
         });
+    }
+
+    /// <summary>
+    /// The graph cut to what computes <paramref name="outputs"/>: a layer's features need only the nodes before it, and
+    /// reconstruction asks for them once per layer.
+    /// </summary>
+    static Graph Upstream(Graph probe, HashSet<string> outputs)
+    {
+        if (probe.Captures.Count > 0) return probe;
+        probe.Outputs.RemoveAll(o => !outputs.Contains(o.Name));
+        var needed = probe.Outputs.Select(o => o.Edge).ToHashSet(StringComparer.Ordinal);
+        for (int i = probe.Nodes.Count - 1; i >= 0; i--)
+        {
+            var node = probe.Nodes[i];
+            if (!needed.Contains(node.Output)) { probe.Nodes.RemoveAt(i); continue; }
+            foreach (var e in node.EdgeInputs) needed.Add(e.Edge);
+        }
+        return probe;
     }
 
     /// <summary>Ridge least squares for one layer: rows are sampled output positions, columns the receptive field plus a bias.</summary>

@@ -13,12 +13,19 @@ internal sealed record NormalizeReport(IReadOnlyDictionary<string, int> Removed,
 /// </summary>
 internal static class Normalizer
 {
-    public static (Graph Graph, NormalizeReport Report) Normalize(Graph source, WeightStore weights)
+    /// <param name="source">the graph to normalize; it is not modified</param>
+    /// <param name="weights">its weights; lifted constants are added</param>
+    /// <param name="freeBatch">
+    /// The inputs' batch (dim 0) is pinned to 1 but free in the model: folded Reshape targets keep it free (see
+    /// <see cref="BatchFreeTarget"/>), so the normalized graph, and every model adapted from it, runs at any batch.
+    /// </param>
+    public static (Graph Graph, NormalizeReport Report) Normalize(Graph source, WeightStore weights, bool freeBatch = false)
     {
         var g = source.Clone();
         int before = g.Nodes.Count;
         var removed = new Dictionary<string, int>(StringComparer.Ordinal);
         var inference = ShapeInference.Run(g, weights);
+        var atBatchTwo = freeBatch ? AtBatchTwo(g, weights) : null;
         var outputKeys = g.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
         // Values captured by subgraph bodies are used by name: keep them, like graph outputs.
         var captured = g.Captures.Select(c => c.Key).ToHashSet(StringComparer.Ordinal);
@@ -28,7 +35,9 @@ internal static class Normalizer
         foreach (var n in g.Nodes)
         {
             for (int k = 0; k < n.Inputs.Count; k++)
-                if (n.Inputs[k] is EdgeOperand e && replacement.TryGetValue(e.Key, out var r)) n.Inputs[k] = r;
+                if (n.Inputs[k] is EdgeOperand e && replacement.TryGetValue(e.Key, out var r))
+                    n.Inputs[k] = atBatchTwo != null && k == 1 && n.Op == "Reshape"
+                        ? BatchFreeTarget(n, r, e.Key, inference, atBatchTwo) : r;
 
             var folded = Fold(n, g, weights, inference);
             if (Enumerable.Range(0, n.OutputCount).Any(k => captured.Contains(n.OutputKey(k)))) { kept.Add(n); continue; }
@@ -66,6 +75,43 @@ internal static class Normalizer
         GraphIds.Renumber(g);
         ShapeInference.AnnotateChannels(g, weights);
         return (g, new NormalizeReport(removed, before, g.Nodes.Count));
+    }
+
+    /// <summary>Shape inference with every input's dim 0 at 2 instead of 1: what of the folded shape arithmetic is the batch.</summary>
+    static InferenceResult AtBatchTwo(Graph g, WeightStore weights)
+    {
+        var two = g.Clone();
+        for (int i = 0; i < two.Inputs.Count; i++)
+            if (two.Inputs[i].Type.Dims is [{ IsKnown: true, Value: 1 }, .. var rest])
+                two.Inputs[i] = two.Inputs[i] with { Type = two.Inputs[i].Type.WithDims([new Dim(2), .. rest]) };
+        return ShapeInference.Run(two, weights);
+    }
+
+    /// <summary>
+    /// A folded Reshape target without the pinned batch: the entries that change between batch 1 and batch 2 become
+    /// 0 (copy the input's dim) where the input's dim changes alike, else -1 (inferred) when only one is left to infer.
+    /// A target that cannot be freed so is kept as folded (the model then runs at batch 1 only).
+    /// </summary>
+    static Operand BatchFreeTarget(Node reshape, Operand folded, string key, InferenceResult one, InferenceResult two)
+    {
+        if (folded is not LiteralOperand { Value: var literal } || !two.Values.TryGetValue(key, out var atTwo)
+            || reshape.GetInt("allowzero", 0) != 0 || reshape.Inputs[0] is not EdgeOperand x) return folded;
+        long[] a = literal.AsInt64(), b = atTwo.AsInt64();
+        if (a.Length != b.Length || a.SequenceEqual(b)) return folded;
+        var (x1, x2) = (one.TypeOf(x.Key).Dims, two.TypeOf(x.Key).Dims);
+        var target = a.ToArray();
+        var inferred = new List<int>();
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (a[i] == b[i]) continue;
+            bool copies = x1 != null && x2 != null && i < x1.Length && i < x2.Length && x1[i].IsKnown && x2[i].IsKnown
+                && x1[i].Value == a[i] && x2[i].Value == b[i];
+            if (copies) target[i] = 0;
+            else inferred.Add(i);
+        }
+        if (inferred.Count > 1 || (inferred.Count == 1 && a.Contains(-1))) return folded;
+        foreach (var i in inferred) target[i] = -1;
+        return new LiteralOperand(new TensorLiteral(literal.DataType, literal.Dims, target, null));
     }
 
     static void Count(Dictionary<string, int> removed, string op) => removed[op] = removed.GetValueOrDefault(op) + 1;

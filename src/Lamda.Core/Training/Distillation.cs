@@ -41,7 +41,8 @@ internal static class Distillation
             }
         }
         var (full, fullReport) = Run(teacher, teacherWeights, student, studentWeights, kept, calibration, labels, options, progress, null);
-        return (full, fullReport with { Note = note });
+        var notes = new[] { note, fullReport.Note }.Where(n => n != null);
+        return (full, fullReport with { Note = notes.Any() ? string.Join("; ", notes) : null });
     }
 
     static string FirstLine(string message) => message.Split('\n')[0];

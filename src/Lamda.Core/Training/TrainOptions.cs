@@ -47,6 +47,8 @@ internal sealed record TrainReport
     public int? CropSide { get; init; }
     /// <summary>Why training ran other than asked (a crop size the model cannot run at), or null.</summary>
     public string? Note { get; init; }
+    /// <summary>The peak rate the run ended with: the asked one, or a quarter of it per restart on a climbing loss.</summary>
+    public double LearningRate { get; init; }
     public double FirstLoss => Losses.Count > 0 ? Losses[0] : double.NaN;
     public double LastLoss => Losses.Count > 0 ? Losses[^1] : double.NaN;
 }
