@@ -34,9 +34,9 @@ internal static class LatencyMetric
     /// <param name="predictor">the device's predictor</param>
     /// <param name="reference">the base model, which a measured metric may run beside each candidate</param>
     public static ILatencyMetric For(AdaptOptions options, LatencyPredictor predictor, Candidate reference) =>
-        options.MeasureOnHost
+        options.Metric?.Invoke(predictor, reference) ?? (options.MeasureOnHost
             ? new MeasuredMetric(predictor, options.Device.Execution.Threads, options.Seed, options.UpperBand, reference)
-            : new PredictedMetric(predictor);
+            : new PredictedMetric(predictor));
 
     /// <summary>"measured latency" or "predicted latency", as the requirement diagnostics name it.</summary>
     public static string Name(this ILatencyMetric metric) => $"{metric.Kind} latency";
