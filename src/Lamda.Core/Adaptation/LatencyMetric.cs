@@ -29,7 +29,10 @@ internal interface ILatencyMetric
 
 internal static class LatencyMetric
 {
-    /// <summary>"host or not", decided here once: the host measures, any other device is predicted.</summary>
+    /// <summary>
+    /// "host or not", decided here once: the host measures, any other device is predicted (unless the options bring a
+    /// metric of their own: a test's stand-in device).
+    /// </summary>
     /// <param name="options">the adaptation's options: the device, the band, the seed</param>
     /// <param name="predictor">the device's predictor</param>
     /// <param name="reference">the base model, which a measured metric may run beside each candidate</param>
