@@ -52,6 +52,8 @@ public sealed record AdaptOptions
     internal Func<Graph, WeightStore, WeightTransfer, LatencyPredictor, IArchitectureGenerator>? Generator { get; init; }
     /// <summary>An optional step for candidates that meet the latency budget, before their accuracy is judged.</summary>
     internal ICandidateRefiner? Refiner { get; init; }
+    /// <summary>The latency metric, given the device's predictor and the base model; measured on host, else predicted, when null.</summary>
+    internal Func<LatencyPredictor, Candidate, ILatencyMetric>? Metric { get; init; }
 
     /// <summary>Refuses options that set no budget, or two.</summary>
     internal void CheckBudget()

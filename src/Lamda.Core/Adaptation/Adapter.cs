@@ -51,9 +51,11 @@ public static class Adapter
         IReadOnlyList<Diagnostic> feedback = [];
         Trial? best = null;
         string? lockFile = null;
+        var bracket = new BracketTracker();
         for (int i = 1; i <= options.MaxIterations; i++)
         {
-            var proposal = generator.Generate(new GenerationRequest(targetMs, aim.Aim, feedback, i, baseMs) { FamilyAim = aim.AimFor });
+            var proposal = generator.Generate(new GenerationRequest(targetMs, aim.Aim, feedback, i, baseMs)
+                { FamilyAim = aim.AimFor, Bracket = bracket.Around(aim.Goal, requirement.CeilingMs) });
             lockFile = proposal.LockFile;
             var trial = new Trial(i, proposal);
             foreach (var check in checks)
@@ -65,6 +67,7 @@ public static class Adapter
             }
             bool repeated = report.Record(trial, generator.Name);
             if (trial.Accepted) return report.Finish(trial, "met", generator.Name);
+            if (trial.Figures is { } rejected) bracket.Observe(proposal.Text, metric.Of(rejected));
             if (requirement.LostOnlyAccuracy(trial) && !aim.Widen(metric.Of(trial.Figures!), requirement.CeilingMs)) break;
             // A locked architecture is the only one there is.
             if (lockFile != null || !aim.Advance(repeated, trial.Figures is { } tf ? metric.Of(tf) : null)) break;

@@ -17,6 +17,12 @@ internal sealed record GenerationRequest(
     public Func<string, double>? FamilyAim { get; init; }
 
     public double AimFor(string family) => FamilyAim?.Invoke(family) ?? AimPredictedMs;
+
+    /// <summary>
+    /// The rejected candidates nearest the band on either side, once there is one on each (null before, and in a
+    /// request made by hand): a generator that made both may answer with an architecture between them.
+    /// </summary>
+    public Bracket? Bracket { get; init; }
 }
 
 /// <summary>One answer of a generator: an architecture in LamdaText and what the generator knows about it.</summary>

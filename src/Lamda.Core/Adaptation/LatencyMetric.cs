@@ -29,14 +29,17 @@ internal interface ILatencyMetric
 
 internal static class LatencyMetric
 {
-    /// <summary>"host or not", decided here once: the host measures, any other device is predicted.</summary>
+    /// <summary>
+    /// "host or not", decided here once: the host measures, any other device is predicted (unless the options bring a
+    /// metric of their own: a test's stand-in device).
+    /// </summary>
     /// <param name="options">the adaptation's options: the device, the band, the seed</param>
     /// <param name="predictor">the device's predictor</param>
     /// <param name="reference">the base model, which a measured metric may run beside each candidate</param>
     public static ILatencyMetric For(AdaptOptions options, LatencyPredictor predictor, Candidate reference) =>
-        options.MeasureOnHost
+        options.Metric?.Invoke(predictor, reference) ?? (options.MeasureOnHost
             ? new MeasuredMetric(predictor, options.Device.Execution.Threads, options.Seed, options.UpperBand, reference)
-            : new PredictedMetric(predictor);
+            : new PredictedMetric(predictor));
 
     /// <summary>"measured latency" or "predicted latency", as the requirement diagnostics name it.</summary>
     public static string Name(this ILatencyMetric metric) => $"{metric.Kind} latency";

@@ -21,6 +21,8 @@ internal sealed class SearchGenerator : IBoundedGenerator
 
     readonly bool depthEdits;
     readonly string familyPrefix;
+    // The widths of every architecture this generator proposed, by its LamdaText: the ends of a bracket.
+    readonly Dictionary<string, Dictionary<string, int>> proposed = [];
 
     /// <param name="transfer">the base model's channel analysis and weights</param>
     /// <param name="predictor">the device's latency predictor, which ranks candidates</param>
@@ -84,7 +86,8 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// multiple, the relatively narrowest first (so the architecture stays close to uniform), while the
     /// prediction stays within the aim.
     /// </summary>
-    (double Ms, Graph Graph) Fill(Dictionary<string, int> start, double ms, Graph graph, int multiple, double aim)
+    (double Ms, Graph Graph, Dictionary<string, int> Widths) Fill(Dictionary<string, int> start, double ms, Graph graph, int multiple,
+        double aim)
     {
         var widths = new Dictionary<string, int>(start);
         var exhausted = new HashSet<int>();
@@ -104,7 +107,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
             }
             if (!grown) break;
         }
-        return (ms, graph);
+        return (ms, graph, widths);
     }
 
     /// <summary>The smallest architecture this generator can produce (all residual blocks dropped), with its predicted latency.</summary>
@@ -151,6 +154,23 @@ internal sealed class SearchGenerator : IBoundedGenerator
 
     public Proposal Generate(GenerationRequest request)
     {
+        var answer = Search(request);
+        // A repeat teaches the loop nothing new: between the two nearest misses is a candidate the aim cannot name.
+        return proposedBefore.Contains(answer.Text) && request.Bracket is { } bracket && Between(bracket) is { } between
+            ? Remember(between) : Remember(answer);
+    }
+
+    // Every answer given so far, by its LamdaText: a repeat is the same text again.
+    readonly HashSet<string> proposedBefore = [];
+
+    Proposal Remember(Proposal p)
+    {
+        proposedBefore.Add(p.Text);
+        return p;
+    }
+
+    Proposal Search(GenerationRequest request)
+    {
         // Each multiple is its own family with its own aim; the winner is the candidate that comes closest to
         // its family's aim, since that is the one expected to land closest to the budget on the device.
         (double Reach, double Ms, Graph Graph, Dictionary<string, int> Widths, int Multiple, double Aim)? best = null;
@@ -174,11 +194,96 @@ internal sealed class SearchGenerator : IBoundedGenerator
             // No width-only architecture fits: drop residual blocks, one more at a time, and search widths again.
             for (int count = 1; depthEdits && count <= Blocks().Count; count++)
                 if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
-                    return shallow.Generate(request);
+                    return shallow.Search(request);
             var smallest = multiples.Select(m => (m, r: Evaluate(0, m))).MinBy(x => x.r.Ms);
-            return new Proposal(LamdaTextWriter.Write(smallest.r.Graph), FamilyOf(smallest.m));
+            return Propose(smallest.r.Graph, smallest.r.Widths, FamilyOf(smallest.m));
         }
         var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, b.Aim);
-        return new Proposal(LamdaTextWriter.Write(filled.Graph), FamilyOf(b.Multiple));
+        return Propose(filled.Graph, filled.Widths, FamilyOf(b.Multiple));
     }
+
+    Proposal Propose(Graph graph, Dictionary<string, int> widths, string family, string? note = null)
+    {
+        var text = LamdaTextWriter.Write(graph);
+        proposed.TryAdd(text, widths);
+        return new Proposal(text, family, note);
+    }
+
+    /// <summary>
+    /// An architecture between the two ends of the bracket, when this generator (or one of its shallower ones) made
+    /// both and one lies strictly between them; null otherwise, and the search answers as usual.
+    /// </summary>
+    Proposal? Between(Bracket bracket)
+    {
+        foreach (var g in shallower.Values.Prepend(this).OfType<SearchGenerator>())
+            if (g.proposed.TryGetValue(bracket.Under.Text, out var under) && g.proposed.TryGetValue(bracket.Over.Text, out var over))
+                return g.Mix(under, over, bracket);
+        return null;
+    }
+
+    /// <summary>
+    /// Moves the layers from the widths under the band towards those over it, cluster by cluster in graph order and
+    /// in steps that keep the alignment both ends share, and stops where the moved share of the predicted change
+    /// (each cluster's own, moved alone) is nearest the goal's share of the measured gap. A finer last step than
+    /// any width factor: only part of the layers move to their next aligned width. When that architecture was
+    /// proposed before (its measurement fell outside the two ends), the next nearest stop is taken, so the
+    /// neighbourhood of the goal is explored rather than repeated. Null when no new architecture lies strictly between.
+    /// </summary>
+    Proposal? Mix(Dictionary<string, int> under, Dictionary<string, int> over, Bracket bracket)
+    {
+        var moves = Moves(under, over);
+        double weightSum = moves.Sum(m => m.Weight), wanted = bracket.Fraction * weightSum, done = 0;
+        var stops = new List<(int Move, int Steps, double Miss)>();
+        for (int m = 0; m < moves.Count; m++)
+            for (int step = 1; step <= moves[m].Steps; step++)
+            {
+                double at = done + moves[m].Weight * step / moves[m].Steps;
+                if (m < moves.Count - 1 || step < moves[m].Steps) stops.Add((m, step, Math.Abs(at - wanted)));
+                if (step == moves[m].Steps) done = at;
+            }
+        foreach (var stop in stops.OrderBy(s => s.Miss).ThenBy(s => s.Move).ThenBy(s => s.Steps).Take(MixTries))
+        {
+            var widths = new Dictionary<string, int>(under);
+            for (int m = 0; m <= stop.Move; m++)
+                foreach (var s in moves[m].Cluster)
+                {
+                    int by = m < stop.Move ? int.MaxValue : stop.Steps * moves[m].Step;
+                    widths[s.Node!.Id] = Toward(under[s.Node.Id], over[s.Node.Id], by);
+                }
+            var (_, graph) = EvaluateWidths(widths);
+            if (proposed.ContainsKey(LamdaTextWriter.Write(graph))) continue;
+            return Propose(graph, widths, $"{familyPrefix}between",
+                $"between the candidates at {bracket.Under.Ms:F3} and {bracket.Over.Ms:F3} ms "
+                + $"({stop.Move + 1} of {moves.Count} layer groups moved)");
+        }
+        return null;
+    }
+
+    /// <summary>Stops between two ends tried at most for one answer (each is a prediction of a new architecture).</summary>
+    const int MixTries = 8;
+
+    /// <summary>
+    /// The clusters whose widths differ between the two ends: the step that keeps the alignment both ends share (the
+    /// largest of the generator's multiples that divides every difference), the number of such steps, and the
+    /// predicted change of moving the cluster alone (a small floor, so that no cluster the predictor ignores is free).
+    /// </summary>
+    List<(ChannelSource[] Cluster, int Step, int Steps, double Weight)> Moves(Dictionary<string, int> under, Dictionary<string, int> over)
+    {
+        double baseMs = EvaluateWidths(under).Ms;
+        var moves = new List<(ChannelSource[] Cluster, int Step, int Steps, double Weight)>();
+        foreach (var cluster in clusters)
+        {
+            var gaps = cluster.Select(s => Math.Abs(over[s.Node!.Id] - under[s.Node.Id])).Where(d => d > 0).ToList();
+            if (gaps.Count == 0) continue;
+            int step = multiples.Where(m => gaps.All(d => d % m == 0)).DefaultIfEmpty(1).Max();
+            var moved = new Dictionary<string, int>(under);
+            foreach (var s in cluster) moved[s.Node!.Id] = over[s.Node.Id];
+            moves.Add((cluster, step, (gaps.Max() + step - 1) / step, Math.Abs(EvaluateWidths(moved).Ms - baseMs)));
+        }
+        double floor = 0.05 * moves.Select(m => m.Weight).DefaultIfEmpty().Average();
+        return moves.Select(m => m with { Weight = Math.Max(m.Weight, floor) + 1e-12 }).ToList();
+    }
+
+    /// <summary>A width moved from <paramref name="from"/> towards <paramref name="to"/> by at most <paramref name="by"/>.</summary>
+    static int Toward(int from, int to, int by) => from + Math.Sign(to - from) * Math.Min(Math.Abs(to - from), by);
 }
