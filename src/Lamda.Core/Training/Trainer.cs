@@ -24,12 +24,16 @@ internal static class Trainer
         var losses = new List<double>();
         var clock = Stopwatch.StartNew();
         bool byTime = false;
+        var phases = new StepPhases();
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
+            var mark = clock.Elapsed;
             var feeds = batch(step);
             foreach (var name in model.Gradients.Keys) feeds[name] = new TensorData(DataTypes.Float, shapes[name], weights[name]);
+            var fed = clock.Elapsed;
             var results = runner.Run(feeds);
+            var ran = clock.Elapsed;
             double loss = ((float[])results[model.Loss].Values)[0];
             if (!double.IsFinite(loss))
                 throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
@@ -37,10 +41,11 @@ internal static class Trainer
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             double rate = CosineSchedule.AtFraction(options.LearningRate, Done(step, clock.Elapsed, options));
             adam.Step(weights, gradients, rate);
+            phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
-            Untrained = model.Unreached };
+            Untrained = model.Unreached, Phases = phases };
     }
 
     /// <summary>
