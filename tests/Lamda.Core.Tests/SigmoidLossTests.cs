@@ -13,7 +13,7 @@ namespace Lamda.Tests;
 public class SigmoidLossTests
 {
     /// <summary>logits (trainable, with saturated entries) -> Sigmoid -> y, and the SigmoidKl term on the logits against a fixed target.</summary>
-    static (ModelProto Model, string Loss, float[] Logits, float[] Target) LogitModel(float? balanceAt = null)
+    static (ModelProto Model, string Loss, float[] Logits, float[] Target) LogitModel()
     {
         float[] logits = [-60f, -8f, -2f, -0.5f, 0f, 0.7f, 3f, 9f, 45f, 80f];
         float[] target = [0f, 0.001f, 0.2f, 0.5f, 0.3f, 0.9f, 1f, 0f, 1f, 0.4f];
@@ -26,7 +26,7 @@ public class SigmoidLossTests
         var kind = DistillationLoss.KindOf(model, "y");
         Assert.Equal(LossKind.SigmoidKl, kind);
         Assert.Equal("z", DistillationLoss.LossTensor(model, "y", kind));
-        var loss = DistillationLoss.Append(model, [new LossTerm("z", "t", kind, 1f, [2, 5]) { BalanceAt = balanceAt }]);
+        var loss = DistillationLoss.Append(model, [new LossTerm("z", "t", kind, 1f, [2, 5])]);
         // The target is fixed here: an initializer instead of the graph input the objective feeds.
         model.Graph.Input.Remove(model.Graph.Input.Single(i => i.Name == "t"));
         model.Graph.Initializer.Add(Tensor("t", [2, 5], target));
@@ -61,46 +61,6 @@ public class SigmoidLossTests
         expected /= logits.Length;
         Assert.True(double.IsFinite(value));
         Assert.Equal(expected, value, 1e-3);
-    }
-
-    static double Kl(double z, double t)
-    {
-        double logP = -Math.Log(1 + Math.Exp(-Math.Abs(z))) + Math.Min(z, 0), logQ = logP - z;
-        double xlogx(double p) => p <= 0 ? 0 : p * Math.Log(p);
-        return xlogx(t) + xlogx(1 - t) - t * logP - (1 - t) * logQ;
-    }
-
-    [Fact]
-    public void A_balanced_mask_loss_averages_the_means_inside_and_outside_the_mask()
-    {
-        var (model, loss, logits, target) = LogitModel(balanceAt: 0.3f);
-        using var runner = new ModelRunner(model.ToByteArray());
-        double value = ((float[])runner.Run(new Dictionary<string, TensorData>())[loss].Values)[0];
-        // Inside: targets above 0.3 (0.5, 0.9, 1, 1, 0.4); outside the other five (0.3 itself is outside).
-        var inside = Enumerable.Range(0, 10).Where(i => target[i] > 0.3f).ToList();
-        var outside = Enumerable.Range(0, 10).Except(inside).ToList();
-        Assert.Equal(5, inside.Count);
-        double expected = 0.5 * (inside.Average(i => Kl(logits[i], target[i])) + outside.Average(i => Kl(logits[i], target[i])));
-        Assert.Equal(expected, value, 1e-3);
-        var bad = FiniteDifferences.Check(model, loss, ["z"], eps: 1e-2f, relative: 2e-2, absolute: 2e-4);
-        Assert.True(bad.Count == 0, string.Join("\n", bad));
-    }
-
-    [Fact]
-    public void A_probability_map_balances_its_mask_unless_told_not_to()
-    {
-        var teacher = Head(seed: 1, scale: 1f);
-        var student = Head(seed: 2, scale: 1f);
-        var rng = new Random(3);
-        var sample = new TensorData(DataTypes.Float, [2, 2, 6, 6], Enumerable.Range(0, 144).Select(_ => rng.NextSingle()).ToArray());
-        LossTerm Term(bool balance)
-        {
-            using var objective = DistillationObjective.Create(teacher.Graph, teacher.Weights, student.Graph, student.Weights, null,
-                false, new TrainOptions { BalanceMasks = balance }, sample);
-            return objective.Terms.Single();
-        }
-        Assert.Equal(0.3f, Term(true).BalanceAt);
-        Assert.Null(Term(false).BalanceAt);
     }
 
     [Fact]

@@ -16,7 +16,6 @@ internal sealed partial class FinetuneCommand : Command
     public override string Usage => """
         Usage: lamda finetune BASE.onnx ADAPTED.onnx --data DIR -o OUT.onnx [--steps 300] [--train-time 3m]
                               [--lr 0.001] [--batch 16] [--seed 0] [--threads 1] [--crop 320]
-                              [--no-mask-balance]
 
         Trains ADAPTED (a model made by 'lamda adapt' from BASE) to agree with BASE on the calibration inputs of DIR
         (tensors or images, see docs/dataset-folders.md): KL divergence on probability outputs, MSE on others, plus
@@ -24,13 +23,10 @@ internal sealed partial class FinetuneCommand : Command
         fidelity to BASE on the validation inputs before and after, and writes OUT atomically. Images larger than
         --crop in height and width are trained on seeded square crops of that side (default 320, 0 for the full size);
         fidelity is always measured at the full size. Without --batch, crops are batched by pixels: 4 crops of
-        320x320 (16 of 160x160) a step, as many cheap steps learned more per second than fewer large ones. A probability
-        map's loss weighs the inside and outside of the base's mask (at 0.3) half each; --no-mask-balance weighs every
-        pixel alike.
+        320x320 (16 of 160x160) a step, as many cheap steps learned more per second than fewer large ones.
         """;
     public override string[] ValueOptions =>
         ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
-    public override string[] FlagOptions => ["--no-mask-balance"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -84,7 +80,6 @@ internal sealed partial class FinetuneCommand : Command
             CropSize = args.Int("--crop", 320) is > 0 and var side ? side : null,
             // A batch asked for is honoured; by default crops are batched by pixels (4 of 320x320).
             CropBatchPixels = args.Value("--batch") != null ? int.MaxValue : new TrainOptions().CropBatchPixels,
-            BalanceMasks = !args.Flag("--no-mask-balance"),
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
         };
     }

@@ -25,9 +25,6 @@ public sealed record FidelityResult(string Output, FidelityKind Kind, double Agr
 /// </summary>
 public static class Fidelity
 {
-    /// <summary>A probability map's mask: where it is above this (ppocr_det's text threshold); training balances it too.</summary>
-    public const double MaskThreshold = 0.3;
-
     /// <summary>
     /// How agreement is scored for <paramref name="output"/> of shape <paramref name="shape"/>: chosen from its shape and the operator
     /// producing it.
@@ -43,7 +40,7 @@ public static class Fidelity
 
     /// <summary>Runs both models on <paramref name="inputs"/> (the first input of each) in batches and compares every output.</summary>
     public static List<FidelityResult> Measure(byte[] baseModel, byte[] adapted, Graph graph, TensorData inputs,
-        double maskThreshold = MaskThreshold, int batch = 16)
+        double maskThreshold = 0.3, int batch = 16)
     {
         using var reference = new ModelRunner(baseModel, displayName: "base model");
         using var candidate = new ModelRunner(adapted, displayName: "adapted model");

@@ -23,14 +23,7 @@ internal enum LossKind
 }
 
 /// <summary>One term of the loss: a student tensor, the graph input holding its target, how to compare, and a weight.</summary>
-internal sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape)
-{
-    /// <summary>
-    /// For a <see cref="LossKind.SigmoidKl"/> map: the threshold of the target mask whose inside and outside weigh half
-    /// each, or null for the plain mean over all elements.
-    /// </summary>
-    public float? BalanceAt { get; init; }
-}
+internal sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape);
 
 /// <summary>Appends the distillation loss to a student model: one target input per term, the weighted terms summed to a scalar.</summary>
 internal static class DistillationLoss
@@ -86,29 +79,13 @@ internal static class DistillationLoss
                 var crossEntropy = e.Op("Sub", [e.Op("Softplus", [s]), e.Op("Mul", [t, s])]);
                 var nt = e.Op("Sub", [e.Scalar(1f), t]);
                 var negEntropy = e.Op("Add", [e.Op("Mul", [t, Log(t)]), e.Op("Mul", [nt, Log(nt)])]);
-                var kl = e.Op("Add", [crossEntropy, negEntropy]);
-                return term.BalanceAt is { } at ? Balanced(e, kl, t, at) : Mean(kl);
+                return Mean(e.Op("Add", [crossEntropy, negEntropy]));
             case LossKind.LogitsCrossEntropy:
                 var logp = e.Op("LogSoftmax", [s], ("axis", (long)(term.Shape.Length - 1)));
                 return e.Op("Neg", [PerItem(e.Op("Mul", [t, logp]))]);
             default:
                 return e.Op("Neg", [PerItem(e.Op("Mul", [t, Log(s)]))]);
         }
-    }
-
-    /// <summary>
-    /// The mean inside the target's mask (above <paramref name="at"/>) and the mean outside, averaged: a text map is
-    /// mostly background, where the plain mean spends its weight on pixels student and teacher already agree on, while
-    /// the mask the fidelity judges (IoU at the same threshold) is a few percent of the pixels. A side with no pixels in
-    /// the batch adds nothing.
-    /// </summary>
-    static string Balanced(GradientEmitter e, string kl, string t, float at)
-    {
-        string Mean(string x) => e.Op("ReduceMean", [x], ("keepdims", 0L));
-        var inside = e.Mask(e.Op("Greater", [t, e.Scalar(at)]));
-        var outside = e.Op("Sub", [e.Scalar(1f), inside]);
-        string Side(string mask) => e.Op("Div", [Mean(e.Op("Mul", [kl, mask])), e.Op("Max", [Mean(mask), e.Scalar(1e-6f)])]);
-        return e.Op("Mul", [e.Op("Add", [Side(inside), Side(outside)]), e.Scalar(0.5f)]);
     }
 
     static ValueInfoProto TargetInput(LossTerm term)

@@ -66,11 +66,7 @@ internal sealed class DistillationObjective : IDisposable
             var kind = DistillationLoss.KindOf(model, o.Name);
             float weight = kind == LossKind.MeanSquared ? 1f / MeanSquare(targets[o.Name]) : 1f;
             var tensor = DistillationLoss.LossTensor(model, o.Name, kind);
-            var shape = targets[o.Name].Shape;
-            // A probability map (as Fidelity judges it by mask IoU) balances its mask against the background.
-            float? balance = options.BalanceMasks && kind == LossKind.SigmoidKl && shape.Length >= 3
-                ? (float)Lamda.Evaluation.Fidelity.MaskThreshold : null;
-            terms.Add((new LossTerm(tensor, "target_" + o.Name, kind, weight, shape) { BalanceAt = balance }, o.Name, null));
+            terms.Add((new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape), o.Name, null));
         }
         foreach (var (edge, channels) in features)
         {

@@ -32,11 +32,6 @@ public sealed record TrainOptions
     /// learned more per second than 16: a step of 16 took 5-6 times as long as a step of 4 (docs/training.md).
     /// </summary>
     public int CropBatchPixels { get; init; } = 4 * 320 * 320;
-    /// <summary>
-    /// Whether a Sigmoid map's loss weighs the inside and the outside of the target's mask (at the fidelity's IoU
-    /// threshold) equally, rather than every pixel alike.
-    /// </summary>
-    public bool BalanceMasks { get; init; } = true;
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 
