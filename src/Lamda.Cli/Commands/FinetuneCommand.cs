@@ -59,6 +59,7 @@ internal sealed partial class FinetuneCommand : Command
         if (report.Note != null) stderr.WriteLine(report.Note);
         stdout.WriteLine($"trained {report.Steps} steps in {report.Elapsed.TotalSeconds:F1} s{stop}, " +
             $"loss {report.FirstLoss:G4} -> {report.LastLoss:G4}");
+        if (report.Skipped > 0) stdout.WriteLine($"skipped {report.Skipped} steps whose loss or gradient was not finite");
         stdout.WriteLine($"time per step: {report.Elapsed.TotalSeconds / Math.Max(1, report.Steps):F2} s ({report.Phases})");
         ModelFile.Save(model, output);
         return 0;

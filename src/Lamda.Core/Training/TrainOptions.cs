@@ -61,6 +61,8 @@ internal sealed record TrainReport
     public int? CropSide { get; init; }
     /// <summary>Why training ran other than asked (a crop size the model cannot run at), or null.</summary>
     public string? Note { get; init; }
+    /// <summary>Steps whose loss or gradient was not finite: their update was skipped.</summary>
+    public int Skipped { get; init; }
     /// <summary>Where the steps spent their time.</summary>
     public StepPhases Phases { get; init; }
     public double FirstLoss => Losses.Count > 0 ? Losses[0] : double.NaN;

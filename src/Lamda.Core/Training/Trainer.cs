@@ -25,6 +25,7 @@ internal static class Trainer
         var clock = Stopwatch.StartNew();
         bool byTime = false;
         var phases = new StepPhases();
+        int skipped = 0, inARow = 0;
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
@@ -35,17 +36,35 @@ internal static class Trainer
             var results = runner.Run(feeds);
             var ran = clock.Elapsed;
             double loss = ((float[])results[model.Loss].Values)[0];
-            if (!double.IsFinite(loss))
-                throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
-            losses.Add(loss);
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
+            // One overflowing batch must not poison the weights (Adam turns an infinite gradient into NaN weights): its
+            // step is skipped; only a run of them is divergence.
+            if (!double.IsFinite(loss) || !AllFinite(gradients.Values))
+            {
+                if (++inARow >= MaxNonFiniteInARow)
+                    throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+                skipped++;
+                continue;
+            }
+            inARow = 0;
+            losses.Add(loss);
             double rate = CosineSchedule.AtFraction(options.LearningRate, Done(step, clock.Elapsed, options));
             adam.Step(weights, gradients, rate);
             phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
-            Untrained = model.Unreached, Phases = phases };
+            Untrained = model.Unreached, Phases = phases, Skipped = skipped };
+    }
+
+    const int MaxNonFiniteInARow = 5;
+
+    static bool AllFinite(IEnumerable<float[]> arrays)
+    {
+        foreach (var a in arrays)
+            foreach (var v in a)
+                if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>
