@@ -16,7 +16,8 @@ internal static class CacheKey
     // 3: the data folder's subfolders and the fine-tuning settings are part of the key.
     // 4: the fine-tuning defaults changed (600 steps at 2e-3, crops, the logit form of the sigmoid KL), and a key
     //    that says "default" must not find a model trained with the old ones.
-    public const string Format = "lamda-cache/4";
+    // 5: crops are batched by pixels (4 of 320x320 a step by default, not 16).
+    public const string Format = "lamda-cache/5";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)

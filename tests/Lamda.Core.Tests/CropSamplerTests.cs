@@ -44,6 +44,17 @@ public class CropSamplerTests
     }
 
     [Fact]
+    public void Crops_cap_the_pixels_of_a_step()
+    {
+        var options = new TrainOptions { BatchSize = 16, CropSize = 320 };
+        Assert.Equal(4, options.BatchFor([19, 3, 640, 640]));       // 4 crops of 320x320
+        Assert.Equal(16, options.BatchFor([100, 1, 28, 28]));        // not cropped: the batch asked for
+        Assert.Equal(16, (options with { CropSize = 160 }).BatchFor([19, 3, 640, 640]));
+        Assert.Equal(8, (options with { CropSize = 160, BatchSize = 8 }).BatchFor([19, 3, 640, 640]));
+        Assert.Equal(1, (options with { CropBatchPixels = 10 }).BatchFor([19, 3, 640, 640]));
+    }
+
+    [Fact]
     public void A_fully_convolutional_model_trains_on_crops()
     {
         var rng = new Random(3);
@@ -56,6 +67,10 @@ public class CropSamplerTests
         Assert.Equal(4, report.CropSide);
         Assert.Null(report.Note);
         Assert.Equal(3, report.Steps);
+        // The phases cover the steps: none negative, together no more than the run.
+        var p = report.Phases;
+        Assert.True(p.Batch > TimeSpan.Zero && p.Gradient > TimeSpan.Zero && p.Update >= TimeSpan.Zero);
+        Assert.True(p.Batch + p.Gradient + p.Update <= report.Elapsed);
         Assert.True(a.Tensors.All(kv => kv.Value.RawData.Equals(b.Tensors[kv.Key].RawData)));
         var (_, full) = Distillation.FineTune(teacher.Graph, teacher.Weights, student.Graph, student.Weights, null, inputs, null,
             options with { CropSize = null });

@@ -137,6 +137,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_batch_that_overflows_is_skipped_and_a_run_of_them_is_divergence()
+    {
+        // loss = sum((w x)^2)/2 with x fed per step: x = inf makes the loss and the gradient w x^2 infinite.
+        var model = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, 1f, 1f, 1f]).WithLoss();
+        model.Graph.Initializer.Remove(model.Graph.Initializer.Single(t => t.Name == "in1"));
+        var shape = new global::Onnx.TensorShapeProto();
+        shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = 4 });
+        model.Graph.Input.Add(new global::Onnx.ValueInfoProto { Name = "in1", Type = new global::Onnx.TypeProto
+            { TensorType = new global::Onnx.TypeProto.Types.Tensor { ElemType = DataTypes.Float, Shape = shape } } });
+        TensorData X(float v) => new(DataTypes.Float, [4], new float[] { v, -2 * v, 0.5f * v, v });
+        var gm = BackwardGraph.Build(model, "loss_half", ["in0"], new Dictionary<string, TensorData> { ["in1"] = X(1) });
+        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
+        var shapes = new Dictionary<string, long[]> { ["in0"] = [4] };
+        var options = new TrainOptions { Steps = 20, LearningRate = 0.05 };
+        var report = Trainer.Run(gm, weights, shapes,
+            step => new Dictionary<string, TensorData> { ["in1"] = X(step == 3 ? float.PositiveInfinity : 1) }, options);
+        Assert.Equal(1, report.Skipped);
+        Assert.Equal(19, report.Steps);
+        Assert.All(weights["in0"], w => Assert.True(float.IsFinite(w)));
+        Assert.True(report.LastLoss < report.FirstLoss);
+        Assert.Throws<TrainingDivergedException>(() => Trainer.Run(gm, weights, shapes,
+            step => new Dictionary<string, TensorData> { ["in1"] = X(step >= 3 ? float.PositiveInfinity : 1) }, options));
+    }
+
+    [Fact]
     public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
     {
         // loss = sum(y^2)/2 with y = Mul(w, c): the minimum is w = 0.

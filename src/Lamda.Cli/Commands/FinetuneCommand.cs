@@ -22,7 +22,8 @@ internal sealed partial class FinetuneCommand : Command
         cross-entropy when DIR has labels. Adam with a cosine schedule; stops at --steps or --train-time. Prints the
         fidelity to BASE on the validation inputs before and after, and writes OUT atomically. Images larger than
         --crop in height and width are trained on seeded square crops of that side (default 320, 0 for the full size);
-        fidelity is always measured at the full size.
+        fidelity is always measured at the full size. Without --batch, crops are batched by pixels: 4 crops of
+        320x320 (16 of 160x160) a step, as many cheap steps learned more per second than fewer large ones.
         """;
     public override string[] ValueOptions =>
         ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
@@ -58,6 +59,8 @@ internal sealed partial class FinetuneCommand : Command
         if (report.Note != null) stderr.WriteLine(report.Note);
         stdout.WriteLine($"trained {report.Steps} steps in {report.Elapsed.TotalSeconds:F1} s{stop}, " +
             $"loss {report.FirstLoss:G4} -> {report.LastLoss:G4}");
+        if (report.Skipped > 0) stdout.WriteLine($"skipped {report.Skipped} steps whose loss or gradient was not finite");
+        stdout.WriteLine($"time per step: {report.Elapsed.TotalSeconds / Math.Max(1, report.Steps):F2} s ({report.Phases})");
         ModelFile.Save(model, output);
         return 0;
     }
@@ -76,6 +79,8 @@ internal sealed partial class FinetuneCommand : Command
                 : 0,
             Threads = Int("--threads", 1),
             CropSize = args.Int("--crop", 320) is > 0 and var side ? side : null,
+            // A batch asked for is honoured; by default crops are batched by pixels (4 of 320x320).
+            CropBatchPixels = args.Value("--batch") != null ? int.MaxValue : new TrainOptions().CropBatchPixels,
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
         };
     }

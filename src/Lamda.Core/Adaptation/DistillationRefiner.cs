@@ -100,7 +100,8 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
             catch (Exception e) when (e is not TrainingDivergedException
                 && e is LamdaException { Code: ErrorCodes.RuntimeFailed } or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
-                Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {train.BatchSize} ({e.Message})");
+                int batch = train.BatchFor(calibration.Shape);
+                Fallbacks.Add($"fine-tuned on single inputs: the model does not run at batch {batch} ({e.Message})");
             }
         return Distillation.FineTune(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights, candidate.KeptOutputs,
             calibration, data.CalibrationLabels, options, progress);
@@ -114,7 +115,7 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
     {
         var dims = graph.Inputs[0].Type.Dims;
         if (!BatchIsFree || graph.Inputs.Count != 1 || dims is not { Length: > 0 } || dims.Any(d => !d.IsKnown)) return graph;
-        int batch = Math.Max(1, Math.Min(train.BatchSize, (int)data.Calibration!.Shape[0]));
+        int batch = Math.Max(1, Math.Min(train.BatchFor(data.Calibration!.Shape), (int)data.Calibration.Shape[0]));
         var batched = graph.Clone();
         batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
         return batched;

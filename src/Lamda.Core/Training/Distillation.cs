@@ -52,7 +52,7 @@ internal static class Distillation
         TrainOptions options, IProgress<TrainProgress>? progress, CropSampler? crops)
     {
         int n = (int)calibration.Shape[0];
-        int batch = BatchSize(student, options, n);
+        int batch = BatchSize(student, options, calibration.Shape);
         var sampler = new BatchSampler(n, batch, options.Seed);
         TensorData Gather(int[] items) => crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
         var first = sampler.Next();
@@ -72,11 +72,14 @@ internal static class Distillation
         return (objective.Apply(student, studentWeights, weights), report);
     }
 
-    /// <summary>The options' batch size, or the model's own when its batch dimension is fixed; never more than the inputs.</summary>
-    static int BatchSize(Graph student, TrainOptions options, int count)
+    /// <summary>
+    /// The options' batch for these inputs, or the model's own when its batch dimension is fixed; never more than the
+    /// inputs.
+    /// </summary>
+    static int BatchSize(Graph student, TrainOptions options, long[] calibration)
     {
         var dims = student.Inputs[0].Type.Dims;
         if (dims is { Length: > 0 } && dims[0].IsKnown && dims[0].Param == null) return (int)dims[0].Value;
-        return Math.Max(1, Math.Min(options.BatchSize, count));
+        return Math.Max(1, Math.Min(options.BatchFor(calibration), (int)calibration[0]));
     }
 }

@@ -27,31 +27,42 @@ internal static class Trainer
         bool byTime = false;
         double peak = options.LearningRate;
         int backoffs = 0, start = 0;
+        var phases = new StepPhases();
+        int skipped = 0, inARow = 0;
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
+            var mark = clock.Elapsed;
             var feeds = batch(step);
             foreach (var name in model.Gradients.Keys) feeds[name] = new TensorData(DataTypes.Float, shapes[name], weights[name]);
+            var fed = clock.Elapsed;
             var results = runner.Run(feeds);
+            var ran = clock.Elapsed;
             double loss = ((float[])results[model.Loss].Values)[0];
-            losses.Add(loss);
-            if (TooFast(losses, start) && backoffs < MaxBackoffs)
+            var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
+            // One overflowing batch must not poison the weights (Adam turns an infinite gradient into NaN weights): its
+            // step is skipped. A run of them is divergence, or, early in a run, a rate too high (as a climbing loss is).
+            bool finite = double.IsFinite(loss) && AllFinite(gradients.Values);
+            if (!finite && ++inARow < MaxNonFiniteInARow) { skipped++; continue; }
+            if (finite) { inARow = 0; losses.Add(loss); }
+            bool climbing = finite ? TooFast(losses, start) : losses.Count - start <= Watched;
+            if (climbing && backoffs < MaxBackoffs)
             {
                 // Start again from the same weights at a quarter of the rate; the cosine goes on over the whole budget.
                 foreach (var (name, w) in initial) w.CopyTo(weights[name], 0);
-                (adam, peak, start) = (new Adam(), peak / 4, losses.Count);
+                (adam, peak, start, inARow) = (new Adam(), peak / 4, losses.Count, 0);
                 backoffs++;
                 continue;
             }
-            if (!double.IsFinite(loss))
+            if (!finite)
                 throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
-            var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options));
             adam.Step(weights, gradients, rate);
+            phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
-            Untrained = model.Unreached, LearningRate = peak,
+            Untrained = model.Unreached, LearningRate = peak, Phases = phases, Skipped = skipped,
             Note = backoffs == 0 ? null : $"learning rate lowered to {peak:G2} (the loss climbed at {options.LearningRate:G2})" };
     }
 
@@ -74,6 +85,17 @@ internal static class Trainer
         if (losses.Count - start > Watched) return false;
         if (!double.IsFinite(losses[^1])) return true;
         return losses.Skip(Math.Max(start, losses.Count - 3)).Average() > 2 * losses[start];
+    }
+
+    /// <summary>Non-finite steps in a row that end a run (or, early in it, lower the rate).</summary>
+    const int MaxNonFiniteInARow = 5;
+
+    static bool AllFinite(IEnumerable<float[]> arrays)
+    {
+        foreach (var a in arrays)
+            foreach (var v in a)
+                if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>
