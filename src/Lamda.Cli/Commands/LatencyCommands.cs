@@ -243,6 +243,11 @@ internal sealed class PredictCommand : Command
         stdout.WriteLine($"  {"sum",-16} {rows.Count,4} {rows.Sum(r => r.Predicted),10:F3} {rows.Sum(r => r.Measured),10:F3}");
         foreach (var r in rows.OrderByDescending(r => r.Predicted - r.Measured).Take(12))
             stdout.WriteLine($"  {r.Predicted * 1000,7:F1} us vs {r.Measured * 1000,7:F1} us  {r.Kernel.Class,-8} {r.Kernel.Description}");
+        var unmatched = measured.Unmatched ?? [];
+        foreach (var op in unmatched.GroupBy(u => u.Node[(u.Node.LastIndexOf('(') + 1)..^1]).OrderByDescending(g => g.Sum(u => u.Ms)))
+            stdout.WriteLine($"  unmatched {op.Key,-16} {op.Count(),4} nodes {op.Sum(u => u.Ms) * 1000,8:F1} us");
+        foreach (var (node, ms) in unmatched.OrderByDescending(u => u.Ms).Take(6))
+            stdout.WriteLine($"  unmatched {ms * 1000,7:F1} us  {node}");
     }
 }
 
