@@ -317,7 +317,10 @@ internal static class CalibrationNetworks
                 y = b.Relu(b.BatchNorm(y));
                 y = Act(b.Conv(y, W(64)));
             }
-            return b.Conv(y, Pick(2, 6, 21), kernel: 1);
+            y = b.Conv(y, Pick(2, 6, 21), kernel: 1);
+            // Half of them upsample the class map to the input's size, as LR-ASPP does: a large map resized and returned.
+            return rng.Next(2) == 0 ? y : b.Op("Resize", [y, EmptyOperand.Instance, Literal(1, 1, 4, 4)],
+                ("mode", AttributeValue.FromString(rng.Next(3) == 0 ? "nearest" : "linear")));
         }
 
         EdgeOperand ConvTranspose(EdgeOperand x, long outChannels)

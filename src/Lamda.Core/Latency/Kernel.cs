@@ -132,9 +132,16 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 
     /// <summary>
     /// Key of the regression that predicts this kernel: its class, with "/misaligned" for convolutions off the
-    /// runtime's fast path, which is a different code path with its own costs.
+    /// runtime's fast path, which is a different code path with its own costs, and "/linear" for a bilinear
+    /// Resize, which reads four inputs per output where nearest reads one (one model for both missed by 40%).
     /// </summary>
-    public string ModelKey(ChannelGranularity g) => Features(g).IsMisaligned ? Class + Misaligned : Class;
+    public string ModelKey(ChannelGranularity g) =>
+        Features(g).IsMisaligned ? Class + Misaligned
+        : Class == KernelClass.Resize && Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Class + Linear
+        : Class;
+
+    /// <summary>Suffix of the model key of a bilinear Resize.</summary>
+    public const string Linear = "/linear";
 
     /// <summary>Suffix of the model key of a convolution off the runtime's fast path.</summary>
     public const string Misaligned = "/misaligned";
