@@ -146,11 +146,17 @@ public static class BlockedLayout
     /// <summary>The producing kernel of each edge input from outside the kernel (-1: a graph input).</summary>
     static List<int> ExternalInputs(Kernel k, Dictionary<string, int> producer)
     {
-        var own = k.Nodes.Select(n => n.Output).ToHashSet(StringComparer.Ordinal);
         var result = new List<int>(2);
         foreach (var n in k.Nodes)
-            foreach (var e in n.EdgeInputs)
-                if (!own.Contains(e.Key)) result.Add(producer.TryGetValue(e.Key, out var p) ? p : -1);
+            foreach (var o in n.Inputs)
+                if (o is EdgeOperand e && !Produces(k, e.Key)) result.Add(producer.TryGetValue(e.Key, out var p) ? p : -1);
         return result;
+    }
+
+    static bool Produces(Kernel k, string edge)
+    {
+        foreach (var n in k.Nodes)
+            if (n.Output == edge) return true;
+        return false;
     }
 }
