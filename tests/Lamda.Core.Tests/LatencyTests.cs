@@ -200,6 +200,36 @@ public class LatencyTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The reorders Lamda expects between the blocked and the plain layout are the ones ONNX Runtime inserts
+    /// (ReorderInput/ReorderOutput nodes of the optimized model it saves), on calibration networks of every family
+    /// (squeeze-excite gates, hard-swish written out, SiLU, decoders with Resize, grouped and misaligned widths).
+    /// </summary>
+    [Fact]
+    public void ReordersMatchTheRuntimesOptimizedGraph()
+    {
+        var g = RuntimeLayout.Granularity;
+        if (g.OutputTile <= 1) return; // no blocked layout on this machine: nothing is reordered
+        var misses = new List<string>();
+        var nets = CalibrationNetworks.Build(2 * CalibrationNetworks.Families, seed: 5);
+        for (int i = 0; i < nets.Count; i++)
+        {
+            var b = nets[i];
+            var optimized = Path.Combine(dir, $"reorders-{i}.onnx");
+            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+            {
+                GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized,
+                LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            })
+            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
+            int ort = ModelFile.Load(optimized).Graph.Node.Count(n => n.OpType is "ReorderInput" or "ReorderOutput");
+            var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
+            int lamda = BlockedLayout.Reorders(kernels, g, b.Graph.Outputs.Select(o => o.Key).ToHashSet()).Count;
+            if (lamda != ort) misses.Add($"network {i} (family {i % CalibrationNetworks.Families}): Lamda {lamda}, ORT {ort}");
+        }
+        Assert.True(misses.Count == 0, string.Join("; ", misses));
+    }
+
     /// <summary>The host's identity names the ISA and ORT version, and the fingerprint changes with what is hashed.</summary>
     [Fact]
     public void HostFingerprintCoversIsaAndRuntimeVersion()
@@ -231,7 +261,7 @@ public class LatencyTests : IDisposable
         string[] keys =
         [
             "conv", "conv1x1", "conv1x1/misaligned", "dwconv", "pool", "concat", "copy", "gemm",
-            "gconv", "convT", "bn", "resize", "softmax", "matmul", "scale",
+            "gconv", "gconv/misaligned", "convT", "bn", "resize", "softmax", "matmul", "scale",
         ];
         foreach (var key in keys)
             Assert.True(kernels.Any(k => k.ModelKey(g) == key), $"no {key} kernel in the calibration networks");
@@ -327,6 +357,44 @@ public class LatencyTests : IDisposable
         Assert.Equal(b.Graph.Nodes.Count, kernels.Sum(k => k.Nodes.Count));
         Assert.Equal(GraphStats.Of(b.Graph, b.Weights).Macs / 1e6, kernels.Sum(k => k.MMacs), 6);
         Assert.Equal(KernelClass.Free, kernels.Single(k => k.Nodes[0].Op == "Flatten").Class);
+    }
+
+    /// <summary>
+    /// Fusions ONNX Runtime makes beyond Conv+BN+activation: SiLU (x * Sigmoid(x)) becomes one QuickGelu node,
+    /// x * HardSigmoid(x) after a convolution becomes its HardSwish activation, and an activation other than Relu
+    /// after a residual Add runs on its own (the blocked convolution fuses only Relu there).
+    /// </summary>
+    [Fact]
+    public void KernelsFollowTheRuntimesActivationFusions()
+    {
+        var b = new GraphBuilder(seed: 3);
+        var x = b.Input("x", 1, 16, 14, 14);
+        var c = b.BatchNorm(b.Conv(x, 32, kernel: 1));
+        var gate = b.Op("HardSigmoid", [c], ("alpha", AttributeValue.FromFloat(1f / 6)), ("beta", AttributeValue.FromFloat(0.5f)));
+        var y = b.Op("Mul", [c, gate]);
+        var d = b.Conv(y, 32, group: 32);
+        y = b.Op("Mul", [d, b.Op("Sigmoid", [d])]);
+        static LiteralOperand Scalar(double v) => new(new TensorLiteral(DataTypes.Float, [], null, [v]));
+        var clip = b.Op("Clip", [b.Add(b.Conv(y, 32, kernel: 1), y), Scalar(0), Scalar(6)]);
+        b.Output(clip, "y");
+        Assert.Equal(["Conv+BatchNormalization+HardSigmoid+Mul", "Conv", "Sigmoid+Mul", "Conv+Add", "Clip"],
+            KernelExtractor.Extract(b.Graph, b.Weights).Select(k => string.Join("+", k.Nodes.Select(n => n.Op))));
+    }
+
+    /// <summary>Off the blocked layout a grouped convolution pays per group, as a depthwise one pays per channel.</summary>
+    [Fact]
+    public void PlainGroupedConvolutionsCountTheirGroups()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 4, DepthwiseBlock: 4);
+        Kernel Grouped(long channels, long groups)
+        {
+            var b = new GraphBuilder(seed: 2);
+            b.Output(b.Conv(b.Input("x", 1, channels, 14, 14), channels, group: groups), "y");
+            return KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class == KernelClass.GroupConv);
+        }
+        Assert.Equal(32 / 1e6, Grouped(128, 32).Features(g).SlowDepthwiseChannels, 12); // 4 channels a group: plain
+        Assert.Equal(0, Grouped(128, 8).Features(g).SlowDepthwiseChannels);            // 16 a group: blocked
+        Assert.Equal(KernelClass.GroupConv + Kernel.Misaligned, Grouped(128, 32).ModelKey(g));
     }
 
     [Fact]

@@ -174,16 +174,18 @@ internal sealed class PredictCommand : Command
     public override string Name => "predict";
     public override string Summary => "predict a model's latency on a device, with a per-kernel breakdown";
     public override string Usage => """
-        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json] [--profile-nodes] [--width W] [--input-shape 1,3,48,192]
+        Usage: lamda predict MODEL.onnx --device NAME|PROFILE.json [--json] [--profile-nodes] [--width W [--align]]
+                             [--input-shape 1,3,48,192]
 
         Maps the (normalized) model to the kernels ONNX Runtime runs and sums their predicted latencies. For
         'host' the profile of this machine is calibrated on first use (about a minute) and cached.
         --profile-nodes also times every kernel with ONNX Runtime's profiler on this machine (its own cost per
         node taken off) and prints prediction against that time per kernel class and for the largest errors.
-        --width W (0 < W < 1) first scales every prunable layer's width, as bench-predictor's variants.
+        --width W (0 < W < 1) first scales every prunable layer's width, as bench-predictor's variants (--align:
+        rounded to the device's preferred channel multiple, as bench-predictor --align).
         """;
     public override string[] ValueOptions => ["--device", "--width", InputShapes.Option];
-    public override string[] FlagOptions => ["--json", "--profile-nodes"];
+    public override string[] FlagOptions => ["--json", "--profile-nodes", "--align"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -202,7 +204,8 @@ internal sealed class PredictCommand : Command
         {
             var analysis = ChannelAnalysis.Run(graph, weights);
             (graph, weights) = ChannelPruner.Apply(analysis,
-                ChannelSelection.ScaleWidth(analysis, double.Parse(w, System.Globalization.CultureInfo.InvariantCulture), 1));
+                ChannelSelection.ScaleWidth(analysis, double.Parse(w, System.Globalization.CultureInfo.InvariantCulture),
+                    args.Flag("--align") ? profile.Channels.PreferredMultiple : 1));
         }
         var prediction = new LatencyPredictor(profile).Predict(graph, weights);
         if (args.Flag("--profile-nodes"))
@@ -243,6 +246,11 @@ internal sealed class PredictCommand : Command
         stdout.WriteLine($"  {"sum",-16} {rows.Count,4} {rows.Sum(r => r.Predicted),10:F3} {rows.Sum(r => r.Measured),10:F3}");
         foreach (var r in rows.OrderByDescending(r => r.Predicted - r.Measured).Take(12))
             stdout.WriteLine($"  {r.Predicted * 1000,7:F1} us vs {r.Measured * 1000,7:F1} us  {r.Kernel.Class,-8} {r.Kernel.Description}");
+        var unmatched = measured.Unmatched ?? [];
+        foreach (var op in unmatched.GroupBy(u => u.Node[(u.Node.LastIndexOf('(') + 1)..^1]).OrderByDescending(g => g.Sum(u => u.Ms)))
+            stdout.WriteLine($"  unmatched {op.Key,-16} {op.Count(),4} nodes {op.Sum(u => u.Ms) * 1000,8:F1} us");
+        foreach (var (node, ms) in unmatched.OrderByDescending(u => u.Ms).Take(6))
+            stdout.WriteLine($"  unmatched {ms * 1000,7:F1} us  {node}");
     }
 }
 

@@ -51,8 +51,8 @@ public static class KernelClass
 /// device's tiles (the blocked layout pads output channels to a tile and input channels to a block); it is
 /// <see cref="MisalignedWork"/> when the convolution misses the runtime's blocked layout and runs on the plain,
 /// slower path. Memory-bound kernels use their traffic as work. <see cref="SlowDepthwiseChannels"/> counts
-/// channels of a plain-layout depthwise convolution, which loops per channel (a fixed cost each) instead of
-/// running one vectorized kernel. A profile's coefficients follow <see cref="ToVector"/>'s order: changing a
+/// the groups of a plain-layout grouped convolution (a depthwise one's channels), which the runtime loops over
+/// (a fixed cost each) instead of running one vectorized kernel. A profile's coefficients follow <see cref="ToVector"/>'s order: changing a
 /// feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
@@ -86,6 +86,9 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// <summary>Coefficients of a kernel model (<see cref="KernelFeatures.Count"/>).</summary>
     public const int FeatureCount = KernelFeatures.Count;
 
+    /// <summary>Whether ONNX Runtime may run this kernel in its blocked layout (<see cref="BlockedLayout"/>).</summary>
+    public LayoutRule Layout { get; init; } = LayoutRule.Plain;
+
     /// <summary>The kernel's operators and its first node's id, for reports.</summary>
     public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
 
@@ -116,15 +119,29 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
             work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
         bool fast = RunsOnFastPath(g);
-        double slowChannels = Class == KernelClass.Depthwise && !fast ? OutChannels / 1e6 : 0;
+        // Off the blocked layout ORT convolves one group at a time (an image-to-columns pass and a small matrix
+        // product each): a fixed cost per group, which for a depthwise layer is one per channel.
+        double slowChannels = fast ? 0 : Class switch
+        {
+            KernelClass.Depthwise => OutChannels / 1e6,
+            KernelClass.GroupConv => Group / 1e6,
+            _ => 0,
+        };
         return new KernelFeatures(fast ? work : 0, fast ? 0 : work, MInputs, MOutputs, MWeights, slowChannels);
     }
 
     /// <summary>
     /// Key of the regression that predicts this kernel: its class, with "/misaligned" for convolutions off the
-    /// runtime's fast path, which is a different code path with its own costs.
+    /// runtime's fast path, which is a different code path with its own costs, and "/linear" for a bilinear
+    /// Resize, which reads four inputs per output where nearest reads one (one model for both missed by 40%).
     /// </summary>
-    public string ModelKey(ChannelGranularity g) => Features(g).IsMisaligned ? Class + Misaligned : Class;
+    public string ModelKey(ChannelGranularity g) =>
+        Features(g).IsMisaligned ? Class + Misaligned
+        : Class == KernelClass.Resize && Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Class + Linear
+        : Class;
+
+    /// <summary>Suffix of the model key of a bilinear Resize.</summary>
+    public const string Linear = "/linear";
 
     /// <summary>Suffix of the model key of a convolution off the runtime's fast path.</summary>
     public const string Misaligned = "/misaligned";
@@ -190,6 +207,14 @@ internal static class KernelExtractor
         // An Add of two convolutions joins one of them only, as the runtime fuses it: the one on its first input.
         bool JoinsAdd(Node add, string edge) =>
             add.EdgeInputs.Count() == 2 && (add.EdgeInputs.First().Key == edge || !FromConvolution(add.EdgeInputs.First().Key));
+        // x * HardSigmoid(x) consuming all of x, which ORT rewrites into one HardSwish (fused into a convolution before it).
+        Node[]? HardSwishPair(Node x)
+        {
+            if (outputs.Contains(x.Output) || !consumers.TryGetValue(x.Output, out var c) || c.Count != 2) return null;
+            var gate = c.FirstOrDefault(m => m.Op == "HardSigmoid");
+            var mul = c.FirstOrDefault(m => m.Op == "Mul");
+            return gate != null && mul != null && Sole(gate) == mul && IsGate(gate, mul) ? [gate, mul] : null;
+        }
         double M(long? v) => (v ?? 0) / 1e6;
         long? Elems(Operand o) => o is EdgeOperand e ? inference.TypeOf(e.Key).ElementCount : null;
 
@@ -210,9 +235,13 @@ internal static class KernelExtractor
                     extraInputs = M(inference.TypeOf(other.Key).ElementCount);
                     last = add;
                 }
-                if (Sole(last) is { } act && Activations.Contains(act.Op)) group.Add(act);
+                // After a residual Add, ORT's blocked convolution takes only a Relu; any other activation runs on its own.
+                if (Sole(last) is { } act && Activations.Contains(act.Op) && (last.Op != "Add" || act.Op == "Relu")) group.Add(act);
+                else if (last.Op != "Add" && HardSwishPair(last) is { } pair) group.AddRange(pair); // x * HardSigmoid(x): HardSwish
             }
             else if (cls == KernelClass.Gemm && Sole(n) is { } act && Activations.Contains(act.Op)) group.Add(act);
+            else if (IsSwishGate(n, Sole(n))) group.Add(Sole(n)!); // ORT's QuickGelu fusion: x * Sigmoid(x) in one pass
+            else if (HardSwishPair(n) is { } pair) group.AddRange(pair);
             foreach (var m in group) fused.Add(m);
 
             var lastNode = group[^1];
@@ -224,10 +253,18 @@ internal static class KernelExtractor
                 => M(weights.ShapeOf(w.Name)?.Aggregate(1L, (a, d) => a * d)));
             long cin = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand e0 ? inference.TypeOf(e0.Key).Channels ?? 0 : 0;
             long cout = inference.TypeOf(lastNode.Output).Channels ?? 0;
-            kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout));
+            kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout) { Layout = BlockedLayout.RuleOf(cls, group, inference) });
         }
         return kernels;
     }
+
+    /// <summary>Sigmoid(x) whose only consumer multiplies it by x (SiLU), which ONNX Runtime runs as one QuickGelu node.</summary>
+    static bool IsSwishGate(Node sigmoid, Node? consumer) => sigmoid.Op == "Sigmoid" && consumer != null && IsGate(sigmoid, consumer);
+
+    /// <summary>Whether <paramref name="mul"/> multiplies the gate's output by the gate's own input.</summary>
+    static bool IsGate(Node gate, Node mul) =>
+        gate.Inputs.Count == 1 && gate.Inputs[0] is EdgeOperand x && mul.Op == "Mul" && mul.Inputs.Count == 2
+        && mul.Inputs.OfType<EdgeOperand>().Count(e => e.Key == x.Key) == 1;
 
     /// <summary>The kernel class of a node, as its operator's rule gives it; other domains' operators are costed as elementwise.</summary>
     static string Classify(Node n, InferenceResult inference, WeightStore weights) =>

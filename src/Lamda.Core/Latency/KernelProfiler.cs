@@ -12,8 +12,9 @@ namespace Lamda.Latency;
 /// <param name="OtherNodes">how many such nodes</param>
 /// <param name="RunMs">the whole network measured without the profiler (the faster median of two short passes)</param>
 /// <param name="ProfilerNodeMs">what profiling is taken to add to each node's timing</param>
+/// <param name="Unmatched">the nodes of no kernel, as "name (op)" with their median ms (for `lamda predict --profile-nodes`)</param>
 internal sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms, int Nodes)> Raw, double OtherRawMs, int OtherNodes,
-    double RunMs, double ProfilerNodeMs)
+    double RunMs, double ProfilerNodeMs, IReadOnlyList<(string Node, double Ms)>? Unmatched = null)
 {
     /// <summary>Each kernel's time in context, less the profiler's cost per node (never below a quarter of the raw time).</summary>
     public IReadOnlyList<(Kernel Kernel, double Ms)> Kernels => Raw.Select(k => (k.Kernel, Less(k.Ms, k.Nodes))).ToList();
@@ -72,13 +73,14 @@ internal static class KernelProfiler
                 for (int i = 0; i < warmup + runs; i++) run.Run();
                 file = runner.EndProfiling();
             }
-            var durations = ReadNodeTimes(file);
+            var (durations, ops) = ReadNodeTimes(file);
             File.Delete(file); // in the folder below unless the runtime chose otherwise
             var steady = SteadyRuns(durations, warmup);
             var ms = new double[kernels.Count];
             var nodes = new int[kernels.Count];
             double other = 0;
             int otherNodes = 0;
+            var unmatched = new List<(string, double)>();
             foreach (var (name, times) in durations)
             {
                 // The profiler reports microseconds; the median over the steady runs, in ms.
@@ -86,7 +88,7 @@ internal static class KernelProfiler
                 if (kept.Count == 0) continue;
                 double median = LatencyStats.From(kept, threads).P50Ms / 1000.0;
                 if (Match(name, kernelOf) is { } k) { ms[k] += median; nodes[k]++; }
-                else { other += median; otherNodes++; }
+                else { other += median; otherNodes++; unmatched.Add(($"{name} ({ops.GetValueOrDefault(name)})", median)); }
             }
 
             // Profiling costs each node about a microsecond, which is most of a small kernel's time: the gap between
@@ -95,7 +97,7 @@ internal static class KernelProfiler
             var quick = new MeasureOptions { Threads = threads, Warmup = 3, Runs = 10, MinSeconds = 0.03 };
             double runMs = Math.Min(LatencyMeter.Measure(bytes, graph, quick).P50Ms, LatencyMeter.Measure(bytes, graph, quick).P50Ms);
             var raw = Enumerable.Range(0, kernels.Count).Where(k => nodes[k] > 0).Select(k => (kernels[k], ms[k], nodes[k])).ToList();
-            var profile = new KernelProfile(raw, other, otherNodes, runMs, 0);
+            var profile = new KernelProfile(raw, other, otherNodes, runMs, 0, unmatched);
             return profile with { ProfilerNodeMs = Math.Max(0, profile.GapPerNodeMs) };
         }
         finally
@@ -136,23 +138,29 @@ internal static class KernelProfiler
         return timed.Where(r => totals[r] <= 1.10 * fastest).ToList();
     }
 
-    /// <summary>The kernel a profiled node belongs to: by its name, without the suffixes ORT's rewrites add.</summary>
-    static int? Match(string name, Dictionary<string, int> kernelOf)
+    /// <summary>
+    /// The kernel a profiled node belongs to: by its name, without the suffixes ORT's rewrites add ("_nchwc",
+    /// "/QuickGeluFusion/" for a fused SiLU).
+    /// </summary>
+    internal static int? Match(string name, Dictionary<string, int> kernelOf)
     {
         for (var key = name; ;)
         {
             if (kernelOf.TryGetValue(key, out var k)) return k;
-            int cut = key.LastIndexOf('_');
+            int cut = Math.Max(key.LastIndexOf('_'), key.LastIndexOf('/'));
             if (cut <= 0) return null;
             key = key[..cut];
         }
     }
 
-    /// <summary>Per node name, the durations (microseconds) of its runs, in order, from ORT's Chrome-trace JSON.</summary>
-    static Dictionary<string, List<double>> ReadNodeTimes(string file)
+    /// <summary>
+    /// Per node name, the durations (microseconds) of its runs, in order, and its operator, from ORT's Chrome-trace JSON.
+    /// </summary>
+    static (Dictionary<string, List<double>> Times, Dictionary<string, string> Ops) ReadNodeTimes(string file)
     {
         const string Suffix = "_kernel_time";
         var result = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+        var ops = new Dictionary<string, string>(StringComparer.Ordinal);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
         foreach (var e in doc.RootElement.EnumerateArray())
         {
@@ -162,7 +170,8 @@ internal static class KernelProfiler
             name = name[..^Suffix.Length];
             if (!result.TryGetValue(name, out var list)) result[name] = list = [];
             list.Add(e.GetProperty("dur").GetDouble());
+            if (e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var op)) ops[name] = op.GetString() ?? "";
         }
-        return result;
+        return (result, ops);
     }
 }

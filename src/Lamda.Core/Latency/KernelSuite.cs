@@ -173,13 +173,18 @@ internal static class KernelSuite
         }
         for (int i = 0; i < 3 * scale; i++)
         {
-            long hw = pick([14, 28, 56, 112]), c = pick([16, 32, 64, 128]);
+            long hw = pick([14, 28, 56, 112, 224]), c = pick([16, 32, 64, 128]);
             add(KernelClass.Normalization, $"bn {c} {hw}x{hw}", b => b.Output(b.BatchNorm(new EdgeOperand("in0")), "y"), [1, c, hw, hw]);
-            string mode = rng.Next(2) == 0 ? "linear" : "nearest";
-            var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 2, 2]));
-            add(KernelClass.Resize, $"resize {mode} {c} {hw / 2}x{hw / 2}", b => b.Output(b.Op("Resize",
-                [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(mode))), "y"),
-                    [1, c, hw / 2, hw / 2]);
+            // Resize by 2, 4 or 8, bilinear and nearest (separate models), up to a 224-pixel map.
+            for (int mode = 0; mode < 2; mode++)
+            {
+                long factor = pick([2, 4, 8]), from = Math.Max(4, hw / factor), channels = pick([16, 21, 32, 64]);
+                var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, factor, factor]));
+                string name = mode == 0 ? "linear" : "nearest";
+                add(KernelClass.Resize, $"resize {name} x{factor} {channels} {from}x{from}", b => b.Output(b.Op("Resize",
+                    [new EdgeOperand("in0"), EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString(name))), "y"),
+                        [1, channels, from, from]);
+            }
             add(KernelClass.Scale, $"scale {c} {hw}x{hw}", b =>
             {
                 var x = new EdgeOperand("in0");

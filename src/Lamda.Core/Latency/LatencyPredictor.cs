@@ -32,7 +32,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         double modelWeights = ModelMWeights(kernels);
         var parts = new List<KernelPrediction>(kernels.Count);
         foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, modelWeights)));
-        double total = Profile.Composition.Predict(CompositionFeatures(kernels, parts.Sum(p => p.Ms)));
+        double total = Profile.Composition.Predict(CompositionFeatures(graph, kernels, parts.Sum(p => p.Ms)));
         return new Prediction(Profile.Name, Profile.Calibrated, total, parts);
     }
 
@@ -41,40 +41,17 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     {
         var kernels = KernelExtractor.Extract(graph, weights);
         double modelWeights = ModelMWeights(kernels);
-        return CompositionFeatures(kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
+        return CompositionFeatures(graph, kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
     }
 
-    CompositionFeatures CompositionFeatures(List<Kernel> kernels, double kernelSum) =>
-        new(kernelSum, ReorderedElements(kernels), kernels.Count(k => k.Class != KernelClass.Free));
+    CompositionFeatures CompositionFeatures(Graph graph, List<Kernel> kernels, double kernelSum)
+    {
+        var outputs = graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        double reordered = BlockedLayout.ReorderedMElements(kernels, Profile.Channels, outputs);
+        return new(kernelSum, reordered, kernels.Count(k => k.Class != KernelClass.Free));
+    }
 
     internal static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
-
-    /// <summary>
-    /// Elements (millions) that must change layout: a convolution runs in the blocked layout when aligned and in
-    /// the plain one otherwise; other kernels follow their producer. Every convolution input produced in the
-    /// other layout is reordered.
-    /// </summary>
-    double ReorderedElements(List<Kernel> kernels)
-    {
-        var producer = new Dictionary<string, int>(StringComparer.Ordinal);
-        var blocked = new bool[kernels.Count];
-        double reordered = 0;
-        for (int i = 0; i < kernels.Count; i++)
-        {
-            var k = kernels[i];
-            var first = k.Nodes[0].Inputs.Count > 0 ? k.Nodes[0].Inputs[0] as EdgeOperand : null;
-            bool inputBlocked = first != null && producer.TryGetValue(first.Edge, out var p) && blocked[p];
-            bool conv = KernelClass.IsConvolution(k.Class);
-            // A regular convolution with at most one tile of input channels reads the plain layout itself.
-            bool direct = conv && k.Class != KernelClass.Depthwise && k.InChannels <= Profile.Channels.OutputTile;
-            blocked[i] = conv ? !IsMisaligned(k) : inputBlocked;
-            if (conv && !direct && blocked[i] != inputBlocked) reordered += k.MInputs;
-            foreach (var n in k.Nodes) producer[n.Output] = i;
-        }
-        return reordered;
-    }
-
-    bool IsMisaligned(Kernel k) => k.Class != KernelClass.Free && k.Features(Profile.Channels).IsMisaligned;
 
     /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see
     /// cref="ModelMWeights"/>).</summary>

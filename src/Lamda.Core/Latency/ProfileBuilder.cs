@@ -15,8 +15,10 @@ internal static class ProfileBuilder
     // 2: kernel models scaled to in-context timings; 3: refitted there, with tree corrections; 4: channel blocks from ORT's
     // layout, non-negative composition above the session floor, held-out check, more families; 5: one profiler cost per
     // node for the machine (the median over the networks), a slow round judged by its ratio; 6: non-square (text-strip)
-    // inputs and the spelled-out hard-swish in the calibration networks
-    public const int Revision = 6;
+    // inputs and the spelled-out hard-swish in the calibration networks; 7: reorders where ORT puts them (squeeze-excite
+    // gates, graph outputs, direct convolutions), SiLU fused as ORT does, per-group cost of plain grouped convolutions,
+    // ResNeXt-style and bottleneck calibration networks
+    public const int Revision = 7;
 
     public sealed record Options
     {
