@@ -31,7 +31,7 @@ public class AdaptTrainingCliTests : CliTestBase
         return (r.Code, r.Out, r.Err, json.RootElement.Clone());
     }
 
-    [Fact]
+    [SharedFact]
     public void UnlabeledDataGivesFidelityAndFineTunesDeterministically()
     {
         var data = DataFolder("unlabeled", labels: false);
@@ -49,7 +49,9 @@ public class AdaptTrainingCliTests : CliTestBase
         double before = training.GetProperty("fidelityBefore").GetDouble(), after = training.GetProperty("fidelityAfter").GetDouble();
         Assert.Equal(after >= before, training.GetProperty("kept").GetBoolean());
         Assert.Equal(Math.Max(before, after), fidelity, 12);
-        Assert.NotEqual(before, after);
+        // Training ran: the weights moved (at 2e-3 this reconstructed digits_cnn's loss climbs from 0.011 to 3, so the rate
+        // is lowered, and the held-out fidelity may then round to the same figure).
+        Assert.NotEqual(training.GetProperty("firstLoss").GetDouble(), training.GetProperty("lastLoss").GetDouble());
         Assert.Contains("fidelity", r.Out);
         Assert.Contains("fine-tuned 40 steps", r.Out);
         Assert.Contains("fine-tuning [", r.Err);
@@ -60,7 +62,7 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));
     }
 
-    [Fact]
+    [SharedFact]
     public void NoTrainSkipsFineTuningAndLabelsAreJudgedByAccuracy()
     {
         var data = DataFolder("labeled", labels: true);
@@ -75,7 +77,7 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.Contains("judged on accuracy", r.Err);
     }
 
-    [Fact]
+    [SharedFact]
     public void ATooLargeFidelityDropIsFedBackWithoutLabels()
     {
         var data = DataFolder("strict", labels: false);
@@ -89,7 +91,7 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.False(File.Exists(output));
     }
 
-    [Fact]
+    [SharedFact]
     public void ABadDataFolderIsRefusedBeforeAnyWork()
     {
         var bad = Directory.CreateDirectory(Path.Combine(dir, "bad")).FullName;
@@ -108,7 +110,7 @@ public class AdaptTrainingCliTests : CliTestBase
         }
     }
 
-    [Fact]
+    [SharedFact]
     public void TrainingOptionsAreChecked()
     {
         var data = DataFolder("options", labels: false);

@@ -41,21 +41,24 @@ internal static class Trainer
             double loss = ((float[])results[model.Loss].Values)[0];
             var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             // One overflowing batch must not poison the weights (Adam turns an infinite gradient into NaN weights): its
-            // step is skipped. A run of them is divergence, or, early in a run, a rate too high (as a climbing loss is).
-            bool finite = double.IsFinite(loss) && AllFinite(gradients.Values);
-            if (!finite && ++inARow < MaxNonFiniteInARow) { skipped++; continue; }
-            if (finite) { inARow = 0; losses.Add(loss); }
-            bool climbing = finite ? TooFast(losses, start) : losses.Count - start <= Watched;
-            if (climbing && backoffs < MaxBackoffs)
+            // step is skipped; only a run of them is divergence (ppocr_det: one batch overflowed at step 703 at either rate).
+            if (!double.IsFinite(loss) || !AllFinite(gradients.Values))
+            {
+                if (++inARow >= MaxNonFiniteInARow)
+                    throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
+                skipped++;
+                continue;
+            }
+            inARow = 0;
+            losses.Add(loss);
+            if (TooFast(losses, start) && backoffs < MaxBackoffs)
             {
                 // Start again from the same weights at a quarter of the rate; the cosine goes on over the whole budget.
                 foreach (var (name, w) in initial) w.CopyTo(weights[name], 0);
-                (adam, peak, start, inARow) = (new Adam(), peak / 4, losses.Count, 0);
+                (adam, peak, start) = (new Adam(), peak / 4, losses.Count);
                 backoffs++;
                 continue;
             }
-            if (!finite)
-                throw new TrainingDivergedException($"fine-tuning diverged at step {step + 1} (loss {loss}); lower the learning rate.");
             double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options));
             adam.Step(weights, gradients, rate);
             phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
@@ -87,7 +90,7 @@ internal static class Trainer
         return losses.Skip(Math.Max(start, losses.Count - 3)).Average() > 2 * losses[start];
     }
 
-    /// <summary>Non-finite steps in a row that end a run (or, early in it, lower the rate).</summary>
+    /// <summary>Non-finite steps in a row that end a run.</summary>
     const int MaxNonFiniteInARow = 5;
 
     static bool AllFinite(IEnumerable<float[]> arrays)
