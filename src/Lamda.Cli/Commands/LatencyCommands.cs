@@ -390,6 +390,9 @@ sealed class LoadGenerator : IDisposable
 {
     readonly List<System.Diagnostics.Process> spinners = [];
 
+    // Spins while this process lives (kill -0 is a shell builtin: no process is started per turn).
+    static string SpinWhileAlive => $"while kill -0 {Environment.ProcessId} 2>/dev/null; do :; done";
+
     public static LoadGenerator Start(int processes)
     {
         var load = new LoadGenerator();
@@ -397,7 +400,9 @@ sealed class LoadGenerator : IDisposable
         {
             var start = OperatingSystem.IsWindows()
                 ? new System.Diagnostics.ProcessStartInfo("cmd.exe", "/c for /l %i in () do rem")
-                : new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "while :; do :; done"]);
+                // The spinner ends with its parent: a benchmark killed by a signal never disposes of it (seen: spinners left
+                // busy on a core, spoiling every later measurement).
+                : new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", SpinWhileAlive]);
             start.UseShellExecute = false;
             var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start a load process");
             load.spinners.Add(process);
