@@ -238,6 +238,43 @@ public class AdaptationLoopTests
         Assert.InRange(counting!.Proposals, 0, 2);
     }
 
+    /// <summary>"Measures" every candidate a fixed cost above its prediction: a device slower than its profile says.</summary>
+    sealed class SlowerThanPredicted(LatencyPredictor predictor, double extraMs) : ILatencyMetric
+    {
+        public string Kind => "measured";
+        public double UpperShare => 0.98;
+        public Figures Evaluate(Candidate c)
+        {
+            double predicted = predictor.Predict(c.Graph, c.Weights).LatencyMs;
+            return new(predicted, predicted + extraMs, null);
+        }
+        public Figures Confirm(Candidate c, Figures first) => first;
+        public double Of(Figures f) => f.MeasuredMs!.Value;
+    }
+
+    /// <summary>
+    /// A budget the prediction says the smallest architectures meet, but which nothing measures under: after the loop,
+    /// LAMDA012 naming the measured floor (shufflenet_v2_x0_5 at 30% on host ended in LAMDA013, "reduce the widths").
+    /// </summary>
+    [Fact]
+    public void NothingUnderABudgetBelowTheMeasuredFloorIsRefusedNamingTheFloor()
+    {
+        var b = SampleModels.TinyNet();
+        var predictor = new LatencyPredictor(Nano);
+        var graph = Normalizer.Normalize(b.Graph, b.Weights).Graph;
+        double basePredicted = predictor.Predict(graph, b.Weights).LatencyMs;
+        double smallest = new SearchGenerator(new WeightTransfer(graph, b.Weights), predictor).Smallest().PredictedMs;
+        // Every run costs basePredicted more than predicted: the base's correction (x2) lets the smallest pass the first
+        // floor check, and every candidate measures above this target.
+        double target = smallest + (basePredicted + smallest) / 2;
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions
+        {
+            TargetMs = target, Device = Nano, Metric = (p, _) => new SlowerThanPredicted(p, basePredicted),
+        }));
+        Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
+        Assert.Contains(" ms, measured); raise the budget to at least that", e.Message);
+    }
+
     [Fact]
     public void ALockIsJudgedOnceAndAFailureNamesTheLockFile()
     {

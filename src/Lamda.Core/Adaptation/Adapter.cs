@@ -73,7 +73,13 @@ public static class Adapter
             if (lockFile != null || !aim.Advance(repeated, trial.Figures is { } tf ? metric.Of(tf) : null)) break;
             feedback = trial.Diagnostics;
         }
-        if (best == null) throw report.Failure(lockFile);
+        if (best == null)
+        {
+            // Nothing under the budget: when even the smallest architectures measure above it, that is the answer to give.
+            if (lockFile == null && metric.Kind == "measured")
+                BudgetFloor.Check(modelName, generator, evaluator, aim.Correction, targetMs, options.Device.Name, measureAnyway: true);
+            throw report.Failure(lockFile);
+        }
         // Only candidates in the band were fine-tuned; the one returned instead must not ship untrained.
         requirement.RefineLate(best);
         report.Warn($"no candidate within {options.LowerBand:P0}-100% of the budget after {report.Iterations} iterations; " +
