@@ -182,11 +182,16 @@ public class TrainerTests
         // Losses of ppocr_rec's fine-tuning: trained again at 1e-4 (noise), and at 5e-4 (a climb).
         Assert.False(Trainer.TooFast([0.028, 0.066], 0));
         Assert.False(Trainer.TooFast([0.028, 0.066, 0.026, 0.049], 0));
-        Assert.True(Trainer.TooFast([1.69, 6.65], 0));
+        // A climb that recovers (ppocr_det at 2e-3) is left alone; one that explodes, or has not come back below the first
+        // loss after 20 steps (ppocr_rec at 5e-4: 1.69, 6.65, then 3.5-4), is a rate too high.
+        Assert.False(Trainer.TooFast([1.69, 6.65], 0));
+        Assert.False(Trainer.TooFast([1.04, 4.0, 3.0, .. Enumerable.Repeat(0.5, 17)], 0));
+        Assert.True(Trainer.TooFast([1.69, 6.65, .. Enumerable.Repeat(3.8, 18)], 0));
+        Assert.True(Trainer.TooFast([1.9, 30.0, 40.0], 0));
         Assert.True(Trainer.TooFast([1.69, 1.57, double.NaN], 0));
         // Watched only in the first 20 steps of a run, counted from its (re)start.
-        Assert.False(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 9.0, 9.0, 9.0], 0));
-        Assert.True(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 1.0, 9.0], 20));
+        Assert.False(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 9.0, 9.0, 90.0], 0));
+        Assert.True(Trainer.TooFast([1.0, .. Enumerable.Repeat(0.5, 19), 1.0, 90.0], 20));
     }
 
     [Fact]
@@ -198,13 +203,13 @@ public class TrainerTests
         var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
         var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
             new TrainOptions { Steps = 400, LearningRate = 64 });
-        Assert.Equal(1, report.LearningRate, 9);
-        Assert.Contains("learning rate lowered to 1", report.Note);
-        // Three climbs (at 64, 16, 4) seen at the second step of their runs, each run restarting from the first weights;
-        // from then on the loss stays under twice its start.
-        Assert.All(new[] { 1, 3, 5 }, i => Assert.True(report.Losses[i] > 2 * report.FirstLoss));
-        Assert.All(new[] { 2, 4, 6 }, i => Assert.Equal(report.FirstLoss, report.Losses[i], 5));
-        Assert.All(report.Losses.Skip(7), l => Assert.True(l <= 2 * report.FirstLoss, $"loss {l}"));
+        Assert.Equal(4, report.LearningRate, 9);
+        Assert.Contains("learning rate lowered to 4", report.Note);
+        // Two explosions (at 64 and 16) seen at the second step of their runs, each run restarting from the first weights;
+        // at 4 the loss climbs less than tenfold and is back under its start within 20 steps, so the run goes on.
+        Assert.All(new[] { 1, 3 }, i => Assert.True(report.Losses[i] > 10 * report.FirstLoss));
+        Assert.All(new[] { 2, 4 }, i => Assert.Equal(report.FirstLoss, report.Losses[i], 5));
+        Assert.True(report.Losses.Skip(4 + 17).Take(3).Average() < report.FirstLoss); // steps 18-20 of the run at 4
         Assert.True(report.LastLoss < 1e-2 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
     }
 }
