@@ -7,11 +7,9 @@ namespace Lamda.Adaptation;
 /// </summary>
 internal static class BudgetFloor
 {
-    /// <param name="measureAnyway">
-    /// Measure the smallest architectures even when the prediction says they fit: after a loop that found nothing under
-    /// the budget, where the prediction's error is the budget's margin (shufflenet_v2_x0_5 at 30% on host: twelve
-    /// candidates at 0.229 ms against a 0.229 ms budget, then LAMDA013 telling the user to reduce widths).
-    /// </param>
+    // measureAnyway: measure the smallest architectures even when the prediction says they fit, after a loop that found
+    // nothing under the budget, where the prediction's error is the budget's margin (shufflenet_v2_x0_5 at 30% on host:
+    // twelve candidates at 0.229 ms against a 0.229 ms budget, then LAMDA013 telling the user to reduce widths).
     public static void Check(string modelName, IArchitectureGenerator generator, CandidateEvaluator evaluator, double correction,
         double targetMs, string deviceName, bool measureAnyway = false)
     {
