@@ -115,7 +115,7 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
     {
         var dims = graph.Inputs[0].Type.Dims;
         if (!BatchIsFree || graph.Inputs.Count != 1 || dims is not { Length: > 0 } || dims.Any(d => !d.IsKnown)) return graph;
-        int batch = Math.Max(1, Math.Min(train.BatchFor(data.Calibration!.Shape), (int)data.Calibration.Shape[0]));
+        int batch = train.BatchFor(data.Calibration!.Shape);
         var batched = graph.Clone();
         batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
         return batched;

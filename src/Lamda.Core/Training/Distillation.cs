@@ -80,6 +80,6 @@ internal static class Distillation
     {
         var dims = student.Inputs[0].Type.Dims;
         if (dims is { Length: > 0 } && dims[0].IsKnown && dims[0].Param == null) return (int)dims[0].Value;
-        return Math.Max(1, Math.Min(options.BatchFor(calibration), (int)calibration[0]));
+        return options.BatchFor(calibration);
     }
 }

@@ -37,11 +37,13 @@ public sealed record TrainOptions
 
     /// <summary>
     /// Inputs per step for calibration inputs of <paramref name="shape"/>: <see cref="BatchSize"/>, fewer when they are
-    /// trained on crops whose pixels would exceed <see cref="CropBatchPixels"/>, never fewer than one.
+    /// trained on crops whose pixels would exceed <see cref="CropBatchPixels"/>; never more than the inputs, nor fewer than one.
     /// </summary>
-    public int BatchFor(long[] shape) => CropSize is { } side && CropSampler.Applies(shape, side)
-        ? Math.Clamp(CropBatchPixels / (side * side), 1, Math.Max(1, BatchSize))
-        : BatchSize;
+    public int BatchFor(long[] shape)
+    {
+        int batch = CropSize is { } side && CropSampler.Applies(shape, side) ? CropBatchPixels / (side * side) : BatchSize;
+        return (int)Math.Max(1, Math.Min(Math.Min(batch, BatchSize), shape[0]));
+    }
 }
 
 /// <summary>One step's report for a progress bar.</summary>
