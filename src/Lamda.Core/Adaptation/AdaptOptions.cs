@@ -26,6 +26,11 @@ public sealed record AdaptOptions
     /// <summary>Reconstruct pruned layers by least squares on the data set's calibration images (when it has them).</summary>
     public bool Reconstruct { get; init; } = true;
     /// <summary>
+    /// With calibration inputs, let the search narrow each coupled layer group by the latency it saves over the damage
+    /// it does (<see cref="PruningSensitivity"/>) instead of by one uniform factor.
+    /// </summary>
+    public bool SpreadWidths { get; init; } = true;
+    /// <summary>
     /// Fine-tune the accepted candidate by distillation from the base on the calibration inputs, after the
     /// reconstruction; null for no fine-tuning. Ignored when <see cref="Refiner"/> is set or there are no calibration inputs.
     /// </summary>

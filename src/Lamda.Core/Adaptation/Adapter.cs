@@ -32,8 +32,11 @@ public static class Adapter
         var graph = Normalizer.Normalize(rawGraph, weights, options.BatchIsFree).Graph;
         var predictor = new LatencyPredictor(options.Device);
         var transfer = new WeightTransfer(graph, weights);
-        var generator = options.Generator?.Invoke(graph, weights, transfer, predictor) ?? new SearchGenerator(transfer, predictor);
         var baseModel = new Candidate(graph, weights);
+        var sensitivity = options.SpreadWidths && options.Data?.Calibration is { } calibration
+            ? new PruningSensitivity(baseModel, calibration) : null;
+        var generator = options.Generator?.Invoke(graph, weights, transfer, predictor)
+            ?? new SearchGenerator(transfer, predictor, sensitivity: sensitivity, progress: progress);
         var metric = LatencyMetric.For(options, predictor, baseModel);
         var evaluator = new CandidateEvaluator(baseModel, transfer, metric, options, progress);
         var baseFigures = evaluator.Evaluate(baseModel);

@@ -9,6 +9,9 @@ namespace Lamda.Adaptation;
 /// device (its convolution tile first, then finer ones), it bisects a width factor so that predicted latency
 /// is as high as possible without exceeding the aim, and returns the largest such architecture. Widths come
 /// from L1 importance under every channel coupling; the result is written as LamdaText like any generator's.
+/// With calibration data the factor is not uniform: each coupled layer group is narrowed in proportion to the
+/// latency it saves over the damage it does to the outputs (<see cref="PruningSensitivity"/>), so one width factor
+/// still names one architecture, and the search and everything after it are unchanged.
 /// </summary>
 internal sealed class SearchGenerator : IBoundedGenerator
 {
@@ -21,20 +24,30 @@ internal sealed class SearchGenerator : IBoundedGenerator
 
     readonly bool depthEdits;
     readonly string familyPrefix;
+    readonly PruningSensitivity? sensitivity;
+    readonly IProgress<string>? progress;
+    // How fast each cluster narrows as the width factor falls (1 for all without sensitivity: a uniform factor).
+    double[]? rates;
     // The widths of every architecture this generator proposed, by its LamdaText: the ends of a bracket.
     readonly Dictionary<string, Dictionary<string, int>> proposed = [];
 
     /// <param name="transfer">the base model's channel analysis and weights</param>
     /// <param name="predictor">the device's latency predictor, which ranks candidates</param>
     /// <param name="depthEdits">whether residual blocks may be dropped when widths alone cannot meet the aim</param>
-    public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits = true)
-        : this(transfer, predictor, depthEdits, "") { }
+    /// <param name="sensitivity">the outputs' damage from a narrowed architecture, to spread widths by; null: a uniform factor</param>
+    /// <param name="progress">where the probing of layer groups is reported</param>
+    public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits = true,
+        PruningSensitivity? sensitivity = null, IProgress<string>? progress = null)
+        : this(transfer, predictor, depthEdits, "", sensitivity, progress) { }
 
-    SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits, string familyPrefix)
+    SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits, string familyPrefix,
+        PruningSensitivity? sensitivity, IProgress<string>? progress)
     {
         this.transfer = transfer;
         this.depthEdits = depthEdits;
         this.familyPrefix = familyPrefix;
+        this.sensitivity = sensitivity;
+        this.progress = progress;
         this.predictor = predictor;
         var g = predictor.Profile.Channels;
         multiples = new[] { g.PreferredMultiple, Math.Max(g.InputBlock, g.DepthwiseBlock), 4, 1 }.Where(m => m >= 1).Distinct().ToArray();
@@ -62,13 +75,66 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// <summary>The family of an answer: the channel multiple, prefixed by the number of residual blocks dropped.</summary>
     string FamilyOf(int multiple) => $"{familyPrefix}w{multiple}";
 
-    /// <summary>Predicted latency and graph of the uniform width factor (in thousandths) at a channel multiple.</summary>
+    /// <summary>Predicted latency and graph of the width factor (in thousandths) at a channel multiple.</summary>
     (double Ms, Graph Graph, Dictionary<string, int> Widths) Evaluate(int permille, int multiple)
     {
         if (cache.TryGetValue((permille, multiple), out var hit)) return hit;
-        var widths = ChannelSelection.UniformWidths(transfer.Analysis, permille / 1000.0, multiple);
+        var widths = WidthsAt(permille, multiple);
         var (ms, graph) = EvaluateWidths(widths);
         return cache[(permille, multiple)] = (ms, graph, widths);
+    }
+
+    /// <summary>
+    /// The widths of a factor: uniform without sensitivity; with it, each cluster keeps 1 - t * rate of its channels,
+    /// where t runs from 0 (the base, at 1000) to the value that empties the slowest-narrowing cluster (at 0), so
+    /// the ends of the factor's range are the same architectures as the uniform factor's.
+    /// </summary>
+    Dictionary<string, int> WidthsAt(int permille, int multiple)
+    {
+        // The narrowest end is the same at any rates: no probe needed to name the floor.
+        if (sensitivity == null || permille == 0) return ChannelSelection.UniformWidths(transfer.Analysis, permille / 1000.0, multiple);
+        var rate = Rates();
+        double t = (1 - permille / 1000.0) / rate.Min();
+        var widths = ChannelSelection.UniformWidths(transfer.Analysis, 1 - Math.Min(1, t), multiple);
+        for (int c = 0; c < clusters.Count; c++)
+            foreach (var s in clusters[c])
+                widths[s.Node!.Id] = ChannelSelection.Target(s.Size, 1 - Math.Min(1, t * rate[c]), multiple);
+        return widths;
+    }
+
+    /// <summary>Narrowing of a probe: the share of a cluster's channels removed to measure its saving and its damage.</summary>
+    const double ProbeCut = 0.5;
+
+    /// <summary>
+    /// Each cluster's narrowing rate: with damage growing about as the square of the channels removed and latency
+    /// saved about in proportion, the rate that costs the least damage for the latency is proportional to saving over
+    /// damage; the square root of that ratio (relative to the median cluster) tempers what one probe can tell, and the
+    /// clamp keeps every cluster narrowing a little and none at more than three times the median's pace.
+    /// </summary>
+    double[] Rates()
+    {
+        if (rates != null) return rates;
+        if (sensitivity == null) return rates = Enumerable.Repeat(1.0, clusters.Count).ToArray();
+        var a = transfer.Analysis;
+        var full = a.Sources.Where(s => !s.Fixed && s.Node != null).ToDictionary(s => s.Node!.Id, s => s.Size);
+        double baseMs = EvaluateWidths(full).Ms;
+        var ratio = new double[clusters.Count];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int c = 0; c < clusters.Count; c++)
+        {
+            var widths = new Dictionary<string, int>(full);
+            foreach (var s in clusters[c]) widths[s.Node!.Id] = ChannelSelection.Target(s.Size, 1 - ProbeCut, multiples[^1]);
+            double saving = Math.Max(baseMs - EvaluateWidths(widths).Ms, 1e-6);
+            var (keep, _) = ChannelSelection.ToWidths(a, widths, transfer.Importance);
+            var (graph, weights) = ChannelPruner.Apply(a, keep);
+            ratio[c] = saving / Math.Max(sensitivity.Of(new Candidate(graph, weights)), 1e-9);
+            if ((c + 1) % 10 == 0) progress?.Report($"probed {c + 1}/{clusters.Count} layer groups for their sensitivity");
+        }
+        double median = ratio.Order().ElementAt(ratio.Length / 2);
+        rates = ratio.Select(r => Math.Clamp(Math.Sqrt(r / median), 0.1, 3)).ToArray();
+        progress?.Report($"probed {clusters.Count} layer groups in {clock.Elapsed.TotalSeconds:F1} s: narrowing rates " +
+            $"{rates.Min():F2}-{rates.Max():F2} of the median's");
+        return rates;
     }
 
     (double Ms, Graph Graph) EvaluateWidths(Dictionary<string, int> widths)
@@ -95,7 +161,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
         {
             bool grown = false;
             foreach (var (cluster, index) in clusters.Select((c, i) => (c, i)).Where(x => !exhausted.Contains(x.i))
-                         .OrderBy(x => x.c.Average(s => widths[s.Node!.Id] / (double)s.Size)).ThenBy(x => x.i))
+                         .OrderBy(x => x.c.Average(s => widths[s.Node!.Id] / (double)s.Size) * Rates()[x.i]).ThenBy(x => x.i))
             {
                 if (cluster.All(s => widths[s.Node!.Id] >= s.Size)) { exhausted.Add(index); continue; }
                 var next = new Dictionary<string, int>(widths);
@@ -148,7 +214,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
         if (count == 0 || count > Blocks().Count) return null;
         if (!shallower.TryGetValue(count, out var g))
             shallower[count] = g = new SearchGenerator(
-                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/");
+                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/", sensitivity, progress);
         return g;
     }
 

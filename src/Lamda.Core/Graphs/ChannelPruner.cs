@@ -150,7 +150,8 @@ internal static class ChannelSelection
     public static Dictionary<string, int> UniformWidths(ChannelAnalysis a, double factor, int multipleOf) =>
         a.Sources.Where(s => !s.Fixed && s.Node != null).ToDictionary(s => s.Node!.Id, s => Target(s.Size, factor, multipleOf));
 
-    static int Target(int size, double factor, int multipleOf)
+    /// <summary>About <paramref name="factor"/> of <paramref name="size"/> channels, rounded to a multiple, at least 1.</summary>
+    public static int Target(int size, double factor, int multipleOf)
     {
         int t = Math.Max(1, (int)Math.Round(size * factor));
         if (multipleOf > 1 && size >= multipleOf) t = Math.Max(multipleOf, (int)Math.Round(t / (double)multipleOf) * multipleOf);
