@@ -7,8 +7,8 @@ namespace Lamda.Cli
 {
     /// <summary>
     /// Entry point of the <c>lamda</c> tool. Exit codes: 0 success, 1 user error (one line naming the
-    /// input and what to do, never a stack trace), 2 internal error (a bug; the stack trace is printed
-    /// only with LAMDA_DEBUG=1).
+    /// input and what to do, never a stack trace), 2 internal error (a bug). With LAMDA_DEBUG=1 both also print
+    /// the stack trace.
     /// </summary>
     internal static class Cli
     {
@@ -52,6 +52,7 @@ namespace Lamda.Cli
             catch (LamdaException e)
             {
                 stderr.WriteLine($"lamda {command.Name}: error {e.Code}: {e.Message}");
+                if (Environment.GetEnvironmentVariable("LAMDA_DEBUG") == "1") stderr.WriteLine(e.StackTrace);
                 return 1;
             }
             catch (Exception e)

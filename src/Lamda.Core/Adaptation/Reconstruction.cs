@@ -22,7 +22,8 @@ internal static class Reconstruction
         var weights = prunedWeights.Copy();
         var baseNodes = baseGraph.Nodes.ToDictionary(n => n.Id);
         var layers = pruned.Nodes.Where(n => baseNodes.TryGetValue(n.Id, out var b) && n.InChannels < b.InChannels && n.Inputs.Count > 1
-            && n.Inputs[1] is WeightOperand && OperatorRegistry.Get(n.Op).CanRefit(n) && Columns(n) <= MaxColumns).ToList();
+            && n.Inputs[1] is WeightOperand && OperatorRegistry.Get(n.Op).CanRefit(n) && Columns(n) <= MaxColumns
+            && (keptOutputs.ContainsKey(n.Id) || n.OutChannels == b.OutChannels)).ToList();
         if (layers.Count == 0) return weights;
         calibration = Affordable(calibration);
 
