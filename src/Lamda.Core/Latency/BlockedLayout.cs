@@ -74,12 +74,22 @@ public static class BlockedLayout
         return (walk.Elements, walk.Count);
     }
 
+    /// <summary>The kernels, each marked with whether it runs in the blocked layout (<see cref="Kernel.Blocked"/>).</summary>
+    public static List<Kernel> Mark(IReadOnlyList<Kernel> kernels, ChannelGranularity g)
+    {
+        if (g.OutputTile <= 1) return kernels.ToList();
+        var walk = new Walk(kernels, g);
+        for (int i = 0; i < kernels.Count; i++) walk.Visit(i);
+        return kernels.Select((k, i) => walk.IsBlocked(i) == k.Blocked ? k : k with { Blocked = walk.IsBlocked(i) }).ToList();
+    }
+
     /// <summary>The kernels in order, each placed in a layout, with the reorders that placement needs.</summary>
     sealed class Walk(IReadOnlyList<Kernel> kernels, ChannelGranularity g)
     {
         readonly Dictionary<string, int> producer = new(StringComparer.Ordinal);
         readonly bool[] blocked = new bool[kernels.Count], reorderedOut = new bool[kernels.Count];
         readonly HashSet<int> reorderedIn = []; // ORT reorders a tensor once, however many kernels read it
+        public bool IsBlocked(int i) => blocked[i];
         public double Elements { get; private set; }
         public int Count { get; private set; }
 

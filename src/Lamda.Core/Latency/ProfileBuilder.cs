@@ -145,7 +145,8 @@ internal static class ProfileBuilder
                     with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
                 progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
             }
-            else if (rows.Count >= 5 && kernels.TryGetValue(group.Key, out var isolated))
+            else if (rows.Count >= 5 && rows[0].Kernel.ModelKeys(g).Select(profile.Kernels.GetValueOrDefault).FirstOrDefault(m => m != null)
+                is { } isolated)
             {
                 // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
                 var pairs =
