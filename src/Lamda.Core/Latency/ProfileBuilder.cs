@@ -17,8 +17,9 @@ internal static class ProfileBuilder
     // node for the machine (the median over the networks), a slow round judged by its ratio; 6: non-square (text-strip)
     // inputs and the spelled-out hard-swish in the calibration networks; 7: reorders where ORT puts them (squeeze-excite
     // gates, graph outputs, direct convolutions), SiLU fused as ORT does, per-group cost of plain grouped convolutions,
-    // ResNeXt-style and bottleneck calibration networks
-    public const int Revision = 7;
+    // ResNeXt-style and bottleneck calibration networks; 8: a Resize that runs blocked has its own model, decoders upsample
+    // class maps of deeper features in both layouts
+    public const int Revision = 8;
 
     public sealed record Options
     {
