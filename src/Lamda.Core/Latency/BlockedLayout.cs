@@ -42,12 +42,20 @@ public static class BlockedLayout
         {
             "MaxPool" or "AveragePool" => LayoutRule.Pool,
             "GlobalAveragePool" or "GlobalMaxPool" or "Concat" => LayoutRule.FollowsAligned,
-            "BatchNormalization" or "Resize" or "Upsample" => LayoutRule.Follows,
+            "BatchNormalization" or "Upsample" => LayoutRule.Follows,
+            "Resize" => ResizeRunsBlocked(n) ? LayoutRule.Follows : LayoutRule.Plain,
             _ when FollowingActivations.Contains(n.Op) => LayoutRule.Follows,
             "Add" or "Sum" or "Mul" when n.Inputs.All(o => o is EdgeOperand) && SameShapes(n, inference) => LayoutRule.Follows,
             _ => LayoutRule.Plain,
         };
     }
+
+    /// <summary>
+    /// ORT's blocked Upsample takes a bilinear Resize, but a nearest one only with asymmetric coordinates: the default
+    /// (half_pixel) nearest Resize runs plain after a reorder (seen in its optimized graphs of decoder networks).
+    /// </summary>
+    static bool ResizeRunsBlocked(Node n) =>
+        n.GetString("mode") == "linear" || n.GetString("coordinate_transformation_mode") == "asymmetric";
 
     static bool SameShapes(Node n, InferenceResult inference)
     {

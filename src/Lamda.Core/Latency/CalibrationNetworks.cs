@@ -318,15 +318,18 @@ internal static class CalibrationNetworks
                 y = Act(b.Conv(y, W(64)));
             }
             long classes = Pick(2, 6, 16, 21, 32);
-            y = b.Conv(y, classes, kernel: 1);
             // LR-ASPP adds class maps of deeper features, upsampled, then upsamples the sum: these Resizes run blocked or
             // plain as the channels they read allow (a plain one costs about twice as much), so each deep branch
-            // reads a width that fills whole tiles or one that does not, to give both layouts their own fit.
+            // reads a width that fills whole tiles or one that does not, to give both layouts their own fit. The
+            // branches come before the class map's convolution, which the first Add is fused into.
+            var deeps = new List<EdgeOperand>();
             for (int i = 1; i < skips.Count; i++)
             {
                 var deep = Act(b.Conv(skips[i], rng.Next(2) == 0 ? 16 * Pick(2, 3, 4) : Pick(20, 24, 40, 56), kernel: 1));
-                y = b.Add(y, Upsample(b.Conv(deep, classes, kernel: 1), 1 << i));
+                deeps.Add(Upsample(b.Conv(deep, classes, kernel: 1), 1 << i));
             }
+            y = b.Conv(y, classes, kernel: 1);
+            foreach (var deep in deeps) y = b.Add(y, deep);
             // The summed class map back up by 2, 4 or 8 (LR-ASPP: 8), a large map resized and returned.
             return Upsample(y, Pick(2, 4, 4, 8));
         }
