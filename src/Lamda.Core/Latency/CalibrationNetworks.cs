@@ -320,12 +320,13 @@ internal static class CalibrationNetworks
             long classes = Pick(2, 6, 16, 21, 32);
             // LR-ASPP adds class maps of deeper features, upsampled, then upsamples the sum: these Resizes run blocked or
             // plain as the channels they read allow (a plain one costs about twice as much), so each deep branch
-            // reads a width that fills whole tiles or one that does not, to give both layouts their own fit. The
+            // reads a width that fills whole tiles or one off every input block (18, 26...: a plain convolution), to give
+            // both layouts their own fit. The
             // branches come before the class map's convolution, which the first Add is fused into.
             var deeps = new List<EdgeOperand>();
             for (int i = 1; i < skips.Count; i++)
             {
-                var deep = Act(b.Conv(skips[i], rng.Next(2) == 0 ? 16 * Pick(2, 3, 4) : Pick(20, 24, 40, 56), kernel: 1));
+                var deep = Act(b.Conv(skips[i], rng.Next(2) == 0 ? 16 * Pick(2, 3, 4) : Pick(18, 26, 42, 54), kernel: 1));
                 deeps.Add(Upsample(b.Conv(deep, classes, kernel: 1), 1 << i));
             }
             y = b.Conv(y, classes, kernel: 1);
