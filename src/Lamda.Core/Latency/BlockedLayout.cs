@@ -76,7 +76,7 @@ public static class BlockedLayout
     {
         if (g.OutputTile <= 1) return (0, 0);
         var walk = new Walk(kernels, g);
-        for (int i = 0; i < kernels.Count; i++) walk.Visit(i);
+        foreach (int i in ProducersFirst(kernels)) walk.Visit(i);
         for (int i = 0; i < kernels.Count; i++)
             if (graphOutputs.Contains(kernels[i].Nodes[^1].Output)) walk.ToPlain(i);
         return (walk.Elements, walk.Count);
@@ -87,8 +87,33 @@ public static class BlockedLayout
     {
         if (g.OutputTile <= 1) return kernels.ToList();
         var walk = new Walk(kernels, g);
-        for (int i = 0; i < kernels.Count; i++) walk.Visit(i);
+        foreach (int i in ProducersFirst(kernels)) walk.Visit(i);
         return kernels.Select((k, i) => walk.IsBlocked(i) == k.Blocked ? k : k with { Blocked = walk.IsBlocked(i) }).ToList();
+    }
+
+    /// <summary>
+    /// The kernels' indices with every producer before its readers. A convolution with a fused Add stands where the
+    /// convolution was, which can be before the kernel producing the Add's other input (LR-ASPP adds the class map
+    /// of its low branch to the upsampled head's): walked in plain order, that input looked like a graph input.
+    /// </summary>
+    static List<int> ProducersFirst(IReadOnlyList<Kernel> kernels)
+    {
+        var producedBy = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < kernels.Count; i++)
+            foreach (var n in kernels[i].Nodes) producedBy[n.Output] = i;
+        var done = new bool[kernels.Count];
+        var order = new List<int>(kernels.Count);
+        void Place(int i)
+        {
+            if (done[i]) return;
+            done[i] = true;
+            foreach (var n in kernels[i].Nodes)
+                foreach (var e in n.EdgeInputs)
+                    if (producedBy.TryGetValue(e.Key, out int p) && p != i) Place(p);
+            order.Add(i);
+        }
+        for (int i = 0; i < kernels.Count; i++) Place(i);
+        return order;
     }
 
     /// <summary>The kernels in order, each placed in a layout, with the reorders that placement needs.</summary>
