@@ -381,6 +381,33 @@ public class LatencyTests : IDisposable
             KernelExtractor.Extract(b.Graph, b.Weights).Select(k => string.Join("+", k.Nodes.Select(n => n.Op))));
     }
 
+    /// <summary>
+    /// A Resize has its own model in the blocked layout (half the cost of a plain one): a bilinear one after a blocked
+    /// convolution runs blocked, after a misaligned one plain; a nearest one with half_pixel coordinates stays plain
+    /// (ORT's blocked Upsample takes it only with asymmetric coordinates).
+    /// </summary>
+    [Fact]
+    public void ResizeModelKeysFollowTheLayoutItRunsIn()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 4, DepthwiseBlock: 4);
+        Kernel Resize(long channels, string mode, string? coordinates = null)
+        {
+            var b = new GraphBuilder(seed: 2);
+            var y = b.Relu(b.Conv(b.Input("x", 1, channels, 14, 14), channels));
+            var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 4, 4]));
+            var attributes = coordinates == null ? new[] { ("mode", AttributeValue.FromString(mode)) }
+                : [("mode", AttributeValue.FromString(mode)), ("coordinate_transformation_mode", AttributeValue.FromString(coordinates))];
+            b.Output(b.Op("Resize", [y, EmptyOperand.Instance, scales], attributes), "y");
+            return BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g).Single(k => k.Class == KernelClass.Resize);
+        }
+        string Key(long channels, string mode, string? coordinates = null) => Resize(channels, mode, coordinates).ModelKey(g);
+        Assert.Equal("resize/linear/blocked", Key(32, "linear"));
+        Assert.Equal("resize/linear", Key(18, "linear")); // 18 channels: off the input block, plain
+        Assert.Equal("resize", Key(32, "nearest"));
+        Assert.Equal("resize/blocked", Key(32, "nearest", "asymmetric"));
+        Assert.Equal(["resize/linear/blocked", "resize/linear", "resize"], Resize(32, "linear").ModelKeys(g)); // most specific first
+    }
+
     /// <summary>Off the blocked layout a grouped convolution pays per group, as a depthwise one pays per channel.</summary>
     [Fact]
     public void PlainGroupedConvolutionsCountTheirGroups()

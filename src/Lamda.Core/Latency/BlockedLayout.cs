@@ -42,12 +42,20 @@ public static class BlockedLayout
         {
             "MaxPool" or "AveragePool" => LayoutRule.Pool,
             "GlobalAveragePool" or "GlobalMaxPool" or "Concat" => LayoutRule.FollowsAligned,
-            "BatchNormalization" or "Resize" or "Upsample" => LayoutRule.Follows,
+            "BatchNormalization" or "Upsample" => LayoutRule.Follows,
+            "Resize" => ResizeRunsBlocked(n) ? LayoutRule.Follows : LayoutRule.Plain,
             _ when FollowingActivations.Contains(n.Op) => LayoutRule.Follows,
             "Add" or "Sum" or "Mul" when n.Inputs.All(o => o is EdgeOperand) && SameShapes(n, inference) => LayoutRule.Follows,
             _ => LayoutRule.Plain,
         };
     }
+
+    /// <summary>
+    /// ORT's blocked Upsample takes a bilinear Resize, but a nearest one only with asymmetric coordinates: the default
+    /// (half_pixel) nearest Resize runs plain after a reorder (seen in its optimized graphs of decoder networks).
+    /// </summary>
+    static bool ResizeRunsBlocked(Node n) =>
+        n.GetString("mode") == "linear" || n.GetString("coordinate_transformation_mode") == "asymmetric";
 
     static bool SameShapes(Node n, InferenceResult inference)
     {
@@ -68,10 +76,44 @@ public static class BlockedLayout
     {
         if (g.OutputTile <= 1) return (0, 0);
         var walk = new Walk(kernels, g);
-        for (int i = 0; i < kernels.Count; i++) walk.Visit(i);
+        foreach (int i in ProducersFirst(kernels)) walk.Visit(i);
         for (int i = 0; i < kernels.Count; i++)
             if (graphOutputs.Contains(kernels[i].Nodes[^1].Output)) walk.ToPlain(i);
         return (walk.Elements, walk.Count);
+    }
+
+    /// <summary>The kernels, each marked with whether it runs in the blocked layout (<see cref="Kernel.Blocked"/>).</summary>
+    public static List<Kernel> Mark(IReadOnlyList<Kernel> kernels, ChannelGranularity g)
+    {
+        if (g.OutputTile <= 1) return kernels.ToList();
+        var walk = new Walk(kernels, g);
+        foreach (int i in ProducersFirst(kernels)) walk.Visit(i);
+        return kernels.Select((k, i) => walk.IsBlocked(i) == k.Blocked ? k : k with { Blocked = walk.IsBlocked(i) }).ToList();
+    }
+
+    /// <summary>
+    /// The kernels' indices with every producer before its readers. A convolution with a fused Add stands where the
+    /// convolution was, which can be before the kernel producing the Add's other input (LR-ASPP adds the class map
+    /// of its low branch to the upsampled head's): walked in plain order, that input looked like a graph input.
+    /// </summary>
+    static List<int> ProducersFirst(IReadOnlyList<Kernel> kernels)
+    {
+        var producedBy = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < kernels.Count; i++)
+            foreach (var n in kernels[i].Nodes) producedBy[n.Output] = i;
+        var done = new bool[kernels.Count];
+        var order = new List<int>(kernels.Count);
+        void Place(int i)
+        {
+            if (done[i]) return;
+            done[i] = true;
+            foreach (var n in kernels[i].Nodes)
+                foreach (var e in n.EdgeInputs)
+                    if (producedBy.TryGetValue(e.Key, out int p) && p != i) Place(p);
+            order.Add(i);
+        }
+        for (int i = 0; i < kernels.Count; i++) Place(i);
+        return order;
     }
 
     /// <summary>The kernels in order, each placed in a layout, with the reorders that placement needs.</summary>
@@ -80,6 +122,7 @@ public static class BlockedLayout
         readonly Dictionary<string, int> producer = new(StringComparer.Ordinal);
         readonly bool[] blocked = new bool[kernels.Count], reorderedOut = new bool[kernels.Count];
         readonly HashSet<int> reorderedIn = []; // ORT reorders a tensor once, however many kernels read it
+        public bool IsBlocked(int i) => blocked[i];
         public double Elements { get; private set; }
         public int Count { get; private set; }
 

@@ -317,11 +317,26 @@ internal static class CalibrationNetworks
                 y = b.Relu(b.BatchNorm(y));
                 y = Act(b.Conv(y, W(64)));
             }
-            y = b.Conv(y, Pick(2, 6, 21), kernel: 1);
-            // Half of them upsample the class map to the input's size, as LR-ASPP does: a large map resized and returned.
-            return rng.Next(2) == 0 ? y : b.Op("Resize", [y, EmptyOperand.Instance, Literal(1, 1, 4, 4)],
-                ("mode", AttributeValue.FromString(rng.Next(3) == 0 ? "nearest" : "linear")));
+            long classes = Pick(2, 6, 16, 21, 32);
+            // LR-ASPP adds class maps of deeper features, upsampled, then upsamples the sum: these Resizes run blocked or
+            // plain as the channels they read allow (a plain one costs about twice as much), so each deep branch
+            // reads a width that fills whole tiles or one off every input block (18, 26...: a plain convolution), to give
+            // both layouts their own fit. The
+            // branches come before the class map's convolution, which the first Add is fused into.
+            var deeps = new List<EdgeOperand>();
+            for (int i = 1; i < skips.Count; i++)
+            {
+                var deep = Act(b.Conv(skips[i], rng.Next(2) == 0 ? 16 * Pick(2, 3, 4) : Pick(18, 26, 42, 54), kernel: 1));
+                deeps.Add(Upsample(b.Conv(deep, classes, kernel: 1), 1 << i));
+            }
+            y = b.Conv(y, classes, kernel: 1);
+            foreach (var deep in deeps) y = b.Add(y, deep);
+            // The summed class map back up by 2, 4 or 8 (LR-ASPP: 8), a large map resized and returned.
+            return Upsample(y, Pick(2, 4, 4, 8));
         }
+
+        EdgeOperand Upsample(EdgeOperand x, double factor) => b.Op("Resize", [x, EmptyOperand.Instance, Literal(1, 1, factor, factor)],
+            ("mode", AttributeValue.FromString(rng.Next(2) == 0 ? "nearest" : "linear")));
 
         EdgeOperand ConvTranspose(EdgeOperand x, long outChannels)
         {

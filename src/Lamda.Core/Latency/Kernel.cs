@@ -89,6 +89,9 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// <summary>Whether ONNX Runtime may run this kernel in its blocked layout (<see cref="BlockedLayout"/>).</summary>
     public LayoutRule Layout { get; init; } = LayoutRule.Plain;
 
+    /// <summary>Whether the kernel runs blocked in its model (<see cref="BlockedLayout.Mark"/>; false until marked).</summary>
+    public bool Blocked { get; init; }
+
     /// <summary>The kernel's operators and its first node's id, for reports.</summary>
     public string Description => string.Join("+", Nodes.Select(n => n.Op)) + $" ({Nodes[0].Id})";
 
@@ -135,13 +138,29 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// runtime's fast path, which is a different code path with its own costs, and "/linear" for a bilinear
     /// Resize, which reads four inputs per output where nearest reads one (one model for both missed by 40%).
     /// </summary>
+    /// A Resize that runs in the blocked layout gets "/blocked" too: the same resize costs half as much there as
+    /// on plain tensors (LR-ASPP's last upsampling at exact widths was predicted at half its time).
     public string ModelKey(ChannelGranularity g) =>
         Features(g).IsMisaligned ? Class + Misaligned
-        : Class == KernelClass.Resize && Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Class + Linear
+        : Class == KernelClass.Resize ? Class + (Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Linear : "")
+            + (Blocked ? BlockedSuffix : "")
         : Class;
 
     /// <summary>Suffix of the model key of a bilinear Resize.</summary>
     public const string Linear = "/linear";
+
+    /// <summary>Suffix of the model key of a kernel whose cost depends on running in the blocked layout.</summary>
+    public const string BlockedSuffix = "/blocked";
+
+    /// <summary>The model keys to try for this kernel, most specific first ("resize/linear/blocked", "resize/linear", "resize").</summary>
+    public IEnumerable<string> ModelKeys(ChannelGranularity g)
+    {
+        for (var key = ModelKey(g); ; key = key[..key.LastIndexOf('/')])
+        {
+            yield return key;
+            if (!key.Contains('/')) yield break;
+        }
+    }
 
     /// <summary>Suffix of the model key of a convolution off the runtime's fast path.</summary>
     public const string Misaligned = "/misaligned";

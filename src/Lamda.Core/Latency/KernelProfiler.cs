@@ -59,7 +59,7 @@ internal static class KernelProfiler
         using var held = MachineLock.Acquire();
         var model = OnnxExporter.Export(graph, weights);
         var bytes = ModelFile.ToBytes(model); // profiled, then run again without the profiler
-        var kernels = KernelExtractor.Extract(graph, weights);
+        var kernels = BlockedLayout.Mark(KernelExtractor.Extract(graph, weights), RuntimeLayout.Granularity);
         var kernelOf = KernelOfName(model, kernels);
 
         var folder = Directory.CreateTempSubdirectory("lamda-profile-").FullName;

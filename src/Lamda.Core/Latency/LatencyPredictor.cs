@@ -28,7 +28,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     /// </summary>
     public Prediction Predict(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
-        var kernels = KernelExtractor.Extract(graph, weights, inference);
+        var kernels = BlockedLayout.Mark(KernelExtractor.Extract(graph, weights, inference), Profile.Channels);
         double modelWeights = ModelMWeights(kernels);
         var parts = new List<KernelPrediction>(kernels.Count);
         foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, modelWeights)));
@@ -39,7 +39,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     /// <summary>What the profile's <see cref="Composition"/> sees of a model.</summary>
     public CompositionFeatures CompositionFeatures(Graph graph, WeightStore weights)
     {
-        var kernels = KernelExtractor.Extract(graph, weights);
+        var kernels = BlockedLayout.Mark(KernelExtractor.Extract(graph, weights), Profile.Channels);
         double modelWeights = ModelMWeights(kernels);
         return CompositionFeatures(graph, kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
     }
@@ -60,10 +60,20 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         if (k.Class == KernelClass.Free) return 0;
         // Most specific model first; grouped and transposed convolutions borrow the convolution model, and
         // anything else without its own model is costed as elementwise work.
-        var model = Profile.Kernels.GetValueOrDefault(k.ModelKey(Profile.Channels))
-            ?? Profile.Kernels.GetValueOrDefault(k.Class)
+        var model = MostSpecific(k)
             ?? (k.Class is KernelClass.GroupConv or KernelClass.ConvTranspose ? Profile.Kernels.GetValueOrDefault(KernelClass.Conv) : null)
             ?? Profile.Kernels.GetValueOrDefault(KernelClass.Elementwise);
         return model?.Predict(k, Profile.Channels, modelMWeights) ?? 0;
+    }
+
+    /// <summary>The model of the kernel's most specific key the profile has (see <see cref="Kernel.ModelKeys"/>); no allocation
+    /// for keys without a suffix (this runs for every kernel of every candidate in the search).</summary>
+    KernelModel? MostSpecific(Kernel k)
+    {
+        for (var key = k.ModelKey(Profile.Channels); ; key = key[..key.LastIndexOf('/')])
+        {
+            if (Profile.Kernels.TryGetValue(key, out var model)) return model;
+            if (!key.Contains('/')) return null;
+        }
     }
 }

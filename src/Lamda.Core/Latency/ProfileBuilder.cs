@@ -17,8 +17,9 @@ internal static class ProfileBuilder
     // node for the machine (the median over the networks), a slow round judged by its ratio; 6: non-square (text-strip)
     // inputs and the spelled-out hard-swish in the calibration networks; 7: reorders where ORT puts them (squeeze-excite
     // gates, graph outputs, direct convolutions), SiLU fused as ORT does, per-group cost of plain grouped convolutions,
-    // ResNeXt-style and bottleneck calibration networks
-    public const int Revision = 7;
+    // ResNeXt-style and bottleneck calibration networks; 8: a Resize that runs blocked has its own model, decoders upsample
+    // class maps of deeper features in both layouts
+    public const int Revision = 8;
 
     public sealed record Options
     {
@@ -145,7 +146,8 @@ internal static class ProfileBuilder
                     with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
                 progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
             }
-            else if (rows.Count >= 5 && kernels.TryGetValue(group.Key, out var isolated))
+            else if (rows.Count >= 5 && rows[0].Kernel.ModelKeys(g).Select(profile.Kernels.GetValueOrDefault).FirstOrDefault(m => m != null)
+                is { } isolated)
             {
                 // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
                 var pairs =
