@@ -18,7 +18,7 @@ internal static class CacheKey
     //    that says "default" must not find a model trained with the old ones.
     // 5: crops are batched by pixels (4 of 320x320 a step by default, not 16).
     // 6: with calibration data the search spreads the widths by each layer group's sensitivity; the default
-    //    fine-tuning time is 4 minutes.
+    //    fine-tuning time is 4 minutes, and its batches of images are jittered.
     public const string Format = "lamda-cache/6";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 

@@ -266,6 +266,9 @@ internal sealed class AdaptCommand : Command
         // and 2e-3 beat 1e-3 (93.0% against 91.0% at 200 steps, 95.0% against 93.0% at 600) and 3e-3 (89.7%).
         FeatureWeight = 0.5f,
         LearningRate = 2e-3,
+        // Without it the held-out recognizer learned its 160 calibration lines by heart (100% of their positions, 95.4% of
+        // held-out ones, 67.7% of lines read); with it 96.7% and 76.7% in the same time.
+        Jitter = true,
     };
 
     static LlamaLanguageModel LoadLanguageModel(string path, Arguments args, TextWriter stderr)

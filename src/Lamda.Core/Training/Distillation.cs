@@ -54,7 +54,12 @@ internal static class Distillation
         int n = (int)calibration.Shape[0];
         int batch = BatchSize(student, options, calibration.Shape);
         var sampler = new BatchSampler(n, batch, options.Seed);
-        TensorData Gather(int[] items) => crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
+        var jitter = options.Jitter ? new InputJitter(options.Seed) : null;
+        TensorData Gather(int[] items)
+        {
+            var inputs = crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
+            return jitter?.Apply(inputs) ?? inputs;
+        }
         var first = sampler.Next();
         var firstInputs = Gather(first);
         using var objective = DistillationObjective.Create(teacher, teacherWeights, student, studentWeights, kept, labels != null, options,

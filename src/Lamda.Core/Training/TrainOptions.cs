@@ -32,6 +32,11 @@ public sealed record TrainOptions
     /// learned more per second than 16: a step of 16 took 5-6 times as long as a step of 4 (docs/training.md).
     /// </summary>
     public int CropBatchPixels { get; init; } = 4 * 320 * 320;
+    /// <summary>
+    /// Perturb every training batch of images a little (<see cref="InputJitter"/>: a shift of a few pixels, contrast and
+    /// brightness), so that a small calibration set is not learned by heart.
+    /// </summary>
+    public bool Jitter { get; init; }
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 
