@@ -259,6 +259,31 @@ public class ReconstructionTests
         // Same shapes as the pruned weights: only values changed.
         foreach (var (n, t) in prunedWeights.Tensors) Assert.Equal(t.Dims, reconstructed.Tensors[n].Dims);
     }
+
+    /// <summary>
+    /// A narrowed layer whose kept output channels are not known is left as transferred: refitted to all its base outputs,
+    /// it no longer matched the BatchNorm or layer after it (a depth-edited ppocr_cls candidate, LAMDA008 from ORT). A
+    /// layer that keeps all its outputs is still refitted.
+    /// </summary>
+    [Fact]
+    public void A_layer_whose_kept_outputs_are_unknown_keeps_its_shape()
+    {
+        var b = new GraphBuilder(seed: 4);
+        var x = b.Input("input", 1, 3, 16, 16);
+        b.Output(b.Conv(b.Relu(b.Conv(b.Relu(b.Conv(x, 16)), 16)), 8, kernel: 1), "output");
+        var analysis = ChannelAnalysis.Run(b.Graph, b.Weights);
+        var (pruned, prunedWeights) = ChannelPruner.Apply(analysis, ChannelSelection.ScaleWidth(analysis, 0.5));
+        var rng = new Random(1);
+        var calibration = new TensorData(DataTypes.Float, [32, 3, 16, 16],
+            Enumerable.Range(0, 32 * 3 * 256).Select(_ => rng.NextSingle()).ToArray());
+        var reconstructed = Reconstruction.Apply(b.Graph, b.Weights, pruned, prunedWeights, new Dictionary<string, int[]>(), calibration);
+        foreach (var (n, t) in prunedWeights.Tensors) Assert.Equal(t.Dims, reconstructed.Tensors[n].Dims);
+        var last = (WeightOperand)pruned.Nodes.Last(n => n.Op == "Conv").Inputs[1];
+        Assert.NotEqual(prunedWeights.Tensors[last.Name].RawData, reconstructed.Tensors[last.Name].RawData);
+        using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(pruned, reconstructed)));
+        var output = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = calibration.Rows(0, 1) }).Values.Single();
+        Assert.Equal([1, 8, 16, 16], output.Shape);
+    }
 }
 
 public class BatchNormRecalibrationTests
