@@ -124,9 +124,10 @@ internal sealed class SearchGenerator : IBoundedGenerator
         {
             var widths = new Dictionary<string, int>(full);
             foreach (var s in clusters[c]) widths[s.Node!.Id] = ChannelSelection.Target(s.Size, 1 - ProbeCut, multiples[^1]);
-            double saving = Math.Max(baseMs - EvaluateWidths(widths).Ms, 1e-6);
+            // One pruning with the weights serves both the prediction and the damage (a probe's widths are not searched again).
             var (keep, _) = ChannelSelection.ToWidths(a, widths, transfer.Importance);
             var (graph, weights) = ChannelPruner.Apply(a, keep);
+            double saving = Math.Max(baseMs - predictor.Predict(graph, weights).LatencyMs, 1e-6);
             ratio[c] = saving / Math.Max(sensitivity.Of(new Candidate(graph, weights)), 1e-9);
             if ((c + 1) % 10 == 0) progress?.Report($"probed {c + 1}/{clusters.Count} layer groups for their sensitivity");
         }
