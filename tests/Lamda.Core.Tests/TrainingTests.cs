@@ -161,15 +161,21 @@ public class TrainerTests
             step => new Dictionary<string, TensorData> { ["in1"] = X(step >= 3 ? float.PositiveInfinity : 1) }, options));
     }
 
-    [Fact]
-    public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
+    /// <summary>400 steps on loss = sum(y^2)/2, y = Mul(w, c) (minimum at w = 0), from fixed weights, at <paramref name="rate"/>.</summary>
+    static (TrainReport Report, Dictionary<string, float[]> Weights) Quadratic(double rate)
     {
-        // loss = sum(y^2)/2 with y = Mul(w, c): the minimum is w = 0.
         var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
         var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
         var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
         var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
-            new TrainOptions { Steps = 400, LearningRate = 0.05 });
+            new TrainOptions { Steps = 400, LearningRate = rate });
+        return (report, weights);
+    }
+
+    [Fact]
+    public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
+    {
+        var (report, weights) = Quadratic(0.05);
         Assert.True(report.LastLoss < 1e-3 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
         Assert.All(weights["in0"], w => Assert.InRange(w, -0.05f, 0.05f));
         Assert.Equal(0.05, report.LearningRate);
@@ -198,11 +204,7 @@ public class TrainerTests
     public void A_rate_that_makes_the_loss_climb_is_divided_by_four_and_the_run_restarts()
     {
         // The quadratic above at a rate that throws every weight about 64 past the minimum at the first step.
-        var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
-        var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
-        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
-        var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
-            new TrainOptions { Steps = 400, LearningRate = 64 });
+        var (report, _) = Quadratic(64);
         Assert.Equal(4, report.LearningRate, 9);
         Assert.Contains("learning rate lowered to 4", report.Note);
         // Two explosions (at 64 and 16) seen at the second step of their runs, each run restarting from the first weights;
