@@ -18,9 +18,13 @@ public class GradientRuleTests
             .Attr("pads", new long[] { 1, 1, 1, 1 }).Attr("strides", new long[] { 2, 2 }),
         ["Conv grouped"] = () => new OneOp("Conv", 13).Float([1, 4, 5, 5]).Float([6, 2, 3, 3]).Attr("group", 2L),
         ["Conv 1x1"] = () => new OneOp("Conv", 13).Float([2, 3, 4, 4]).Float([5, 3, 1, 1]).Float([5]),
+        ["Conv 1x1 strided"] = () => new OneOp("Conv", 13).Float([2, 3, 5, 4]).Float([4, 3, 1, 1]).Attr("strides", new long[] { 2, 2 }),
+        ["Conv 1x1 grouped"] = () => new OneOp("Conv", 13).Float([2, 4, 3, 3]).Float([6, 2, 1, 1]).Float([6]).Attr("group", 2L),
         ["Conv dilated"] = () => new OneOp("Conv", 13).Float([1, 2, 7, 7]).Float([2, 2, 3, 3]).Attr("dilations", new long[] { 2, 2 })
             .Attr("pads", new long[] { 2, 2, 2, 2 }),
         ["Conv SAME_UPPER"] = () => new OneOp("Conv", 13).Float([1, 2, 6, 6]).Float([3, 2, 3, 3]).Attr("auto_pad", "SAME_UPPER")
+            .Attr("strides", new long[] { 2, 2 }),
+        ["ConvTranspose 1x1 stride 2"] = () => new OneOp("ConvTranspose", 13).Float([2, 3, 3, 3]).Float([3, 2, 1, 1])
             .Attr("strides", new long[] { 2, 2 }),
         ["ConvTranspose stride 2"] = () => new OneOp("ConvTranspose", 11).Float([1, 3, 4, 4]).Float([3, 2, 2, 2]).Float([2])
             .Attr("strides", new long[] { 2, 2 }),
