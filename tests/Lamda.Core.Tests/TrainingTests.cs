@@ -162,14 +162,45 @@ public class TrainerTests
     }
 
     /// <summary>400 steps on loss = sum(y^2)/2, y = Mul(w, c) (minimum at w = 0), from fixed weights, at <paramref name="rate"/>.</summary>
-    static (TrainReport Report, Dictionary<string, float[]> Weights) Quadratic(double rate)
+    static (TrainReport Report, Dictionary<string, float[]> Weights) Quadratic(double rate, int steps = 400, int warmup = 20)
     {
         var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
         var model = BackwardGraph.Build(op.WithLoss(), "loss_half", op.Trainable, new Dictionary<string, TensorData>());
         var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
         var report = Trainer.Run(model, weights, new Dictionary<string, long[]> { ["in0"] = [4] }, _ => [],
-            new TrainOptions { Steps = 400, LearningRate = rate });
+            new TrainOptions { Steps = steps, LearningRate = rate, WarmupSteps = warmup });
         return (report, weights);
+    }
+
+    [Fact]
+    public void The_rate_rises_to_its_peak_over_the_warmup_steps()
+    {
+        // Adam's first step moves every weight by about the rate, whatever its gradient: by the peak without a warmup, by a
+        // twentieth of it at the first of 20 warmup steps.
+        float[] start = [1.5f, 1.2f, 1.9f, 1.1f];
+        var (_, cold) = Quadratic(0.05, steps: 1, warmup: 0);
+        var (_, warm) = Quadratic(0.05, steps: 1, warmup: 20);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(0.05, start[i] - cold["in0"][i], 4);
+            Assert.Equal(0.05 / 20, start[i] - warm["in0"][i], 4);
+        }
+    }
+
+    [Fact]
+    public void The_settled_check_takes_the_first_batch_again()
+    {
+        // After 20 steps the recent batches' losses are above the first batch's, but the first batch itself lost less
+        // since: other batches are harder, the rate is fine. And the other way round: easier batches, but the first
+        // batch lost more than before any update.
+        List<double> harder = [0.6, .. Enumerable.Repeat(0.8, 19)], easier = [0.6, .. Enumerable.Repeat(0.4, 19)];
+        Assert.True(Trainer.TooFast(harder, 0));
+        Assert.False(Trainer.TooFast(harder, 0, (0.6, () => 0.45)));
+        Assert.False(Trainer.TooFast(easier, 0));
+        Assert.True(Trainer.TooFast(easier, 0, (0.6, () => 0.7)));
+        // Not taken before the 20th step, nor after it.
+        Assert.False(Trainer.TooFast(easier[..19], 0, (0.6, () => throw new InvalidOperationException("taken too early"))));
+        Assert.False(Trainer.TooFast([.. easier, 0.4], 0, (0.6, () => throw new InvalidOperationException("taken too late"))));
     }
 
     [Fact]
@@ -204,7 +235,7 @@ public class TrainerTests
     public void A_rate_that_makes_the_loss_climb_is_divided_by_four_and_the_run_restarts()
     {
         // The quadratic above at a rate that throws every weight about 64 past the minimum at the first step.
-        var (report, _) = Quadratic(64);
+        var (report, _) = Quadratic(64, warmup: 0);
         Assert.Equal(4, report.LearningRate, 9);
         Assert.Contains("learning rate lowered to 4", report.Note);
         // Two explosions (at 64 and 16) seen at the second step of their runs, each run restarting from the first weights;

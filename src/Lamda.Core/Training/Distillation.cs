@@ -55,9 +55,11 @@ internal static class Distillation
         int batch = BatchSize(student, options, calibration.Shape);
         var sampler = new BatchSampler(n, batch, options.Seed);
         var jitter = options.Jitter ? new InputJitter(options.Seed) : null;
+        var mix = options.Mix ? new StripMix(options.Seed) : null;
         TensorData Gather(int[] items)
         {
             var inputs = crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
+            inputs = mix?.Apply(inputs) ?? inputs;
             return jitter?.Apply(inputs) ?? inputs;
         }
         var first = sampler.Next();

@@ -12,6 +12,8 @@ public sealed record TrainOptions
     public TimeSpan? TimeBudget { get; init; }
     /// <summary>Peak learning rate of Adam, decayed by a cosine schedule.</summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Steps over which the rate rises linearly to its peak at the start of a run (and of a restart at a lower rate).</summary>
+    public int WarmupSteps { get; init; } = 20;
     /// <summary>Inputs per step; a model whose batch dimension is fixed uses that instead.</summary>
     public int BatchSize { get; init; } = 16;
     /// <summary>Seed of the batch draws, so that a run can be repeated exactly.</summary>
@@ -37,6 +39,11 @@ public sealed record TrainOptions
     /// brightness), so that a small calibration set is not learned by heart.
     /// </summary>
     public bool Jitter { get; init; }
+    /// <summary>
+    /// Paste a full-height strip of another image of the batch into some images (<see cref="StripMix"/>, CutMix along the
+    /// width) before the jitter, so that a small calibration set gives new inputs at every step.
+    /// </summary>
+    public bool Mix { get; init; }
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 

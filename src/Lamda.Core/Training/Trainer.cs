@@ -29,6 +29,9 @@ internal static class Trainer
         int backoffs = 0, start = 0;
         var phases = new StepPhases();
         int skipped = 0, inARow = 0;
+        // The first batch, kept to judge the rate on: its loss before any update against its loss after a few steps.
+        (Dictionary<string, TensorData> Feeds, double Loss)? probe = null;
+        double ProbeLoss() => ((float[])runner.Run(probe!.Value.Feeds)[model.Loss].Values)[0];
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
@@ -51,7 +54,8 @@ internal static class Trainer
             }
             inARow = 0;
             losses.Add(loss);
-            if (TooFast(losses, start) && backoffs < MaxBackoffs)
+            if (step == 0) probe = (feeds, loss);
+            if (backoffs < MaxBackoffs && TooFast(losses, start, probe == null ? null : (probe.Value.Loss, ProbeLoss)))
             {
                 // Start again from the same weights at a quarter of the rate; the cosine goes on over the whole budget.
                 foreach (var (name, w) in initial) w.CopyTo(weights[name], 0);
@@ -59,7 +63,8 @@ internal static class Trainer
                 backoffs++;
                 continue;
             }
-            double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options));
+            double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options))
+                * Warmup(losses.Count - start, options.WarmupSteps);
             adam.Step(weights, gradients, rate);
             phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
             progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
@@ -77,22 +82,38 @@ internal static class Trainer
 
     /// <summary>
     /// The rate is too high for this model when, early in a run, the mean of the last 3 losses explodes past ten times the
-    /// first loss, or is still above it after <see cref="Watched"/> steps: ppocr_rec's attention neck at 2e-3 went from 1.9
-    /// to 9e6 in 47 steps, and at 5e-4 from 1.7 to 11 in 3 steps and stayed at 3.5-4, while at 1e-4 it fell from 1.7 to 0.36
-    /// in 40. Adam moves every weight by about the rate at its first steps whatever the gradient's scale, so a rate that
-    /// suits a small CNN can wreck a model with normalizations and attention. A climb in the first steps alone is not the
-    /// sign: ppocr_det at 2e-3 climbs and recovers (1.04 at the first step, 0.18 at the 60th), and a twice-the-first-loss
-    /// rule lowered its rate to 1.25e-4 and its text-mask IoU from 0.889 to 0.867. A mean, not one batch: single batches
-    /// are noisy.
+    /// first loss, or when after <see cref="Watched"/> steps the first batch's loss is still above what it was before any
+    /// update: ppocr_rec's attention neck at 2e-3 went from 1.9 to 9e6 in 47 steps, and at 5e-4 from 1.7 to 11 in 3 steps
+    /// and stayed at 3.5-4, while at 1e-4 it fell from 1.7 to 0.36 in 40. Adam moves every weight by about the rate at its
+    /// first steps whatever the gradient's scale, so a rate that suits a small CNN can wreck a model with normalizations and
+    /// attention. A climb in the first steps alone is not the sign: ppocr_det at 2e-3 climbs and recovers (1.04 at the
+    /// first step, 0.18 at the 60th), and a twice-the-first-loss rule lowered its rate to 1.25e-4 and its text-mask IoU from
+    /// 0.889 to 0.867. The settled check runs the first batch again rather than comparing other batches' losses with it:
+    /// from a well reconstructed start, one batch's loss can differ from another's by more than a few steps move either.
     /// </summary>
-    internal static bool TooFast(List<double> losses, int start)
+    /// <param name="losses">the losses of the run's steps so far</param>
+    /// <param name="start">where the current (re)start's losses begin</param>
+    /// <param name="probe">the first batch's loss before any update, and a way to take it again with the current weights;
+    /// null compares the recent losses with the run's first one</param>
+    internal static bool TooFast(List<double> losses, int start, (double Before, Func<double> Now)? probe = null)
     {
         int seen = losses.Count - start;
         if (seen > Watched) return false;
         if (!double.IsFinite(losses[^1])) return true;
         double recent = losses.Skip(Math.Max(start, losses.Count - 3)).Average(), first = losses[start];
-        return recent > 10 * first || (seen == Watched && recent > first);
+        if (recent > 10 * first) return true;
+        if (seen < Watched) return false;
+        return probe is { } p ? !(p.Now() <= p.Before) : recent > first;
     }
+
+    /// <summary>
+    /// The share of the peak rate at the <paramref name="seen"/>-th step of a (re)start: rising linearly over the first
+    /// <paramref name="steps"/>. Adam's first steps move every weight by about the rate, whatever its gradient: from a
+    /// reconstructed start that undoes what the reconstruction did. Without it the recognizer's first batch lost more at
+    /// 2e-3 and then at 5e-4 after 20 steps than before any, its rate was lowered twice to 1.3e-4 and it read 69.3-69.7% of
+    /// lines; warmed up over 20 steps it kept 2e-3 and read 78.0% (the same architecture, docs/benchmarks.md).
+    /// </summary>
+    internal static double Warmup(int seen, int steps) => steps <= 0 ? 1 : Math.Min(1.0, seen / (double)steps);
 
     /// <summary>Non-finite steps in a row that end a run.</summary>
     const int MaxNonFiniteInARow = 5;
