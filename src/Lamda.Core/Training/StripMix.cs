@@ -12,8 +12,11 @@ namespace Lamda.Training;
 /// </summary>
 internal sealed class StripMix(int seed)
 {
-    /// <summary>Share of the images that receive a strip.</summary>
-    public const double Probability = 0.5;
+    /// <summary>
+    /// Share of the images that receive a strip. The recognizer, on one architecture and 7 minutes of training, read 86.0%
+    /// of lines-val with half its lines mixed and 89.0% with nine in ten (78.0% with none).
+    /// </summary>
+    public const double Probability = 0.9;
     /// <summary>Smallest and largest strip, as a share of the width.</summary>
     public const double MinShare = 0.15, MaxShare = 0.5;
 
