@@ -55,7 +55,8 @@ internal static class Distillation
         int batch = BatchSize(student, options, calibration.Shape);
         var sampler = new BatchSampler(n, batch, options.Seed);
         var jitter = options.Jitter ? new InputJitter(options.Seed) : null;
-        var mix = options.Mix ? new StripMix(options.Seed) : null;
+        // Seeded crops of larger images already make every batch new; strips pasted into them only distort the scenes.
+        var mix = options.Mix && crops == null ? new StripMix(options.Seed) : null;
         TensorData Gather(int[] items)
         {
             var inputs = crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
