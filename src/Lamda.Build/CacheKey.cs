@@ -19,7 +19,10 @@ internal static class CacheKey
     // 5: crops are batched by pixels (4 of 320x320 a step by default, not 16).
     // 6: with calibration data the search spreads the widths by each layer group's sensitivity; the default
     //    fine-tuning time is 4 minutes, and its batches of images are jittered.
-    public const string Format = "lamda-cache/6";
+    // 7: batches of images are mixed (strips of other images of the batch), the rate warms up over 20 steps and is
+    //    judged on the first batch again, and host profiles are calibration revision 9: format 6 was written before
+    //    them, and a default key must not find what the old training made.
+    public const string Format = "lamda-cache/7";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)
