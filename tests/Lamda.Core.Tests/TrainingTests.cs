@@ -161,7 +161,10 @@ public class TrainerTests
             step => new Dictionary<string, TensorData> { ["in1"] = X(step >= 3 ? float.PositiveInfinity : 1) }, options));
     }
 
-    /// <summary>400 steps on loss = sum(y^2)/2, y = Mul(w, c) (minimum at w = 0), from fixed weights, at <paramref name="rate"/>.</summary>
+    /// <summary>
+    /// <paramref name="steps"/> steps on loss = sum(y^2)/2, y = Mul(w, c) (minimum at w = 0), from fixed weights, at
+    /// <paramref name="rate"/> warmed up over <paramref name="warmup"/> steps.
+    /// </summary>
     static (TrainReport Report, Dictionary<string, float[]> Weights) Quadratic(double rate, int steps = 400, int warmup = 20)
     {
         var op = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, -2f, 0.5f, 3f]);
