@@ -136,20 +136,26 @@ public class TrainerTests
         Assert.True(report.StoppedByTime);
     }
 
-    [Fact]
-    public void A_batch_that_overflows_is_skipped_and_a_run_of_them_is_divergence()
+    /// <summary>loss = sum((w x)^2)/2 with the weights w trained from fixed values and x fed per step (X(v) scales it).</summary>
+    static (GradientModel Model, Dictionary<string, float[]> Weights, Dictionary<string, long[]> Shapes, Func<float, TensorData> X)
+        FedQuadratic()
     {
-        // loss = sum((w x)^2)/2 with x fed per step: x = inf makes the loss and the gradient w x^2 infinite.
         var model = new OneOp("Mul", 13).Float([4], 1, 2).Constant([4], [1f, 1f, 1f, 1f]).WithLoss();
         model.Graph.Initializer.Remove(model.Graph.Initializer.Single(t => t.Name == "in1"));
         var shape = new global::Onnx.TensorShapeProto();
         shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = 4 });
         model.Graph.Input.Add(new global::Onnx.ValueInfoProto { Name = "in1", Type = new global::Onnx.TypeProto
             { TensorType = new global::Onnx.TypeProto.Types.Tensor { ElemType = DataTypes.Float, Shape = shape } } });
-        TensorData X(float v) => new(DataTypes.Float, [4], new float[] { v, -2 * v, 0.5f * v, v });
+        static TensorData X(float v) => new(DataTypes.Float, [4], new float[] { v, -2 * v, 0.5f * v, v });
         var gm = BackwardGraph.Build(model, "loss_half", ["in0"], new Dictionary<string, TensorData> { ["in1"] = X(1) });
-        var weights = new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] };
-        var shapes = new Dictionary<string, long[]> { ["in0"] = [4] };
+        return (gm, new Dictionary<string, float[]> { ["in0"] = [1.5f, 1.2f, 1.9f, 1.1f] }, new Dictionary<string, long[]> { ["in0"] = [4] }, X);
+    }
+
+    [Fact]
+    public void A_batch_that_overflows_is_skipped_and_a_run_of_them_is_divergence()
+    {
+        // x = inf makes the loss and the gradient w x^2 infinite.
+        var (gm, weights, shapes, X) = FedQuadratic();
         var options = new TrainOptions { Steps = 20, LearningRate = 0.05 };
         var report = Trainer.Run(gm, weights, shapes,
             step => new Dictionary<string, TensorData> { ["in1"] = X(step == 3 ? float.PositiveInfinity : 1) }, options);
@@ -207,6 +213,41 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_run_whose_level_doubles_after_the_early_checks_has_diverged()
+    {
+        // The level is the mean of the last 20 losses, against the lowest such mean so far.
+        List<double> settled = [1.0, .. Enumerable.Repeat(0.3, 39)];
+        Assert.False(Trainer.Diverged([.. settled, .. Enumerable.Repeat(0.5, 20)], 0, 0.3));
+        Assert.True(Trainer.Diverged([.. settled, .. Enumerable.Repeat(0.7, 20)], 0, 0.3));
+        // One bad batch in a window is not a divergence; nor is anything in the first 20 steps of a (re)start, which the
+        // early checks judge; nor anything before a level exists.
+        Assert.False(Trainer.Diverged([.. settled, .. Enumerable.Repeat(0.3, 19), 4.0], 0, 0.3));
+        Assert.False(Trainer.Diverged([.. settled, .. Enumerable.Repeat(0.7, 20)], 40, 0.3));
+        Assert.False(Trainer.Diverged([.. settled, .. Enumerable.Repeat(0.7, 20)], 0, double.PositiveInfinity));
+    }
+
+    [Fact]
+    public void A_diverged_run_goes_back_to_its_lowest_weights_at_half_the_rate()
+    {
+        // loss = sum((w x)^2)/2: the weights settle near 0 on x = 1; from step 40 the data are 1000 times larger, so every
+        // step's loss is far above the level reached, whatever the rate: each check (at most five) halves it and starts
+        // again from the weights of the lowest level, never from the first weights.
+        var (gm, weights, shapes, X) = FedQuadratic();
+        var report = Trainer.Run(gm, weights, shapes,
+            step => new Dictionary<string, TensorData> { ["in1"] = X(step < 40 ? 1 : 1000) },
+            new TrainOptions { Steps = 200, LearningRate = 0.05 });
+        Assert.Equal(0.05 / 32, report.LearningRate, 9);
+        Assert.Contains("the mean loss of 20 steps rose from", report.Note);
+        Assert.Contains("training went on from the weights at the lowest", report.Note);
+        // The first run's divergence is seen at step 41, the first whose window holds a large batch.
+        Assert.Contains("by step 41;", report.Note);
+        // After each restart the loss is that of the lowest weights on the large data, far below the first weights' there.
+        double firstWeightsThere = 1000 * 1000 * report.FirstLoss;
+        Assert.True(report.Losses[41] < 1e-2 * firstWeightsThere, $"{report.Losses[41]} vs {firstWeightsThere}");
+        Assert.All(weights["in0"], w => Assert.True(float.IsFinite(w)));
+    }
+
+    [Fact]
     public void Adam_with_a_cosine_schedule_minimizes_a_quadratic()
     {
         var (report, weights) = Quadratic(0.05);
@@ -235,17 +276,17 @@ public class TrainerTests
     }
 
     [Fact]
-    public void A_rate_that_makes_the_loss_climb_is_divided_by_four_and_the_run_restarts()
+    public void A_rate_that_makes_the_loss_climb_is_halved_and_the_run_restarts()
     {
         // The quadratic above at a rate that throws every weight about 64 past the minimum at the first step.
         var (report, _) = Quadratic(64, warmup: 0);
         Assert.Equal(4, report.LearningRate, 9);
-        Assert.Contains("learning rate lowered to 4", report.Note);
-        // Two explosions (at 64 and 16) seen at the second step of their runs, each run restarting from the first weights;
-        // at 4 the loss climbs less than tenfold and is back under its start within 20 steps, so the run goes on.
-        Assert.All(new[] { 1, 3 }, i => Assert.True(report.Losses[i] > 10 * report.FirstLoss));
-        Assert.All(new[] { 2, 4 }, i => Assert.Equal(report.FirstLoss, report.Losses[i], 5));
-        Assert.True(report.Losses.Skip(4 + 17).Take(3).Average() < report.FirstLoss); // steps 18-20 of the run at 4
+        Assert.Contains("learning rate lowered to 4 (at 64 the loss went from", report.Note);
+        // Four explosions (at 64, 32, 16 and 8) seen at the second step of their runs, each run restarting from the first
+        // weights; at 4 the loss climbs less than tenfold and is back under its start within 20 steps, so the run goes on.
+        Assert.All(new[] { 1, 3, 5, 7 }, i => Assert.True(report.Losses[i] > 10 * report.FirstLoss));
+        Assert.All(new[] { 2, 4, 6, 8 }, i => Assert.Equal(report.FirstLoss, report.Losses[i], 5));
+        Assert.True(report.Losses.Skip(8 + 17).Take(3).Average() < report.FirstLoss); // steps 18-20 of the run at 4
         Assert.True(report.LastLoss < 1e-2 * report.FirstLoss, $"{report.FirstLoss} -> {report.LastLoss}");
     }
 }

@@ -75,7 +75,7 @@ internal sealed record TrainReport
     public int? CropSide { get; init; }
     /// <summary>Why training ran other than asked (a crop size the model cannot run at), or null.</summary>
     public string? Note { get; init; }
-    /// <summary>The peak rate the run ended with: the asked one, or a quarter of it per restart on a climbing loss.</summary>
+    /// <summary>The peak rate the run ended with: the asked one, or half of it per restart on a climbing loss.</summary>
     public double LearningRate { get; init; }
     /// <summary>Steps whose loss or gradient was not finite: their update was skipped.</summary>
     public int Skipped { get; init; }

@@ -20,7 +20,7 @@ internal static class Trainer
         Func<int, Dictionary<string, TensorData>> batch, TrainOptions options, IProgress<TrainProgress>? progress = null)
     {
         using var runner = new ModelRunner(model.Model, new RunnerOptions { IntraOpThreads = options.Threads }, "gradient model");
-        var initial = weights.ToDictionary(kv => kv.Key, kv => (float[])kv.Value.Clone(), StringComparer.Ordinal);
+        var lowest = new Checkpoint(weights);
         var adam = new Adam();
         var losses = new List<double>();
         var clock = Stopwatch.StartNew();
@@ -31,7 +31,9 @@ internal static class Trainer
         int skipped = 0, inARow = 0;
         // The first batch, kept to judge the rate on: its loss before any update against its loss after a few steps.
         (Dictionary<string, TensorData> Feeds, double Loss)? probe = null;
-        double ProbeLoss() => ((float[])runner.Run(probe!.Value.Feeds)[model.Loss].Values)[0];
+        double? settled = null;
+        double ProbeLoss() => (settled = ((float[])runner.Run(probe!.Value.Feeds)[model.Loss].Values)[0]).Value;
+        var lowered = new List<string>();
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
@@ -55,14 +57,20 @@ internal static class Trainer
             inARow = 0;
             losses.Add(loss);
             if (step == 0) probe = (feeds, loss);
-            if (backoffs < MaxBackoffs && TooFast(losses, start, probe == null ? null : (probe.Value.Loss, ProbeLoss)))
+            bool tooFast = TooFast(losses, start, probe == null ? null : (probe.Value.Loss, ProbeLoss));
+            bool diverged = !tooFast && Diverged(losses, start, lowest.Mean);
+            if (backoffs < MaxBackoffs && (tooFast || diverged))
             {
-                // Start again from the same weights at a quarter of the rate; the cosine goes on over the whole budget.
-                foreach (var (name, w) in initial) w.CopyTo(weights[name], 0);
-                (adam, peak, start) = (new Adam(), peak / 4, losses.Count);
+                // Start again at half the rate from the weights of the lowest mean loss so far (the first weights before
+                // any window of steps); the cosine goes on over the whole budget.
+                lowered.Add(diverged ? Rose(peak, losses, lowest.Mean) : Climbed(peak, losses, start, probe?.Loss, settled));
+                settled = null;
+                lowest.RestoreInto(weights);
+                (adam, peak, start) = (new Adam(), peak / 2, losses.Count);
                 backoffs++;
                 continue;
             }
+            if (losses.Count - start >= Window) lowest.Offer(losses.Skip(losses.Count - Window).Average(), weights);
             double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options))
                 * Warmup(losses.Count - start, options.WarmupSteps);
             adam.Step(weights, gradients, rate);
@@ -71,11 +79,44 @@ internal static class Trainer
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
             Untrained = model.Unreached, LearningRate = peak, Phases = phases, Skipped = skipped,
-            Note = backoffs == 0 ? null : $"learning rate lowered to {peak:G2} (the loss climbed at {options.LearningRate:G2})" };
+            Note = backoffs == 0 ? null : $"learning rate lowered to {peak:G2} ({string.Join("; ", lowered)})" };
     }
 
-    /// <summary>How many times a rate that makes the loss climb is divided by 4 before the run is left to diverge.</summary>
-    public const int MaxBackoffs = 3;
+    /// <summary>Steps whose mean loss is a run's level: what a divergence is judged on and a checkpoint kept by.</summary>
+    const int Window = 20;
+
+    /// <summary>How far above the lowest level so far a run's level must rise to count as diverged.</summary>
+    const double DivergedFactor = 2;
+
+    /// <summary>
+    /// A run diverged when, after its first <see cref="Watched"/> steps, the mean loss of the last <see cref="Window"/>
+    /// steps is more than <see cref="DivergedFactor"/> times the lowest such mean so far. The early checks do not see
+    /// it: the recognizer, from a start whose first batch lost 1.13, kept 2e-3 through them and ended its 600 steps at
+    /// 3.8, less faithful than before training (the weights from before were shipped, reading no line).
+    /// </summary>
+    /// <param name="losses">the losses of the run's steps so far</param>
+    /// <param name="start">where the current (re)start's losses begin</param>
+    /// <param name="lowest">the lowest mean over <see cref="Window"/> steps so far</param>
+    internal static bool Diverged(List<double> losses, int start, double lowest) =>
+        losses.Count - start > Watched && losses.Count - start >= Window && double.IsFinite(lowest)
+        && losses.Skip(losses.Count - Window).Average() > DivergedFactor * lowest;
+
+    static string Rose(double rate, List<double> losses, double lowest) =>
+        $"at {rate:G2} the mean loss of {Window} steps rose from {lowest:G3} to {losses.Skip(losses.Count - Window).Average():G3} "
+        + $"by step {losses.Count}; training went on from the weights at the lowest";
+
+    /// <summary>Why a rate was lowered, in figures: what a user (or the next tuning) needs to judge the check by.</summary>
+    static string Climbed(double rate, List<double> losses, int start, double? before, double? settled) =>
+        settled is { } after && before is { } first
+            ? $"at {rate:G2} the first batch's loss went from {first:G3} to {after:G3} in {losses.Count - start} steps"
+            : $"at {rate:G2} the loss went from {losses[start]:G3} to {losses[^1]:G3} in {losses.Count - start} steps";
+
+    /// <summary>
+    /// How many times a rate that makes the loss climb is halved before the run is left to diverge (down to a 32nd). Halving,
+    /// not quartering: the recognizer's loss exploded at 2e-3 in one run of three and a quarter, 5e-4, left it 2-4 points of
+    /// lines read under the runs that kept 2e-3.
+    /// </summary>
+    public const int MaxBackoffs = 5;
 
     /// <summary>Steps after a (re)start in which the loss is watched for a rate too high (later, a climb is a hard batch).</summary>
     const int Watched = 20;
@@ -114,6 +155,30 @@ internal static class Trainer
     /// lines; warmed up over 20 steps it kept 2e-3 and read 78.0% (the same architecture, docs/benchmarks.md).
     /// </summary>
     internal static double Warmup(int seen, int steps) => steps <= 0 ? 1 : Math.Min(1.0, seen / (double)steps);
+
+    /// <summary>
+    /// The weights at the lowest mean loss over <see cref="Window"/> steps so far (the starting weights until a window
+    /// is complete): where a run whose rate turns out too high starts again from.
+    /// </summary>
+    sealed class Checkpoint(IDictionary<string, float[]> weights)
+    {
+        readonly Dictionary<string, float[]> saved =
+            weights.ToDictionary(kv => kv.Key, kv => (float[])kv.Value.Clone(), StringComparer.Ordinal);
+
+        public double Mean { get; private set; } = double.PositiveInfinity;
+
+        public void Offer(double mean, IDictionary<string, float[]> current)
+        {
+            if (!(mean < Mean)) return;
+            Mean = mean;
+            foreach (var (name, w) in current) w.CopyTo(saved[name], 0);
+        }
+
+        public void RestoreInto(IDictionary<string, float[]> current)
+        {
+            foreach (var (name, w) in saved) w.CopyTo(current[name], 0);
+        }
+    }
 
     /// <summary>Non-finite steps in a row that end a run.</summary>
     const int MaxNonFiniteInARow = 5;
