@@ -241,9 +241,10 @@ public class TrainerTests
         Assert.Contains("training went on from the weights at the lowest", report.Note);
         // The first run's divergence is seen at step 41, the first whose window holds a large batch.
         Assert.Contains("by step 41;", report.Note);
-        // After each restart the loss is that of the lowest weights on the large data, far below the first weights' there.
+        // After the restart the loss is that of the lowest weights on the large data: at least ten times below the first
+        // weights' there (their level after 40 steps; the first weights would give 1e6 times the first loss).
         double firstWeightsThere = 1000 * 1000 * report.FirstLoss;
-        Assert.True(report.Losses[41] < 1e-2 * firstWeightsThere, $"{report.Losses[41]} vs {firstWeightsThere}");
+        Assert.True(report.Losses[41] < 0.1 * firstWeightsThere, $"{report.Losses[41]} vs {firstWeightsThere}");
         Assert.All(weights["in0"], w => Assert.True(float.IsFinite(w)));
     }
 
