@@ -206,7 +206,9 @@ public class TrainerTests
         Assert.True(Trainer.TooFast(harder, 0));
         Assert.False(Trainer.TooFast(harder, 0, (0.6, () => 0.45)));
         Assert.False(Trainer.TooFast(easier, 0));
-        Assert.True(Trainer.TooFast(easier, 0, (0.6, () => 0.7)));
+        Assert.True(Trainer.TooFast(easier, 0, (0.6, () => 0.8)));
+        // A first batch a little above its start (Adam's first steps from a good start) is not a rate too high.
+        Assert.False(Trainer.TooFast(easier, 0, (0.6, () => 0.7)));
         // Not taken before the 20th step, nor after it.
         Assert.False(Trainer.TooFast(easier[..19], 0, (0.6, () => throw new InvalidOperationException("taken too early"))));
         Assert.False(Trainer.TooFast([.. easier, 0.4], 0, (0.6, () => throw new InvalidOperationException("taken too late"))));
