@@ -23,7 +23,8 @@ internal static class CacheKey
     //    judged on the first batch again, and host profiles are calibration revision 9: format 6 was written before
     //    them, and a default key must not find what the old training made.
     // 8: the default fine-tuning time is 8 minutes, a rate that makes the loss climb is halved, not quartered, a run
-    //    that diverges after its first steps goes back to its best weights, and widths spread by the power 0.75.
+    //    that diverges after its first steps goes back to its best weights, the settled check allows 1.25 times the first
+    //    batch's starting loss, and widths spread by the power 0.75.
     public const string Format = "lamda-cache/8";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
