@@ -76,6 +76,34 @@ public class SensitivityTests
         Assert.True(spreadFidelity > uniformFidelity + 0.05, $"fidelity spread {spreadFidelity:P1}, uniform {uniformFidelity:P1}");
     }
 
+    [Theory]
+    [InlineData(0, "0.75 kept")]
+    [InlineData(1, "0.5 kept")]
+    public void TheSpreadingPowerIsTheOneWhoseFirstAnswerAgreesBestOnceReconstructed(int favoured, string verdict)
+    {
+        var (b, _, _) = TwoBranches();
+        var predictor = new LatencyPredictor(DeviceCatalog.Resolve("jetson-nano"));
+        var sensitivity = new PruningSensitivity(new Candidate(b.Graph, b.Weights), RandomData().Calibration!);
+        var judged = new List<string>();
+        var messages = new List<string>();
+        var generator = new SearchGenerator(new WeightTransfer(b.Graph, b.Weights), predictor, sensitivity: sensitivity,
+            progress: new Lines(messages), judge: text => { judged.Add(text); return judged.Count - 1 == favoured ? 0.9 : 0.5; });
+        double baseMs = predictor.Predict(b.Graph, b.Weights).LatencyMs;
+        var request = new GenerationRequest(baseMs * 0.7, baseMs * 0.7, [], 1);
+        var first = generator.Generate(request);
+        // One answer per power, judged at the first request only; the favoured power's answer is the one given.
+        Assert.Equal(2, judged.Count);
+        Assert.Equal(judged[favoured], first.Text);
+        Assert.Contains(messages, m => m.StartsWith("spreading power: 0.75 agrees on") && m.EndsWith(verdict));
+        generator.Generate(request with { Iteration = 2 });
+        Assert.Equal(2, judged.Count);
+    }
+
+    sealed class Lines(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value) => lines.Add(value);
+    }
+
     [Fact]
     public void DamageIsZeroForTheBaseAndGrowsWithTheChannelsRemoved()
     {

@@ -35,10 +35,11 @@ public static class Adapter
         var baseModel = new Candidate(graph, weights);
         var sensitivity = options.SpreadWidths && options.Data?.Calibration is { } calibration
             ? new PruningSensitivity(baseModel, calibration) : null;
-        var generator = options.Generator?.Invoke(graph, weights, transfer, predictor)
-            ?? new SearchGenerator(transfer, predictor, sensitivity: sensitivity, progress: progress);
         var metric = LatencyMetric.For(options, predictor, baseModel);
         var evaluator = new CandidateEvaluator(baseModel, transfer, metric, options, progress);
+        var generator = options.Generator?.Invoke(graph, weights, transfer, predictor)
+            ?? new SearchGenerator(transfer, predictor, sensitivity: sensitivity, progress: progress,
+                judge: sensitivity == null ? null : evaluator.ReconstructedAgreement);
         var baseFigures = evaluator.Evaluate(baseModel);
         progress?.Report($"base: {Describe(baseFigures)}");
         double baseMs = metric.Of(baseFigures), targetMs = options.ResolveTargetMs(baseMs);

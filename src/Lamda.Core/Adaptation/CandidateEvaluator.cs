@@ -27,14 +27,27 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
     /// The candidate with its pruned layers reconstructed by least squares and its BatchNorm statistics re-estimated on
     /// the calibration inputs; as it is without them.
     /// </summary>
-    public Candidate Reconstructed(Candidate candidate, int iteration)
+    public Candidate Reconstructed(Candidate candidate, int iteration) => Reconstructed(candidate, $"iteration {iteration}");
+
+    /// <summary>
+    /// The agreement with the base on the validation inputs of the architecture a text describes, once reconstructed: what
+    /// the search chooses how to spread widths by. Null when the text does not make a candidate or there is no data.
+    /// </summary>
+    public double? ReconstructedAgreement(string text)
+    {
+        if (options.Data is not { } data || Realize(text, [], []) is not { } candidate) return null;
+        var reconstructed = Reconstructed(candidate, "a candidate of each spreading power");
+        return data.Fidelity(baseModel.Bytes, reconstructed.Bytes, baseModel.Graph);
+    }
+
+    Candidate Reconstructed(Candidate candidate, string what)
     {
         if (!options.Reconstruct || options.Data?.Calibration is not { } calibration) return candidate;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var reconstructed = Reconstruction.Apply(baseModel.Graph, baseModel.Weights, candidate.Graph, candidate.Weights,
             candidate.KeptOutputs ?? new Dictionary<string, int[]>(), calibration, seed: options.Seed);
         var recalibrated = Reconstruction.RecalibrateBatchNorm(candidate.Graph, reconstructed, calibration);
-        progress?.Report($"iteration {iteration}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
+        progress?.Report($"{what}: reconstructed the pruned layers and re-estimated BatchNorm statistics " +
             $"on up to {calibration.Shape[0]} calibration inputs in {clock.Elapsed.TotalSeconds:F1} s");
         return new Candidate(candidate.Graph, recalibrated) { KeptOutputs = candidate.KeptOutputs };
     }

@@ -18,16 +18,22 @@ internal sealed class SearchGenerator : IBoundedGenerator
     readonly WeightTransfer transfer;
     readonly LatencyPredictor predictor;
     readonly int[] multiples;
-    readonly Dictionary<(int, int), (double Ms, Graph Graph, Dictionary<string, int> Widths)> cache = [];
+    readonly Dictionary<(int, int, int), (double Ms, Graph Graph, Dictionary<string, int> Widths)> cache = [];
     readonly Dictionary<string, (double Ms, Graph Graph)> widthCache = [];
     readonly List<ChannelSource[]> clusters;
 
     readonly bool depthEdits;
     readonly string familyPrefix;
     readonly PruningSensitivity? sensitivity;
+    readonly Func<string, double?>? judge;
     readonly IProgress<string>? progress;
-    // How fast each cluster narrows as the width factor falls (1 for all without sensitivity: a uniform factor).
-    double[]? rates;
+    // Each cluster's saving over damage relative to the median cluster's (null until probed, or without sensitivity).
+    double[]? ratios;
+    // How fast each cluster narrows as the width factor falls, per spreading power (1 for all: a uniform factor).
+    readonly Dictionary<int, double[]> rates = [];
+    // The spreading power in use (an index into Powers): the first until the judge has compared them.
+    int power;
+    bool powerJudged;
     // The widths of every architecture this generator proposed, by its LamdaText: the ends of a bracket.
     readonly Dictionary<string, Dictionary<string, int>> proposed = [];
 
@@ -36,17 +42,20 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// <param name="depthEdits">whether residual blocks may be dropped when widths alone cannot meet the aim</param>
     /// <param name="sensitivity">the outputs' damage from a narrowed architecture, to spread widths by; null: a uniform factor</param>
     /// <param name="progress">where the probing of layer groups is reported</param>
+    /// <param name="judge">the agreement with the base of an answer's architecture once reconstructed (null when it cannot be
+    /// built), to choose the spreading power by; null keeps the first</param>
     public SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits = true,
-        PruningSensitivity? sensitivity = null, IProgress<string>? progress = null)
-        : this(transfer, predictor, depthEdits, "", sensitivity, progress) { }
+        PruningSensitivity? sensitivity = null, IProgress<string>? progress = null, Func<string, double?>? judge = null)
+        : this(transfer, predictor, depthEdits, "", sensitivity, progress, judge) { }
 
     SearchGenerator(WeightTransfer transfer, LatencyPredictor predictor, bool depthEdits, string familyPrefix,
-        PruningSensitivity? sensitivity, IProgress<string>? progress)
+        PruningSensitivity? sensitivity, IProgress<string>? progress, Func<string, double?>? judge)
     {
         this.transfer = transfer;
         this.depthEdits = depthEdits;
         this.familyPrefix = familyPrefix;
         this.sensitivity = sensitivity;
+        this.judge = judge;
         this.progress = progress;
         this.predictor = predictor;
         var g = predictor.Profile.Channels;
@@ -78,10 +87,10 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// <summary>Predicted latency and graph of the width factor (in thousandths) at a channel multiple.</summary>
     (double Ms, Graph Graph, Dictionary<string, int> Widths) Evaluate(int permille, int multiple)
     {
-        if (cache.TryGetValue((permille, multiple), out var hit)) return hit;
+        if (cache.TryGetValue((permille, multiple, power), out var hit)) return hit;
         var widths = WidthsAt(permille, multiple);
         var (ms, graph) = EvaluateWidths(widths);
-        return cache[(permille, multiple)] = (ms, graph, widths);
+        return cache[(permille, multiple, power)] = (ms, graph, widths);
     }
 
     /// <summary>
@@ -93,7 +102,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
     {
         // The narrowest end is the same at any rates: no probe needed to name the floor.
         if (sensitivity == null || permille == 0) return ChannelSelection.UniformWidths(transfer.Analysis, permille / 1000.0, multiple);
-        var rate = Rates();
+        var rate = Rates(power);
         double t = (1 - permille / 1000.0) / rate.Min();
         var widths = ChannelSelection.UniformWidths(transfer.Analysis, 1 - Math.Min(1, t), multiple);
         for (int c = 0; c < clusters.Count; c++)
@@ -103,12 +112,14 @@ internal sealed class SearchGenerator : IBoundedGenerator
     }
 
     /// <summary>
-    /// The power of each cluster's saving over damage that sets its narrowing rate. The recognizer's first candidate,
-    /// reconstructed, agreed with the base on 93.8%, 85.1% and 81.9% of positions at 0.5 (seeds 3, 0, 2: the start of
-    /// trained models reading 88.0%, 86.3% and 75.0% of lines), and on 94.3%, 94.3% and 90.3% at 0.75; 0.25 gave
-    /// 82.6-86.2%, a uniform factor 89.8-90.3%. The damage before reconstruction did not rank them (docs/benchmarks.md).
+    /// The powers of each cluster's saving over damage that may set its narrowing rate; the judge (when there is one)
+    /// keeps the one whose first answer agrees best with the base once reconstructed. Neither suits every model: the
+    /// recognizer's first candidate, reconstructed, agreed with the base on 93.8%, 85.1% and 81.9% of positions at 0.5
+    /// (seeds 3, 0, 2: trained, 88.0%, 86.3% and 75.0% of lines read) and on 94.3%, 94.3% and 90.3% at 0.75, while
+    /// ppocr_det at 640x640 kept 0.905-0.912 of text-mask IoU at 0.5 and 0.896-0.898 at 0.75 (docs/benchmarks.md).
+    /// 0.25 and a uniform factor were worse on the recognizer, and the damage before reconstruction did not rank them.
     /// </summary>
-    const double Temper = 0.75;
+    static readonly double[] Powers = [0.75, 0.5];
 
     /// <summary>Narrowing of a probe: the share of a cluster's channels removed to measure its saving and its damage.</summary>
     const double ProbeCut = 0.5;
@@ -119,10 +130,19 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// damage; a power of that ratio (relative to the median cluster) below 1 tempers what one probe can tell, and the
     /// clamp keeps every cluster narrowing a little and none at more than three times the median's pace.
     /// </summary>
-    double[] Rates()
+    double[] Rates(int at)
     {
-        if (rates != null) return rates;
-        if (sensitivity == null) return rates = Enumerable.Repeat(1.0, clusters.Count).ToArray();
+        if (rates.TryGetValue(at, out var known)) return known;
+        var ratio = Ratios();
+        return rates[at] = ratio == null
+            ? Enumerable.Repeat(1.0, clusters.Count).ToArray()
+            : ratio.Select(r => Math.Clamp(Math.Pow(r, Powers[at]), 0.1, 3)).ToArray();
+    }
+
+    /// <summary>Each cluster's saving over damage relative to the median cluster's, one probe each; null without sensitivity.</summary>
+    double[]? Ratios()
+    {
+        if (ratios != null || sensitivity == null) return ratios;
         var a = transfer.Analysis;
         var full = a.Sources.Where(s => !s.Fixed && s.Node != null).ToDictionary(s => s.Node!.Id, s => s.Size);
         double baseMs = EvaluateWidths(full).Ms;
@@ -140,10 +160,28 @@ internal sealed class SearchGenerator : IBoundedGenerator
             if ((c + 1) % 10 == 0) progress?.Report($"probed {c + 1}/{clusters.Count} layer groups for their sensitivity");
         }
         double median = ratio.Order().ElementAt(ratio.Length / 2);
-        rates = ratio.Select(r => Math.Clamp(Math.Pow(r / median, Temper), 0.1, 3)).ToArray();
+        ratios = ratio.Select(r => r / median).ToArray();
+        var first = Rates(0);
         progress?.Report($"probed {clusters.Count} layer groups in {clock.Elapsed.TotalSeconds:F1} s: narrowing rates " +
-            $"{rates.Min():F2}-{rates.Max():F2} of the median's");
-        return rates;
+            $"{first.Min():F2}-{first.Max():F2} of the median's");
+        return ratios;
+    }
+
+    /// <summary>
+    /// Chooses the spreading power once, at the first answer: each power's answer to that request, reconstructed and run on
+    /// the validation inputs by the judge; the best agreement wins (the first power on a tie or when none can be judged).
+    /// </summary>
+    void JudgePowers(GenerationRequest request)
+    {
+        if (powerJudged) return;
+        powerJudged = true;
+        if (sensitivity == null || judge == null) return;
+        var agreements = new double?[Powers.Length];
+        for (power = 0; power < Powers.Length; power++) agreements[power] = judge(Search(request).Text);
+        power = Enumerable.Range(0, Powers.Length).MaxBy(i => (agreements[i] ?? -1, -i));
+        progress?.Report("spreading power: " + string.Join(", ", Powers.Select((p, i) =>
+            $"{p:G2} agrees on {(agreements[i] is { } a ? a.ToString("P2") : "n/a")}"))
+            + $" after reconstruction; {Powers[power]:G2} kept");
     }
 
     (double Ms, Graph Graph) EvaluateWidths(Dictionary<string, int> widths)
@@ -170,7 +208,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
         {
             bool grown = false;
             foreach (var (cluster, index) in clusters.Select((c, i) => (c, i)).Where(x => !exhausted.Contains(x.i))
-                         .OrderBy(x => x.c.Average(s => widths[s.Node!.Id] / (double)s.Size) * Rates()[x.i]).ThenBy(x => x.i))
+                         .OrderBy(x => x.c.Average(s => widths[s.Node!.Id] / (double)s.Size) * Rates(power)[x.i]).ThenBy(x => x.i))
             {
                 if (cluster.All(s => widths[s.Node!.Id] >= s.Size)) { exhausted.Add(index); continue; }
                 var next = new Dictionary<string, int>(widths);
@@ -223,12 +261,14 @@ internal sealed class SearchGenerator : IBoundedGenerator
         if (count == 0 || count > Blocks().Count) return null;
         if (!shallower.TryGetValue(count, out var g))
             shallower[count] = g = new SearchGenerator(
-                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/", sensitivity, progress);
+                transfer.WithoutBlocks(Blocks().Take(count).ToList()), predictor, depthEdits: false, $"d{count}/", sensitivity, progress,
+                judge);
         return g;
     }
 
     public Proposal Generate(GenerationRequest request)
     {
+        JudgePowers(request);
         var answer = Search(request);
         // A repeat teaches the loop nothing new: between the two nearest misses is a candidate the aim cannot name.
         return proposedBefore.Contains(answer.Text) && request.Bracket is { } bracket && Between(bracket) is { } between
