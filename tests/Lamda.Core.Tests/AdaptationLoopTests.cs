@@ -542,7 +542,9 @@ public class LoopFineTuningTests
         var result = Adapter.Run("tinynet", b.Graph, b.Weights,
             new AdaptOptions { TargetFraction = 0.6, Device = Nano, Data = data, Training = train }, new Lines(messages));
         Assert.NotNull(result.Report.Training);
-        Assert.Single(messages, m => m.Contains("reconstructed the pruned layers"));
+        Assert.Single(messages, m => m.StartsWith("iteration") && m.Contains("reconstructed the pruned layers"));
+        // Besides the loop's, the search reconstructs one candidate of each spreading power, once, to choose it by.
+        Assert.Equal(2, messages.Count(m => m.StartsWith("a candidate of each spreading power: reconstructed")));
         // Judged by a maximum drop, every candidate is reconstructed, as before.
         messages.Clear();
         var judged = Adapter.Run("tinynet", b.Graph, b.Weights,
