@@ -114,7 +114,8 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
 
     Candidate Refine(Trial trial)
     {
-        var candidate = options.DefersReconstruction ? evaluator.Reconstructed(trial.Candidate!, trial.Iteration) : trial.Candidate!;
+        var candidate = options.DefersReconstruction
+            ? evaluator.Reconstructed(trial.Proposal.Text, trial.Candidate!, trial.Iteration) : trial.Candidate!;
         trial.Candidate = new Candidate(candidate.Graph, refiner!.Refine(evaluator.Base, candidate, options.Seed))
         {
             KeptOutputs = candidate.KeptOutputs,
