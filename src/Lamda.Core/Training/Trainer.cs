@@ -70,7 +70,7 @@ internal static class Trainer
                 backoffs++;
                 continue;
             }
-            if (losses.Count - start >= Window) lowest.Offer(losses.Skip(losses.Count - Window).Average(), weights);
+            if (losses.Count - start >= Window) lowest.Offer(Level(losses), weights);
             double rate = CosineSchedule.AtFraction(peak, Done(step, clock.Elapsed, options))
                 * Warmup(losses.Count - start, options.WarmupSteps);
             adam.Step(weights, gradients, rate);
@@ -99,10 +99,13 @@ internal static class Trainer
     /// <param name="lowest">the lowest mean over <see cref="Window"/> steps so far</param>
     internal static bool Diverged(List<double> losses, int start, double lowest) =>
         losses.Count - start > Watched && losses.Count - start >= Window && double.IsFinite(lowest)
-        && losses.Skip(losses.Count - Window).Average() > DivergedFactor * lowest;
+        && Level(losses) > DivergedFactor * lowest;
+
+    /// <summary>A run's level: the mean loss of its last <see cref="Window"/> steps.</summary>
+    static double Level(List<double> losses) => losses.Skip(losses.Count - Window).Average();
 
     static string Rose(double rate, List<double> losses, double lowest) =>
-        $"at {rate:G2} the mean loss of {Window} steps rose from {lowest:G3} to {losses.Skip(losses.Count - Window).Average():G3} "
+        $"at {rate:G2} the mean loss of {Window} steps rose from {lowest:G3} to {Level(losses):G3} "
         + $"by step {losses.Count}; training went on from the weights at the lowest";
 
     /// <summary>Why a rate was lowered, in figures: what a user (or the next tuning) needs to judge the check by.</summary>
