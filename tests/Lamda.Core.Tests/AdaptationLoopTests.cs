@@ -540,7 +540,7 @@ public class LoopFineTuningTests
         var data = RandomData(16, 1);
         var train = new TrainOptions { Steps = 3, BatchSize = 4 };
         var result = Adapter.Run("tinynet", b.Graph, b.Weights,
-            new AdaptOptions { TargetFraction = 0.6, Device = Nano, Data = data, Training = train }, new Lines(messages));
+            new AdaptOptions { TargetFraction = 0.6, Device = Nano, Data = data, Training = train }, new ProgressLines(messages));
         Assert.NotNull(result.Report.Training);
         Assert.Single(messages, m => m.StartsWith("iteration") && m.Contains("reconstructed the pruned layers"));
         // Besides the loop's, the search reconstructs one candidate of each spreading power, once, to choose it by.
@@ -553,15 +553,11 @@ public class LoopFineTuningTests
             {
                 TargetFraction = 0.6, Device = Nano, Data = data, Training = train, MaxAccuracyDrop = 1, SpreadWidths = false,
             },
-            new Lines(messages));
+            new ProgressLines(messages));
         Assert.Equal(judged.Report.Iterations.Count, messages.Count(m => m.Contains("reconstructed the pruned layers")));
         Assert.True(judged.Report.Iterations.Count > 1, "one iteration cannot tell");
     }
 
-    sealed class Lines(List<string> lines) : IProgress<string>
-    {
-        public void Report(string value) => lines.Add(value);
-    }
 
     [Fact]
     public void A_best_under_budget_result_is_fine_tuned_too()

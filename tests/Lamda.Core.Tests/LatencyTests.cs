@@ -529,7 +529,7 @@ public class LatencyTests : IDisposable
         ITimedRun Candidate() => new ScriptedArm(3, Scripted.Warmup, Scripted.RunsPerRound, round => round % 2 == 0 ? 1.6 : 1, seed: 1);
         ITimedRun Reference() => new ScriptedArm(6, Scripted.Warmup, Scripted.RunsPerRound, _ => 1, seed: 2);
         var reports = new List<string>();
-        var c = new InterleavedRounds(Scripted).Run(Candidate(), Reference(), new Progress(reports));
+        var c = new InterleavedRounds(Scripted).Run(Candidate(), Reference(), new ProgressLines(reports));
         Assert.InRange(c.Ratio, 0.495, 0.505);
         Assert.InRange(c.ReferenceMs, 5.94, 6.06);
         Assert.Equal(c.Ratio * c.ReferenceMs, c.CandidateMs, 9);
@@ -569,10 +569,6 @@ public class LatencyTests : IDisposable
         Assert.True(c.IsNoisy);
     }
 
-    sealed class Progress(List<string> lines) : IProgress<string>
-    {
-        public void Report(string value) { lock (lines) lines.Add(value); }
-    }
 
     /// <summary>
     /// The composition fit keeps every term physical, on data where least squares wants negative fixed and

@@ -87,7 +87,7 @@ public class SensitivityTests
         var judged = new List<string>();
         var messages = new List<string>();
         var generator = new SearchGenerator(new WeightTransfer(b.Graph, b.Weights), predictor, sensitivity: sensitivity,
-            progress: new Lines(messages), judge: text => { judged.Add(text); return judged.Count - 1 == favoured ? 0.9 : 0.5; });
+            progress: new ProgressLines(messages), judge: text => { judged.Add(text); return judged.Count - 1 == favoured ? 0.9 : 0.5; });
         double baseMs = predictor.Predict(b.Graph, b.Weights).LatencyMs;
         var request = new GenerationRequest(baseMs * 0.7, baseMs * 0.7, [], 1);
         var first = generator.Generate(request);
@@ -97,11 +97,6 @@ public class SensitivityTests
         Assert.Contains(messages, m => m.StartsWith("spreading power: 0.75 agrees on") && m.EndsWith(verdict));
         generator.Generate(request with { Iteration = 2 });
         Assert.Equal(2, judged.Count);
-    }
-
-    sealed class Lines(List<string> lines) : IProgress<string>
-    {
-        public void Report(string value) => lines.Add(value);
     }
 
     [Fact]
