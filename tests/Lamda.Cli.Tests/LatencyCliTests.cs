@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Lamda.Onnx;
 using Lamda.Tests;
@@ -70,6 +71,12 @@ public class LatencyCliTests : CliTestBase
         var sum = lines.Single(c => c.Length == 4 && c[0] == "sum");
         Assert.NotEmpty(rows);
         Assert.Equal(int.Parse(sum[1]), rows.Sum(c => int.Parse(c[1])));
+        // Then the kernels furthest from their profiled time, above or below, the largest gap first.
+        var gaps = lines.Where(c => c.Length >= 7 && c[1] == "us" && c[2] == "vs")
+            .Select(c => Math.Abs(double.Parse(c[0], CultureInfo.InvariantCulture) - double.Parse(c[3], CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.NotEmpty(gaps);
+        for (int i = 1; i < gaps.Count; i++) Assert.True(gaps[i] <= gaps[i - 1] + 0.11, $"row {i}: {gaps[i]} after {gaps[i - 1]}"); // printed to 0.1 us
     }
 
     [Fact]
