@@ -25,8 +25,7 @@ internal static class CacheKey
     // 8: the default fine-tuning time is 8 minutes, a rate that makes the loss climb is halved, not quartered, a run
     //    that diverges after its first steps goes back to its best weights, the settled check allows 1.25 times the first
     //    batch's starting loss, and the widths' spreading power is chosen per model (0.75 or 0.5).
-    // 9: the jitter of training images also stretches or narrows them by up to 15% along the width.
-    public const string Format = "lamda-cache/9";
+    public const string Format = "lamda-cache/8";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)

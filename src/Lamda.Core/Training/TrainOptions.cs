@@ -35,8 +35,8 @@ public sealed record TrainOptions
     /// </summary>
     public int CropBatchPixels { get; init; } = 4 * 320 * 320;
     /// <summary>
-    /// Perturb every training batch of images a little (<see cref="InputJitter"/>: a stretch of the width, a shift of a few
-    /// pixels, contrast and brightness), so that a small calibration set is not learned by heart.
+    /// Perturb every training batch of images a little (<see cref="InputJitter"/>: a shift of a few pixels, contrast and
+    /// brightness), so that a small calibration set is not learned by heart.
     /// </summary>
     public bool Jitter { get; init; }
     /// <summary>
