@@ -558,7 +558,6 @@ public class LoopFineTuningTests
         Assert.True(judged.Report.Iterations.Count > 1, "one iteration cannot tell");
     }
 
-
     [Fact]
     public void A_best_under_budget_result_is_fine_tuned_too()
     {

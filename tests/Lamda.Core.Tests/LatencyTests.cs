@@ -569,7 +569,6 @@ public class LatencyTests : IDisposable
         Assert.True(c.IsNoisy);
     }
 
-
     /// <summary>
     /// The composition fit keeps every term physical, on data where least squares wants negative fixed and
     /// per-kernel costs (large networks cost a little less than their kernels' sum), and never predicts a model
