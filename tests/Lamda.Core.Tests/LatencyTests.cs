@@ -265,9 +265,11 @@ public class LatencyTests : IDisposable
         ];
         foreach (var key in keys)
             Assert.True(kernels.Any(k => k.ModelKey(g) == key), $"no {key} kernel in the calibration networks");
-        // Squeeze-excite gates and hard-swish occur in context.
+        // Squeeze-excite gates and hard-swish occur in context, and so does EfficientNet's SiLU as the pass of its own that
+        // ORT runs it in.
         Assert.Contains(kernels, k => k.Nodes.Any(n => n.Op == "HardSwish"));
         Assert.Contains(kernels, k => k.Nodes.Any(n => n.Op == "HardSigmoid"));
+        Assert.Contains(kernels, k => k.Class == KernelClass.Elementwise && k.Nodes.Select(n => n.Op).SequenceEqual(["Sigmoid", "Mul"]));
     }
 
     /// <summary>
@@ -419,8 +421,8 @@ public class LatencyTests : IDisposable
             b.Output(b.Conv(b.Input("x", 1, channels, 14, 14), channels, group: groups), "y");
             return KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class == KernelClass.GroupConv);
         }
-        Assert.Equal(32 / 1e6, Grouped(128, 32).Features(g).SlowDepthwiseChannels, 12); // 4 channels a group: plain
-        Assert.Equal(0, Grouped(128, 8).Features(g).SlowDepthwiseChannels);            // 16 a group: blocked
+        Assert.Equal(32 / 1e6, Grouped(128, 32).Features(g, cacheMElements: 1).SlowDepthwiseChannels, 12); // 4 a group: plain
+        Assert.Equal(0, Grouped(128, 8).Features(g, cacheMElements: 1).SlowDepthwiseChannels);            // 16 a group: blocked
         Assert.Equal(KernelClass.GroupConv + Kernel.Misaligned, Grouped(128, 32).ModelKey(g));
     }
 
@@ -429,14 +431,59 @@ public class LatencyTests : IDisposable
     {
         var g = new ChannelGranularity(OutputTile: 16, InputBlock: 8, DepthwiseBlock: 4);
         Kernel K(string cls, long cin, long cout) => new(cls, [], 10, 1, 1, 0.1, cin, cout);
-        Assert.Equal(10, K(KernelClass.Conv, 64, 64).Features(g).AlignedWork, 6);
-        Assert.Equal(10.0 * 64 / 56, K(KernelClass.Conv, 64, 56).Features(g).AlignedWork, 6);    // 56 outputs cost 64
-        Assert.Equal(0, K(KernelClass.Conv, 63, 64).Features(g).AlignedWork);                    // misaligned input: slow slot
-        Assert.Equal(10.0 * 64 / 63, K(KernelClass.Conv, 63, 64).Features(g).MisalignedWork, 6);
-        Assert.Equal(K(KernelClass.Conv, 63, 64).Features(g).ToVector()[2], K(KernelClass.Conv, 63, 64).Features(g).MisalignedWork);
+        KernelFeatures F(string cls, long cin, long cout) => K(cls, cin, cout).Features(g, cacheMElements: 1);
+        Assert.Equal(10, F(KernelClass.Conv, 64, 64).AlignedWork, 6);
+        Assert.Equal(10.0 * 64 / 56, F(KernelClass.Conv, 64, 56).AlignedWork, 6);    // 56 outputs cost 64
+        Assert.Equal(0, F(KernelClass.Conv, 63, 64).AlignedWork);                    // misaligned input: slow slot
+        Assert.Equal(10.0 * 64 / 63, F(KernelClass.Conv, 63, 64).MisalignedWork, 6);
+        Assert.Equal(F(KernelClass.Conv, 63, 64).ToVector()[2], F(KernelClass.Conv, 63, 64).MisalignedWork);
         Assert.Equal(KernelFeatures.Count, KernelFeatures.Names.Length);
         Assert.Equal(KernelClass.Depthwise + Kernel.Misaligned, K(KernelClass.Depthwise, 130, 130).ModelKey(g));
         Assert.Equal(KernelClass.Depthwise, K(KernelClass.Depthwise, 132, 132).ModelKey(g));
+    }
+
+    /// <summary>
+    /// Traffic beyond the cache counts the elements of the input and of the output that do not fit a core's cache, each
+    /// on its own: a stride-2 layer reading a map of megabytes pays for its input only.
+    /// </summary>
+    [Fact]
+    public void TrafficBeyondTheCacheIsCountedPerTensor()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 16, DepthwiseBlock: 16);
+        var b = new GraphBuilder(seed: 4);
+        b.Output(b.Conv(b.Input("x", 1, 96, 112, 112), 96, stride: 2, group: 96), "y");
+        var k = KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class == KernelClass.Depthwise);
+        Assert.Equal(96 * 112 * 112 / 1e6, k.MInputs, 9);
+        Assert.Equal(96 * 56 * 56 / 1e6, k.MOutputs, 9);
+        double cache = DeviceProfile.DefaultCacheBytes / 4e6; // 262,144 floats
+        Assert.Equal(k.MInputs - cache + k.MOutputs - cache, k.Features(g, cache).BeyondCache, 9);
+        Assert.Equal(k.MInputs - 0.5, k.Features(g, 0.5).BeyondCache, 9); // the output (0.30 M) fits half a million
+        Assert.Equal(0, k.Features(g, 2).BeyondCache);
+        Assert.Equal(k.Features(g, 2).BeyondCache, k.Features(g, 2).ToVector()[KernelFeatures.Names.ToList().IndexOf("beyondCache")]);
+    }
+
+    /// <summary>
+    /// A profile of schema 2 (before the cost beyond the cache) is still read, with that cost at zero: its predictions
+    /// are what they were. A profile made on a board stays usable.
+    /// </summary>
+    [Fact]
+    public void ProfilesOfSchemaTwoReadWithNoCostBeyondTheCache()
+    {
+        var current = Nano; // a spec profile: no cost beyond the cache (memory traffic is all priced at the board's bandwidth)
+        Assert.All(current.Kernels.Values, m => Assert.Equal(0, m.Coefficients[^1]));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(current.ToJson())!;
+        node["schema"] = "lamda-device-profile/2";
+        foreach (var (_, model) in node["kernels"]!.AsObject()) model!["coefficients"]!.AsArray().RemoveAt(KernelFeatures.Count - 1);
+        node.AsObject().Remove("cacheBytes");
+        var path = Path.Combine(dir, "schema2.json");
+        File.WriteAllText(path, node.ToJsonString());
+        var read = DeviceProfile.Load(path);
+        Assert.Equal(DeviceProfile.CurrentSchema, read.Schema);
+        Assert.All(read.Kernels.Values, m => Assert.Equal(KernelFeatures.Count, m.Coefficients.Length));
+        var b = new GraphBuilder(seed: 3);
+        b.Output(b.Relu(b.Conv(b.Relu(b.Conv(b.Input("x", 1, 3, 224, 224), 32, stride: 2)), 64)), "y");
+        Assert.Equal(new LatencyPredictor(current).Predict(b.Graph, b.Weights).LatencyMs,
+            new LatencyPredictor(read).Predict(b.Graph, b.Weights).LatencyMs, 12);
     }
 
     [Fact]

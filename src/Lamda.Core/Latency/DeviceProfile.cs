@@ -79,9 +79,10 @@ public sealed record KernelModel
     /// <param name="kernel">the kernel to predict</param>
     /// <param name="channels">the channel granularity the kernel's features are computed with</param>
     /// <param name="modelMWeights">weights of the whole model the kernel runs in (millions)</param>
-    public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights)
+    /// <param name="cacheMElements">what a core of the device caches (millions of elements)</param>
+    public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights, double cacheMElements)
     {
-        double ms = Predict(kernel.Features(channels));
+        double ms = Predict(kernel.Features(channels, cacheMElements));
         if (Correction != null) ms *=
             Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, modelMWeights)), -MaxLogCorrection, MaxLogCorrection));
         return ms;
@@ -112,9 +113,19 @@ public sealed record CalibrationCheck
 public sealed record DeviceProfile
 {
     /// <summary>
-    /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout).
+    /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout;
+    /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/2";
+    public const string CurrentSchema = "lamda-device-profile/3";
+
+    /// <summary>
+    /// The schema before <see cref="KernelFeatures.BeyondCache"/>: still read, its kernel models taking no cost for traffic
+    /// beyond the cache, which is what they were fitted with (a device profile made on a board stays usable).
+    /// </summary>
+    const string SchemaWithoutCacheTerm = "lamda-device-profile/2";
+
+    /// <summary>Per-core cache assumed where a profile does not say (1 MiB: the L2 of a core of recent x86 and Arm servers).</summary>
+    public const long DefaultCacheBytes = 1 << 20;
 
     /// <summary>Schemas this Lamda recognizes but no longer reads, with why.</summary>
     static readonly Dictionary<string, string> RetiredSchemas = new()
@@ -137,6 +148,12 @@ public sealed record DeviceProfile
     public HardwareSpec? Hardware { get; init; }
     /// <summary>Channel tiles and blocks of the runtime's convolution kernels on this device.</summary>
     public ChannelGranularity Channels { get; init; } = ChannelGranularity.None;
+    /// <summary>The cache of one core (its L2, in bytes): tensors larger than this are read and written at another cost.</summary>
+    public long CacheBytes { get; init; } = DefaultCacheBytes;
+
+    /// <summary><see cref="CacheBytes"/> in millions of float32 elements, the unit of the kernel features.</summary>
+    [JsonIgnore]
+    public double CacheMElements => CacheBytes / 4e6;
     /// <summary>How the profile was made and from what.</summary>
     public Provenance Provenance { get; init; } = new();
     /// <summary>The latency model of each kernel class (<see cref="KernelClass"/>).</summary>
@@ -183,6 +200,7 @@ public sealed record DeviceProfile
         }
         if (p == null) throw new LamdaException(
             ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
+        if (p.Schema == SchemaWithoutCacheTerm) p = p.WithCacheTerm();
         p.Validate(displayName);
         return p;
     }
@@ -193,6 +211,16 @@ public sealed record DeviceProfile
         if (!File.Exists(path)) throw new LamdaException(ErrorCodes.FileNotFound, $"{path}: device profile not found.");
         return Parse(File.ReadAllText(path), path);
     }
+
+    /// <summary>A profile of <see cref="SchemaWithoutCacheTerm"/> in the current schema: no cost for traffic beyond the cache.</summary>
+    DeviceProfile WithCacheTerm() => this with
+    {
+        Schema = CurrentSchema,
+        Kernels = Kernels.ToDictionary(kv => kv.Key, kv => kv.Value with
+        {
+            Coefficients = kv.Value.Coefficients is { Length: Kernel.FeatureCount - 1 } c ? [.. c, 0] : kv.Value.Coefficients,
+        }),
+    };
 
     void Validate(string displayName)
     {
@@ -205,6 +233,7 @@ public sealed record DeviceProfile
         if (Schema != CurrentSchema) Fail($"unsupported schema '{Schema}' (this Lamda reads {CurrentSchema})");
         if (string.IsNullOrWhiteSpace(Name)) Fail("the profile has no name");
         if (Execution.Threads < 1) Fail("execution.threads must be at least 1");
+        if (CacheBytes < 1024) Fail("cacheBytes must be at least 1024");
         if (Channels is null || Channels.OutputTile < 1 || Channels.InputBlock < 1 || Channels.DepthwiseBlock < 1)
             Fail("channels.outputTile, inputBlock and depthwiseBlock must be at least 1");
         if (Kernels.Count == 0) Fail("the profile has no kernel models");

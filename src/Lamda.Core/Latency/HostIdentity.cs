@@ -43,6 +43,34 @@ internal static class HostIdentity
         return $"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}";
     }
 
+    /// <summary>
+    /// The cache of one core in bytes: the largest per-core level (L2 on current x86 and Arm servers) that Linux lists
+    /// under /sys/devices/system/cpu/cpu0/cache, or <see cref="DeviceProfile.DefaultCacheBytes"/> where it cannot be read.
+    /// </summary>
+    public static long CacheBytes { get; } = DetectCacheBytes();
+
+    static long DetectCacheBytes()
+    {
+        const string root = "/sys/devices/system/cpu/cpu0/cache";
+        try
+        {
+            if (!Directory.Exists(root)) return DeviceProfile.DefaultCacheBytes;
+            long best = 0;
+            foreach (var index in Directory.GetDirectories(root, "index*"))
+            {
+                // Levels shared by several cores (the L3) are not one core's: a map that fits there is still read at another cost.
+                string Read(string name) =>
+                    File.Exists(Path.Combine(index, name)) ? File.ReadAllText(Path.Combine(index, name)).Trim() : "";
+                if (Read("type") == "Instruction" || Read("level") is not ("1" or "2")) continue;
+                var size = Read("size");
+                long factor = size.EndsWith('K') ? 1024 : size.EndsWith('M') ? 1 << 20 : 1;
+                if (long.TryParse(size.TrimEnd('K', 'M'), out var n)) best = Math.Max(best, n * factor);
+            }
+            return best >= 1024 ? best : DeviceProfile.DefaultCacheBytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return DeviceProfile.DefaultCacheBytes; }
+    }
+
     /// <summary>Short hash of machine, ISA and ORT version (with <paramref name="extra"/>), for cache file names.</summary>
     public static string Fingerprint(string extra = "")
     {

@@ -52,28 +52,33 @@ public static class KernelClass
 /// <see cref="MisalignedWork"/> when the convolution misses the runtime's blocked layout and runs on the plain,
 /// slower path. Memory-bound kernels use their traffic as work. <see cref="SlowDepthwiseChannels"/> counts
 /// the groups of a plain-layout grouped convolution (a depthwise one's channels), which the runtime loops over
-/// (a fixed cost each) instead of running one vectorized kernel. A profile's coefficients follow <see cref="ToVector"/>'s order: changing a
-/// feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
+/// (a fixed cost each) instead of running one vectorized kernel. <see cref="BeyondCache"/> counts the elements of the
+/// kernel's input and of its output beyond what a core's cache holds (<see cref="DeviceProfile.CacheBytes"/>): a map of
+/// megabytes is read from the shared cache or memory at a cost per element several times a cached one's, which a
+/// cost fitted mostly on small maps left out (EfficientNet's 96-channel 112x112 stride-2 depthwise layer was predicted
+/// at a third of its time). A profile's coefficients follow <see cref="ToVector"/>'s order: changing a feature changes
+/// the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
-    double SlowDepthwiseChannels)
+    double SlowDepthwiseChannels, double BeyondCache)
 {
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
-    public const int Count = 7;
+    public const int Count = 8;
 
     /// <summary>The names of the coefficients, in <see cref="ToVector"/>'s order.</summary>
     public static readonly string[] Names =
-        ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels"];
+        ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels", "beyondCache"];
 
     /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
     public bool IsMisaligned => MisalignedWork > 0;
 
     /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
-    public double[] ToVector() => [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels];
+    public double[] ToVector() => [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache];
 
     /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
     public double Dot(double[] c) =>
-        c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels;
+        c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels
+        + c[7] * BeyondCache;
 }
 
 /// <summary>
@@ -115,8 +120,11 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
         };
     }
 
-    /// <summary>The features of this kernel's linear model on a device with granularity <paramref name="g"/>.</summary>
-    public KernelFeatures Features(ChannelGranularity g)
+    /// <summary>
+    /// The features of this kernel's linear model on a device with granularity <paramref name="g"/> whose cores each
+    /// cache <paramref name="cacheMElements"/> million elements.
+    /// </summary>
+    public KernelFeatures Features(ChannelGranularity g, double cacheMElements)
     {
         double work = MMacs > 0 ? MMacs : MInputs + MOutputs;
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
@@ -130,7 +138,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             KernelClass.GroupConv => Group / 1e6,
             _ => 0,
         };
-        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, MInputs, MOutputs, MWeights, slowChannels);
+        double beyond = Math.Max(0, MInputs - cacheMElements) + Math.Max(0, MOutputs - cacheMElements);
+        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, MInputs, MOutputs, MWeights, slowChannels, beyond);
     }
 
     /// <summary>
@@ -141,7 +150,7 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// A Resize that runs in the blocked layout gets "/blocked" too: the same resize costs half as much there as
     /// on plain tensors (LR-ASPP's last upsampling at exact widths was predicted at half its time).
     public string ModelKey(ChannelGranularity g) =>
-        Features(g).IsMisaligned ? Class + Misaligned
+        Features(g, cacheMElements: 0).IsMisaligned ? Class + Misaligned // the layout does not depend on the cache
         : Class == KernelClass.Resize ? Class + (Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Linear : "")
             + (Blocked ? BlockedSuffix : "")
         : Class;

@@ -18,8 +18,10 @@ internal static class ProfileBuilder
     // inputs and the spelled-out hard-swish in the calibration networks; 7: reorders where ORT puts them (squeeze-excite
     // gates, graph outputs, direct convolutions), SiLU fused as ORT does, per-group cost of plain grouped convolutions,
     // ResNeXt-style and bottleneck calibration networks; 8: a Resize that runs blocked has its own model, decoders upsample
-    // class maps of deeper features in both layouts; 9: whole networks scaled by the reference's typical figure, not its best
-    public const int Revision = 9;
+    // class maps of deeper features in both layouts; 9: whole networks scaled by the reference's typical figure, not its best;
+    // 10: EfficientNet-style calibration networks (SiLU maps, squeeze-excite with SiLU), twice the decoders, 120 quick
+    // networks, a cost for traffic beyond a core's cache, a fixed cost in context for classes with few samples
+    public const int Revision = 10;
 
     public sealed record Options
     {
@@ -38,8 +40,9 @@ internal static class ProfileBuilder
             + $"{block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock} (asked of ORT)");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
+        double cache = HostIdentity.CacheBytes / 4e6;
         var kernels =
-            FitAlone(samples, block,
+            FitAlone(samples, block, cache,
             $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
@@ -48,6 +51,7 @@ internal static class ProfileBuilder
                 + $"{options.Threads} intra-op thread(s)",
             Calibrated = true,
             Channels = block,
+            CacheBytes = HostIdentity.CacheBytes,
             Execution = new ExecutionSettings { Provider = "CPU", Threads = options.Threads },
             Provenance = new Provenance
             {
@@ -61,7 +65,9 @@ internal static class ProfileBuilder
             },
             Kernels = kernels,
         };
-        var nets = CalibrationNetworks.Build(options.Quick ? 100 : 250, options.Seed + 101);
+        // 120 quick: about 18 grouped networks, which give the grouped convolutions' two classes the 40 samples each that trees
+        // need (with 100 networks of thirteen families they had 34, and RegNet was predicted 15% under its time).
+        var nets = CalibrationNetworks.Build(options.Quick ? 120 : 300, options.Seed + 101);
         var profiles = ProfileInContext(nets, options, progress);
         profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
         profile = profile with { Composition = FitComposition(profile, nets, options.Threads, progress) };
@@ -69,17 +75,17 @@ internal static class ProfileBuilder
     }
 
     /// <summary>One linear model per kernel class, fitted by relative least squares to the kernel suite measured alone.</summary>
-    static Dictionary<string, KernelModel> FitAlone(List<KernelSample> samples, ChannelGranularity block, string provenance)
+    static Dictionary<string, KernelModel> FitAlone(List<KernelSample> samples, ChannelGranularity block, double cache, string provenance)
     {
         var kernels = new Dictionary<string, KernelModel>();
         foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
         {
             var rows = group.ToList();
-            var features = rows.Select(r => r.Kernel.Features(block).ToVector()).ToArray();
+            var features = rows.Select(r => r.Kernel.Features(block, cache).ToVector()).ToArray();
             var coefficients = Nnls.FitRelative(features, rows.Select(r => r.Ms).ToArray());
             var model = new KernelModel { Coefficients = coefficients, Samples = rows.Count, Provenance = provenance };
             kernels[group.Key] = model
-                with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block)) - r.Ms) / r.Ms) };
+                with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel.Features(block, cache)) - r.Ms) / r.Ms) };
         }
         return kernels;
     }
@@ -106,7 +112,8 @@ internal static class ProfileBuilder
     /// families Lamda adapts (<see cref="CalibrationNetworks"/>) are profiled node by node with ONNX Runtime's own
     /// profiler. Each kernel class with enough samples gets its linear model refitted to those in-context timings,
     /// and boosted trees over the kernel's descriptors learn what the linear model still misses; classes with few
-    /// samples are scaled by one factor; the rest keep the isolated fit.
+    /// samples get a fixed cost in context and one factor on the isolated model's size-dependent part; the rest keep
+    /// the isolated fit.
     /// </summary>
     static Dictionary<string,
         KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
@@ -119,55 +126,68 @@ internal static class ProfileBuilder
                 => (k.Kernel, modelWeights, k.Ms)));
         }
         var g = profile.Channels;
+        double cache = profile.CacheMElements;
         var kernels = new Dictionary<string, KernelModel>(profile.Kernels);
         string source = $"{samples.Count} kernels in {profiles.Count} generated networks";
         foreach (var group in samples.GroupBy(p => p.Kernel.ModelKey(g)))
         {
             var rows = group.ToList();
-            if (rows.Count >= MinSamplesForTrees)
+            var isolated = rows[0].Kernel.ModelKeys(g).Select(profile.Kernels.GetValueOrDefault).FirstOrDefault(m => m != null);
+            var fitted = rows.Count >= MinSamplesForTrees ? WithTrees(rows, g, cache, options.Seed)
+                : rows.Count >= 5 && isolated != null ? FixedCostAndFactor(isolated, rows, g, cache)
+                : null;
+            if (fitted is not var (model, how)) continue;
+            kernels[group.Key] = model = model with
             {
-                var features = rows.Select(r => r.Kernel.Features(g)).ToArray();
-                var vectors = features.Select(f => f.ToVector()).ToArray();
-                var ms = rows.Select(r => r.Ms).ToArray();
-                var linear = new KernelModel { Coefficients = Nnls.FitRelative(vectors, ms) };
-                var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
-                var trees =
-                    BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual,
-                    new BoostedTrees.Options { Seed = options.Seed });
-                var model = linear with
-                {
-                    Correction = trees,
-                    Samples = rows.Count,
-                    Provenance =
-                        $"fitted to the in-context timings of {rows.Count} {group.Key} kernels ({source}) on {MachineDescription()}, " +
-                            $"Lamda {LamdaPaths.Version}, {DateTime.UtcNow:yyyy-MM-dd}",
-                };
-                kernels[group.Key] = model
-                    with { FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights) - r.Ms) / r.Ms) };
-                progress?.Report($"  {group.Key,-20} refitted in context: {rows.Count} kernels, fit MAPE {kernels[group.Key].FitMape:P1}");
-            }
-            else if (rows.Count >= 5 && rows[0].Kernel.ModelKeys(g).Select(profile.Kernels.GetValueOrDefault).FirstOrDefault(m => m != null)
-                is { } isolated)
-            {
-                // Relative least squares for one factor: minimize sum((a * isolated - context) / context)^2.
-                var pairs =
-                    rows.Select(r => (Iso: isolated.Predict(r.Kernel, g, r.ModelMWeights), Ctx: r.Ms)).Where(p => p.Iso > 0).ToList();
-                if (pairs.Count < 5) continue;
-                double num = pairs.Sum(p => p.Iso / p.Ctx), den = pairs.Sum(p => p.Iso / p.Ctx * (p.Iso / p.Ctx));
-                double scale = Math.Clamp(num / den, 0.2, 5);
-                kernels[group.Key] = isolated with
-                {
-                    Coefficients = isolated.Coefficients.Select(c => c * scale).ToArray(),
-                    Provenance = isolated.Provenance
-                        + $"; scaled by {scale:F3} to the in-context timings of {pairs.Count} kernels ({source})",
-                };
-                progress?.Report($"  {group.Key,-20} in context x{scale:F3} ({pairs.Count} kernels)");
-            }
+                Provenance = $"{(model.Correction == null ? isolated!.Provenance + "; " : "")}fitted to the in-context timings of "
+                    + $"{model.Samples} {group.Key} kernels ({source}{how}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, "
+                    + $"{DateTime.UtcNow:yyyy-MM-dd}",
+                FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights, cache) - r.Ms) / r.Ms),
+            };
+            progress?.Report($"  {group.Key,-20} in context: {model.Samples} kernels{how}, fit MAPE {model.FitMape:P1}");
         }
         return kernels;
     }
 
-    /// <summary>Kernels of a class needed in context before its model is refitted there (below: one scale factor).</summary>
+    /// <summary>The class's linear model refitted to its in-context timings, and boosted trees on what it still misses.</summary>
+    static (KernelModel Model, string How) WithTrees(List<(Kernel Kernel, double ModelMWeights, double Ms)> rows, ChannelGranularity g,
+        double cache, int seed)
+    {
+        var features = rows.Select(r => r.Kernel.Features(g, cache)).ToArray();
+        var linear = new KernelModel
+        {
+            Coefficients = Nnls.FitRelative(features.Select(f => f.ToVector()).ToArray(), rows.Select(r => r.Ms).ToArray()),
+        };
+        var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
+        var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual,
+            new BoostedTrees.Options { Seed = seed });
+        return (linear with { Correction = trees, Samples = rows.Count }, "; linear model and trees");
+    }
+
+    /// <summary>
+    /// Too few samples for trees: the isolated model's shape kept, with two terms fitted by relative least squares, the
+    /// kernel's fixed cost in context and one factor on what the isolated model says grows with size. One factor on the
+    /// whole isolated model let the small kernels, most of the samples and mostly fixed cost, set the price of the large
+    /// ones too (a blocked bilinear Resize came out at x0.26 of its plain isolated model). Null when no sample has a size.
+    /// </summary>
+    static (KernelModel Model, string How)? FixedCostAndFactor(KernelModel isolated,
+        List<(Kernel Kernel, double ModelMWeights, double Ms)> rows, ChannelGranularity g, double cache)
+    {
+        var c0 = isolated.Coefficients[0];
+        var sized = rows.Select(r => (Size: r.Kernel.Features(g, cache).Dot(isolated.Coefficients) - c0, Ctx: r.Ms))
+            .Where(p => p.Size > 0).ToList();
+        if (sized.Count < 5) return null;
+        var fit = Nnls.FitRelative(sized.Select(p => new[] { 1, p.Size }).ToArray(), sized.Select(p => p.Ctx).ToArray());
+        double scale = Math.Clamp(fit[1], 0.2, 5);
+        var model = isolated with
+        {
+            Coefficients = [fit[0], .. isolated.Coefficients.Skip(1).Select(c => c * scale)],
+            Samples = sized.Count,
+        };
+        return (model, $"; {fit[0] * 1000:F1} us fixed, the isolated model's rest x{scale:F3}");
+    }
+
+    /// <summary>Kernels of a class needed in context before its model is refitted there (below: a fixed cost and one factor).</summary>
     const int MinSamplesForTrees = 40;
 
     /// <summary>
