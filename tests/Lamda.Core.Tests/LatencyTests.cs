@@ -239,6 +239,8 @@ public class LatencyTests : IDisposable
         Assert.Equal(ort.ToString(3), HostIdentity.OnnxRuntimeVersion);
         Assert.NotEqual(HostIdentity.Fingerprint("a"), HostIdentity.Fingerprint("b"));
         Assert.StartsWith(TestCache.Folder, HostProfiles.CachePath(1));
+        // One core's cache, as /sys lists it (or the default where it cannot be read): kilobytes to megabytes, never the L3.
+        Assert.InRange(HostIdentity.CacheBytes, 16 << 10, 8 << 20);
     }
 
     /// <summary>

@@ -11,8 +11,8 @@ namespace Lamda.Latency;
 /// dominates), at random width multipliers with per-layer jitter and random channel rounding, so that aligned and
 /// misaligned widths, every resolution from 224 pixels down, and the fusions and layout changes ONNX Runtime makes
 /// all occur in context. Calibration profiles them layer by layer (<see cref="KernelProfiler"/>). They are
-/// generated from a seed, never taken
-/// from the models being predicted: the benchmark stays an honest test of generalization.
+/// generated from a seed, never taken from the models being predicted: the benchmark stays an honest test of
+/// generalization.
 /// </summary>
 internal static class CalibrationNetworks
 {

@@ -54,10 +54,10 @@ public static class KernelClass
 /// the groups of a plain-layout grouped convolution (a depthwise one's channels), which the runtime loops over
 /// (a fixed cost each) instead of running one vectorized kernel. <see cref="BeyondCache"/> counts the elements of the
 /// kernel's input and of its output beyond what a core's cache holds (<see cref="DeviceProfile.CacheBytes"/>): a map of
-/// megabytes is read from the shared cache or memory at a cost per element several times a cached one's, which a
-/// cost fitted mostly on small maps left out (EfficientNet's 96-channel 112x112 stride-2 depthwise layer was predicted
-/// at a third of its time). A profile's coefficients follow <see cref="ToVector"/>'s order: changing a feature changes
-/// the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
+/// megabytes is read from the shared cache or memory at a higher cost per element than a cached one, which one cost per
+/// element fitted mostly on small maps cannot express (fitted in context on this machine's calibration: 0.06-0.13 ms per
+/// million elements for the memory-bound classes, near zero for convolutions). A profile's coefficients follow
+/// <see cref="ToVector"/>'s order: changing a feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
     double SlowDepthwiseChannels, double BeyondCache)
