@@ -40,10 +40,6 @@ internal static class ProfileBuilder
             + $"{block.OutputTile}, input block {block.InputBlock}, depthwise block {block.DepthwiseBlock} (asked of ORT)");
         var samples = KernelSuite.Measure(options.Quick, options.Threads, progress, options.Seed);
         var machine = MachineDescription();
-        double cache = HostIdentity.CacheBytes / 4e6;
-        var kernels =
-            FitAlone(samples, block, cache,
-            $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}");
         var profile = new DeviceProfile
         {
             Name = options.Name,
@@ -63,7 +59,11 @@ internal static class ProfileBuilder
                 Machine = machine,
                 Notes = options.Quick ? "quick kernel suite" : "full kernel suite",
             },
-            Kernels = kernels,
+        };
+        profile = profile with
+        {
+            Kernels = FitAlone(samples, block, profile.CacheMElements,
+                $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}"),
         };
         // 120 quick: about 18 grouped networks, which give the grouped convolutions' two classes the 40 samples each that trees
         // need (with 100 networks of thirteen families they had 34, and RegNet was predicted 15% under its time).
