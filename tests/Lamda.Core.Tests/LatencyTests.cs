@@ -465,6 +465,33 @@ public class LatencyTests : IDisposable
     }
 
     /// <summary>
+    /// A kernel that follows a blocked convolution works on the blocked tensor, whose channels are padded to the tile: LR-ASPP's
+    /// last Resize reads 21 class maps that are 32 there. On the plain layout the same Resize reads 21.
+    /// </summary>
+    [Fact]
+    public void KernelsThatFollowABlockedConvolutionAreSizedByTheirPaddedChannels()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 4, DepthwiseBlock: 4);
+        Kernel Resize(long inputs)
+        {
+            var b = new GraphBuilder(seed: 5);
+            var y = b.Conv(b.Input("x", 1, inputs, 32, 32), 21, kernel: 1);
+            var scales = new LiteralOperand(new TensorLiteral(DataTypes.Float, [4], null, [1, 1, 8, 8]));
+            b.Output(b.Op("Resize", [y, EmptyOperand.Instance, scales], ("mode", AttributeValue.FromString("linear"))), "y");
+            return BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g).Single(k => k.Class == KernelClass.Resize);
+        }
+        var blocked = Resize(32);
+        Assert.True(blocked.Blocked);
+        Assert.Equal(21 * 256 * 256 / 1e6, blocked.MOutputs, 9);
+        Assert.Equal(32 * 256 * 256 / 1e6, blocked.Features(g, cacheMElements: 1).Outputs, 9);
+        Assert.Equal(32 * 32 * 32 / 1e6, blocked.Features(g, cacheMElements: 1).Inputs, 9);
+        Assert.Equal(32 * 256 * 256 / 1e6 - 1, blocked.Features(g, cacheMElements: 1).BeyondCache, 9);
+        var plain = Resize(18); // 18 input channels: off the input block, so the convolution and the Resize run plain
+        Assert.False(plain.Blocked);
+        Assert.Equal(plain.MOutputs, plain.Features(g, cacheMElements: 1).Outputs, 9);
+    }
+
+    /// <summary>
     /// A profile of schema 2 (before the cost beyond the cache) is still read, with that cost at zero: its predictions
     /// are what they were. A profile made on a board stays usable.
     /// </summary>

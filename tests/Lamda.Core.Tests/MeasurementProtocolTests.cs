@@ -1,3 +1,4 @@
+using Lamda.Graphs;
 using Lamda.Latency;
 
 namespace Lamda.Tests;
@@ -68,5 +69,26 @@ public class MeasurementProtocolTests
         Assert.Equal(0, KernelProfile.MachineProfilerCost([Net(-3), Net(-1), Net(0.5)]));
         var corrected = Net(2) with { ProfilerNodeMs = 0.0015 };
         Assert.Equal(1.02 - 0.015, corrected.OtherMs, 9);
+    }
+
+    /// <summary>
+    /// A network profiled while the machine ran 10% slow, put on the yardstick of a machine at full speed: every timing, the
+    /// kernels' net of the profiler's cost, and that cost's estimate move by the same factor.
+    /// </summary>
+    [Fact]
+    public void AProfileOnAnotherYardstickScalesEveryTimingAlike()
+    {
+        var b = new GraphBuilder(seed: 3);
+        b.Output(b.Relu(b.Conv(b.Input("x", 1, 8, 16, 16), 16)), "y");
+        var kernel = KernelExtractor.Extract(b.Graph, b.Weights).Single();
+        var slow = new KernelProfile([(kernel, 0.110, 2)], OtherRawMs: 0.022, OtherNodes: 1, RunMs: 0.121, ProfilerNodeMs: 0.002,
+            Unmatched: [("ReorderOutput_1 (ReorderOutput)", 0.022)]);
+        var fast = slow.Scaled(1 / 1.1);
+        Assert.Equal(0.100, fast.Raw.Single().Ms, 9);
+        Assert.Equal(slow.Kernels.Single().Ms / 1.1, fast.Kernels.Single().Ms, 9);
+        Assert.Equal(slow.OtherMs / 1.1, fast.OtherMs, 9);
+        Assert.Equal(slow.GapPerNodeMs / 1.1, fast.GapPerNodeMs, 9);
+        Assert.Equal(0.020, fast.Unmatched!.Single().Ms, 9);
+        Assert.Same(kernel, fast.Raw.Single().Kernel);
     }
 }

@@ -126,7 +126,12 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// </summary>
     public KernelFeatures Features(ChannelGranularity g, double cacheMElements)
     {
-        double work = MMacs > 0 ? MMacs : MInputs + MOutputs;
+        // A kernel that follows a blocked convolution (an activation, an Add, a Resize) works on the blocked tensor, whose
+        // channels are padded to the tile: LR-ASPP's 21 class maps are 32 there, and a 2-class map is 16.
+        double padded = Blocked && !KernelClass.IsConvolution(Class) && OutChannels > 0
+            ? (double)RoundUp(OutChannels, g.OutputTile) / OutChannels : 1;
+        double inputs = MInputs * padded, outputs = MOutputs * padded;
+        double work = MMacs > 0 ? MMacs : inputs + outputs;
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
             work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
         bool fast = RunsOnFastPath(g);
@@ -138,8 +143,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             KernelClass.GroupConv => Group / 1e6,
             _ => 0,
         };
-        double beyond = Math.Max(0, MInputs - cacheMElements) + Math.Max(0, MOutputs - cacheMElements);
-        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, MInputs, MOutputs, MWeights, slowChannels, beyond);
+        double beyond = Math.Max(0, inputs - cacheMElements) + Math.Max(0, outputs - cacheMElements);
+        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond);
     }
 
     /// <summary>

@@ -37,6 +37,16 @@ internal sealed record KernelProfile(IReadOnlyList<(Kernel Kernel, double Ms, in
 
     double Less(double t, int n) => Math.Max(t - ProfilerNodeMs * n, 0.25 * t);
 
+    /// <summary>Every timing multiplied by <paramref name="factor"/>: the profile on another yardstick of the machine's speed.</summary>
+    public KernelProfile Scaled(double factor) => this with
+    {
+        Raw = Raw.Select(k => (k.Kernel, k.Ms * factor, k.Nodes)).ToList(),
+        OtherRawMs = OtherRawMs * factor,
+        RunMs = RunMs * factor,
+        ProfilerNodeMs = ProfilerNodeMs * factor,
+        Unmatched = Unmatched?.Select(u => (u.Node, u.Ms * factor)).ToList(),
+    };
+
     /// <summary>
     /// The profiler's cost per node for a machine: the median of many networks' own estimates. One network's gap
     /// is a difference of two short measurements, which wandered from 0 to 52 us per node between networks of
