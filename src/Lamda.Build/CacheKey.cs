@@ -25,7 +25,8 @@ internal static class CacheKey
     // 8: the default fine-tuning time is 8 minutes, a rate that makes the loss climb is halved, not quartered, a run
     //    that diverges after its first steps goes back to its best weights, the settled check allows 1.25 times the first
     //    batch's starting loss, and the widths' spreading power is chosen per model (0.75 or 0.5).
-    public const string Format = "lamda-cache/8";
+    // 9: the default fine-tuning budget is 1200 steps or 7 minutes, and host profiles are calibration revision 11.
+    public const string Format = "lamda-cache/9";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)
