@@ -56,9 +56,9 @@ internal sealed class AdaptCommand : Command
     public override string[] FlagOptions => ["--no-train"];
 
     /// <summary>
-    /// The fine-tuning budgets when none are given. The steps end the classifiers' runs (about two minutes) and ppocr_det's
-    /// at 640x640 (about five and a half), whose text-mask IoU rose from 0.893-0.905 at 600 steps to 0.905-0.921 at 1200 (seeds
-    /// 0-2). The time ends the PP-OCRv4 recognizer's, so that its whole run stays under 10 minutes: 600 steps took it 7-7.5.
+    /// The fine-tuning budgets when none are given. The steps end the classifiers' training (20-100 s) and ppocr_det's at
+    /// 640x640 (5.5-6 minutes), whose text-mask IoU rose from 0.893-0.905 at 600 steps to 0.905-0.921 at 1200 (seeds 0-2).
+    /// The time ends the PP-OCRv4 recognizer's, so that its whole run stays under 10 minutes: 600 steps took it 7-7.5.
     /// </summary>
     const int DefaultTrainSteps = 1200;
     static readonly TimeSpan DefaultTrainTime = TimeSpan.FromMinutes(7);
