@@ -137,12 +137,12 @@ internal static class ProfileBuilder
     static Dictionary<string,
         KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
     {
-        var samples = new List<(Kernel Kernel, double ModelMWeights, double Ms)>();
+        var samples = new List<InContextSample>();
         foreach (var measured in profiles)
         {
             double modelWeights = LatencyPredictor.ModelMWeights(measured.Kernels.Select(k => k.Kernel));
             samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k
-                => (k.Kernel, modelWeights, k.Ms)));
+                => new InContextSample(k.Kernel, modelWeights, k.Ms)));
         }
         var g = profile.Channels;
         double cache = profile.CacheMElements;
@@ -169,8 +169,7 @@ internal static class ProfileBuilder
     }
 
     /// <summary>The class's linear model refitted to its in-context timings, and boosted trees on what it still misses.</summary>
-    static (KernelModel Model, string How) WithTrees(List<(Kernel Kernel, double ModelMWeights, double Ms)> rows, ChannelGranularity g,
-        double cache, int seed)
+    static (KernelModel Model, string How) WithTrees(List<InContextSample> rows, ChannelGranularity g, double cache, int seed)
     {
         var features = rows.Select(r => r.Kernel.Features(g, cache)).ToArray();
         var linear = new KernelModel
@@ -190,7 +189,7 @@ internal static class ProfileBuilder
     /// ones too (a blocked bilinear Resize came out at x0.26 of its plain isolated model). Null when no sample has a size.
     /// </summary>
     static (KernelModel Model, string How)? FixedCostAndFactor(KernelModel isolated,
-        List<(Kernel Kernel, double ModelMWeights, double Ms)> rows, ChannelGranularity g, double cache)
+        List<InContextSample> rows, ChannelGranularity g, double cache)
     {
         var c0 = isolated.Coefficients[0];
         var sized = rows.Select(r => (Size: r.Kernel.Features(g, cache).Dot(isolated.Coefficients) - c0, Ctx: r.Ms))
@@ -205,6 +204,12 @@ internal static class ProfileBuilder
         };
         return (model, $"; {fit[0] * 1000:F1} us fixed, the isolated model's rest x{scale:F3}");
     }
+
+    /// <summary>
+    /// One kernel timed inside a calibration network: what it is, its network's weight count in millions (whether the other
+    /// layers' weights leave this one's in cache) and its time.
+    /// </summary>
+    readonly record struct InContextSample(Kernel Kernel, double ModelMWeights, double Ms);
 
     /// <summary>Kernels of a class needed in context before its model is refitted there (below: a fixed cost and one factor).</summary>
     const int MinSamplesForTrees = 40;
