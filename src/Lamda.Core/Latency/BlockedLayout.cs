@@ -174,10 +174,7 @@ public static class BlockedLayout
         }
 
         /// <summary>A kernel's output elements with its channels padded to the tile, as the blocked layout stores them.</summary>
-        double Padded(Kernel k) =>
-            k.OutChannels > 0
-                ? k.MOutputs * ((k.OutChannels + g.OutputTile - 1) / g.OutputTile * g.OutputTile) / k.OutChannels
-                : k.MOutputs;
+        double Padded(Kernel k) => k.MOutputs * k.OutputPadding(g);
     }
 
     /// <summary>

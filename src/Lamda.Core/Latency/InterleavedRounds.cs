@@ -93,7 +93,8 @@ internal sealed class InterleavedRounds(CompareOptions options)
         return fastest / 2;
     }
 
-    static double Median(ITimedRun arm, int runs)
+    /// <summary>The median of <paramref name="runs"/> back-to-back runs of <paramref name="arm"/>.</summary>
+    internal static double Median(ITimedRun arm, int runs)
     {
         var times = new double[runs];
         for (int i = 0; i < runs; i++) times[i] = arm.RunMs();

@@ -128,12 +128,11 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     {
         // A kernel that follows a blocked convolution (an activation, an Add, a Resize) works on the blocked tensor, whose
         // channels are padded to the tile: LR-ASPP's 21 class maps are 32 there, and a 2-class map is 16.
-        double padded = Blocked && !KernelClass.IsConvolution(Class) && OutChannels > 0
-            ? (double)RoundUp(OutChannels, g.OutputTile) / OutChannels : 1;
+        double padded = Blocked && !KernelClass.IsConvolution(Class) ? OutputPadding(g) : 1;
         double inputs = MInputs * padded, outputs = MOutputs * padded;
         double work = MMacs > 0 ? MMacs : inputs + outputs;
         if (Class is KernelClass.Conv or KernelClass.Pointwise or KernelClass.GroupConv && InChannels > 0 && OutChannels > 0)
-            work *= (double)RoundUp(OutChannels, g.OutputTile) / OutChannels * RoundUp(InChannels, g.InputBlock) / InChannels;
+            work *= OutputPadding(g) * RoundUp(InChannels, g.InputBlock) / InChannels;
         bool fast = RunsOnFastPath(g);
         // Off the blocked layout ORT convolves one group at a time (an image-to-columns pass and a small matrix
         // product each): a fixed cost per group, which for a depthwise layer is one per channel.
@@ -203,11 +202,15 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
         [
             Log(InChannels + 1), Log(OutChannels + 1), Log(spatial), kernel, stride,
             InChannels % tile == 0 ? 1 : 0, InChannels % block == 0 ? 1 : 0, OutChannels % tile == 0 ? 1 : 0,
-            OutChannels > 0 ? (double)RoundUp(OutChannels, tile) / OutChannels : 1, InChannels < tile ? 1 : 0,
+            OutputPadding(g), InChannels < tile ? 1 : 0,
             Log(MMacs * 1e6 + 1), Log(MWeights * 1e6 + 1), Log(MInputs * 1e6 + 1), Log(MOutputs * 1e6 + 1),
             Nodes.Any(n => n.Op == "Add") ? 1 : 0, ActivationKind, Log(modelMWeights * 1e6 + 1),
         ];
     }
+
+    /// <summary>How much the blocked layout enlarges this kernel's output: its channels rounded up to the tile, over them.</summary>
+    public double OutputPadding(ChannelGranularity g) =>
+        OutChannels > 0 ? (double)RoundUp(OutChannels, g.OutputTile) / OutChannels : 1;
 
     static long RoundUp(long v, int to) => to <= 1 ? v : (v + to - 1) / to * to;
 }

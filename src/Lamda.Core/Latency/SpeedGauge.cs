@@ -20,12 +20,7 @@ internal sealed class SpeedGauge : IDisposable
     }
 
     /// <summary>The reference network's time now: the median of a few back-to-back runs (a few milliseconds).</summary>
-    public double ReferenceMs()
-    {
-        var times = new double[runs];
-        for (int i = 0; i < runs; i++) times[i] = reference.RunMs();
-        return InterleavedRounds.MedianOf(times);
-    }
+    public double ReferenceMs() => InterleavedRounds.Median(reference, runs);
 
     public void Dispose() => reference.Dispose();
 }
