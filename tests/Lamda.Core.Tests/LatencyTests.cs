@@ -230,6 +230,40 @@ public class LatencyTests : IDisposable
         Assert.True(misses.Count == 0, string.Join("; ", misses));
     }
 
+    /// <summary>
+    /// A hard-swish after a plain convolution runs as ORT's HardSigmoid and Mul, after a blocked one inside the convolution:
+    /// on MobileNetV3-style calibration networks (hard-swish as an operator, as torchvision exports it), the optimized model
+    /// ORT saves has as many HardSigmoid nodes as Lamda has HardSigmoid passes once layouts are placed.
+    /// </summary>
+    [Fact]
+    public void HardSwishRunsApartFromPlainConvolutionsAsTheRuntimeRunsIt()
+    {
+        var g = RuntimeLayout.Granularity;
+        if (g.OutputTile <= 1) return; // the split is a rule of the blocked layout
+        var misses = new List<string>();
+        int split = 0;
+        var nets = CalibrationNetworks.Build(8 * CalibrationNetworks.Families, seed: 6);
+        for (int i = 5; i < nets.Count; i += CalibrationNetworks.Families)
+        {
+            var b = nets[i];
+            var optimized = Path.Combine(dir, $"hardswish-{i}.onnx");
+            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+            {
+                GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized,
+                LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            })
+            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
+            int ort = ModelFile.Load(optimized).Graph.Node.Count(n => n.OpType == "HardSigmoid");
+            var kernels = BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g);
+            // A HardSigmoid pass reads as much as it writes; a hard-swish's Mul pass reads twice that.
+            int lamda = kernels.Count(k => k.Nodes is [{ Op: "HardSigmoid" or "HardSwish" }] && k.MInputs == k.MOutputs);
+            split += kernels.Count(k => k.Nodes is [{ Op: "HardSwish" }] && k.MInputs == k.MOutputs);
+            if (lamda != ort) misses.Add($"network {i}: Lamda {lamda} HardSigmoid passes, ORT {ort}");
+        }
+        Assert.True(misses.Count == 0, string.Join("; ", misses));
+        Assert.True(split > 0, "no MobileNetV3-style network had a plain convolution with a hard-swish: the test checked nothing");
+    }
+
     /// <summary>The host's identity names the ISA and ORT version, and the fingerprint changes with what is hashed.</summary>
     [Fact]
     public void HostFingerprintCoversIsaAndRuntimeVersion()
@@ -386,6 +420,29 @@ public class LatencyTests : IDisposable
     }
 
     /// <summary>
+    /// A convolution off the blocked layout copies one row into columns per input channel, kernel tap and output row, on
+    /// maps of any shape (a text strip's height, not the square root of its area); a blocked one and a 1x1 convolution with
+    /// stride 1 copy nothing.
+    /// </summary>
+    [Fact]
+    public void PlainConvolutionsCountTheRowsTheyCopyIntoColumns()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 16, DepthwiseBlock: 16);
+        Kernel Conv(long channels, long kernel, long stride, long group)
+        {
+            var b = new GraphBuilder(seed: 2);
+            b.Output(b.Conv(b.Input("x", 1, channels, 48, 96), channels, kernel: kernel, stride: stride, group: group), "y");
+            return BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g).Single();
+        }
+        Assert.Equal(20 * 25 * 48 / 1e6, Conv(20, 5, 1, 20).Features(g, cacheMElements: 1).PlainRows, 12);
+        Assert.Equal(20 * 9 * 24 / 1e6, Conv(20, 3, 2, 20).Features(g, cacheMElements: 1).PlainRows, 12);
+        Assert.Equal(20 * 24 / 1e6, Conv(20, 1, 2, 1).Features(g, cacheMElements: 1).PlainRows, 12);
+        Assert.Equal(0, Conv(20, 1, 1, 1).Features(g, cacheMElements: 1).PlainRows);
+        Assert.Equal(0, Conv(32, 5, 1, 32).Features(g, cacheMElements: 1).PlainRows);
+        Assert.Equal(0, Conv(32, 3, 1, 1).Features(g, cacheMElements: 1).PlainRows);
+    }
+
+    /// <summary>
     /// A Resize has its own model in the blocked layout (half the cost of a plain one): a bilinear one after a blocked
     /// convolution runs blocked, after a misaligned one plain; a nearest one with half_pixel coordinates stays plain
     /// (ORT's blocked Upsample takes it only with asymmetric coordinates).
@@ -492,19 +549,22 @@ public class LatencyTests : IDisposable
     }
 
     /// <summary>
-    /// A profile of schema 2 (before the cost beyond the cache) is still read, with that cost at zero: its predictions
-    /// are what they were. A profile made on a board stays usable.
+    /// Profiles of schema 2 (before the cost beyond the cache) and 3 (before the rows copied to columns) are still read, with
+    /// the features added since at no cost: their predictions are what they were. A profile made on a board stays usable.
     /// </summary>
-    [Fact]
-    public void ProfilesOfSchemaTwoReadWithNoCostBeyondTheCache()
+    [Theory]
+    [InlineData("lamda-device-profile/2", 2)]
+    [InlineData("lamda-device-profile/3", 1)]
+    public void ProfilesOfEarlierSchemasReadWithNoCostForLaterFeatures(string schema, int featuresAddedSince)
     {
         var current = Nano; // a spec profile: no cost beyond the cache (memory traffic is all priced at the board's bandwidth)
-        Assert.All(current.Kernels.Values, m => Assert.Equal(0, m.Coefficients[^1]));
+        Assert.All(current.Kernels.Values, m => Assert.All(m.Coefficients[^featuresAddedSince..], c => Assert.Equal(0, c)));
         var node = System.Text.Json.Nodes.JsonNode.Parse(current.ToJson())!;
-        node["schema"] = "lamda-device-profile/2";
-        foreach (var (_, model) in node["kernels"]!.AsObject()) model!["coefficients"]!.AsArray().RemoveAt(KernelFeatures.Count - 1);
+        node["schema"] = schema;
+        foreach (var (_, model) in node["kernels"]!.AsObject())
+            for (int i = 0; i < featuresAddedSince; i++) model!["coefficients"]!.AsArray().RemoveAt(KernelFeatures.Count - 1 - i);
         node.AsObject().Remove("cacheBytes");
-        var path = Path.Combine(dir, "schema2.json");
+        var path = Path.Combine(dir, "schema-old.json");
         File.WriteAllText(path, node.ToJsonString());
         var read = DeviceProfile.Load(path);
         Assert.Equal(DeviceProfile.CurrentSchema, read.Schema);
@@ -513,6 +573,10 @@ public class LatencyTests : IDisposable
         b.Output(b.Relu(b.Conv(b.Relu(b.Conv(b.Input("x", 1, 3, 224, 224), 32, stride: 2)), 64)), "y");
         Assert.Equal(new LatencyPredictor(current).Predict(b.Graph, b.Weights).LatencyMs,
             new LatencyPredictor(read).Predict(b.Graph, b.Weights).LatencyMs, 12);
+        // A file with the wrong count for its schema is refused, not padded.
+        node["schema"] = DeviceProfile.CurrentSchema;
+        File.WriteAllText(path, node.ToJsonString());
+        Assert.Equal(ErrorCodes.BadProfile, Assert.Throws<LamdaException>(() => DeviceProfile.Load(path)).Code);
     }
 
     [Fact]

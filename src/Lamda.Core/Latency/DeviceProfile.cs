@@ -114,15 +114,21 @@ public sealed record DeviceProfile
 {
     /// <summary>
     /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout;
-    /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>).
+    /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>; 4: rows copied to columns off the blocked layout,
+    /// <see cref="KernelFeatures.PlainRows"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/3";
+    public const string CurrentSchema = "lamda-device-profile/4";
 
     /// <summary>
-    /// The schema before <see cref="KernelFeatures.BeyondCache"/>: still read, its kernel models taking no cost for traffic
-    /// beyond the cache, which is what they were fitted with (a device profile made on a board stays usable).
+    /// Earlier schemas still read, with the coefficients they lack: their kernel models take no cost for the features added
+    /// since (traffic beyond the cache in 3, rows copied to columns in 4), which is what they were fitted with. A device profile
+    /// made on a board stays usable.
     /// </summary>
-    const string SchemaWithoutCacheTerm = "lamda-device-profile/2";
+    static readonly Dictionary<string, int> SchemasWithFewerFeatures = new()
+    {
+        ["lamda-device-profile/2"] = Kernel.FeatureCount - 2,
+        ["lamda-device-profile/3"] = Kernel.FeatureCount - 1,
+    };
 
     /// <summary>Per-core cache assumed where a profile does not say (1 MiB: the L2 of a core of recent x86 and Arm servers).</summary>
     public const long DefaultCacheBytes = 1 << 20;
@@ -200,7 +206,7 @@ public sealed record DeviceProfile
         }
         if (p == null) throw new LamdaException(
             ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
-        if (p.Schema == SchemaWithoutCacheTerm) p = p.WithCacheTerm();
+        if (SchemasWithFewerFeatures.TryGetValue(p.Schema, out int count)) p = p.WithFeaturesAdded(count);
         p.Validate(displayName);
         return p;
     }
@@ -212,13 +218,16 @@ public sealed record DeviceProfile
         return Parse(File.ReadAllText(path), path);
     }
 
-    /// <summary>A profile of <see cref="SchemaWithoutCacheTerm"/> in the current schema: no cost for traffic beyond the cache.</summary>
-    DeviceProfile WithCacheTerm() => this with
+    /// <summary>A profile of an earlier schema whose models have <paramref name="count"/> coefficients, in the current schema: the
+    /// features added since cost nothing.</summary>
+    DeviceProfile WithFeaturesAdded(int count) => this with
     {
         Schema = CurrentSchema,
         Kernels = Kernels.ToDictionary(kv => kv.Key, kv => kv.Value with
         {
-            Coefficients = kv.Value.Coefficients is { Length: Kernel.FeatureCount - 1 } c ? [.. c, 0] : kv.Value.Coefficients,
+            Coefficients = kv.Value.Coefficients is { } c && c.Length == count
+                ? [.. c, .. new double[Kernel.FeatureCount - count]]
+                : kv.Value.Coefficients,
         }),
     };
 

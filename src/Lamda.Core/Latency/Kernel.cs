@@ -56,29 +56,35 @@ public static class KernelClass
 /// kernel's input and of its output beyond what a core's cache holds (<see cref="DeviceProfile.CacheBytes"/>): a map of
 /// megabytes is read from the shared cache or memory at a higher cost per element than a cached one, which one cost per
 /// element fitted mostly on small maps cannot express (fitted in context on this machine's calibration: 0.06-0.13 ms per
-/// million elements for the memory-bound classes, near zero for convolutions). A profile's coefficients follow
+/// million elements for the memory-bound classes, near zero for convolutions). <see cref="PlainRows"/> counts the rows a
+/// convolution off the blocked layout copies into columns before its matrix product (<see cref="Kernel.PlainRows"/>). A
+/// profile's coefficients follow
 /// <see cref="ToVector"/>'s order: changing a feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
-    double SlowDepthwiseChannels, double BeyondCache)
+    double SlowDepthwiseChannels, double BeyondCache, double PlainRows = 0)
 {
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
-    public const int Count = 8;
+    public const int Count = 9;
 
     /// <summary>The names of the coefficients, in <see cref="ToVector"/>'s order.</summary>
     public static readonly string[] Names =
-        ["constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels", "beyondCache"];
+    [
+        "constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels", "beyondCache",
+        "plainRows",
+    ];
 
     /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
     public bool IsMisaligned => MisalignedWork > 0;
 
     /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
-    public double[] ToVector() => [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache];
+    public double[] ToVector() =>
+        [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows];
 
     /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
     public double Dot(double[] c) =>
         c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels
-        + c[7] * BeyondCache;
+        + c[7] * BeyondCache + c[8] * PlainRows;
 }
 
 /// <summary>
@@ -143,7 +149,28 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             _ => 0,
         };
         double beyond = Math.Max(0, inputs - cacheMElements) + Math.Max(0, outputs - cacheMElements);
-        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond);
+        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, fast ? 0 : PlainRows());
+    }
+
+    /// <summary>The kernel's output height (0 when unknown: the map is then taken as square).</summary>
+    public long OutHeight { get; init; }
+
+    /// <summary>
+    /// Millions of rows a convolution off the blocked layout copies into columns (ORT's image-to-columns pass before its
+    /// matrix product): one per input channel, kernel tap and output row, each with its own bounds handling. On small maps
+    /// that per-row cost outweighs the elements: a plain 5x5 depthwise layer on a 7x7 map took 0.48 us a channel, 2.4 times
+    /// its 3x3 twin, and 1.5 us on a 14x14 map, which neither the work nor a cost per channel fits (measured on this VM).
+    /// A 1x1 convolution with stride 1 multiplies the input directly and copies nothing.
+    /// </summary>
+    public double PlainRows()
+    {
+        if (!KernelClass.IsConvolution(Class) || InChannels <= 0 || OutChannels <= 0 || Nodes.Count == 0) return 0;
+        long taps = Nodes[0].GetInts("kernel_shape") is { Length: > 0 } k ? k.Aggregate(1L, (a, d) => a * d) : 1;
+        bool strided = Nodes[0].GetInts("strides") is { } s && s.Any(v => v > 1);
+        if (taps == 1 && !strided) return 0;
+        double spatial = MOutputs * 1e6 / OutChannels;
+        double height = OutHeight > 0 ? OutHeight : Math.Sqrt(spatial);
+        return InChannels * taps * height / 1e6;
     }
 
     /// <summary>
@@ -289,7 +316,11 @@ internal static class KernelExtractor
                 => M(weights.ShapeOf(w.Name)?.Aggregate(1L, (a, d) => a * d)));
             long cin = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand e0 ? inference.TypeOf(e0.Key).Channels ?? 0 : 0;
             long cout = inference.TypeOf(lastNode.Output).Channels ?? 0;
-            kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout) { Layout = BlockedLayout.RuleOf(cls, group, inference) });
+            long height = inference.TypeOf(lastNode.Output).Dims is { Length: 4 } d && d[2].IsKnown ? d[2].Value : 0;
+            kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout)
+            {
+                Layout = BlockedLayout.RuleOf(cls, group, inference), OutHeight = height,
+            });
         }
         return kernels;
     }

@@ -21,8 +21,9 @@ internal static class ProfileBuilder
     // class maps of deeper features in both layouts; 9: whole networks scaled by the reference's typical figure, not its best;
     // 10: EfficientNet-style calibration networks (SiLU maps, squeeze-excite with SiLU), twice the decoders, 120 quick
     // networks, a cost for traffic beyond a core's cache, a fixed cost in context for classes with few samples; 11: a kernel
-    // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick
-    public const int Revision = 11;
+    // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
+    // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes
+    public const int Revision = 12;
 
     public sealed record Options
     {
