@@ -443,6 +443,29 @@ public class LatencyTests : IDisposable
     }
 
     /// <summary>
+    /// The trees see the input channels of one group, which set a grouped convolution's cost per MAC (16 a group cost half
+    /// as much again per MAC as 64 a group): a depthwise layer has one, a regular convolution all of its inputs.
+    /// </summary>
+    [Fact]
+    public void TreesSeeTheChannelsOfAGroup()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 4, DepthwiseBlock: 4);
+        double ChannelsOfAGroup(long groups)
+        {
+            var b = new GraphBuilder(seed: 2);
+            b.Output(b.Conv(b.Input("x", 1, 384, 14, 14), 384, kernel: 3, group: groups), "y");
+            var kernel = KernelExtractor.Extract(b.Graph, b.Weights).Single();
+            var descriptors = kernel.Descriptors(g, modelMWeights: 1);
+            Assert.Equal(Kernel.DescriptorCount, descriptors.Length);
+            return Math.Pow(2, descriptors[^1]) - 1;
+        }
+        Assert.Equal(16, ChannelsOfAGroup(24), 9);
+        Assert.Equal(64, ChannelsOfAGroup(6), 9);
+        Assert.Equal(1, ChannelsOfAGroup(384), 9);
+        Assert.Equal(384, ChannelsOfAGroup(1), 9);
+    }
+
+    /// <summary>
     /// A Resize has its own model in the blocked layout (half the cost of a plain one): a bilinear one after a blocked
     /// convolution runs blocked, after a misaligned one plain; a nearest one with half_pixel coordinates stays plain
     /// (ORT's blocked Upsample takes it only with asymmetric coordinates).

@@ -22,7 +22,8 @@ internal static class ProfileBuilder
     // 10: EfficientNet-style calibration networks (SiLU maps, squeeze-excite with SiLU), twice the decoders, 120 quick
     // networks, a cost for traffic beyond a core's cache, a fixed cost in context for classes with few samples; 11: a kernel
     // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
-    // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes
+    // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
+    // of a group among the trees' descriptors
     public const int Revision = 12;
 
     public sealed record Options
