@@ -149,7 +149,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             _ => 0,
         };
         double beyond = Math.Max(0, inputs - cacheMElements) + Math.Max(0, outputs - cacheMElements);
-        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, fast ? 0 : PlainRows());
+        double rows = fast ? 0 : PlainRows();
+        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, rows);
     }
 
     /// <summary>The kernel's output height (0 when unknown: the map is then taken as square).</summary>
