@@ -215,14 +215,7 @@ public class LatencyTests : IDisposable
         for (int i = 0; i < nets.Count; i++)
         {
             var b = nets[i];
-            var optimized = Path.Combine(dir, $"reorders-{i}.onnx");
-            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions
-            {
-                GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized,
-                LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            })
-            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
-            int ort = ModelFile.Load(optimized).Graph.Node.Count(n => n.OpType is "ReorderInput" or "ReorderOutput");
+            int ort = OptimizedByTheRuntime(b, $"reorders-{i}").Graph.Node.Count(n => n.OpType is "ReorderInput" or "ReorderOutput");
             var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
             int lamda = BlockedLayout.Reorders(kernels, g, b.Graph.Outputs.Select(o => o.Key).ToHashSet()).Count;
             if (lamda != ort) misses.Add($"network {i} (family {i % CalibrationNetworks.Families}): Lamda {lamda}, ORT {ort}");
@@ -246,14 +239,7 @@ public class LatencyTests : IDisposable
         for (int i = 5; i < nets.Count; i += CalibrationNetworks.Families)
         {
             var b = nets[i];
-            var optimized = Path.Combine(dir, $"hardswish-{i}.onnx");
-            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions
-            {
-                GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized,
-                LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            })
-            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
-            int ort = ModelFile.Load(optimized).Graph.Node.Count(n => n.OpType == "HardSigmoid");
+            int ort = OptimizedByTheRuntime(b, $"hardswish-{i}").Graph.Node.Count(n => n.OpType == "HardSigmoid");
             var kernels = BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g);
             // A HardSigmoid pass reads as much as it writes; a hard-swish's Mul pass reads twice that.
             int lamda = kernels.Count(k => k.Nodes is [{ Op: "HardSigmoid" or "HardSwish" }] && k.MInputs == k.MOutputs);
@@ -262,6 +248,19 @@ public class LatencyTests : IDisposable
         }
         Assert.True(misses.Count == 0, string.Join("; ", misses));
         Assert.True(split > 0, "no MobileNetV3-style network had a plain convolution with a hard-swish: the test checked nothing");
+    }
+
+    /// <summary>The model ONNX Runtime runs for <paramref name="b"/> on this machine (all graph optimizations), as it saves it.</summary>
+    global::Onnx.ModelProto OptimizedByTheRuntime(GraphBuilder b, string name)
+    {
+        var optimized = Path.Combine(dir, name + ".onnx");
+        using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized,
+            LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        })
+        using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
+        return ModelFile.Load(optimized);
     }
 
     /// <summary>The host's identity names the ISA and ORT version, and the fingerprint changes with what is hashed.</summary>

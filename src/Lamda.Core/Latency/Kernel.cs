@@ -58,11 +58,11 @@ public static class KernelClass
 /// element fitted mostly on small maps cannot express (fitted in context on this machine's calibration: 0.06-0.13 ms per
 /// million elements for the memory-bound classes, near zero for convolutions). <see cref="PlainRows"/> counts the rows a
 /// convolution off the blocked layout copies into columns before its matrix product (<see cref="Kernel.PlainRows"/>). A
-/// profile's coefficients follow
-/// <see cref="ToVector"/>'s order: changing a feature changes the profile schema (<see cref="DeviceProfile.CurrentSchema"/>).
+/// profile's coefficients follow <see cref="ToVector"/>'s order: changing a feature changes the profile schema
+/// (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
-    double SlowDepthwiseChannels, double BeyondCache, double PlainRows = 0)
+    double SlowDepthwiseChannels, double BeyondCache, double PlainRows)
 {
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
     public const int Count = 9;
