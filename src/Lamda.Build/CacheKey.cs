@@ -26,7 +26,9 @@ internal static class CacheKey
     //    that diverges after its first steps goes back to its best weights, the settled check allows 1.25 times the first
     //    batch's starting loss, and the widths' spreading power is chosen per model (0.75 or 0.5).
     // 9: the default fine-tuning budget is 1200 steps or 7 minutes, and host profiles are calibration revision 11.
-    public const string Format = "lamda-cache/9";
+    // 10: host profiles are calibration revision 12, and the milder spreading power is kept unless the stronger one's first
+    //     answer agrees better by more than 2 points.
+    public const string Format = "lamda-cache/10";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)
