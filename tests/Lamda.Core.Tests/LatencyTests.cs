@@ -188,10 +188,8 @@ public class LatencyTests : IDisposable
             var conv = KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class != KernelClass.Free);
             bool lamdaAligned = conv.ModelKey(g) == conv.Class;
 
-            var optimized = Path.Combine(dir, $"opt-{cin}-{cout}-{group}-{kernel}.onnx");
-            using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized })
-            using (new Microsoft.ML.OnnxRuntime.InferenceSession(KernelSuite.ToBytes(b), options)) { }
-            bool ortBlocked = ModelFile.Load(optimized).Graph.Node.Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
+            bool ortBlocked = OptimizedByTheRuntime(b, $"opt-{cin}-{cout}-{group}-{kernel}").Graph.Node
+                .Any(n => n.OpType == "Conv" && n.Domain.Contains("nchwc", StringComparison.Ordinal));
             // Where ORT has no blocked layout (block 1) every convolution runs plain, and Lamda calls them all aligned.
             if (g.InputBlock > 1)
                 Assert.True(lamdaAligned == ortBlocked, $"{conv.Class} {kernel}x{kernel} conv {cin}->{cout} (group {group}): Lamda says "
