@@ -56,9 +56,10 @@ public static class Adapter
         Trial? best = null;
         string? lockFile = null;
         var bracket = new BracketTracker();
+        var floor = new FloorWatch(modelName, generator, evaluator, targetMs, options.Device.Name);
         for (int i = 1; i <= options.MaxIterations; i++)
         {
-            var proposal = generator.Generate(new GenerationRequest(targetMs, aim.Aim, feedback, i, baseMs)
+            var proposal = floor.TakePick() ?? generator.Generate(new GenerationRequest(targetMs, aim.Aim, feedback, i, baseMs)
                 { FamilyAim = aim.AimFor, Bracket = bracket.Around(aim.Goal, requirement.CeilingMs) });
             lockFile = proposal.LockFile;
             var trial = new Trial(i, proposal);
@@ -73,6 +74,7 @@ public static class Adapter
             if (trial.Accepted) return report.Finish(trial, "met", generator.Name);
             if (trial.Figures is { } rejected) bracket.Observe(proposal.Text, metric.Of(rejected));
             if (requirement.LostOnlyAccuracy(trial) && !aim.Widen(metric.Of(trial.Figures!), requirement.CeilingMs)) break;
+            if (lockFile == null && !floor.Observe(trial, aim.Correction)) break;
             // A locked architecture is the only one there is.
             if (lockFile != null || !aim.Advance(repeated, trial.Figures is { } tf ? metric.Of(tf) : null)) break;
             feedback = trial.Diagnostics;

@@ -46,6 +46,12 @@ internal sealed record Proposal(string Text, string? Family = null, string? Note
     /// judges it once, and a failure tells the user to delete the lock rather than to raise the budget.
     /// </summary>
     public string? LockFile { get; init; }
+
+    /// <summary>
+    /// True when the generator had nothing that fits the aim and answers with its smallest architecture: if that measures
+    /// above the budget, searching further is in vain (<see cref="FloorWatch"/>).
+    /// </summary>
+    public bool Smallest { get; init; }
 }
 
 /// <summary>Turns a base architecture plus constraints into a new architecture, in LamdaText.</summary>

@@ -322,7 +322,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
                 if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
                     return shallow.Search(request);
             var smallest = multiples.Select(m => (m, r: Evaluate(0, m))).MinBy(x => x.r.Ms);
-            return Propose(smallest.r.Graph, smallest.r.Widths, FamilyOf(smallest.m));
+            return Propose(smallest.r.Graph, smallest.r.Widths, FamilyOf(smallest.m)) with { Smallest = true };
         }
         var filled = Fill(b.Widths, b.Ms, b.Graph, b.Multiple, b.Aim);
         return Propose(filled.Graph, filled.Widths, FamilyOf(b.Multiple));
