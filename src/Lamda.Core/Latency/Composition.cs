@@ -5,13 +5,17 @@ namespace Lamda.Latency;
 /// </summary>
 public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels)
 {
+    /// <summary>The kernel sum times the doublings of its length (<see cref="Composition.LongRunFactor"/>'s feature).</summary>
+    public double LongRun => KernelSumMs * Math.Log2(1 + KernelSumMs);
+
     /// <summary>The features in the order of the composition's coefficients (a constant first).</summary>
-    public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels];
+    public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels, LongRun];
 }
 
 /// <summary>
 /// How kernel latencies compose into whole-model latency:
-/// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements + NodeMs x kernels</c>.
+/// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements + NodeMs x kernels
+/// + LongRunFactor x kernel sum x log2(1 + kernel sum in ms)</c>.
 /// Every term is a physical cost and so is non-negative; the fixed overhead is at least what a session run of
 /// an empty model costs, so that tiny models (a few kernels of a few microseconds) are not predicted below
 /// what the runtime needs to run anything. Fitted on generated networks measured whole (docs/latency.md).
@@ -24,6 +28,15 @@ public sealed record Composition
     public double ReorderMsPerMElement { get; init; }
     /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
     public double NodeMs { get; init; }
+    /// <summary>
+    /// Share of the kernel sum added per doubling of its length (ms): a long model runs its kernels slower than the short
+    /// networks they were timed in. On a 2-core Intel Xeon (AVX-512, 2 MiB of L2 a core) the calibration networks of over
+    /// 5 ms were predicted 4% low and those under 0.1 ms 9% high by one scale alone, and the held-out families of 2-50 ms
+    /// 7% low (resnext_style 11%), each kernel slower in them than in the calibration networks; fitted on the same
+    /// calibration networks, this term took the held-out families from 28 to 35 of 36 within 10% (docs/benchmarks.md).
+    /// Zero where the machine shows no such slowdown, and in profiles made before it.
+    /// </summary>
+    public double LongRunFactor { get; init; }
     /// <summary>Fixed cost of a session run, added once per model.</summary>
     public double OverheadMs { get; init; }
     /// <summary>Generated networks the composition was fitted on (0 for spec profiles).</summary>
@@ -33,11 +46,13 @@ public sealed record Composition
 
     /// <summary>Positive scale; finite, non-negative costs.</summary>
     public bool IsPhysical =>
-        double.IsFinite(Scale) && Scale > 0 && new[] { ReorderMsPerMElement, NodeMs, OverheadMs }.All(c => double.IsFinite(c) && c >= 0);
+        double.IsFinite(Scale) && Scale > 0
+        && new[] { ReorderMsPerMElement, NodeMs, OverheadMs, LongRunFactor }.All(c => double.IsFinite(c) && c >= 0);
 
     /// <summary>The model's latency in milliseconds from its kernels' predicted sum and the model-level features.</summary>
     public double Predict(CompositionFeatures f) =>
-        Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels);
+        Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels
+            + LongRunFactor * f.LongRun);
 
     /// <summary>
     /// Non-negative relative least squares on the whole-model measurements, above a fixed floor: the empty
@@ -59,6 +74,7 @@ public sealed record Composition
             Scale = c[1] > 0 ? c[1] : 1,
             ReorderMsPerMElement = c[2],
             NodeMs = c[3],
+            LongRunFactor = c[4],
             Samples = features.Count,
             Provenance = provenance,
         };
@@ -67,5 +83,5 @@ public sealed record Composition
     /// <summary>The formula with its fitted coefficients, for reports.</summary>
     public override string ToString() =>
         $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, "
-        + $"{OverheadMs:F3} ms fixed";
+        + $"{OverheadMs:F3} ms fixed, +{LongRunFactor:P2} of the kernel sum per doubling of its length";
 }

@@ -17,7 +17,17 @@ internal static class HeldOut
     /// </summary>
     public const double UnsettledShare = 0.25;
 
-    public static CalibrationCheck Check(DeviceProfile profile, ProfileBuilder.Options options, IProgress<string>? progress)
+    /// <param name="profile">the new profile</param>
+    /// <param name="options">how it was calibrated</param>
+    /// <param name="yardstickMs">
+    /// the reference network's figure the profile's timings are on: each held-out network is measured as its ratio to the
+    /// reference times this, so that the machine's speed moving between calibration and check is not counted as the
+    /// profile's error (a neighbour slowed the reference from 0.396 ms to 0.52-0.56 during one check, which then reported
+    /// 30.9% where the ratios said 7%)
+    /// </param>
+    /// <param name="progress">where each network's figures are reported</param>
+    public static CalibrationCheck Check(DeviceProfile profile, ProfileBuilder.Options options, double yardstickMs,
+        IProgress<string>? progress)
     {
         var nets = CalibrationNetworks.Build(options.Quick ? 12 : 30, options.Seed + 7001);
         var reference = ReferenceNetwork.Build();
@@ -30,13 +40,13 @@ internal static class HeldOut
         for (int i = 0; i < nets.Count; i++)
         {
             var c = LatencyMeter.MeasureAgainst(ModelUnderTest.Of(nets[i], $"held-out network {i + 1}"), reference, compare);
-            double predicted = predictor.Predict(nets[i].Graph, nets[i].Weights).LatencyMs;
-            errors.Add((predicted - c.CandidateMs) / c.CandidateMs);
+            double predicted = predictor.Predict(nets[i].Graph, nets[i].Weights).LatencyMs, measured = c.Ratio * yardstickMs;
+            errors.Add((predicted - measured) / measured);
             noise.Add(c.Noise);
             if (!c.Settled) unsettled++;
             referenceMs = Math.Min(referenceMs, c.ReferenceMs);
-            progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, "
-                + $"predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
+            progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, {measured:F3} ms on the profile's "
+                + $"{yardstickMs:F3} ms; predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
         }
         return Summarize(errors, noise, unsettled, referenceMs);
     }

@@ -76,7 +76,7 @@ internal static class HostProfiles
             Composition = c with
             {
                 Scale = c.Scale * factor, OverheadMs = c.OverheadMs * factor, NodeMs = c.NodeMs * factor,
-                ReorderMsPerMElement = c.ReorderMsPerMElement * factor,
+                ReorderMsPerMElement = c.ReorderMsPerMElement * factor, LongRunFactor = c.LongRunFactor * factor,
                 Provenance = c.Provenance + $"; rescaled x{factor:F3} to the reference network on {DateTime.UtcNow:yyyy-MM-dd}",
             },
             Check = p.Check! with { ReferenceMs = p.Check.ReferenceMs * factor },

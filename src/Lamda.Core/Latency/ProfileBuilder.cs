@@ -23,8 +23,8 @@ internal static class ProfileBuilder
     // networks, a cost for traffic beyond a core's cache, a fixed cost in context for classes with few samples; 11: a kernel
     // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
-    // of a group among the trees' descriptors
-    public const int Revision = 12;
+    // of a group among the trees' descriptors; 13: the composition's long-run term
+    public const int Revision = 13;
 
     public sealed record Options
     {
@@ -76,7 +76,7 @@ internal static class ProfileBuilder
         var profiles = ProfileInContext(nets, options, yardstickMs, progress);
         profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
         profile = profile with { Composition = FitComposition(profile, nets, wholeMs, options.Threads, progress) };
-        return profile with { Check = HeldOut.Check(profile, options, progress) };
+        return profile with { Check = HeldOut.Check(profile, options, yardstickMs, progress) };
     }
 
     /// <summary>One linear model per kernel class, fitted by relative least squares to the kernel suite measured alone.</summary>
@@ -239,8 +239,8 @@ internal static class ProfileBuilder
     /// network times the reference's typical figure (the median over all of them): a burst of outside load moves a
     /// ratio far less than a plain median, and one yardstick serves every network. The median, not the best: each
     /// comparison's reference figure is already its lowest round, and the minimum of a hundred short comparisons is a
-    /// lower yardstick than the ones predictions are judged by (the held-out check takes each comparison's own figure,
-    /// bench-predictor the best of 36 seven-round ones). It sat 2% under a typical comparison's (0.248 ms against
+    /// lower yardstick than the ones predictions are judged by (the held-out check and bench-predictor now take this one
+    /// and the median of their own comparisons). It sat 2% under a typical comparison's (0.248 ms against
     /// 0.251-0.260 ms), and so did every prediction, where most misses were already under-predictions: interleaved
     /// bench-predictor runs of both gave 25 and 31 of 36 held-out variants within 10% against 22 and 27. That typical
     /// figure is returned as well: it is the yardstick the in-context timings are put on.
