@@ -33,7 +33,8 @@ public sealed record Composition
     /// networks they were timed in. On a 2-core Intel Xeon (AVX-512, 2 MiB of L2 a core) the calibration networks of over
     /// 5 ms were predicted 4% low and those under 0.1 ms 9% high by one scale alone, and the held-out families of 2-50 ms
     /// 7% low (resnext_style 11%), each kernel slower in them than in the calibration networks; fitted on the same
-    /// calibration networks, this term took the held-out families from 28 to 35 of 36 within 10% (docs/benchmarks.md).
+    /// calibration networks, this term took the held-out families from 25-28 to 31-36 of 36 within 10% (three profiles
+    /// each, the same measurements; docs/benchmarks.md).
     /// Zero where the machine shows no such slowdown, and in profiles made before it.
     /// </summary>
     public double LongRunFactor { get; init; }
