@@ -176,8 +176,10 @@ public class BuildTests : BuildSandbox
         // On host the tool first profiles this machine (a fresh LAMDA_CACHE_DIR): long enough to be cancelled mid-way.
         var project = Project("cancel", """<LamdaModel Include="models/tinynet.onnx" Latency="0.2ms" Device="host" />""");
         var dir = Path.GetDirectoryName(project)!;
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "build", project, "-v:n", "-nodeReuse:false" }) start.ArgumentList.Add(a);
+        // Through coreutils' timeout (no time limit), which passes SIGINT on: a test run started in the background by a shell
+        // without job control inherits SIGINT ignored, and so did the build, which then ran to the end with exit code 0.
+        var start = new ProcessStartInfo("timeout") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "0", "dotnet", "build", project, "-v:n", "-nodeReuse:false" }) start.ArgumentList.Add(a);
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList()) start.Environment.Remove(key);
         start.Environment["LAMDA_CACHE_DIR"] = Path.Combine(root, "user-cache");
         using var build = Process.Start(start)!;
