@@ -50,6 +50,16 @@ public sealed record Composition
         double.IsFinite(Scale) && Scale > 0
         && new[] { ReorderMsPerMElement, NodeMs, OverheadMs, LongRunFactor }.All(c => double.IsFinite(c) && c >= 0);
 
+    /// <summary>
+    /// Every prediction multiplied by <paramref name="factor"/>: every term is a coefficient on a feature the kernel models
+    /// give, so each coefficient is scaled (here, next to the terms, so that a new one is not forgotten).
+    /// </summary>
+    public Composition Times(double factor) => this with
+    {
+        Scale = Scale * factor, OverheadMs = OverheadMs * factor, NodeMs = NodeMs * factor,
+        ReorderMsPerMElement = ReorderMsPerMElement * factor, LongRunFactor = LongRunFactor * factor,
+    };
+
     /// <summary>The model's latency in milliseconds from its kernels' predicted sum and the model-level features.</summary>
     public double Predict(CompositionFeatures f) =>
         Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels

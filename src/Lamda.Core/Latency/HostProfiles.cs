@@ -67,16 +67,14 @@ internal static class HostProfiles
         return rescaled;
     }
 
-    /// <summary>Every prediction of the profile multiplied by <paramref name="factor"/>: the composition is linear in its terms.</summary>
+    /// <summary>Every prediction of the profile multiplied by <paramref name="factor"/> (<see cref="Composition.Times"/>).</summary>
     public static DeviceProfile Rescale(DeviceProfile p, double factor)
     {
         var c = p.Composition;
         return p with
         {
-            Composition = c with
+            Composition = c.Times(factor) with
             {
-                Scale = c.Scale * factor, OverheadMs = c.OverheadMs * factor, NodeMs = c.NodeMs * factor,
-                ReorderMsPerMElement = c.ReorderMsPerMElement * factor, LongRunFactor = c.LongRunFactor * factor,
                 Provenance = c.Provenance + $"; rescaled x{factor:F3} to the reference network on {DateTime.UtcNow:yyyy-MM-dd}",
             },
             Check = p.Check! with { ReferenceMs = p.Check.ReferenceMs * factor },
