@@ -30,11 +30,12 @@ internal static class BudgetFloor
             .Where(c => c.Candidate != null)
             .Select(c => (c.Text, Ms: metric.Of(metric.Evaluate(c.Candidate!))))
             .ToList();
-        double reachable = measured.Count > 0 ? measured.Min(c => c.Ms) : smallestPredicted * correction;
+        (string Text, double Ms)? fastest = measured.Count > 0 ? measured.MinBy(c => c.Ms) : null;
+        double reachable = fastest?.Ms ?? smallestPredicted * correction;
         if (reachable > targetMs)
             throw new LamdaException(ErrorCodes.ImpossibleBudget,
                 $"{modelName}: the budget of {targetMs:F3} ms on {deviceName} is below the smallest architecture Lamda can make " +
                 $"from this model ({reachable:F3} ms, {metric.Kind}); raise the budget to at least that.");
-        return measured.Count > 0 ? measured.MinBy(c => c.Ms) : null;
+        return fastest;
     }
 }
