@@ -16,6 +16,10 @@ public class GradientRuleTests
             .Attr("pads", new long[] { 1, 0, 1, 1 }),
         ["Conv depthwise"] = () => new OneOp("Conv", 13).Float([2, 4, 6, 6]).Float([4, 1, 3, 3]).Float([4]).Attr("group", 4L)
             .Attr("pads", new long[] { 1, 1, 1, 1 }).Attr("strides", new long[] { 2, 2 }),
+        ["Conv depthwise stride 1"] = () => new OneOp("Conv", 13).Float([2, 3, 6, 7]).Float([3, 1, 3, 5]).Float([3]).Attr("group", 3L)
+            .Attr("pads", new long[] { 1, 2, 0, 1 }),
+        ["Conv depthwise dilated opset 9"] = () => new OneOp("Conv", 9).Float([1, 2, 7, 7]).Float([2, 1, 3, 3]).Attr("group", 2L)
+            .Attr("dilations", new long[] { 2, 2 }).Attr("pads", new long[] { 2, 1, 2, 2 }),
         ["Conv grouped"] = () => new OneOp("Conv", 13).Float([1, 4, 5, 5]).Float([6, 2, 3, 3]).Attr("group", 2L),
         ["Conv 1x1"] = () => new OneOp("Conv", 13).Float([2, 3, 4, 4]).Float([5, 3, 1, 1]).Float([5]),
         ["Conv 1x1 strided"] = () => new OneOp("Conv", 13).Float([2, 3, 5, 4]).Float([4, 3, 1, 1]).Attr("strides", new long[] { 2, 2 }),

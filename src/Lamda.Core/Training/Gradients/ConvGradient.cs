@@ -18,13 +18,45 @@ internal sealed class ConvGradient : IGradientRule
     {
         var (dy, x, w, y, group, geometry) = ConvOperands.Of(g);
         if (g.NeedsGrad(0))
-        {
-            var (pads, outputPadding) = geometry.Adjoint(x[2..], y[2..]);
-            g.SetInputGrad(0, g.Emit.Op("ConvTranspose", [dy, g.Input(1)], ("strides", geometry.Strides), ("dilations", geometry.Dilations),
-                ("pads", pads), ("output_padding", outputPadding), ("group", group), ("kernel_shape", geometry.Kernel)));
-        }
+            g.SetInputGrad(0, DepthwiseInputGradient(g.Emit, dy, g.Input(1), x, w, group, geometry) ?? InputGradient(g.Emit, dy, g.Input(1), x, y,
+                group, geometry));
         if (g.NeedsGrad(1)) g.SetInputGrad(1, WeightGradient(g.Emit, g.Input(0), x, dy, y, w, geometry, group));
         if (g.NeedsGrad(2)) g.SetInputGrad(2, ConvOperands.BiasGradient(g.Emit, dy, y));
+    }
+
+    /// <summary>dX as the adjoint of the convolution: a ConvTranspose of dY with the same weights.</summary>
+    static string InputGradient(GradientEmitter e, string dy, string w, long[] xs, long[] ys, long group, ConvGeometry geo)
+    {
+        var (pads, outputPadding) = geo.Adjoint(xs[2..], ys[2..]);
+        return e.Op("ConvTranspose", [dy, w], ("strides", geo.Strides), ("dilations", geo.Dilations), ("pads", pads),
+            ("output_padding", outputPadding), ("group", group), ("kernel_shape", geo.Kernel));
+    }
+
+    /// <summary>
+    /// A depthwise convolution with stride 1: dX is the same depthwise convolution of dY with the kernel turned by 180
+    /// degrees, padded by (k - 1) * dilation less the forward pads. ORT runs it with its depthwise kernel, where the
+    /// ConvTranspose above goes through a matrix product and a scatter per channel: on the recognizer (batch 16, 48x320)
+    /// its 5x5 layers' input gradients took 91 ms a step as ConvTranspose against 42 ms for the forward convolutions.
+    /// Null when the rule does not apply (strides, a channel multiplier, or forward pads wider than the kernel).
+    /// </summary>
+    static string? DepthwiseInputGradient(GradientEmitter e, string dy, string w, long[] xs, long[] ws, long group, ConvGeometry geo)
+    {
+        int r = geo.Rank;
+        if (group == 1 || ws[1] != 1 || ws[0] != group || xs[1] != group || geo.Strides.Any(s => s != 1)) return null;
+        var pads = new long[2 * r];
+        for (int i = 0; i < r; i++)
+        {
+            long reach = (geo.Kernel[i] - 1) * geo.Dilations[i];
+            (pads[i], pads[i + r]) = (reach - geo.Pads[i], reach - geo.Pads[i + r]);
+        }
+        if (pads.Any(p => p < 0)) return null;
+        var turned = w;
+        for (int i = 0; i < r; i++)
+        {
+            var reversed = Enumerable.Range(0, (int)geo.Kernel[i]).Select(k => geo.Kernel[i] - 1 - k).ToArray();
+            turned = e.Op("Gather", [turned, e.Ints(reversed)], ("axis", (long)(2 + i)));
+        }
+        return e.Op("Conv", [dy, turned], ("dilations", geo.Dilations), ("pads", pads), ("group", group), ("kernel_shape", geo.Kernel));
     }
 
     internal static long[] AllBut(int rank, int axis) => Enumerable.Range(0, rank).Where(a => a != axis).Select(a => (long)a).ToArray();
