@@ -18,8 +18,8 @@ internal sealed class ConvGradient : IGradientRule
     {
         var (dy, x, w, y, group, geometry) = ConvOperands.Of(g);
         if (g.NeedsGrad(0))
-            g.SetInputGrad(0, DepthwiseInputGradient(g.Emit, dy, g.Input(1), x, w, group, geometry) ?? InputGradient(g.Emit, dy, g.Input(1), x, y,
-                group, geometry));
+            g.SetInputGrad(0, DepthwiseInputGradient(g.Emit, dy, g.Input(1), x, w, group, geometry)
+                ?? InputGradient(g.Emit, dy, g.Input(1), x, y, group, geometry));
         if (g.NeedsGrad(1)) g.SetInputGrad(1, WeightGradient(g.Emit, g.Input(0), x, dy, y, w, geometry, group));
         if (g.NeedsGrad(2)) g.SetInputGrad(2, ConvOperands.BiasGradient(g.Emit, dy, y));
     }
