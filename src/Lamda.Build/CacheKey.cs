@@ -28,7 +28,9 @@ internal static class CacheKey
     // 9: the default fine-tuning budget is 1200 steps or 7 minutes, and host profiles are calibration revision 11.
     // 10: host profiles are calibration revision 12, and the milder spreading power is kept unless the stronger one's first
     //     answer agrees better by more than 2 points.
-    public const string Format = "lamda-cache/10";
+    // 11: batches of right-padded images have other images set in their padding (PaddingFill), and host profiles are
+    //     calibration revision 13.
+    public const string Format = "lamda-cache/11";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)

@@ -57,9 +57,11 @@ internal static class Distillation
         var jitter = options.Jitter ? new InputJitter(options.Seed) : null;
         // Seeded crops of larger images already make every batch new; strips pasted into them only distort the scenes.
         var mix = options.Mix && crops == null ? new StripMix(options.Seed) : null;
+        var fill = options.Fill && crops == null ? new PaddingFill(options.Seed) : null;
         TensorData Gather(int[] items)
         {
             var inputs = crops?.Gather(calibration, items) ?? BatchSampler.Gather(calibration, items);
+            inputs = fill?.Apply(inputs) ?? inputs;
             inputs = mix?.Apply(inputs) ?? inputs;
             return jitter?.Apply(inputs) ?? inputs;
         }

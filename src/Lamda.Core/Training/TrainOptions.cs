@@ -44,6 +44,11 @@ public sealed record TrainOptions
     /// width) before the jitter, so that a small calibration set gives new inputs at every step.
     /// </summary>
     public bool Mix { get; init; }
+    /// <summary>
+    /// Fill the right padding of images with the content of another image of the batch (<see cref="PaddingFill"/>), before
+    /// the strips and the jitter, so that a step's pixels hold calibration content rather than padding.
+    /// </summary>
+    public bool Fill { get; init; }
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 
