@@ -7,8 +7,8 @@ namespace Lamda.Training;
 /// Seeded packing of right-padded images for distillation: an image whose right part is padding (a text line resized
 /// to the model's height and padded to its width, say) gets the content of another image of the batch pasted after its
 /// own, a word's gap apart, as sequence packing does for text. The teacher labels the packed image as it is. Half of
-/// the recognizer's 48x320 calibration inputs was padding, and a step costs the same whatever the pixels hold, so
-/// distillation spent half its time learning that padding reads as nothing.
+/// the pixels of the recognizer's 48x320 calibration inputs were padding, and a step costs the same whatever its pixels
+/// hold, so distillation spent half its time learning that padding reads as nothing.
 /// </summary>
 internal sealed class PaddingFill(int seed)
 {
