@@ -371,3 +371,36 @@ public class DepthEditTests
         Assert.Empty(again.Diagnostics);
     }
 }
+
+public class CholeskyTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(120, 17)]
+    public void SolvesSymmetricPositiveDefiniteSystems(int n, int m)
+    {
+        // A = M M^T + n I is symmetric positive definite; B = A X for a known X.
+        var rng = new Random(n * 31 + m);
+        var g = new double[n, n];
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) g[i, j] = rng.NextDouble() * 2 - 1;
+        var a = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = i == j ? n : 0;
+                for (int k = 0; k < n; k++) sum += g[i, k] * g[j, k];
+                a[i, j] = sum;
+            }
+        var x = new double[n, m];
+        for (int i = 0; i < n; i++) for (int c = 0; c < m; c++) x[i, c] = rng.NextDouble() * 2 - 1;
+        var b = new double[n, m];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < m; c++)
+                for (int k = 0; k < n; k++) b[i, c] += a[i, k] * x[k, c];
+
+        var solved = Cholesky.Solve(a, b);
+
+        for (int i = 0; i < n; i++) for (int c = 0; c < m; c++) Assert.Equal(x[i, c], solved[i, c], 1e-9);
+    }
+}

@@ -240,43 +240,50 @@ internal static class Reconstruction
     }
 }
 
-/// <summary>Solves symmetric positive definite systems by Cholesky factorization.</summary>
+/// <summary>
+/// Solves symmetric positive definite systems by Cholesky factorization. Rows of the factor are kept as arrays of their own so
+/// that every inner sum is a vectorized dot product of two contiguous spans, and the right-hand sides are solved in parallel:
+/// the least squares of a wide layer (2,305 columns, a few hundred outputs) took seconds with scalar sums over a 2-D array.
+/// </summary>
 internal static class Cholesky
 {
     public static double[,] Solve(double[,] a, double[,] b)
     {
         int n = a.GetLength(0), m = b.GetLength(1);
-        var l = new double[n, n];
-        for (int j = 0; j < n; j++)
+        var l = Factor(a);
+        // Column i of the factor below its diagonal, for the backward substitution's sums.
+        var below = new double[n][];
+        for (int i = 0; i < n; i++)
         {
-            double sum = a[j, j];
-            for (int k = 0; k < j; k++) sum -= l[j, k] * l[j, k];
-            if (sum <= 0) sum = 1e-12;
-            l[j, j] = Math.Sqrt(sum);
-            for (int i = j + 1; i < n; i++)
-            {
-                double v = a[i, j];
-                for (int k = 0; k < j; k++) v -= l[i, k] * l[j, k];
-                l[i, j] = v / l[j, j];
-            }
+            below[i] = new double[n - 1 - i];
+            for (int k = i + 1; k < n; k++) below[i][k - i - 1] = l[k][i];
         }
         var x = new double[n, m];
-        for (int c = 0; c < m; c++)
+        Parallel.For(0, m, c =>
         {
             var y = new double[n];
-            for (int i = 0; i < n; i++)
-            {
-                double v = b[i, c];
-                for (int k = 0; k < i; k++) v -= l[i, k] * y[k];
-                y[i] = v / l[i, i];
-            }
-            for (int i = n - 1; i >= 0; i--)
-            {
-                double v = y[i];
-                for (int k = i + 1; k < n; k++) v -= l[k, i] * x[k, c];
-                x[i, c] = v / l[i, i];
-            }
-        }
+            for (int i = 0; i < n; i++) y[i] = (b[i, c] - Dot(l[i].AsSpan(0, i), y.AsSpan(0, i))) / l[i][i];
+            var solution = new double[n];
+            for (int i = n - 1; i >= 0; i--) solution[i] = (y[i] - Dot(below[i], solution.AsSpan(i + 1))) / l[i][i];
+            for (int i = 0; i < n; i++) x[i, c] = solution[i];
+        });
         return x;
     }
+
+    /// <summary>The lower factor L of A = L L^T, row by row (row i holds its i + 1 entries up to the diagonal).</summary>
+    static double[][] Factor(double[,] a)
+    {
+        int n = a.GetLength(0);
+        var l = new double[n][];
+        for (int i = 0; i < n; i++)
+        {
+            var row = l[i] = new double[i + 1];
+            for (int j = 0; j < i; j++) row[j] = (a[i, j] - Dot(row.AsSpan(0, j), l[j].AsSpan(0, j))) / l[j][j];
+            double diagonal = a[i, i] - Dot(row.AsSpan(0, i), row.AsSpan(0, i));
+            row[i] = Math.Sqrt(diagonal <= 0 ? 1e-12 : diagonal);
+        }
+        return l;
+    }
+
+    static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y) => System.Numerics.Tensors.TensorPrimitives.Dot(x, y);
 }
