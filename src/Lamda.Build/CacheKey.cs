@@ -30,7 +30,9 @@ internal static class CacheKey
     //     answer agrees better by more than 2 points.
     // 11: batches of right-padded images have other images set in their padding (PaddingFill), and host profiles are
     //     calibration revision 13.
-    public const string Format = "lamda-cache/11";
+    // 12: without a time budget fine-tuning gets what remains of 10 minutes from the start of the run (not 7 minutes), and
+    //     the depthwise and pointwise weight gradients are computed in another (exact) form.
+    public const string Format = "lamda-cache/12";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)

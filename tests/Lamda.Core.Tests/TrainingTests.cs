@@ -125,6 +125,23 @@ public class TrainingTests
 public class TrainerTests
 {
     [Fact]
+    public void A_run_deadline_gives_training_what_remains_of_it_within_its_bounds()
+    {
+        var now = new DateTime(2026, 12, 6, 3, 0, 0, DateTimeKind.Utc);
+        var options = new TrainOptions { FinishBy = now.AddMinutes(6), MinimumTime = TimeSpan.FromMinutes(1) };
+        // What remains when training starts, and no deadline left for anything after it.
+        Assert.Equal(TimeSpan.FromMinutes(6), options.StartingAt(now).TimeBudget);
+        Assert.Null(options.StartingAt(now).FinishBy);
+        Assert.Equal(TimeSpan.FromMinutes(2), options.StartingAt(now.AddMinutes(4)).TimeBudget);
+        // A search that ran past the deadline still leaves the minimum; an explicit budget below what remains wins.
+        Assert.Equal(TimeSpan.FromMinutes(1), options.StartingAt(now.AddMinutes(9)).TimeBudget);
+        Assert.Equal(TimeSpan.FromMinutes(3), (options with { TimeBudget = TimeSpan.FromMinutes(3) }).StartingAt(now).TimeBudget);
+        // Without a deadline the options are as they were.
+        var fixedBudget = new TrainOptions { TimeBudget = TimeSpan.FromMinutes(7) };
+        Assert.Same(fixedBudget, fixedBudget.StartingAt(now));
+    }
+
+    [Fact]
     public void A_spent_time_budget_stops_before_the_first_step()
     {
         var op = new OneOp("Relu", 13).Float([2, 3], kinks: [0f]);

@@ -90,7 +90,7 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
     /// </summary>
     (WeightStore, TrainReport) Train(Candidate baseModel, Candidate candidate, TensorData calibration, int seed)
     {
-        TrainOptions options = train with { Seed = seed };
+        TrainOptions options = train.StartingAt(DateTime.UtcNow) with { Seed = seed };
         if (BatchIsFree)
             try
             {

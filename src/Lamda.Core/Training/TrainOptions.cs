@@ -10,6 +10,14 @@ public sealed record TrainOptions
     public int Steps { get; init; } = 200;
     /// <summary>Wall-clock limit of the fine-tuning; null for none.</summary>
     public TimeSpan? TimeBudget { get; init; }
+    /// <summary>
+    /// When the whole run that trains should be done (UTC): the fine-tuning then gets what remains of it when it starts, at
+    /// least <see cref="MinimumTime"/> and at most <see cref="TimeBudget"/> (<see cref="StartingAt"/>). Null: the time budget
+    /// alone. A search that is quick on one machine and slow on another then leaves training all the time there is.
+    /// </summary>
+    public DateTime? FinishBy { get; init; }
+    /// <summary>The least time a run with <see cref="FinishBy"/> trains, however late it starts.</summary>
+    public TimeSpan MinimumTime { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Peak learning rate of Adam, decayed by a cosine schedule.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>Steps over which the rate rises linearly to its peak at the start of a run (and of a restart at a lower rate).</summary>
@@ -51,6 +59,14 @@ public sealed record TrainOptions
     public bool Fill { get; init; }
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>The options of a training that starts at <paramref name="now"/> (UTC): <see cref="FinishBy"/> turned into a time budget.</summary>
+    public TrainOptions StartingAt(DateTime now)
+    {
+        if (FinishBy is not { } end) return this;
+        var remaining = end - now < MinimumTime ? MinimumTime : end - now;
+        return this with { TimeBudget = TimeBudget is { } budget && budget < remaining ? budget : remaining, FinishBy = null };
+    }
 
     /// <summary>
     /// Inputs per step for calibration inputs of <paramref name="shape"/>: <see cref="BatchSize"/>, fewer when they are
