@@ -60,7 +60,9 @@ public sealed record TrainOptions
     /// <summary>ONNX Runtime intra-op threads for the training runs.</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>The options of a training that starts at <paramref name="now"/> (UTC): <see cref="FinishBy"/> turned into a time budget.</summary>
+    /// <summary>
+    /// The options of a training that starts at <paramref name="now"/> (UTC): <see cref="FinishBy"/> turned into a time budget.
+    /// </summary>
     public TrainOptions StartingAt(DateTime now)
     {
         if (FinishBy is not { } end) return this;
