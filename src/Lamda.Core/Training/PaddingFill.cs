@@ -31,13 +31,11 @@ internal sealed class PaddingFill(int seed)
             // A gap between a quarter and all of the height: about a space between words in a line of text.
             int gap = (int)(h / 4 + rng.Next((int)(h - h / 4 + 1)));
             int room = (int)(w - content[i] - gap);
-            int donor = (int)((i + 1 + rng.Next((int)n - 1)) % n);
+            long donor = BatchColumns.OtherImage(rng, i, n);
             // Room for less than a square of the height holds no more than a cut character.
             if (rng.NextDouble() >= Probability || room < h) continue;
             int width = Math.Min(content[donor], room);
-            for (long ch = 0; ch < c; ch++)
-                for (long y = 0; y < h; y++)
-                    Array.Copy(source, ((donor * c + ch) * h + y) * w, result, ((i * c + ch) * h + y) * w + content[i] + gap, width);
+            BatchColumns.Copy(source, donor, 0, result, i, content[i] + gap, width, c, h, w);
         }
         return new TensorData(DataTypes.Float, batch.Shape.ToArray(), result);
     }

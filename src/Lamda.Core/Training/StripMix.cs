@@ -34,12 +34,10 @@ internal sealed class StripMix(int seed)
         for (long i = 0; i < n; i++)
         {
             if (rng.NextDouble() >= Probability) continue;
-            long donor = (i + 1 + rng.Next((int)n - 1)) % n;
+            long donor = BatchColumns.OtherImage(rng, i, n);
             int width = (int)Math.Max(1, Math.Round(w * (MinShare + (MaxShare - MinShare) * rng.NextDouble())));
             int left = rng.Next((int)(w - width + 1));
-            for (long ch = 0; ch < c; ch++)
-                for (long y = 0; y < h; y++)
-                    Array.Copy(source, ((donor * c + ch) * h + y) * w + left, result, ((i * c + ch) * h + y) * w + left, width);
+            BatchColumns.Copy(source, donor, left, result, i, left, width, c, h, w);
         }
         return new TensorData(DataTypes.Float, batch.Shape.ToArray(), result);
     }
