@@ -42,7 +42,7 @@ internal sealed class ConvGradient : IGradientRule
     static string? DepthwiseInputGradient(GradientEmitter e, string dy, string w, long[] xs, long[] ws, long group, ConvGeometry geo)
     {
         int r = geo.Rank;
-        if (group == 1 || ws[1] != 1 || ws[0] != group || xs[1] != group || geo.Strides.Any(s => s != 1)) return null;
+        if (!IsDepthwise(xs[1], ws[0], group) || geo.Strides.Any(s => s != 1)) return null;
         var pads = new long[2 * r];
         for (int i = 0; i < r; i++)
         {
@@ -59,6 +59,9 @@ internal sealed class ConvGradient : IGradientRule
         return e.Op("Conv", [dy, turned], ("dilations", geo.Dilations), ("pads", pads), ("group", group), ("kernel_shape", geo.Kernel));
     }
 
+    /// <summary>One input and one output channel a group: a depthwise convolution (without a channel multiplier).</summary>
+    static bool IsDepthwise(long inChannels, long outChannels, long group) => group > 1 && inChannels == group && outChannels == group;
+
     internal static long[] AllBut(int rank, int axis) => Enumerable.Range(0, rank).Where(a => a != axis).Select(a => (long)a).ToArray();
 
     /// <summary>
@@ -69,7 +72,7 @@ internal sealed class ConvGradient : IGradientRule
         long group)
     {
         if (ws[2..].All(k => k == 1) && geo.Pads.All(p => p == 0)) return PointwiseWeightGradient(e, x, xs, dy, ys, geo, group);
-        if (group > 1 && xs[1] == group && ys[1] == group) return DepthwiseWeightGradient(e, x, xs, dy, ys, ws, geo);
+        if (IsDepthwise(xs[1], ys[1], group)) return DepthwiseWeightGradient(e, x, xs, dy, ys, ws, geo);
         int r = geo.Rank;
         long n = xs[0], cg = xs[1] / group, m = ys[1], mg = m / group;
         var xSpatial = xs[2..];
