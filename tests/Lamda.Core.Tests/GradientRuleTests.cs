@@ -35,6 +35,9 @@ public class GradientRuleTests
         ["ConvTranspose padded grouped"] = () => new OneOp("ConvTranspose", 13).Float([1, 4, 3, 3]).Float([4, 1, 3, 3]).Attr("group", 2L)
             .Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 1, 1, 1, 1 }).Attr("output_padding", new long[] { 1, 1 }),
         // ppocr_det's head: two 2x2 stride-2 ConvTransposes up to the input size (checked here on 8x8 maps, at the det's layout).
+        // Depthwise (one channel a group) with a batch of 2: its weight gradient takes the depthwise form, images summed.
+        ["ConvTranspose depthwise"] = () => new OneOp("ConvTranspose", 13).Float([2, 3, 4, 4]).Float([3, 1, 3, 3]).Attr("group", 3L)
+            .Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 1, 1, 1, 1 }),
         ["ConvTranspose k2 s2 on an 8x8 map"] = () => new OneOp("ConvTranspose", 11).Float([2, 3, 8, 8]).Float([3, 1, 2, 2])
             .Attr("kernel_shape", new long[] { 2, 2 }).Attr("strides", new long[] { 2, 2 }).Attr("pads", new long[] { 0, 0, 0, 0 }),
         ["Gemm transB"] = () => new OneOp("Gemm", 13).Float([3, 4]).Float([5, 4]).Float([5]).Attr("transB", 1L),
