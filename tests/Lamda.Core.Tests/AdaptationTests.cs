@@ -404,3 +404,63 @@ public class CholeskyTests
         for (int i = 0; i < n; i++) for (int c = 0; c < m; c++) Assert.Equal(x[i, c], solved[i, c], 1e-9);
     }
 }
+
+public class LayerFeaturesTests
+{
+    /// <summary>
+    /// Refitting layers front to back, the features each layer is refitted on are the ones a whole run of the changed model
+    /// gives (a residual Add, a two-output Split and a Reshape to a computed shape cross the frontier), and the model runs
+    /// about once over: a whole run per layer would execute every node upstream of each layer again.
+    /// </summary>
+    [Fact]
+    public void Features_match_whole_runs_and_the_model_runs_once_over()
+    {
+        var b = new GraphBuilder(seed: 5);
+        var x = b.Input("input", 1, 3, 12, 12);
+        var c1 = b.Relu(b.BatchNorm(b.Conv(x, 8)));
+        var r = b.Relu(b.Add(b.Conv(c1, 8), c1));
+        var split = b.Op("Split", [r], ("axis", AttributeValue.FromInt(1)));
+        b.Graph.Nodes[^1].OutputCount = 2;
+        var swapped = b.Concat(new EdgeOperand(split.Edge, 1), split);
+        var reshaped = b.Op("Reshape", [swapped, b.Op("Shape", [c1])]);
+        var c3 = b.Relu(b.BatchNorm(b.Conv(reshaped, 8)));
+        b.Output(b.Conv(c3, 4, kernel: 1), "output");
+        var graph = b.Graph;
+        var rng = new Random(2);
+        var calibration = new TensorData(DataTypes.Float, [6, 3, 12, 12],
+            Enumerable.Range(0, 6 * 3 * 144).Select(_ => rng.NextSingle()).ToArray());
+
+        var weights = b.Weights.Copy();
+        var features = new LayerFeatures(graph, calibration);
+        void Check(string key)
+        {
+            var whole = Reconstruction.Collect(graph, weights, [key], calibration)[key];
+            var piecewise = features.Get(weights, key);
+            Assert.Equal(whole.Shape, piecewise.Shape);
+            var (a, c) = ((float[])whole.Values, (float[])piecewise.Values);
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - c[i]) <= 1e-5f * (1 + Math.Abs(a[i])), $"{key}[{i}]: {a[i]} vs {c[i]}");
+        }
+        void Change(Node layer)
+        {
+            // As a refit changes a layer's weights; what follows must see the change.
+            var name = ((WeightOperand)layer.Inputs[1]).Name;
+            var changed = FloatTensor.From(weights.Tensors[name]);
+            weights.Add(name, new FloatTensor(changed.Dims, changed.Data.Select(v => v * 1.5f + 0.01f).ToArray()).ToProto(name));
+            features.Changed(layer);
+        }
+        // The first convolution reads the graph input, which is never refitted (its channels are the input's).
+        var refitted = graph.Nodes.Where(n => n.Op is "Conv" or "BatchNormalization").Skip(1).ToList();
+        foreach (var layer in refitted)
+        {
+            Check(((EdgeOperand)layer.Inputs[0]).Key);
+            Change(layer);
+        }
+        var upstream = refitted.Sum(layer => graph.Nodes.IndexOf(layer));
+        Assert.True(features.NodesRun <= graph.Nodes.Count,
+            $"{features.NodesRun} node runs for {graph.Nodes.Count} nodes ({upstream} run whole)");
+        // Out of order: a layer early in the graph changes again, and the last layer's input is computed anew.
+        Change(refitted[1]);
+        Check(((EdgeOperand)refitted[^1].Inputs[0]).Key);
+    }
+}

@@ -27,18 +27,21 @@ internal static class Reconstruction
         if (layers.Count == 0) return weights;
         calibration = Affordable(calibration);
 
-        var targets = Collect(baseGraph, baseWeights, layers.Select(l => baseNodes[l.Id].Output).ToList(), calibration);
+        // Targets one layer at a time too: all of them at once held a gigabyte for the recognizer.
+        var targets = new LayerFeatures(baseGraph, calibration);
         var rng = new Random(seed);
+        var features = new LayerFeatures(pruned, calibration);
         foreach (var layer in layers)
         {
             var input = (EdgeOperand)layer.Inputs[0];
-            var features = Collect(pruned, weights, [input.Key], calibration)[input.Key];
-            var target = targets[baseNodes[layer.Id].Output];
+            var x = features.Get(weights, input.Key);
+            var target = targets.Get(baseWeights, baseNodes[layer.Id].Output);
             var kept = keptOutputs.GetValueOrDefault(layer.Id) ?? Enumerable.Range(0, (int)target.Shape[1]).ToArray();
-            var (w, b) = Solve(layer, features, target, kept, maxRows, rng);
+            var (w, b) = Solve(layer, x, target, kept, maxRows, rng);
             var wName = ((WeightOperand)layer.Inputs[1]).Name;
             weights.Add(wName, w.ToProto(wName));
             if (layer.Inputs.Count > 2 && layer.Inputs[2] is WeightOperand bias) weights.Add(bias.Name, b.ToProto(bias.Name));
+            features.Changed(layer);
         }
         return weights;
     }
@@ -55,8 +58,8 @@ internal static class Reconstruction
     public const int MaxColumns = 2304;
 
     /// <summary>
-    /// Input values a reconstruction runs the model on per layer (64 lines of 3x48x320): it runs the model once per
-    /// layer, so a large input with many calibration images made it the longest part of an iteration.
+    /// Input values a reconstruction runs the model on (64 lines of 3x48x320): it ran the model once per layer before
+    /// <see cref="LayerFeatures"/>, so a large input with many calibration images made it the longest part of an iteration.
     /// </summary>
     public const long MaxInputValues = 64 * 3 * 48 * 320;
 
@@ -92,15 +95,17 @@ internal static class Reconstruction
         // All of BatchNormImages, not the least-squares pass's affordable share: ppocr_cls's statistics from 106 lines
         // instead of 256 started fine-tuning lower and ended at 92.7% on lines-val instead of 95.0% (bench-distill, width 0.6).
         var images = calibration.Shape[0] <= BatchNormImages ? calibration : calibration.Rows(0, BatchNormImages);
+        var features = new LayerFeatures(graph, images);
         foreach (var bn in norms)
         {
             var input = (EdgeOperand)bn.Inputs[0];
-            var (mean, variance) = ChannelMoments(Collect(graph, result, [input.Key], images)[input.Key]);
+            var (mean, variance) = ChannelMoments(features.Get(result, input.Key));
             foreach (var (operand, values) in new[] { (bn.Inputs[3], mean), (bn.Inputs[4], variance) })
             {
                 var name = ((WeightOperand)operand).Name;
                 result.Add(name, new FloatTensor([values.Length], values).ToProto(name));
             }
+            features.Changed(bn);
         }
         return result;
     }
@@ -152,18 +157,11 @@ internal static class Reconstruction
             var outputs = runner.Run(new Dictionary<string, TensorData> { [runner.InputNames[0]] = rows });
             foreach (var key in parts.Keys) parts[key].Add(outputs[names[key]]);
         }
-        return parts.ToDictionary(kv => kv.Key, kv =>
-        {
-            var first = kv.Value[0];
-            var shape = first.Shape.ToArray();
-            shape[0] = kv.Value.Sum(t => t.Shape[0]);
-            return new TensorData(DataTypes.Float, shape, kv.Value.SelectMany(t => (float[])t.Values).ToArray());
-        });
+        return parts.ToDictionary(kv => kv.Key, kv => TensorData.Stack(kv.Value));
     }
 
     /// <summary>
-    /// The graph cut to what computes <paramref name="outputs"/>: a layer's features need only the nodes before it, and
-    /// reconstruction asks for them once per layer.
+    /// The graph cut to what computes <paramref name="outputs"/>: an edge's values need only the nodes before it.
     /// </summary>
     static Graph Upstream(Graph probe, HashSet<string> outputs)
     {
@@ -243,7 +241,8 @@ internal static class Reconstruction
 /// <summary>
 /// Solves symmetric positive definite systems by Cholesky factorization. Rows of the factor are kept as arrays of their own so
 /// that every inner sum is a vectorized dot product of two contiguous spans, and the right-hand sides are solved in parallel.
-/// (It did not shorten the recognizer's reconstructions, 33-43 s before and after: their time is in running the model.)
+/// (It did not shorten the recognizer's reconstructions, 33-43 s before and after: their time was in running the model per layer,
+/// which <see cref="LayerFeatures"/> now runs about once over.)
 /// </summary>
 internal static class Cholesky
 {

@@ -23,9 +23,7 @@ internal static class ImageFolder
         var parts = new List<TensorData> { Load(files, spec, height, width) };
         parts.AddRange(spec.Augment.Select(a => Load(files, spec, height, width, a)));
         if (parts.Count == 1) return parts[0];
-        var shape = parts[0].Shape.ToArray();
-        shape[0] *= parts.Count;
-        return new TensorData(DataTypes.Float, shape, parts.SelectMany(p => (float[])p.Values).ToArray());
+        return TensorData.Stack(parts);
     }
 
     /// <param name="transform">"rotate180" or "hflip", applied before resizing; null for none</param>

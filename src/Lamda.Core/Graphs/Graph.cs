@@ -67,16 +67,7 @@ public sealed class Graph
         g.Outputs.AddRange(Outputs);
         g.Captures.AddRange(Captures);
         foreach (var kv in EdgeNames) g.EdgeNames[kv.Key] = kv.Value;
-        foreach (var n in Nodes)
-        {
-            var c = new Node(n.Id, n.Op, n.Output)
-            {
-                Domain = n.Domain, OutputCount = n.OutputCount, InChannels = n.InChannels, OutChannels = n.OutChannels,
-            };
-            c.Inputs.AddRange(n.Inputs);
-            c.Attributes.AddRange(n.Attributes);
-            g.Nodes.Add(c);
-        }
+        foreach (var n in Nodes) g.Nodes.Add(n.Copy());
         return g;
     }
 }

@@ -62,6 +62,15 @@ public sealed class Node
         else Attributes.Add(new NodeAttribute(name, value));
     }
 
+    /// <summary>A copy with its own input and attribute lists (operands and attribute values are immutable and shared).</summary>
+    public Node Copy()
+    {
+        var c = new Node(Id, Op, Output) { Domain = Domain, OutputCount = OutputCount, InChannels = InChannels, OutChannels = OutChannels };
+        c.Inputs.AddRange(Inputs);
+        c.Attributes.AddRange(Attributes);
+        return c;
+    }
+
     /// <summary>The node as a log line: id, operator and output edge.</summary>
     public override string ToString() => $"{Id} {Op} -> %{Output}";
 }

@@ -58,13 +58,4 @@ internal sealed class BatchSampler
         for (int i = 0; i < items.Count; i++) Array.Copy(source, items[i] * per, result, i * per, per);
         return result;
     }
-
-    /// <summary>Stacks tensors with equal trailing dimensions along the first one.</summary>
-    public static TensorData Concat(IReadOnlyList<TensorData> parts)
-    {
-        var shape = parts[0].Shape.ToArray();
-        shape[0] = parts.Sum(p => p.Shape[0]);
-        var values = parts.SelectMany(p => (float[])p.Values).ToArray();
-        return new TensorData(DataTypes.Float, shape, values);
-    }
 }
