@@ -84,10 +84,10 @@ internal sealed class LayerFeatures
         for (long start = 0, run = 0; start < n; start += batch, run++)
         {
             var feeds = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+            // The calibration inputs feed the model's first input, as for a whole run; frontier values the edges they stand for.
             foreach (var input in segment.Inputs)
-                feeds[input.Name] = cuts.TryGetValue(input.Edge, out var cut)
-                    ? frontier[cut][(int)run]
-                    : calibration.Rows(start, Math.Min(batch, n - start));
+                if (cuts.TryGetValue(input.Edge, out var cut)) feeds[input.Name] = frontier[cut][(int)run];
+                else if (input.Key == graph.Inputs[0].Key) feeds[input.Name] = calibration.Rows(start, Math.Min(batch, n - start));
             var values = runner.Run(feeds);
             foreach (var o in outputs) results[o.Key].Add(values[o.Name]);
         }
