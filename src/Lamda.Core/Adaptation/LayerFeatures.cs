@@ -77,7 +77,8 @@ internal sealed class LayerFeatures
     List<TensorData> Run(WeightStore weights, string key)
     {
         var (nodes, cuts) = Segment(key);
-        var segment = SegmentGraph(nodes, cuts, key, weights, out var outputs);
+        var outputs = SegmentOutputs(nodes, key, weights);
+        var segment = SegmentGraph(nodes, cuts, outputs);
         using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(segment, weights)));
         var results = outputs.ToDictionary(o => o.Key, _ => new List<TensorData>(), StringComparer.Ordinal);
         long n = calibration.Shape[0];
@@ -124,10 +125,12 @@ internal sealed class LayerFeatures
         return (nodes, cuts);
     }
 
-    Graph SegmentGraph(List<Node> nodes, Dictionary<string, string> cuts, string key, WeightStore weights, out List<GraphValue> outputs)
+    /// <summary>
+    /// The segment as a graph of its own: the graph inputs it reads, one input per frontier edge it starts from (by the
+    /// stand-in edge ids of <paramref name="cuts"/>), its nodes reading them, and <paramref name="outputs"/>.
+    /// </summary>
+    Graph SegmentGraph(List<Node> nodes, Dictionary<string, string> cuts, IEnumerable<GraphValue> outputs)
     {
-        elementTypes ??= ShapeInference.Run(graph, weights).Types
-            .ToDictionary(kv => kv.Key, kv => kv.Value.ElemType, StringComparer.Ordinal);
         var segment = new Graph { IrVersion = graph.IrVersion };
         segment.Opsets.AddRange(graph.Opsets);
         foreach (var kv in graph.EdgeNames) segment.EdgeNames[kv.Key] = kv.Value;
@@ -135,7 +138,7 @@ internal sealed class LayerFeatures
         var needed = nodes.SelectMany(n => n.EdgeInputs).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
         segment.Inputs.AddRange(graph.Inputs.Where(i => needed.Contains(i.Key)));
         foreach (var (edge, cutKey) in cuts)
-            segment.Inputs.Add(new GraphValue(edge, edge, new TensorType(elementTypes[cutKey], null)));
+            segment.Inputs.Add(new GraphValue(edge, edge, new TensorType(elementTypes![cutKey], null)));
         foreach (var node in nodes)
         {
             var copy = node.Copy();
@@ -143,24 +146,33 @@ internal sealed class LayerFeatures
                 if (copy.Inputs[i] is EdgeOperand e && byKey.TryGetValue(e.Key, out var edge)) copy.Inputs[i] = new EdgeOperand(edge);
             segment.Nodes.Add(copy);
         }
+        segment.Outputs.AddRange(outputs);
+        return segment;
+    }
+
+    /// <summary>
+    /// What a segment's run returns: the asked-for edge, and the edges of the segment that a node neither in it nor run
+    /// before reads (the next run starts from them), when they are of a type a run can hand back.
+    /// </summary>
+    List<GraphValue> SegmentOutputs(List<Node> nodes, string key, WeightStore weights)
+    {
+        elementTypes ??= ShapeInference.Run(graph, weights).Types
+            .ToDictionary(kv => kv.Key, kv => kv.Value.ElemType, StringComparer.Ordinal);
         var inSegment = nodes.ToHashSet();
-        outputs = [];
+        var outputs = new List<GraphValue>();
         foreach (var node in nodes)
             for (int i = 0; i < node.OutputCount; i++)
             {
                 string k = node.OutputKey(i);
-                // The asked-for edge, and the edges a node outside what has run reads: the next run starts from them.
                 int type = elementTypes.GetValueOrDefault(k);
                 bool frontierEdge = (consumers.GetValueOrDefault(k) ?? []).Any(c => !inSegment.Contains(c) && !ran.Contains(c))
                     && type is DataTypes.Float or DataTypes.Int64 or DataTypes.Int32 or DataTypes.Bool;
-                if (k != key && !frontierEdge) continue;
-                var output = new GraphValue(node.Output, "lamda_feature_" + k, new TensorType(k == key ? DataTypes.Float : type, null))
-                {
-                    Index = i,
-                };
-                outputs.Add(output);
-                segment.Outputs.Add(output);
+                if (k == key || frontierEdge)
+                    outputs.Add(new GraphValue(node.Output, "lamda_feature_" + k, new TensorType(k == key ? DataTypes.Float : type, null))
+                    {
+                        Index = i,
+                    });
             }
-        return segment;
+        return outputs;
     }
 }
