@@ -78,7 +78,7 @@ internal sealed class LayerFeatures
     {
         var (nodes, cuts) = Segment(key);
         var outputs = SegmentOutputs(nodes, key, weights);
-        var segment = SegmentGraph(nodes, cuts, outputs);
+        var segment = SegmentGraph(nodes, cuts, outputs, weights);
         using var runner = new ModelRunner(Adapter.Bytes(OnnxExporter.Export(segment, weights)));
         var results = outputs.ToDictionary(o => o.Key, _ => new List<TensorData>(), StringComparer.Ordinal);
         long n = calibration.Shape[0];
@@ -129,7 +129,7 @@ internal sealed class LayerFeatures
     /// The segment as a graph of its own: the graph inputs it reads, one input per frontier edge it starts from (by the
     /// stand-in edge ids of <paramref name="cuts"/>), its nodes reading them, and <paramref name="outputs"/>.
     /// </summary>
-    Graph SegmentGraph(List<Node> nodes, Dictionary<string, string> cuts, IEnumerable<GraphValue> outputs)
+    Graph SegmentGraph(List<Node> nodes, Dictionary<string, string> cuts, IEnumerable<GraphValue> outputs, WeightStore weights)
     {
         var segment = new Graph { IrVersion = graph.IrVersion };
         segment.Opsets.AddRange(graph.Opsets);
@@ -138,7 +138,7 @@ internal sealed class LayerFeatures
         var needed = nodes.SelectMany(n => n.EdgeInputs).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
         segment.Inputs.AddRange(graph.Inputs.Where(i => needed.Contains(i.Key)));
         foreach (var (edge, cutKey) in cuts)
-            segment.Inputs.Add(new GraphValue(edge, edge, new TensorType(elementTypes![cutKey], null)));
+            segment.Inputs.Add(new GraphValue(edge, edge, new TensorType(ElementTypes(weights)[cutKey], null)));
         foreach (var node in nodes)
         {
             var copy = node.Copy();
@@ -150,21 +150,24 @@ internal sealed class LayerFeatures
         return segment;
     }
 
+    /// <summary>The element type of every edge, inferred once: a frontier edge is handed back and fed in with its own.</summary>
+    Dictionary<string, int> ElementTypes(WeightStore weights) => elementTypes ??= ShapeInference.Run(graph, weights).Types
+        .ToDictionary(kv => kv.Key, kv => kv.Value.ElemType, StringComparer.Ordinal);
+
     /// <summary>
     /// What a segment's run returns: the asked-for edge, and the edges of the segment that a node neither in it nor run
     /// before reads (the next run starts from them), when they are of a type a run can hand back.
     /// </summary>
     List<GraphValue> SegmentOutputs(List<Node> nodes, string key, WeightStore weights)
     {
-        elementTypes ??= ShapeInference.Run(graph, weights).Types
-            .ToDictionary(kv => kv.Key, kv => kv.Value.ElemType, StringComparer.Ordinal);
+        var types = ElementTypes(weights);
         var inSegment = nodes.ToHashSet();
         var outputs = new List<GraphValue>();
         foreach (var node in nodes)
             for (int i = 0; i < node.OutputCount; i++)
             {
                 string k = node.OutputKey(i);
-                int type = elementTypes.GetValueOrDefault(k);
+                int type = types.GetValueOrDefault(k);
                 bool frontierEdge = (consumers.GetValueOrDefault(k) ?? []).Any(c => !inSegment.Contains(c) && !ran.Contains(c))
                     && type is DataTypes.Float or DataTypes.Int64 or DataTypes.Int32 or DataTypes.Bool;
                 if (k == key || frontierEdge)
