@@ -62,7 +62,7 @@ public class FreeBatchTests
         for (int i = 0; i < 4; i++)
         {
             var single = (float[])Run(runner, four.Rows(i, 1)).Values;
-            for (int k = 0; k < 10; k++) Assert.Equal(single[k], batched[i * 10 + k], 4);
+            for (int k = 0; k < 10; k++) Assert.Equal(single[k], batched[i * 10 + k], 1e-4);
         }
     }
 
