@@ -89,6 +89,42 @@ public class TrainingTests
         Assert.Equal(lossBefore, report.FirstLoss, 1e-3);
     }
 
+    /// <summary>
+    /// A batch split into shards, each run on its own session at once, gives the whole batch's loss and gradients (every
+    /// loss term is a mean over the batch); a shard that read the wrong rows would not.
+    /// </summary>
+    [SharedFact]
+    public void A_batch_run_as_shards_gives_the_whole_batchs_loss_and_gradients()
+    {
+        var (graph, weights) = LoadAny("digits_resnet");
+        var (student, studentWeights, kept) = Prune(graph, weights, 0.6);
+        var inputs = Random([4, 1, 28, 28], seed: 5);
+        var options = new TrainOptions { BatchSize = 4 };
+        using var objective = DistillationObjective.Create(graph, weights, student, Perturbed(studentWeights, seed: 4), kept, false,
+            options, inputs);
+        var feeds = objective.Feeds(inputs, null);
+        var whole = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, feeds);
+        var half = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, ShardedGradientRunner.Shard(feeds, 2, 0));
+        var values = objective.InitialWeights();
+        var shapes = objective.WeightShapes();
+        var weightFeeds = whole.Gradients.Keys.ToDictionary(n => n, n => new TensorData(DataTypes.Float, shapes[n], values[n]));
+        using var one = new ShardedGradientRunner(whole, shards: 1, threads: 1);
+        using var two = new ShardedGradientRunner(half, shards: 2, threads: 2);
+        var (loss, gradients) = one.Run(feeds, weightFeeds);
+        var (shardedLoss, shardedGradients) = two.Run(feeds, weightFeeds);
+        Assert.True(loss > 0);
+        Assert.Equal(loss, shardedLoss, 1e-5 * loss);
+        Assert.Equal(gradients.Keys.Order(), shardedGradients.Keys.Order());
+        foreach (var (name, g) in gradients)
+        {
+            double scale = g.Max(Math.Abs);
+            for (int i = 0; i < g.Length; i++) Assert.Equal(g[i], shardedGradients[name][i], 1e-4 * scale + 1e-9);
+        }
+        Assert.Equal(2, ShardedGradientRunner.ShardsFor(16, 2));
+        Assert.Equal(1, ShardedGradientRunner.ShardsFor(3, 2));
+        Assert.Equal(1, ShardedGradientRunner.ShardsFor(16, 1));
+    }
+
     [SharedFact]
     public void Distillation_lowers_the_loss_on_held_out_inputs()
     {

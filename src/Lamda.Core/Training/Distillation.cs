@@ -71,14 +71,18 @@ internal static class Distillation
             firstInputs);
         Dictionary<string, TensorData> Feeds(int[] items, TensorData inputs) =>
             objective.Feeds(inputs, labels == null ? null : items.Select(i => labels[i]).ToArray());
-        var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable, Feeds(first, firstInputs));
+        var firstFeeds = Feeds(first, firstInputs);
+        // The teacher labels a whole batch on every thread; the student's forward and backward run as shards, one a thread.
+        int shards = ShardedGradientRunner.ShardsFor(first.Length, options.Threads);
+        var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable,
+            ShardedGradientRunner.Shard(firstFeeds, shards, 0));
         var weights = objective.InitialWeights();
         var report = Trainer.Run(model, weights, objective.WeightShapes(), step =>
         {
-            if (step == 0) return Feeds(first, firstInputs);
+            if (step == 0) return firstFeeds;
             var items = sampler.Next();
             return Feeds(items, Gather(items));
-        }, options, progress);
+        }, options, progress, shards);
         return (objective.Apply(student, studentWeights, weights), report);
     }
 

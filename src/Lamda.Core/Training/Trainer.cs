@@ -6,7 +6,8 @@ namespace Lamda.Training;
 
 /// <summary>
 /// Gradient descent with ONNX Runtime: each step runs the <see cref="GradientModel"/> on one batch (forward and
-/// backward in one session run) and Adam updates the weights, which live in managed arrays between steps.
+/// backward in one session run per shard, <see cref="ShardedGradientRunner"/>) and Adam updates the weights, which
+/// live in managed arrays between steps.
 /// </summary>
 internal static class Trainer
 {
@@ -16,10 +17,15 @@ internal static class Trainer
     /// <param name="model">the model whose weights are trained</param>
     /// <param name="options">steps, time budget, learning rate, batch size, seed</param>
     /// <param name="progress">receives the loss as training runs</param>
+    /// <param name="shards">how many equal shards each batch is split into (<paramref name="model"/> is built for one
+    /// shard's rows), each run on one thread at once; 1 runs the batch on one session of the options' threads</param>
     public static TrainReport Run(GradientModel model, IDictionary<string, float[]> weights, IReadOnlyDictionary<string, long[]> shapes,
-        Func<int, Dictionary<string, TensorData>> batch, TrainOptions options, IProgress<TrainProgress>? progress = null)
+        Func<int, Dictionary<string, TensorData>> batch, TrainOptions options, IProgress<TrainProgress>? progress = null,
+        int shards = 1)
     {
-        using var runner = new ModelRunner(model.Model, new RunnerOptions { IntraOpThreads = options.Threads }, "gradient model");
+        using var runner = new ShardedGradientRunner(model, shards, options.Threads);
+        Dictionary<string, TensorData> Weights() => model.Gradients.Keys.ToDictionary(name => name,
+            name => new TensorData(DataTypes.Float, shapes[name], weights[name]), StringComparer.Ordinal);
         var lowest = new Checkpoint(weights);
         var adam = new Adam();
         var losses = new List<double>();
@@ -32,19 +38,16 @@ internal static class Trainer
         // The first batch, kept to judge the rate on: its loss before any update against its loss after a few steps.
         (Dictionary<string, TensorData> Feeds, double Loss)? probe = null;
         double? settled = null;
-        double ProbeLoss() => (settled = ((float[])runner.Run(probe!.Value.Feeds)[model.Loss].Values)[0]).Value;
+        double ProbeLoss() => (settled = runner.Run(probe!.Value.Feeds, Weights()).Loss).Value;
         var lowered = new List<string>();
         for (int step = 0; step < options.Steps; step++)
         {
             if (options.TimeBudget is { } budget && clock.Elapsed >= budget) { byTime = true; break; }
             var mark = clock.Elapsed;
             var feeds = batch(step);
-            foreach (var name in model.Gradients.Keys) feeds[name] = new TensorData(DataTypes.Float, shapes[name], weights[name]);
             var fed = clock.Elapsed;
-            var results = runner.Run(feeds);
+            var (loss, gradients) = runner.Run(feeds, Weights());
             var ran = clock.Elapsed;
-            double loss = ((float[])results[model.Loss].Values)[0];
-            var gradients = model.Gradients.ToDictionary(kv => kv.Key, kv => (float[])results[kv.Value].Values, StringComparer.Ordinal);
             // One overflowing batch must not poison the weights (Adam turns an infinite gradient into NaN weights): its
             // step is skipped; only a run of them is divergence (ppocr_det: one batch overflowed at step 703 at either rate).
             if (!double.IsFinite(loss) || !AllFinite(gradients.Values))
