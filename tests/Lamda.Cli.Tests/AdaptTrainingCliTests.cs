@@ -62,6 +62,40 @@ public class AdaptTrainingCliTests : CliTestBase
         Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));
     }
 
+    /// <summary>
+    /// 'lamda finetune --temperature' reaches the loss of a Softmax output (ppocr_cls: another temperature, other weights)
+    /// and refuses nonsense, writing nothing.
+    /// </summary>
+    [SharedFact]
+    public void FinetuneTakesATemperatureAndRefusesABadOne()
+    {
+        var data = Directory.CreateDirectory(Path.Combine(dir, "lines")).FullName;
+        foreach (var png in Directory.GetFiles(Path.Combine(Shared.Folder!, "real", "lines-calib"), "*.png").Order().Take(12))
+            File.Copy(png, Path.Combine(data, Path.GetFileName(png)));
+        File.WriteAllText(Path.Combine(data, "preprocess.json"),
+            """{ "size": [48, 192], "resize": "height", "channels": "bgr", "mean": [0.5], "std": [0.5] }""");
+        var model = Path.Combine(Shared.Folder!, "real", "ppocr_cls.onnx");
+        var adapted = Path.Combine(dir, "adapted.onnx");
+        var a = Lamda("adapt", model, "--latency", "60%", "--device", "raspberry-pi-4", "--input-shape", "1,3,48,192", "--data", data,
+            "--no-train", "-o", adapted);
+        Assert.True(a.Code == 0, a.Err);
+        string Finetune(string temperature)
+        {
+            var output = Path.Combine(dir, $"t{temperature}.onnx");
+            var r = Lamda("finetune", model, adapted, "--data", data, "-o", output, "--steps", "3", "--batch", "4",
+                "--temperature", temperature);
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Contains("trained 3 steps", r.Out);
+            return output;
+        }
+        Assert.NotEqual(File.ReadAllBytes(Finetune("1")), File.ReadAllBytes(Finetune("3")));
+        var bad = Path.Combine(dir, "bad.onnx");
+        var refused = Lamda("finetune", model, adapted, "--data", data, "-o", bad, "--temperature", "0");
+        Assert.NotEqual(0, refused.Code);
+        Assert.Contains("--temperature 0", refused.Err);
+        Assert.False(File.Exists(bad));
+    }
+
     [SharedFact]
     public void NoTrainSkipsFineTuningAndLabelsAreJudgedByAccuracy()
     {

@@ -19,28 +19,15 @@ public class SigmoidLossTests
         float[] target = [0f, 0.001f, 0.2f, 0.5f, 0.3f, 0.9f, 1f, 0f, 1f, 0.4f];
         var model = new ModelProto { IrVersion = 8, Graph = new GraphProto { Name = "logits" } };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 11 });
-        model.Graph.Initializer.Add(Tensor("z", [2, 5], logits));
+        model.Graph.Initializer.Add(LossTestModels.Tensor("z", [2, 5], logits));
         var sigmoid = new NodeProto { OpType = "Sigmoid", Name = "head" };
         sigmoid.Input.Add("z"); sigmoid.Output.Add("y");
         model.Graph.Node.Add(sigmoid);
         var kind = DistillationLoss.KindOf(model, "y");
         Assert.Equal(LossKind.SigmoidKl, kind);
         Assert.Equal("z", DistillationLoss.LossTensor(model, "y", kind));
-        var loss = DistillationLoss.Append(model, [new LossTerm("z", "t", kind, 1f, [2, 5])]);
-        // The target is fixed here: an initializer instead of the graph input the objective feeds.
-        model.Graph.Input.Remove(model.Graph.Input.Single(i => i.Name == "t"));
-        model.Graph.Initializer.Add(Tensor("t", [2, 5], target));
-        model.Graph.Output.Add(new ValueInfoProto { Name = loss,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = DataTypes.Float } } });
+        var loss = LossTestModels.AppendWithFixedTarget(model, new LossTerm("z", "t", kind, 1f, [2, 5]), target);
         return (model, loss, logits, target);
-    }
-
-    static TensorProto Tensor(string name, long[] dims, float[] values)
-    {
-        var t = new TensorProto { Name = name, DataType = DataTypes.Float,
-            RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
-        t.Dims.AddRange(dims);
-        return t;
     }
 
     [Fact]
@@ -99,8 +86,8 @@ public class SigmoidLossTests
         var w = Enumerable.Range(0, 2 * 2 * 9).Select(_ => scale * (rng.NextSingle() * 2 - 1)).ToArray();
         var model = new ModelProto { IrVersion = 8, Graph = new GraphProto { Name = "head" } };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 11 });
-        model.Graph.Initializer.Add(Tensor("w", [1, 2, 3, 3], w.Take(18).ToArray()));
-        model.Graph.Initializer.Add(Tensor("b", [1], [0.5f]));
+        model.Graph.Initializer.Add(LossTestModels.Tensor("w", [1, 2, 3, 3], w.Take(18).ToArray()));
+        model.Graph.Initializer.Add(LossTestModels.Tensor("b", [1], [0.5f]));
         var conv = new NodeProto { OpType = "Conv", Name = "conv" };
         conv.Input.Add("x"); conv.Input.Add("w"); conv.Input.Add("b"); conv.Output.Add("z");
         conv.Attribute.Add(GradientEmitter.Attribute("pads", new long[] { 1, 1, 1, 1 }));

@@ -15,10 +15,11 @@ internal sealed partial class FinetuneCommand : Command
     public override string Summary => "fine-tune an adapted model by distillation from its base model on --data";
     public override string Usage => """
         Usage: lamda finetune BASE.onnx ADAPTED.onnx --data DIR -o OUT.onnx [--steps 300] [--train-time 3m]
-                              [--lr 0.001] [--batch 16] [--seed 0] [--threads 1] [--crop 320]
+                              [--lr 0.001] [--batch 16] [--seed 0] [--threads 1] [--crop 320] [--temperature 2]
 
         Trains ADAPTED (a model made by 'lamda adapt' from BASE) to agree with BASE on the calibration inputs of DIR
-        (tensors or images, see docs/dataset-folders.md): KL divergence on probability outputs, MSE on others, plus
+        (tensors or images, see docs/dataset-folders.md): KL divergence on probability outputs (of Softmax outputs
+        softened to softmax(logits / T), --temperature, default 2; 1 compares them as they are), MSE on others, plus
         cross-entropy when DIR has labels. Adam with a cosine schedule; stops at --steps or --train-time. Prints the
         fidelity to BASE on the validation inputs before and after, and writes OUT atomically. Images larger than
         --crop in height and width are trained on seeded square crops of that side (default 320, 0 for the full size);
@@ -26,7 +27,7 @@ internal sealed partial class FinetuneCommand : Command
         320x320 (16 of 160x160) a step, as many cheap steps learned more per second than fewer large ones.
         """;
     public override string[] ValueOptions =>
-        ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop"];
+        ["--data", "-o", "--steps", "--train-time", "--lr", "--batch", "--seed", "--threads", "--crop", "--temperature"];
 
     public override int Run(Arguments args, TextWriter stdout, TextWriter stderr)
     {
@@ -69,8 +70,10 @@ internal sealed partial class FinetuneCommand : Command
     {
         int Int(string name, int fallback) => args.Value(name) is { } v
             ? int.TryParse(v, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw Bad(name, v) : fallback;
-        var rate = args.Value("--lr") is { } lr
-            ? double.TryParse(lr, CultureInfo.InvariantCulture, out var r) && r > 0 ? r : throw Bad("--lr", lr) : 1e-3;
+        double Positive(string name, double fallback) => args.Value(name) is { } v
+            ? double.TryParse(v, CultureInfo.InvariantCulture, out var x) && x > 0 && double.IsFinite(x) ? x : throw Bad(name, v)
+            : fallback;
+        var rate = Positive("--lr", 1e-3);
         return new TrainOptions
         {
             Steps = Int("--steps", 300), BatchSize = Int("--batch", 16),
@@ -82,6 +85,7 @@ internal sealed partial class FinetuneCommand : Command
             // A batch asked for is honoured; by default crops are batched by pixels (4 of 320x320).
             CropBatchPixels = args.Value("--batch") != null ? int.MaxValue : new TrainOptions().CropBatchPixels,
             LearningRate = rate, TimeBudget = args.Value("--train-time") is { } t ? Duration(t) : null,
+            Temperature = (float)Positive("--temperature", new TrainOptions().Temperature),
         };
     }
 

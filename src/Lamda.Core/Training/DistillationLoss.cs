@@ -8,7 +8,11 @@ internal enum LossKind
 {
     /// <summary>Mean squared error, for logits and dense outputs.</summary>
     MeanSquared,
-    /// <summary>KL divergence of class probabilities along the last axis (a Softmax output).</summary>
+    /// <summary>
+    /// KL divergence of a Softmax output's class probabilities at a temperature T, computed from the student's logits
+    /// (the Softmax's input): T^2 KL(softmax(log t / T) || softmax(z / T)). The teacher's logits are log t up to a
+    /// constant per row, so its probabilities are all the target needs.
+    /// </summary>
     SoftmaxKl,
     /// <summary>
     /// Elementwise binary KL divergence of a Sigmoid output, computed from the student's logits (the Sigmoid's input):
@@ -18,17 +22,20 @@ internal enum LossKind
     SigmoidKl,
     /// <summary>Cross-entropy of logits with one-hot labels.</summary>
     LogitsCrossEntropy,
-    /// <summary>Cross-entropy of probabilities with one-hot labels.</summary>
-    ProbabilityCrossEntropy,
 }
 
-/// <summary>One term of the loss: a student tensor, the graph input holding its target, how to compare, and a weight.</summary>
-internal sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape);
+/// <summary>
+/// One term of the loss: a student tensor, the graph input holding its target, how to compare, and a weight. A
+/// <see cref="LossKind.SoftmaxKl"/> term also has its temperature and the Softmax's axis attribute (null: the
+/// operator's default in the model's opset, which coerces to 2-D before opset 13).
+/// </summary>
+internal sealed record LossTerm(string Tensor, string Target, LossKind Kind, float Weight, long[] Shape, float Temperature = 1f,
+    long? Axis = null);
 
 /// <summary>Appends the distillation loss to a student model: one target input per term, the weighted terms summed to a scalar.</summary>
 internal static class DistillationLoss
 {
-    const float Eps = 1e-7f;
+    const float Eps = 1e-7f, TinyProbability = 1e-30f;
 
     public static string Append(ModelProto model, IReadOnlyList<LossTerm> terms)
     {
@@ -53,9 +60,13 @@ internal static class DistillationLoss
             _ => LossKind.MeanSquared,
         };
 
-    /// <summary>The student tensor a term of this kind compares: a Sigmoid output's logits, else the output itself.</summary>
+    /// <summary>The student tensor a term of this kind compares: a Softmax or Sigmoid output's logits, else the output itself.</summary>
     public static string LossTensor(ModelProto model, string output, LossKind kind) =>
-        kind == LossKind.SigmoidKl ? Producer(model, output)!.Input[0] : output;
+        kind is LossKind.SigmoidKl or LossKind.SoftmaxKl ? Producer(model, output)!.Input[0] : output;
+
+    /// <summary>The axis attribute of the Softmax that produces <paramref name="output"/>, when it has one.</summary>
+    public static long? SoftmaxAxis(ModelProto model, string output) =>
+        Producer(model, output)?.Attribute.FirstOrDefault(a => a.Name == "axis")?.I;
 
     static NodeProto? Producer(ModelProto model, string output) => model.Graph.Node.FirstOrDefault(n => n.Output.Contains(output));
 
@@ -72,7 +83,18 @@ internal static class DistillationLoss
                 var d = e.Op("Sub", [s, t]);
                 return Mean(e.Op("Mul", [d, d]));
             case LossKind.SoftmaxKl:
-                return PerItem(e.Op("Mul", [t, e.Op("Sub", [Log(t), Log(s)])]));
+            {
+                // log t in place of the teacher's logits: a probability that underflowed to 0 becomes 1e-30, which any
+                // temperature leaves negligible (an epsilon of 1e-7 would give 6625 classes at T = 2 a tail of mass 2).
+                float inverse = 1f / term.Temperature;
+                (string, object)[] axis = term.Axis is { } a ? [("axis", a)] : [];
+                var logTeacher = e.Op("LogSoftmax", [e.Op("Mul", [e.Op("Log", [e.Op("Add", [t, e.Scalar(TinyProbability)])]),
+                    e.Scalar(inverse)])], axis);
+                var logStudent = e.Op("LogSoftmax", [e.Op("Mul", [s, e.Scalar(inverse)])], axis);
+                var kl = PerItem(e.Op("Mul", [e.Op("Exp", [logTeacher]), e.Op("Sub", [logTeacher, logStudent])]));
+                // T^2 keeps the gradient's scale (T (p_s - p_t) per logit) level with the other terms' whatever T is.
+                return term.Temperature == 1f ? kl : e.Op("Mul", [kl, e.Scalar(term.Temperature * term.Temperature)]);
+            }
             case LossKind.SigmoidKl:
                 // Cross-entropy on logits, softplus(z) - t z (ORT's Softplus is x + log1p(e^-x) for x > 0), so its
                 // gradient sigmoid(z) - t is bounded; the entropy of the target is a constant that makes the value a KL.
@@ -80,11 +102,9 @@ internal static class DistillationLoss
                 var nt = e.Op("Sub", [e.Scalar(1f), t]);
                 var negEntropy = e.Op("Add", [e.Op("Mul", [t, Log(t)]), e.Op("Mul", [nt, Log(nt)])]);
                 return Mean(e.Op("Add", [crossEntropy, negEntropy]));
-            case LossKind.LogitsCrossEntropy:
+            default:
                 var logp = e.Op("LogSoftmax", [s], ("axis", (long)(term.Shape.Length - 1)));
                 return e.Op("Neg", [PerItem(e.Op("Mul", [t, logp]))]);
-            default:
-                return e.Op("Neg", [PerItem(e.Op("Mul", [t, Log(s)]))]);
         }
     }
 

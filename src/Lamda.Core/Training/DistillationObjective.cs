@@ -66,7 +66,11 @@ internal sealed class DistillationObjective : IDisposable
             var kind = DistillationLoss.KindOf(model, o.Name);
             float weight = kind == LossKind.MeanSquared ? 1f / MeanSquare(targets[o.Name]) : 1f;
             var tensor = DistillationLoss.LossTensor(model, o.Name, kind);
-            terms.Add((new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape), o.Name, null));
+            var term = kind == LossKind.SoftmaxKl
+                ? new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape, options.Temperature,
+                    DistillationLoss.SoftmaxAxis(model, o.Name))
+                : new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape);
+            terms.Add((term, o.Name, null));
         }
         foreach (var (edge, channels) in features)
         {
@@ -78,8 +82,7 @@ internal sealed class DistillationObjective : IDisposable
         LossTerm? labelTerm = null;
         var first = terms[0].Item1;
         if (labels && first.Shape.Length == 2)
-            labelTerm = new LossTerm(first.Tensor, "labels_onehot", first.Kind == LossKind.SoftmaxKl
-                ? LossKind.ProbabilityCrossEntropy : LossKind.LogitsCrossEntropy, options.LabelWeight, first.Shape);
+            labelTerm = new LossTerm(first.Tensor, "labels_onehot", LossKind.LogitsCrossEntropy, options.LabelWeight, first.Shape);
         var loss = DistillationLoss.Append(model, terms.Select(t => t.Item1).Concat(labelTerm is { } l ? [l] : []).ToList());
         var writable = new HashSet<string>(studentWeights.Tensors.Keys.Concat(origins.Keys), StringComparer.Ordinal);
         var trainable = TrainableWeights.Of(model).Where(writable.Contains).ToList();
