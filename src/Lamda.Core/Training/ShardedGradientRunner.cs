@@ -7,9 +7,9 @@ namespace Lamda.Training;
 /// shard, all at once, and averages their losses and gradients: data parallelism across the cores. Every loss term
 /// is a mean over the batch, so the average of equal shards is the whole batch's loss and gradient, up to the order
 /// of float sums.
-/// It pays because one session's threads wait on each other at every operator: the recognizer's gradient step (batch
-/// 16 at 48x320 on a 2-core Intel host) took 0.87 s on one session of two threads and 0.79 s as two shards of 8, each
-/// on one thread (docs/training.md).
+/// It pays because one session's threads wait on each other at every operator: the recognizer's training step (batch
+/// 16 at 48x320 on a 2-core Intel host) took 1.20-1.23 s with one session of two threads and 1.08-1.11 s with two
+/// shards of 8, each on one thread (docs/training.md).
 /// </summary>
 internal sealed class ShardedGradientRunner : IDisposable
 {
