@@ -67,13 +67,13 @@ internal static class Distillation
         }
         var first = sampler.Next();
         var firstInputs = Gather(first);
-        using var objective = DistillationObjective.Create(teacher, teacherWeights, student, studentWeights, kept, labels != null, options,
-            firstInputs);
+        // The teacher labels a whole batch on every thread; the student's forward and backward run as shards, one a thread.
+        int shards = ShardedGradientRunner.ShardsFor(batch, options.Threads);
+        using var objective = DistillationObjective.Create(teacher, teacherWeights, ForShard(student, batch, shards), studentWeights, kept,
+            labels != null, options, firstInputs);
         Dictionary<string, TensorData> Feeds(int[] items, TensorData inputs) =>
             objective.Feeds(inputs, labels == null ? null : items.Select(i => labels[i]).ToArray());
         var firstFeeds = Feeds(first, firstInputs);
-        // The teacher labels a whole batch on every thread; the student's forward and backward run as shards, one a thread.
-        int shards = ShardedGradientRunner.ShardsFor(first.Length, options.Threads);
         var model = BackwardGraph.Build(objective.Model, objective.Loss, objective.Trainable,
             ShardedGradientRunner.Shard(firstFeeds, shards, 0));
         var weights = objective.InitialWeights();
@@ -84,6 +84,19 @@ internal static class Distillation
             return Feeds(items, Gather(items));
         }, options, progress, shards);
         return (objective.Apply(student, studentWeights, weights), report);
+    }
+
+    /// <summary>
+    /// The student as one shard runs it: a training batch pinned in its input (as the loop pins it for a model adapted at
+    /// batch 1) becomes the shard's rows, which is what the gradient model is fed.
+    /// </summary>
+    static Graph ForShard(Graph student, int batch, int shards)
+    {
+        var dims = student.Inputs[0].Type.Dims;
+        if (shards == 1 || dims is not { Length: > 0 } || !dims[0].IsKnown || dims[0].Param != null || dims[0].Value != batch) return student;
+        var shard = student.Clone();
+        shard.Inputs[0] = shard.Inputs[0] with { Type = student.Inputs[0].Type.WithDims([new Dim(batch / shards), .. dims[1..]]) };
+        return shard;
     }
 
     /// <summary>
