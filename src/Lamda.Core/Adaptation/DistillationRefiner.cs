@@ -115,9 +115,6 @@ internal sealed class DistillationRefiner(AdaptData data, TrainOptions train, IP
     {
         var dims = graph.Inputs[0].Type.Dims;
         if (!BatchIsFree || graph.Inputs.Count != 1 || dims is not { Length: > 0 } || dims.Any(d => !d.IsKnown)) return graph;
-        int batch = train.BatchFor(data.Calibration!.Shape);
-        var batched = graph.Clone();
-        batched.Inputs[0] = batched.Inputs[0] with { Type = graph.Inputs[0].Type.WithDims([new Dim(batch), .. dims[1..]]) };
-        return batched;
+        return graph.WithFirstInputBatch(train.BatchFor(data.Calibration!.Shape));
     }
 }

@@ -70,4 +70,13 @@ public sealed class Graph
         foreach (var n in Nodes) g.Nodes.Add(n.Copy());
         return g;
     }
+
+    /// <summary>A copy whose first input has a batch (dimension 0) of <paramref name="batch"/>; its other dimensions stay.</summary>
+    public Graph WithFirstInputBatch(long batch)
+    {
+        var g = Clone();
+        var type = Inputs[0].Type;
+        g.Inputs[0] = Inputs[0] with { Type = type.WithDims([new Dim(batch), .. type.Dims![1..]]) };
+        return g;
+    }
 }

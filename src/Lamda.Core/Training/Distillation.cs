@@ -94,9 +94,7 @@ internal static class Distillation
     {
         if (shards == 1 || student.Inputs[0].Type.Dims is not { Length: > 0 } dims
             || !dims[0].IsKnown || dims[0].Param != null || dims[0].Value != batch) return student;
-        var shard = student.Clone();
-        shard.Inputs[0] = shard.Inputs[0] with { Type = student.Inputs[0].Type.WithDims([new Dim(batch / shards), .. dims[1..]]) };
-        return shard;
+        return student.WithFirstInputBatch(batch / shards);
     }
 
     /// <summary>

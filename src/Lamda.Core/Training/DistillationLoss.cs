@@ -73,7 +73,7 @@ internal static class DistillationLoss
     static string Term(GradientEmitter e, LossTerm term)
     {
         string s = term.Tensor, t = term.Target;
-        string Log(string x) => e.Op("Log", [e.Op("Add", [x, e.Scalar(Eps)])]);
+        string Log(string x, float eps = Eps) => e.Op("Log", [e.Op("Add", [x, e.Scalar(eps)])]);
         string Mean(string x) => e.Op("ReduceMean", [x], ("keepdims", 0L));
         // Mean over all elements times the class count: a sum over classes, averaged over the batch.
         string PerItem(string x) => e.Op("Mul", [Mean(x), e.Scalar(term.Shape[^1])]);
@@ -86,11 +86,10 @@ internal static class DistillationLoss
             {
                 // log t in place of the teacher's logits: a probability that underflowed to 0 becomes 1e-30, which any
                 // temperature leaves negligible (an epsilon of 1e-7 would give 6625 classes at T = 2 a tail of mass 2).
-                float inverse = 1f / term.Temperature;
                 (string, object)[] axis = term.Axis is { } a ? [("axis", a)] : [];
-                var logTeacher = e.Op("LogSoftmax", [e.Op("Mul", [e.Op("Log", [e.Op("Add", [t, e.Scalar(TinyProbability)])]),
-                    e.Scalar(inverse)])], axis);
-                var logStudent = e.Op("LogSoftmax", [e.Op("Mul", [s, e.Scalar(inverse)])], axis);
+                string Softened(string logits) => e.Op("LogSoftmax", [e.Op("Mul", [logits, e.Scalar(1f / term.Temperature)])], axis);
+                var logTeacher = Softened(Log(t, TinyProbability));
+                var logStudent = Softened(s);
                 var kl = PerItem(e.Op("Mul", [e.Op("Exp", [logTeacher]), e.Op("Sub", [logTeacher, logStudent])]));
                 // T^2 keeps the gradient's scale (T (p_s - p_t) per logit) level with the other terms' whatever T is.
                 return term.Temperature == 1f ? kl : e.Op("Mul", [kl, e.Scalar(term.Temperature * term.Temperature)]);

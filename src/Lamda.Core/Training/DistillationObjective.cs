@@ -66,10 +66,9 @@ internal sealed class DistillationObjective : IDisposable
             var kind = DistillationLoss.KindOf(model, o.Name);
             float weight = kind == LossKind.MeanSquared ? 1f / MeanSquare(targets[o.Name]) : 1f;
             var tensor = DistillationLoss.LossTensor(model, o.Name, kind);
-            var term = kind == LossKind.SoftmaxKl
-                ? new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape, options.Temperature,
-                    DistillationLoss.SoftmaxAxis(model, o.Name))
-                : new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape);
+            var term = new LossTerm(tensor, "target_" + o.Name, kind, weight, targets[o.Name].Shape);
+            if (kind == LossKind.SoftmaxKl)
+                term = term with { Temperature = options.Temperature, Axis = DistillationLoss.SoftmaxAxis(model, o.Name) };
             terms.Add((term, o.Name, null));
         }
         foreach (var (edge, channels) in features)
