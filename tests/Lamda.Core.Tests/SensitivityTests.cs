@@ -130,7 +130,8 @@ public class SensitivityTests
             judge: text => { judged.Add(text); return 0.5; });
         double baseMs = predictor.Predict(b.Graph, b.Weights).LatencyMs;
         generator.Generate(new GenerationRequest(baseMs * 0.6, baseMs * 0.6, [], 1));
-        long[] Widths(string text) => firsts.Select(id => LamdaTextReader.Read(text).Nodes.Single(n => n.Id == id).OutChannels!.Value).ToArray();
+        long[] Widths(string text) =>
+            firsts.Select(id => LamdaTextReader.Read(text).Nodes.Single(n => n.Id == id).OutChannels!.Value).ToArray();
         var (byPower, withLeast) = (Widths(judged[1]), Widths(judged[2]));
         Assert.True(byPower[2] < 0.3 * 64, $"the quiet branch keeps {byPower[2]} of 64 by the power alone");
         Assert.InRange(withLeast[2], ChannelSelection.Target(64, 0.3, 16), 64);
