@@ -102,24 +102,27 @@ internal static class ProfileBuilder
     /// and its composition at x0.88 with reorders at 1.4 times their cost, and its held-out families scored 21 of 36
     /// within 10%, against 29-31 for the calibration before it, on the same measurements. With it, three calibrations in
     /// a row fitted compositions of x0.98-1.00 (the reference beside the networks wandered by up to 11% within each).
+    /// A network whose reference ran slow is profiled again (<see cref="SteadyTiming"/>).
     /// </summary>
     static List<KernelProfile> ProfileInContext(List<GraphBuilder> nets, Options options, double yardstickMs, IProgress<string>? progress)
     {
         using var gauge = new SpeedGauge(options.Threads);
+        var steady = new SteadyTiming(gauge.ReferenceMs, yardstickMs, budget: nets.Count / 4, progress);
         var profiles = new List<KernelProfile>(nets.Count);
         var references = new double[nets.Count];
-        double before = gauge.ReferenceMs();
         for (int i = 0; i < nets.Count; i++)
         {
-            var profile = KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3);
-            double after = gauge.ReferenceMs();
-            (references[i], before) = ((before + after) / 2, after);
-            profiles.Add(profile.Scaled(yardstickMs / references[i]));
+            var (profile, reference) = steady.Take(
+                () => KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3),
+                $"network {i + 1}");
+            references[i] = reference;
+            profiles.Add(profile.Scaled(yardstickMs / reference));
             progress?.Report($"profiled network {i + 1}/{nets.Count} in context: {profile.Raw.Count} kernels, {profile.RunMs:F2} ms "
-                + $"(profiler gap {profile.GapPerNodeMs * 1000:F1} us per node, reference network {references[i]:F3} ms)");
+                + $"(profiler gap {profile.GapPerNodeMs * 1000:F1} us per node, reference network {reference:F3} ms)");
         }
         progress?.Report($"reference network beside the networks: {references.Min():F3}-{references.Max():F3} ms, median "
-            + $"{InterleavedRounds.MedianOf(references):F3}; timings put on the whole networks' {yardstickMs:F3} ms");
+            + $"{InterleavedRounds.MedianOf(references):F3}; timings put on the whole networks' {yardstickMs:F3} ms; "
+            + $"{steady.Retries} profile(s) taken again after the machine slowed");
         double perNode = KernelProfile.MachineProfilerCost(profiles);
         progress?.Report($"profiler cost taken off every node: {perNode * 1000:F2} us (median over {profiles.Count} networks)");
         return profiles.Select(p => p with { ProfilerNodeMs = perNode }).ToList();
