@@ -33,7 +33,7 @@ internal static class CacheKey
     // 12: without a time budget fine-tuning gets what remains of 10 minutes from the start of the run (not 7 minutes), and
     //     the depthwise and pointwise weight gradients are computed in another (exact) form.
     // 13: the KL on a Softmax output is taken at temperature 2 on the logits, a batch is trained as shards, and the search
-    //     may keep a least share of every layer group (a third spreading).
+    //     may keep a least share of every layer group (a third spreading); host profiles are calibration revision 14.
     public const string Format = "lamda-cache/13";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 

@@ -23,8 +23,9 @@ internal static class ProfileBuilder
     // networks, a cost for traffic beyond a core's cache, a fixed cost in context for classes with few samples; 11: a kernel
     // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
-    // of a group among the trees' descriptors; 13: the composition's long-run term
-    public const int Revision = 13;
+    // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
+    // reference is profiled again (SteadyTiming)
+    public const int Revision = 14;
 
     public sealed record Options
     {
