@@ -67,4 +67,25 @@ public class SteadyTimingTests
         Assert.Equal(0.50, reference, 9);
         Assert.Equal(1, steady.Retries);
     }
+
+    [Fact]
+    public void Slow_is_judged_against_the_fastest_figure_so_far_when_the_yardstick_given_ran_slow()
+    {
+        // The whole networks were measured under load (0.57 ms); the reference runs 0.40 ms here, and 0.50 is slow.
+        var steady = new SteadyTiming(Script(0.40, 0.50, 0.40, 0.40), yardstickMs: 0.57, budget: 10);
+        var (kept, reference) = steady.Take(Attempts(), "a");
+        Assert.Equal(1, kept);
+        Assert.Equal(0.40, reference, 9);
+    }
+
+    [Theory]
+    [InlineData(0.396, 0.396)] // the usual case: the whole networks' figure is kept as it is
+    [InlineData(0.410, 0.410)] // within 5% of the tenth percentile beside the profiles: kept as well
+    [InlineData(0.568, 0.395)] // the whole-network phase ran under load throughout: the tenth percentile
+    public void The_yardstick_is_the_whole_networks_figure_unless_it_ran_slow_against_the_profiles(double whole, double expected)
+    {
+        // 120 figures beside the profiles: 12 at 0.395 (the tenth percentile), the rest 0.40, ten of them slow.
+        var beside = Enumerable.Repeat(0.395, 12).Concat(Enumerable.Repeat(0.40, 98)).Concat(Enumerable.Repeat(0.55, 10)).ToArray();
+        Assert.Equal(expected, ProfileBuilder.Yardstick(whole, beside), 9);
+    }
 }
