@@ -430,7 +430,8 @@ public class WideningOnAccuracyTests
         var refiner = new NarrowLosesRefiner(label);
         var options = new AdaptOptions
         {
-            TargetFraction = 0.6, Device = Nano, Data = new DataSet { ValImages = data.ValImages, ValLabels = Enumerable.Repeat((long)label, 8).ToArray() },
+            TargetFraction = 0.6, Device = Nano,
+            Data = new DataSet { ValImages = data.ValImages, ValLabels = Enumerable.Repeat((long)label, 8).ToArray() },
             Refiner = refiner, MaxAccuracyDrop = 0.02,
             // TinyNet's widths are coarse: a wider band holds more than one of them.
             LowerBand = 0.85,

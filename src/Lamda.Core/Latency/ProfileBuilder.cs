@@ -24,7 +24,7 @@ internal static class ProfileBuilder
     // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
     // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
-    // reference is profiled again (SteadyTiming)
+    // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick)
     public const int Revision = 14;
 
     public sealed record Options
@@ -266,14 +266,15 @@ internal static class ProfileBuilder
 
     /// <summary>
     /// Whole-network latencies by the interleaved protocol (short comparisons): each network's ratio to the reference
-    /// network, and the reference's typical figure (the median over all of them) to multiply them by: a burst of outside load moves a
-    /// ratio far less than a plain median, and one yardstick serves every network. The median, not the best: each
-    /// comparison's reference figure is already its lowest round, and the minimum of a hundred short comparisons is a
-    /// lower yardstick than the ones predictions are judged by (the held-out check and bench-predictor now take this one
-    /// and the median of their own comparisons). It sat 2% under a typical comparison's (0.248 ms against
-    /// 0.251-0.260 ms), and so did every prediction, where most misses were already under-predictions: interleaved
-    /// bench-predictor runs of both gave 25 and 31 of 36 held-out variants within 10% against 22 and 27. That typical
-    /// figure is the yardstick every timing of the profile is put on, unless this phase ran slow throughout (<see cref="Yardstick"/>).
+    /// network, and the reference's typical figure (the median over all of them) to multiply them by: a burst of outside
+    /// load moves a ratio far less than a plain median, and one yardstick serves every network. The median, not the
+    /// best: each comparison's reference figure is already its lowest round, and the minimum of a hundred short
+    /// comparisons is a lower yardstick than the ones predictions are judged by (the held-out check and bench-predictor
+    /// now take this one and the median of their own comparisons). It sat 2% under a typical comparison's (0.248 ms
+    /// against 0.251-0.260 ms), and so did every prediction, where most misses were already under-predictions:
+    /// interleaved bench-predictor runs of both gave 25 and 31 of 36 held-out variants within 10% against 22 and 27. That
+    /// typical figure is the yardstick every timing of the profile is put on, unless this phase ran slow throughout
+    /// (<see cref="Yardstick"/>).
     /// </summary>
     static (double[] Ratios, double ReferenceMs) MeasureWhole(List<GraphBuilder> nets, int threads, IProgress<string>? progress)
     {
