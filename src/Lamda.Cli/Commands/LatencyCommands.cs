@@ -353,7 +353,7 @@ internal sealed class BenchPredictorCommand : Command
     /// comparisons' median was 0.381 and calibration's 0.393: every variant was put 13% low and 16 of 36 came out within
     /// 10%, 32 on the median. Unless the median ran over 5% slower than the tenth percentile, as calibration's yardstick
     /// (<see cref="ProfileBuilder.Yardstick"/>): one bench's comparisons ran 0.392-0.599 ms, median 0.502, while its
-    /// profile was on 0.397 ms, and all 36 variants came out 24-33% slower than predicted (seventeenth session).
+    /// profile was on 0.397 ms, and all 36 variants were predicted 17-39% under their time (seventeenth session).
     /// </summary>
     static List<Comparison> Measure(List<Variant> variants, int threads, IProgress<string> progress)
     {
