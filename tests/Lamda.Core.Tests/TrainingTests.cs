@@ -142,6 +142,7 @@ public class TrainingTests
             Perturbed(prunedWeights, seed: 4), kept, inputs, null, options);
         Assert.Equal(3, report.Steps);
         Assert.All(report.Losses, l => Assert.True(double.IsFinite(l) && l > 0));
+        Assert.True(report.LastLoss < report.FirstLoss, $"loss {report.FirstLoss:G6} -> {report.LastLoss:G6}");
     }
 
     [SharedFact]
