@@ -148,11 +148,13 @@ internal static class ProfileBuilder
     /// most of them 30-50% high (seventeenth session). Within the margin the whole networks' figure stays, as before: the
     /// two are different estimators (the lowest round of a comparison, the median of back-to-back runs).
     /// </summary>
-    internal static double Yardstick(double wholeReferenceMs, IReadOnlyList<double> references)
+    /// <param name="typicalMs">the reference's typical figure (in calibration, while the networks were measured whole)</param>
+    /// <param name="references">the reference's figures to judge it by (in calibration, beside the in-context profiles)</param>
+    internal static double Yardstick(double typicalMs, IReadOnlyList<double> references)
     {
-        if (references.Count == 0) return wholeReferenceMs;
+        if (references.Count == 0) return typicalMs;
         double tenth = references.Order().ElementAt((references.Count - 1) / 10);
-        return wholeReferenceMs > tenth * SteadyTiming.Unsteady ? tenth : wholeReferenceMs;
+        return typicalMs > tenth * SteadyTiming.Unsteady ? tenth : typicalMs;
     }
 
     /// <summary>
