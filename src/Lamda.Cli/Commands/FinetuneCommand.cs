@@ -115,9 +115,8 @@ internal sealed partial class FinetuneCommand : Command
     {
         public void Report(TrainProgress p)
         {
-            int filled = (int)(30.0 * p.Step / p.TotalSteps);
-            var bar = new string('#', filled) + new string('.', 30 - filled);
-            stderr.Write($"\r[{bar}] {p.Step}/{p.TotalSteps} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
+            var position = TrainingProgress.Position(p)["step ".Length..];
+            stderr.Write($"\r[{TrainingProgress.Bar(p.Done, 30)}] {position} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
         }
     }
 }

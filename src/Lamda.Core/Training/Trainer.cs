@@ -78,7 +78,7 @@ internal static class Trainer
                 * Warmup(losses.Count - start, options.WarmupSteps);
             adam.Step(weights, gradients, rate);
             phases = phases.Add(fed - mark, ran - fed, clock.Elapsed - ran);
-            progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed));
+            progress?.Report(new TrainProgress(step + 1, options.Steps, loss, rate, clock.Elapsed, options.TimeBudget));
         }
         return new TrainReport { Steps = losses.Count, Elapsed = clock.Elapsed, Losses = losses, StoppedByTime = byTime,
             Untrained = model.Unreached, LearningRate = peak, Phases = phases, Skipped = skipped,
