@@ -36,28 +36,23 @@ internal sealed class CandidateEvaluator(Candidate baseModel, WeightTransfer tra
     /// </summary>
     public Candidate Reconstructed(string text, Candidate candidate, int iteration)
     {
-        Candidate? done;
-        lock (judged) judged.Remove(text, out done);
-        if (done == null) return Reconstructed(candidate, iteration);
+        if (!judged.Remove(text, out var done)) return Reconstructed(candidate, iteration);
         progress?.Report($"iteration {iteration}: reconstructed the pruned layers when the spreading power was judged");
         return done;
     }
 
-    // The reconstructions the spreading power was judged on, by LamdaText, each handed to the loop at most once (locked:
-    // the search judges its answers side by side).
+    // The reconstructions the spreading power was judged on, by LamdaText, each handed to the loop at most once.
     readonly Dictionary<string, Candidate> judged = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The agreement with the base on the validation inputs of the architecture a text describes, once reconstructed: what
     /// the search chooses how to spread widths by. Null when the text does not make a candidate or there is no data.
-    /// Safe to call for several texts at once.
     /// </summary>
     public double? ReconstructedAgreement(string text)
     {
         if (options.Data is not { } data || Realize(text, [], []) is not { } candidate) return null;
         var reconstructed = Reconstructed(candidate, "a candidate of each spreading power");
-        if (!ReferenceEquals(reconstructed, candidate))
-            lock (judged) judged[text] = reconstructed;
+        if (!ReferenceEquals(reconstructed, candidate)) judged[text] = reconstructed;
         return data.Fidelity(baseModel.Bytes, reconstructed.Bytes, baseModel.Graph);
     }
 

@@ -197,21 +197,19 @@ internal sealed class SearchGenerator : IBoundedGenerator
     /// Chooses the spreading once, at the first answer: each spreading's answer to that request, reconstructed and run on
     /// the validation inputs by the judge (an answer another spreading gave already is not judged again). The mildest
     /// spreading within <see cref="SpreadingMargin"/> of the best agreement wins (the first when none can be judged).
-    /// The answers are judged side by side, one a core: a reconstruction runs mostly on one core (the recognizer's took
-    /// 14-18 s each, one after another), and each answer's agreement is its own, whatever runs beside it.
     /// </summary>
     void JudgeSpreadings(GenerationRequest request)
     {
         if (spreadingJudged) return;
         spreadingJudged = true;
         if (sensitivity == null || judge == null) return;
-        var texts = new string[Spreadings.Length];
-        for (spreading = 0; spreading < Spreadings.Length; spreading++) texts[spreading] = Search(request).Text;
-        var distinct = texts.Distinct(StringComparer.Ordinal).ToArray();
-        var judged = new double?[distinct.Length];
-        Parallel.For(0, distinct.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => judged[i] = judge(distinct[i]));
-        var agreements = texts.Select(t => judged[Array.IndexOf(distinct, t)]).ToArray();
+        var agreements = new double?[Spreadings.Length];
+        var byText = new Dictionary<string, double?>(StringComparer.Ordinal);
+        for (spreading = 0; spreading < Spreadings.Length; spreading++)
+        {
+            var text = Search(request).Text;
+            agreements[spreading] = byText.TryGetValue(text, out var known) ? known : byText[text] = judge(text);
+        }
         double best = agreements.Max(a => a ?? -1);
         spreading = best < 0 ? 0
             : Enumerable.Range(0, Spreadings.Length).Last(i => agreements[i] is { } a && a >= best - SpreadingMargin);

@@ -34,13 +34,9 @@ internal sealed class WeightTransfer
     public WeightTransfer WithoutBlocks(IReadOnlyCollection<ResidualBlock> blocks)
     {
         var key = string.Join(",", blocks.Select(b => b.Add.Id).Order(StringComparer.Ordinal));
-        // Locked: candidates are realized side by side when the search judges its answers.
-        lock (edited)
-        {
-            if (!edited.TryGetValue(key, out var transfer))
-                edited[key] = transfer = new WeightTransfer(ResidualBlocks.Drop(baseGraph, blocks), baseWeights);
-            return transfer;
-        }
+        if (!edited.TryGetValue(key, out var transfer))
+            edited[key] = transfer = new WeightTransfer(ResidualBlocks.Drop(baseGraph, blocks), baseWeights);
+        return transfer;
     }
 
     /// <summary>The result, or the diagnostics that explain why the architecture cannot be realized.</summary>
