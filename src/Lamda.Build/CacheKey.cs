@@ -34,7 +34,9 @@ internal static class CacheKey
     //     the depthwise and pointwise weight gradients are computed in another (exact) form.
     // 13: the KL on a Softmax output is taken at temperature 2 on the logits, a batch is trained as shards, and the search
     //     may keep a least share of every layer group (a third spreading); host profiles are calibration revision 14.
-    public const string Format = "lamda-cache/13";
+    // 14: a first measurement just outside the band is measured again before it is judged, and host profiles are calibration
+    //     revision 15.
+    public const string Format = "lamda-cache/14";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)
