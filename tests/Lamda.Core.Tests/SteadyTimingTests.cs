@@ -84,8 +84,17 @@ public class SteadyTimingTests
     [InlineData(0.568, 0.395)] // the whole-network phase ran under load throughout: the tenth percentile
     public void The_yardstick_is_the_whole_networks_figure_unless_it_ran_slow_against_the_profiles(double whole, double expected)
     {
-        // 120 figures beside the profiles: 12 at 0.395 (the tenth percentile), the rest 0.40, ten of them slow.
-        var beside = Enumerable.Repeat(0.395, 12).Concat(Enumerable.Repeat(0.40, 98)).Concat(Enumerable.Repeat(0.55, 10)).ToArray();
+        // 120 figures beside the profiles: 13 at 0.395 (the tenth percentile, at position 11.9 of 0-119), the rest 0.40, ten
+        // of them slow.
+        var beside = Enumerable.Repeat(0.395, 13).Concat(Enumerable.Repeat(0.40, 97)).Concat(Enumerable.Repeat(0.55, 10)).ToArray();
         Assert.Equal(expected, ProfileBuilder.Yardstick(whole, beside), 9);
+    }
+
+    [Fact]
+    public void The_yardstick_interpolates_its_tenth_percentile()
+    {
+        // 12 figures at 0.395, then 0.40: position 11.9 lies between the twelfth figure (0.395) and the thirteenth (0.40).
+        var beside = Enumerable.Repeat(0.395, 12).Concat(Enumerable.Repeat(0.40, 108)).ToArray();
+        Assert.Equal(0.3995, ProfileBuilder.Yardstick(0.568, beside), 9);
     }
 }

@@ -123,6 +123,18 @@ internal sealed class InterleavedRounds(CompareOptions options)
         return new Comparison(ratio, ratio * referenceMs, referenceMs, 1.4826 * mad / ratio, kept.Count, retried, settled);
     }
 
+    /// <summary>
+    /// The <paramref name="p"/>-quantile (0 to 1) of the values, interpolated between the two nearest of them in order:
+    /// the one percentile rule of latency statistics (<see cref="LatencyStats"/>) and of the calibration's yardstick.
+    /// </summary>
+    internal static double PercentileOf(IEnumerable<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        double position = p * (sorted.Length - 1);
+        int lo = (int)Math.Floor(position), hi = (int)Math.Ceiling(position);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo);
+    }
+
     internal static double MedianOf(double[] values)
     {
         var sorted = values.OrderBy(v => v).ToArray();

@@ -32,15 +32,8 @@ public sealed record LatencyStats(double P50Ms, double P90Ms, double MeanMs, dou
         var sorted = samplesMs.OrderBy(x => x).ToArray();
         double mean = sorted.Average();
         double sd = Math.Sqrt(sorted.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, sorted.Length - 1));
-        return new LatencyStats(Percentile(sorted, 0.5), Percentile(sorted, 0.9), mean, sorted[0], mean > 0 ? sd / mean : 0,
-            sorted.Length, threads);
-    }
-
-    static double Percentile(double[] sorted, double p)
-    {
-        double pos = p * (sorted.Length - 1);
-        int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+        return new LatencyStats(InterleavedRounds.PercentileOf(sorted, 0.5), InterleavedRounds.PercentileOf(sorted, 0.9), mean,
+            sorted[0], mean > 0 ? sd / mean : 0, sorted.Length, threads);
     }
 }
 

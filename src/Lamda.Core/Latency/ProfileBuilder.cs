@@ -24,8 +24,9 @@ internal static class ProfileBuilder
     // that follows a blocked convolution is sized by its padded channels, in-context timings on the whole networks' yardstick;
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
     // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
-    // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick)
-    public const int Revision = 14;
+    // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick); 15: the yardstick's
+    // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf)
+    public const int Revision = 15;
 
     public sealed record Options
     {
@@ -153,7 +154,7 @@ internal static class ProfileBuilder
     internal static double Yardstick(double typicalMs, IReadOnlyList<double> references)
     {
         if (references.Count == 0) return typicalMs;
-        double tenth = references.Order().ElementAt((references.Count - 1) / 10);
+        double tenth = InterleavedRounds.PercentileOf(references, 0.1);
         return typicalMs > tenth * SteadyTiming.Unsteady ? tenth : typicalMs;
     }
 
