@@ -129,7 +129,7 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     /// How far outside the band (a share of its edge) a first measurement is taken again before it is judged, pooled with
     /// the first as a confirmation is. Measurements here move by 1-2% between comparisons: the held-out recognizer's
     /// candidates read 11.889 ms against a ceiling of 11.882 (seed 6) and 11.684 against 11.666 (seed 0), and the loop
-    /// narrowed each further, 2 and 5 more iterations, to train candidates that started less faithful.
+    /// narrowed each further, in 1 and 5 more iterations, to train candidates that started less faithful.
     /// </summary>
     const double EdgeTolerance = 0.01;
 
