@@ -35,7 +35,7 @@ internal static class CacheKey
     // 13: the KL on a Softmax output is taken at temperature 2 on the logits, a batch is trained as shards, and the search
     //     may keep a least share of every layer group (a third spreading); host profiles are calibration revision 14.
     // 14: a first measurement just outside the band is measured again before it is judged, and host profiles are calibration
-    //     revision 16.
+    //     revision 15.
     public const string Format = "lamda-cache/14";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 

@@ -299,25 +299,21 @@ internal static class CalibrationNetworks
         /// RegNet-X / ResNeXt bottlenecks: 1x1, a 3x3 grouped convolution, 1x1, residual. Half the networks fix the group
         /// width (RegNet: 8-64 channels a group), half the number of groups (ResNeXt: 8-32 groups of 2-32 channels), so
         /// that grouped convolutions inside and outside ORT's blocked layout (whole tiles a group or not) both occur
-        /// often enough in context to get a model of their own (one factor on the isolated fit missed RegNet by 25%). The
-        /// last two stages are as deep as RegNet-X 400MF's (7 and 12 blocks, at least half of that): a grouped convolution
-        /// repeated over many blocks finds its weights out of cache, and RegNet's eleven of 400 channels (16 a group) at 7x7
-        /// ran 91-95 us there and were predicted at 72, while the quick suite's blocked grouped convolutions of 16 channels
-        /// a group on maps of 8x8 or less were 8 kernels, in stages of 1-3 blocks (calibration revision 15).
+        /// often enough in context to get a model of their own (one factor on the isolated fit missed RegNet by 25%).
         /// </summary>
         EdgeOperand Grouped(EdgeOperand x)
         {
             bool cardinality = rng.Next(2) == 0;
-            long groups = Pick(8, 16, 32), groupWidth = Pick(8, 16, 16, 16, 24, 32, 48, 64);
+            long groups = Pick(8, 16, 32), groupWidth = Pick(8, 16, 16, 24, 32, 32, 48, 64);
             long Round(double c) => cardinality
                 ? groups * Math.Max(2, (long)Math.Round(c / groups))
                 : Math.Max(groupWidth, (long)Math.Round(c / groupWidth) * groupWidth);
             long GroupsOf(long c) => cardinality ? groups : c / groupWidth;
             var y = b.Relu(b.BatchNorm(b.Conv(x, W(32, jitter: false), stride: 2)));
-            foreach (var (c, depth) in new[] { (32.0, 2), (64.0, 3), (160.0, 7), (400.0, 12) })
+            foreach (var (c, depth) in new[] { (32.0, 2), (64.0, 3), (160.0, 4), (400.0, 3) })
             {
                 long inner = Round(c * width * (rng.Next(2) == 0 ? 1 : 2)), outC = cardinality ? W(c * 2, jitter: false) : inner;
-                for (int r = 0, n = rng.Next((depth + 1) / 2, depth + 1); r < n; r++)
+                for (int r = 0, n = rng.Next(1, depth + 1); r < n; r++)
                 {
                     int stride = r == 0 ? 2 : 1;
                     var shortcut = stride == 1 && b.Channels(y) == outC ? y : b.BatchNorm(b.Conv(y, outC, kernel: 1, stride: stride));

@@ -25,9 +25,8 @@ internal static class ProfileBuilder
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
     // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
     // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick); 15: the yardstick's
-    // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf); 16: grouped
-    // calibration networks as deep as RegNet's last stages, with groups of 16 channels more often
-    public const int Revision = 16;
+    // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf)
+    public const int Revision = 15;
 
     public sealed record Options
     {
