@@ -23,7 +23,8 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
     public bool Observe(Trial trial, double correction)
     {
         var metric = evaluator.Metric;
-        if (!trial.Proposal.Smallest || metric.Kind != "measured" || trial.Figures is not { } f || metric.Of(f) <= targetMs)
+        if (!trial.Proposal.Smallest || metric.Kind != "measured" || trial.Figures is not { } f
+            || metric.Of(f) <= targetMs * metric.UpperShare)
             return true;
         if (measured) return false;
         measured = true;
