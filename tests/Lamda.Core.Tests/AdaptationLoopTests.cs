@@ -263,24 +263,41 @@ public class AdaptationLoopTests
     [Fact]
     public void NothingUnderABudgetBelowTheMeasuredFloorIsRefusedNamingTheFloor()
     {
-        var b = SampleModels.TinyNet();
-        var predictor = new LatencyPredictor(Nano);
-        var graph = Normalizer.Normalize(b.Graph, b.Weights).Graph;
-        double basePredicted = predictor.Predict(graph, b.Weights).LatencyMs;
-        double smallest = new SearchGenerator(new WeightTransfer(graph, b.Weights), predictor).Smallest().PredictedMs;
+        var (basePredicted, search) = TinyNetOnNano();
+        double smallest = search.Smallest().PredictedMs;
         // Every run costs basePredicted more than predicted: the base's correction (x2) lets the smallest pass the first
         // floor check, and every candidate measures above this target.
         double target = smallest + (basePredicted + smallest) / 2;
-        CountingGenerator? counting = null;
-        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions
-        {
-            TargetMs = target, Device = Nano, Metric = (p, _) => new SlowerThanPredicted(p, basePredicted),
-            Generator = (_, _, transfer, predictor) => counting = new CountingGenerator(new SearchGenerator(transfer, predictor)),
-        }));
+        var (e, proposals) = RefusedWhereEveryRunCostsMore(target, basePredicted);
         Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
         Assert.Contains(" ms, measured); raise the budget to at least that", e.Message);
         // Refused as soon as the search offered its smallest architecture, not after the loop's twelve iterations.
-        Assert.InRange(counting!.Proposals, 1, 2);
+        Assert.InRange(proposals, 1, 2);
+    }
+
+    /// <summary>TinyNet on Nano: the prediction of its normalized graph, and a search over it.</summary>
+    static (double BasePredicted, SearchGenerator Search) TinyNetOnNano()
+    {
+        var b = SampleModels.TinyNet();
+        var predictor = new LatencyPredictor(Nano);
+        var graph = Normalizer.Normalize(b.Graph, b.Weights).Graph;
+        return (predictor.Predict(graph, b.Weights).LatencyMs, new SearchGenerator(new WeightTransfer(graph, b.Weights), predictor));
+    }
+
+    /// <summary>
+    /// TinyNet adapted to <paramref name="target"/> where every run measures <paramref name="extraMs"/> above its prediction,
+    /// which must fail: the refusal, and how many answers the search gave.
+    /// </summary>
+    static (LamdaException Error, int Proposals) RefusedWhereEveryRunCostsMore(double target, double extraMs)
+    {
+        var b = SampleModels.TinyNet();
+        CountingGenerator? counting = null;
+        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions
+        {
+            TargetMs = target, Device = Nano, Metric = (p, _) => new SlowerThanPredicted(p, extraMs),
+            Generator = (_, _, transfer, predictor) => counting = new CountingGenerator(new SearchGenerator(transfer, predictor)),
+        }));
+        return (e, counting!.Proposals);
     }
 
     /// <summary>
@@ -292,26 +309,16 @@ public class AdaptationLoopTests
     [Fact]
     public void AFloorInsideTheNoiseMarginIsRefusedNamingTheBudgetThatLeavesIt()
     {
-        var b = SampleModels.TinyNet();
-        var predictor = new LatencyPredictor(Nano);
-        var graph = Normalizer.Normalize(b.Graph, b.Weights).Graph;
-        double basePredicted = predictor.Predict(graph, b.Weights).LatencyMs;
-        var search = new SearchGenerator(new WeightTransfer(graph, b.Weights), predictor);
+        var (basePredicted, search) = TinyNetOnNano();
         // Every run costs basePredicted more than predicted; the fastest of the smallest measures 99% of the budget.
         double floor = search.SmallestCandidates().Min(c => c.PredictedMs) + basePredicted;
-        double target = floor / 0.99;
-        CountingGenerator? counting = null;
-        var e = Assert.Throws<LamdaException>(() => Adapter.Run("tinynet", b.Graph, b.Weights, new AdaptOptions
-        {
-            TargetMs = target, Device = Nano, Metric = (p, _) => new SlowerThanPredicted(p, basePredicted),
-            Generator = (_, _, transfer, predictor) => counting = new CountingGenerator(new SearchGenerator(transfer, predictor)),
-        }));
+        var (e, proposals) = RefusedWhereEveryRunCostsMore(floor / 0.99, basePredicted);
         Assert.Equal(ErrorCodes.ImpossibleBudget, e.Code);
         Assert.Contains("leaves no margin for noise", e.Message);
         var named = double.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, @"at least ([0-9.]+) ms").Groups[1].Value,
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(floor / 0.98, named, 2);
-        Assert.True(counting!.Proposals > 0);
+        Assert.True(proposals > 0);
     }
 
     /// <summary>
