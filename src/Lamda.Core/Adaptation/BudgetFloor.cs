@@ -24,7 +24,7 @@ internal static class BudgetFloor
         // What the loop accepts is the budget's upper share (a measurement keeps a margin for noise): a floor between that
         // and the budget is out of reach too (shufflenet_v2_x0_5 at 30% on host: its smallest measured 0.443 ms against a
         // 0.444 ms budget that accepts at most 0.435, and the loop ended in LAMDA013 after 12 iterations).
-        double ceiling = targetMs * metric.UpperShare;
+        double ceiling = metric.CeilingOf(targetMs);
         var (smallestPredicted, smallestText) = bounded.Smallest();
         if (!measureAnyway && smallestPredicted * correction <= ceiling) return null;
         // The fastest of the generator's smallest architectures as measured, not the predictor's smallest: on digits_cnn

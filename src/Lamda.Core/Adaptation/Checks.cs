@@ -137,12 +137,15 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     bool NearTheBand(Figures f)
     {
         if (metric.Kind != "measured") return false;
-        double ms = metric.Of(f), ceiling = CeilingMs, floor = options.LowerBand * targetMs;
-        return (ms > ceiling && ms <= ceiling * (1 + EdgeTolerance)) || (ms < floor && ms >= floor * (1 - EdgeTolerance));
+        double ms = metric.Of(f);
+        return (ms > CeilingMs && ms <= CeilingMs * (1 + EdgeTolerance)) || (ms < FloorMs && ms >= FloorMs * (1 - EdgeTolerance));
     }
 
     /// <summary>The highest latency the budget accepts in the loop's metric (the band's upper edge).</summary>
-    public double CeilingMs => targetMs * metric.UpperShare;
+    public double CeilingMs => metric.CeilingOf(targetMs);
+
+    /// <summary>The lowest latency the band accepts in the loop's metric (its lower edge).</summary>
+    double FloorMs => options.LowerBand * targetMs;
 
     /// <summary>
     /// True when the trial met the latency budget and failed only the maximum drop: the loop then widens (the widest
@@ -152,7 +155,7 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
         && trial.Diagnostics.Count > 0 && trial.Diagnostics.All(d => d.Code == ValidationCodes.Accuracy);
 
     /// <summary>Under the band's upper edge with the accuracy kept: a result worth returning if nothing better comes.</summary>
-    public bool WithinBudget(Figures f) => metric.Of(f) <= targetMs * metric.UpperShare && AccuracyHolds(f);
+    public bool WithinBudget(Figures f) => metric.Of(f) <= CeilingMs && AccuracyHolds(f);
 
     public List<Diagnostic> Diagnose(Figures f)
     {
@@ -171,10 +174,10 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     {
         var d = new List<Diagnostic>();
         double ms = metric.Of(f);
-        if (ms > targetMs * metric.UpperShare)
+        if (ms > CeilingMs)
             d.Add(Diagnostic.Requirement(ValidationCodes.LatencyOver, "latency budget", Ceiling(), metric.Name(), $"{ms:F3} ms",
                 "Reduce the widths of the most expensive layers."));
-        else if (ms < options.LowerBand * targetMs)
+        else if (ms < FloorMs)
             d.Add(Diagnostic.Requirement(ValidationCodes.LatencyUnder, "latency budget", $"{targetMs:F3} ms", metric.Name(),
                 $"{ms:F3} ms, which leaves {1 - ms / targetMs:P0} of the budget unused",
                 "Use a larger model: widen layers where the budget allows."));
@@ -186,7 +189,7 @@ internal sealed class RequirementCheck(CandidateEvaluator evaluator, Figures bas
     /// of measuring again; said, so that "budget 11.985 ms, measured 11.746 ms" is not read as a candidate rejected within it.
     /// </summary>
     string Ceiling() => metric.UpperShare < 1
-        ? $"{targetMs:F3} ms ({metric.Name()} at most {targetMs * metric.UpperShare:F3} ms, {metric.UpperShare:P0}, a margin for noise)"
+        ? $"{targetMs:F3} ms ({metric.Name()} at most {CeilingMs:F3} ms, {metric.UpperShare:P0}, a margin for noise)"
         : $"{targetMs:F3} ms";
 
     bool AccuracyHolds(Figures f) =>

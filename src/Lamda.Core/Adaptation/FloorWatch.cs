@@ -24,7 +24,7 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
     {
         var metric = evaluator.Metric;
         if (!trial.Proposal.Smallest || metric.Kind != "measured" || trial.Figures is not { } f
-            || metric.Of(f) <= targetMs * metric.UpperShare)
+            || metric.Of(f) <= metric.CeilingOf(targetMs))
             return true;
         if (measured) return false;
         measured = true;

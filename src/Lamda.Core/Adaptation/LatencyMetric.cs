@@ -43,6 +43,12 @@ internal static class LatencyMetric
 
     /// <summary>"measured latency" or "predicted latency", as the requirement diagnostics name it.</summary>
     public static string Name(this ILatencyMetric metric) => $"{metric.Kind} latency";
+
+    /// <summary>
+    /// The highest latency the metric accepts for a budget of <paramref name="targetMs"/>: its upper share of it (the one
+    /// place for the rule; the requirement check, the budget's floor and the floor watch all judge by it).
+    /// </summary>
+    public static double CeilingOf(this ILatencyMetric metric, double targetMs) => targetMs * metric.UpperShare;
 }
 
 /// <summary>The device's latency predictor as the metric: deterministic, so one evaluation is the answer.</summary>
