@@ -115,8 +115,7 @@ internal sealed partial class FinetuneCommand : Command
     {
         public void Report(TrainProgress p)
         {
-            var position = TrainingProgress.Position(p)["step ".Length..];
-            stderr.Write($"\r[{TrainingProgress.Bar(p.Done, 30)}] {position} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
+            stderr.Write($"\r[{TrainingProgress.Bar(p.Done, 30)}] {TrainingProgress.Steps(p)} loss {p.Loss:G4} lr {p.LearningRate:G3}  ");
         }
     }
 }

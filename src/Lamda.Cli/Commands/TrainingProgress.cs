@@ -31,8 +31,11 @@ sealed class TrainingProgress(TextWriter stderr) : IProgress<TrainProgress>
     }
 
     /// <summary>"step 120/1200", or "step 120 of at most 1200" when the time may end the run first.</summary>
-    public static string Position(TrainProgress p) =>
-        p.TimeBudget != null ? $"step {p.Step} of at most {p.TotalSteps}" : $"step {p.Step}/{p.TotalSteps}";
+    static string Position(TrainProgress p) => "step " + Steps(p);
+
+    /// <summary>"120/1200", or "120 of at most 1200" when the time may end the run first.</summary>
+    public static string Steps(TrainProgress p) =>
+        p.TimeBudget != null ? $"{p.Step} of at most {p.TotalSteps}" : $"{p.Step}/{p.TotalSteps}";
 
     static string Budget(TrainProgress p) =>
         p.TimeBudget is { } b ? string.Create(CultureInfo.InvariantCulture, $" of {b.TotalSeconds:F0} s") : "";
