@@ -304,7 +304,8 @@ public class AdaptationLoopTests
     /// The smallest architecture measures under the budget but above the share of it the loop accepts (98%, a margin for
     /// noise): LAMDA012 naming the budget that leaves the margin. shufflenet_v2_x0_5 at 30% on host measured 0.443 ms
     /// against a 0.444 ms budget and ended in LAMDA013 after 12 iterations, "reduce the widths". Here, as there, the
-    /// prediction puts the floor under the margin, so the refusal comes when the loop has found nothing.
+    /// base's correction puts the floor under the margin; the first candidate that measures above the budget's share
+    /// draws the line from the base through it that does not, and the smallest architectures are measured then.
     /// </summary>
     [Fact]
     public void AFloorInsideTheNoiseMarginIsRefusedNamingTheBudgetThatLeavesIt()
@@ -318,7 +319,7 @@ public class AdaptationLoopTests
         var named = double.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, @"at least ([0-9.]+) ms").Groups[1].Value,
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(floor / 0.98, named, 2);
-        Assert.True(proposals > 0);
+        Assert.InRange(proposals, 1, 2);
     }
 
     /// <summary>

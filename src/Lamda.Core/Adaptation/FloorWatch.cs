@@ -6,11 +6,16 @@ namespace Lamda.Adaptation;
 /// other smallest architectures are measured at once (<see cref="BudgetFloor"/>): LAMDA012 naming the reachable latency
 /// when none fits, or the fastest of them tried next. Without it, shufflenet_v2_x0_5 at 30% on host (a 0.439 ms budget)
 /// was offered the same 0.443 ms architecture twelve times and ended in LAMDA013, "reduce the widths".
+/// Before the search gets there, a candidate that measures above the budget is a second point beside the base on the line
+/// from predicted to measured latency: where that line puts the smallest architecture near the budget, the smallest are
+/// measured at once too (<see cref="ExtrapolatedFloorMs"/>); the base's figures are the first point of that line.
 /// </summary>
 internal sealed class FloorWatch(string modelName, IArchitectureGenerator generator, CandidateEvaluator evaluator, double targetMs,
-    string deviceName)
+    string deviceName, Figures baseFigures)
 {
-    bool measured;
+    // A line through two points extrapolates a little either way; within this share under the ceiling it is measured.
+    const double Doubt = 0.1;
+    bool measured, probed;
     Proposal? pick;
 
     /// <summary>Looks at a judged trial; throws <see cref="ErrorCodes.ImpossibleBudget"/> when the floor is above the budget.</summary>
@@ -23,9 +28,17 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
     public bool Observe(Trial trial, double correction)
     {
         var metric = evaluator.Metric;
-        if (!trial.Proposal.Smallest || metric.Kind != "measured" || trial.Figures is not { } f
-            || metric.Of(f) <= metric.CeilingOf(targetMs))
+        if (metric.Kind != "measured" || trial.Figures is not { } f || metric.Of(f) <= metric.CeilingOf(targetMs)) return true;
+        if (!trial.Proposal.Smallest)
+        {
+            // Only the refusal, no pick: the smallest architecture is no candidate while the search has wider ones to try.
+            if (!probed && ExtrapolatedFloorMs(f) > metric.CeilingOf(targetMs) * (1 - Doubt))
+            {
+                probed = true;
+                BudgetFloor.Check(modelName, generator, evaluator, correction, targetMs, deviceName, measureAnyway: true);
+            }
             return true;
+        }
         if (measured) return false;
         measured = true;
         if (BudgetFloor.Check(modelName, generator, evaluator, correction, targetMs, deviceName, measureAnyway: true) is { } fastest
@@ -33,6 +46,19 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
             pick = new Proposal(fastest.Text, Note: $"the fastest of the smallest architectures as measured ({fastest.Ms:F3} ms)")
                 { Smallest = true };
         return true;
+    }
+
+    /// <summary>
+    /// The smallest architecture's latency on the line through the base's and this candidate's (predicted, measured):
+    /// a cost per run that the prediction misses weighs most on the smallest models (on a tiny model the base's ratio
+    /// of measured to predicted put the floor under a budget that nothing measured under). 0 when there is no line.
+    /// </summary>
+    double ExtrapolatedFloorMs(Figures candidate)
+    {
+        if (generator is not IBoundedGenerator bounded || baseFigures.MeasuredMs is not { } baseMs) return 0;
+        double p = candidate.PredictedMs, m = candidate.MeasuredMs!.Value, span = baseFigures.PredictedMs - p;
+        if (span < 0.1 * baseFigures.PredictedMs || baseMs <= m) return 0;
+        return m + (bounded.Smallest().PredictedMs - p) * (baseMs - m) / span;
     }
 
     /// <summary>The architecture to try next instead of asking the generator, once; null otherwise.</summary>
