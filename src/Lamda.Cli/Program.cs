@@ -16,8 +16,9 @@ namespace Lamda.Cli
         [
             new AdaptCommand(), new InspectCommand(), new SerializeCommand(), new DeserializeCommand(), new NormalizeCommand(),
             new SliceCommand(), new MeasureCommand(), new DevicesCommand(), new DeviceProfileCommand(), new PredictCommand(),
-            new DatasetCommand(), new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(), new BenchAccuracyCommand(),
-            new BenchFuzzCommand(), new BenchDistillCommand(), new FinetuneCommand(), new BenchModelsCommand(), new EvaluateCommand(),
+            new DatasetCommand(), new BenchCommand(), new BenchPredictorCommand(), new BenchAdaptCommand(), new BenchLoadCommand(),
+            new BenchAccuracyCommand(), new BenchFuzzCommand(), new BenchDistillCommand(), new FinetuneCommand(), new BenchModelsCommand(),
+            new EvaluateCommand(),
         ];
 
         public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

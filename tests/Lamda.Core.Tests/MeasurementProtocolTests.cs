@@ -47,6 +47,65 @@ public class MeasurementProtocolTests
     }
 
     /// <summary>
+    /// A comparison that starts in a spell of load: its first 20 rounds slow the reference by 40% and the candidate, a
+    /// quarter of its size, by 60% (the load moves their ratio, 0.286 against 0.25, as it moved mobilenet_v3_small's
+    /// against its base). Knowing the reference's quiet speed from earlier comparisons, the comparison waits the spell out
+    /// and keeps the quiet rounds' ratio.
+    /// </summary>
+    [Fact]
+    public void AComparisonOnALoadedMachineWaitsForTheLoadToPass()
+    {
+        var c = LoadedForTwentyRounds(new CompareOptions { QuietReferenceMs = 4, LoadPatienceMs = 1000 });
+        Assert.True(c.Settled, c.ToString());
+        Assert.Equal(0.25, c.Ratio, 9);
+        Assert.Equal(4, c.ReferenceMs, 9);
+        Assert.Equal(1, c.CandidateLowestMs, 9);
+        Assert.True(c.Retried >= 20, c.ToString());
+    }
+
+    /// <summary>
+    /// The same spell, without the patience to wait: the retries run out and the comparison settles for the rounds whose
+    /// ratio agrees, all of them loaded, and says so (unsettled). Also what it does when the load outlasts the patience.
+    /// </summary>
+    [Fact]
+    public void ALoadThatOutlastsThePatienceGivesTheLoadedRatioUnsettled()
+    {
+        foreach (var options in new[] { new CompareOptions { QuietReferenceMs = 4 }, new() { QuietReferenceMs = 4, LoadPatienceMs = 500 } })
+        {
+            var c = LoadedForTwentyRounds(options);
+            Assert.False(c.Settled, c.ToString());
+            Assert.Equal(1.6 / 5.6, c.Ratio, 9);
+        }
+    }
+
+    static Comparison LoadedForTwentyRounds(CompareOptions options)
+    {
+        double Load(int round, double factor) => round < 20 ? factor : 1;
+        var o = options with { Warmup = 4, RunsPerRound = 5, MinRoundMs = 0, Rounds = 9 };
+        return new InterleavedRounds(o).Run(new Scripted(1, 4, 5, r => Load(r, 1.6)), new Scripted(4, 4, 5, r => Load(r, 1.4)));
+    }
+
+    /// <summary>
+    /// The quiet reference learns the lowest reference round of each comparison, and takes a comparison that found no
+    /// round near it (the machine stayed loaded past the patience) as the new quiet state, so that a lasting change costs
+    /// one wait, not one per comparison.
+    /// </summary>
+    [Fact]
+    public void TheQuietReferenceFollowsALastingChangeOfState()
+    {
+        var quiet = new QuietReference();
+        var options = new CompareOptions();
+        Assert.Null(quiet.Apply(options).QuietReferenceMs);
+        Assert.Equal(QuietReference.PatienceMs, quiet.Apply(options).LoadPatienceMs);
+        Comparison Of(double referenceMs) => new(0.5, 0.5 * referenceMs, referenceMs, 0.01, 9, 0, true);
+        foreach (var (referenceMs, known) in new[] { (4.0, 4.0), (3.8, 3.8), (4.3, 3.8), (3.9, 3.8), (5.0, 5.0), (4.9, 4.9) })
+        {
+            quiet.Observe(Of(referenceMs), options);
+            Assert.Equal(known, quiet.Apply(options).QuietReferenceMs);
+        }
+    }
+
+    /// <summary>
     /// One held-out comparison in twelve running out of retries, on rounds of 1.9% noise, is a quiet machine; a third
     /// of them, or a median noise above 5%, is not.
     /// </summary>

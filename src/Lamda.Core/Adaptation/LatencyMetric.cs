@@ -64,10 +64,10 @@ internal sealed class PredictedMetric(LatencyPredictor predictor) : ILatencyMetr
 /// <summary>
 /// Latency measured with ONNX Runtime on this machine (the prediction is kept too: it is what the aim corrects).
 /// The base is measured once, against the reference network; every candidate is then timed in rounds interleaved with the base
-/// (<see cref="LatencyMeter.MeasureAgainst"/>) and its latency is that ratio times the base's: outside load
-/// slows both arms of a round alike, so the ratio, and a budget given relative to the base, survive it. A
-/// candidate measured again (proposed again, or about to be accepted and compared once more, longer) is judged on
-/// the mean of all its comparisons.
+/// (<see cref="LatencyMeter.MeasureAgainst"/>) and its latency is that ratio times the base's: a little outside load
+/// slows both arms of a round alike, so the ratio, and a budget given relative to the base, survive it; rounds on a
+/// machine loaded more than that wait for the load to pass (<see cref="QuietReference"/>). A candidate measured again
+/// (proposed again, or about to be accepted and compared once more, longer) is judged on the mean of all its comparisons.
 /// </summary>
 /// <param name="predictor">the device's predictor, for the predicted figure beside the measured one</param>
 /// <param name="threads">the runtime's intra-op threads, as the device profile sets them</param>
@@ -82,6 +82,7 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
     // by 25% under outside load (0.88 then 1.14 ms, mnasnet1_0 at 30%); a candidate proposed again after a nudge, or
     // confirmed, is judged on the mean of all its comparisons instead of on the latest alone.
     readonly Dictionary<string, List<double>> ratios = [];
+    readonly QuietReference quietBase = new();
 
     public string Kind => "measured";
     public double UpperShare => upperShare;
@@ -111,17 +112,29 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
     // The base is measured once, on first use, and every candidate's ratio is scaled by that one figure. It is taken
     // by the same protocol as every other figure (interleaved against the reference network): a plain median of the
     // base moved by 10-20% between runs under load, and with it every candidate against a budget in milliseconds.
-    double BaseMs => baseMs ??= LatencyMeter.MeasureAgainst(Under(reference, "base"), ReferenceNetwork.Build(),
-        new CompareOptions { Threads = threads, Seed = seed, Rounds = 7, MinRoundMs = 15 }).CandidateMs;
+    double BaseMs => baseMs ??= MeasureBase();
 
-    double Ratio(Candidate candidate, int inputSeed, int rounds) =>
-        LatencyMeter.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"),
-            // Three runs per arm per round at least (more for small models, up to 25 ms a round): a detector at 640x640
-            // (75 ms a run) took 5-7 s per candidate with five, most of a 60-second adaptation.
-            new CompareOptions
-            {
-                Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 25, RunsPerRound = 3, Warmup = 3,
-            }).Ratio;
+    double MeasureBase()
+    {
+        var options = new CompareOptions { Threads = threads, Seed = seed, Rounds = 7, MinRoundMs = 15 };
+        var c = LatencyMeter.MeasureAgainst(Under(reference, "base"), ReferenceNetwork.Build(), options);
+        // The base's own quietest rounds here are what the candidates' comparisons (the base their reference) start from: the
+        // first of them, measured in a spell of load throughout, had nothing to tell it so (mobilenet_v3_small at 30% read
+        // 0.589-0.604 ms for candidates that measured 0.43-0.48 once the spell passed, and its search never recovered).
+        quietBase.Learn(c.CandidateLowestMs, options.LoadTolerance);
+        return c.CandidateMs;
+    }
+
+    double Ratio(Candidate candidate, int inputSeed, int rounds)
+    {
+        // Three runs per arm per round at least (more for small models, up to 25 ms a round): a detector at 640x640
+        // (75 ms a run) took 5-7 s per candidate with five, most of a 60-second adaptation.
+        var options = new CompareOptions
+        {
+            Threads = threads, Seed = inputSeed, Rounds = rounds, MinRoundMs = 25, RunsPerRound = 3, Warmup = 3,
+        };
+        return quietBase.MeasureAgainst(Under(candidate, "candidate"), Under(reference, "base"), options).Ratio;
+    }
 
     static ModelUnderTest Under(Candidate c, string name) => new(c.Bytes, c.Graph, name);
 }

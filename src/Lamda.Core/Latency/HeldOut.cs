@@ -37,9 +37,12 @@ internal static class HeldOut
         var noise = new List<double>();
         double referenceMs = double.MaxValue;
         int unsettled = 0;
+        // Every network against the one reference network: what its quiet rounds are, learned across them, tells a comparison
+        // taken in a spell of load to wait for it to pass.
+        var quiet = new QuietReference();
         for (int i = 0; i < nets.Count; i++)
         {
-            var c = LatencyMeter.MeasureAgainst(ModelUnderTest.Of(nets[i], $"held-out network {i + 1}"), reference, compare);
+            var c = quiet.MeasureAgainst(ModelUnderTest.Of(nets[i], $"held-out network {i + 1}"), reference, compare);
             double predicted = predictor.Predict(nets[i].Graph, nets[i].Weights).LatencyMs, measured = c.Ratio * yardstickMs;
             errors.Add((predicted - measured) / measured);
             noise.Add(c.Noise);

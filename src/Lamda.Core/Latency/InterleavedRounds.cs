@@ -26,6 +26,21 @@ public sealed record CompareOptions
     public double Tolerance { get; init; } = 0.08;
     /// <summary>Extra rounds allowed for retries before the comparison settles for what it has (and says it is noisy).</summary>
     public int MaxRetries { get; init; } = 12;
+    /// <summary>
+    /// A round whose reference ran more than this much slower than the reference's quietest round (this comparison's, or
+    /// <see cref="QuietReferenceMs"/>) ran on a loaded machine and is retried, even when its ratio looks clean: load moves
+    /// the ratio of two models of different sizes. A quarter-size model against its base (mobilenet_v3_small at 30%)
+    /// read 0.281 of it in quiet rounds and 0.318 in rounds where the base ran 30-60% slow, which a third of the rounds
+    /// did on this VM, in spells of 1-10 s.
+    /// </summary>
+    public double LoadTolerance { get; init; } = 0.15;
+    /// <summary>The reference's round median on a quiet machine, from earlier comparisons in the process (null: unknown).</summary>
+    public double? QuietReferenceMs { get; init; }
+    /// <summary>
+    /// How long (in timed milliseconds of both arms) loaded rounds are retried past <see cref="MaxRetries"/>, waiting for
+    /// a spell of load to pass; 0 keeps them within <see cref="MaxRetries"/>.
+    /// </summary>
+    public double LoadPatienceMs { get; init; }
     /// <summary>Seed of the models' random inputs.</summary>
     public int Seed { get; init; }
 }
@@ -45,6 +60,11 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
 {
     /// <summary>Above this spread of round ratios (or unsettled), the figure should not be trusted to a few percent.</summary>
     public const double NoisyThreshold = 0.05;
+    /// <summary>
+    /// Lowest median of the candidate over the rounds kept: its own speed on the quietest of them (what a later comparison
+    /// with this model as its reference learns its quiet speed from, <see cref="QuietReference"/>).
+    /// </summary>
+    public double CandidateLowestMs { get; init; }
     /// <summary>True when the figure should not be trusted to a few percent (too much spread, or unsettled).</summary>
     public bool IsNoisy => !Settled || Noise > NoisyThreshold;
 
@@ -60,7 +80,9 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
 /// in the same rounds is stable. Rounds alternate which arm goes first (so slow drift cancels); each keeps
 /// the median of a block of runs per arm. A round whose ratio is more than <see cref="CompareOptions.Tolerance"/>
 /// off the ratio of the arms' best rounds was hit by outside load on one arm and is run again; the ratio is the
-/// median of the clean rounds' ratios, the reference latency the lowest clean round median.
+/// median of the clean rounds' ratios, the reference latency the lowest clean round median. A round whose reference
+/// ran well over its quietest is loaded and is run again too (<see cref="CompareOptions.LoadTolerance"/>), within the
+/// retries or, with <see cref="CompareOptions.LoadPatienceMs"/>, until the spell of load passes.
 /// </summary>
 internal sealed class InterleavedRounds(CompareOptions options)
 {
@@ -71,20 +93,42 @@ internal sealed class InterleavedRounds(CompareOptions options)
         double estimate = Warm(candidate, reference);
         int runs = (int)Math.Clamp(Math.Ceiling(options.MinRoundMs / Math.Max(estimate, 1e-6)), options.RunsPerRound, 200);
         int retried = 0;
+        double timedMs = 0;
         while (true)
         {
             bool candidateFirst = (rounds.Count + retried) % 2 == 0;
             double a = Median(candidateFirst ? candidate : reference, runs), b = Median(candidateFirst ? reference : candidate, runs);
             rounds.Add(candidateFirst ? (a, b) : (b, a));
-            var clean = CleanRounds();
+            timedMs += runs * (a + b);
+            var clean = CleanRounds(quietOnly: true);
             if (clean.Count >= options.Rounds) return Summarize(clean, retried, settled: true);
             if (rounds.Count - clean.Count > retried)
             {
-                if (++retried > options.MaxRetries) return Summarize(clean.Count >= 3 ? clean : rounds, retried - 1, settled: false);
-                progress?.Report($"round {rounds.Count} slowed from outside; measuring it again ({retried}/{options.MaxRetries} retries)");
+                bool waiting = Loaded(rounds[^1]) && timedMs < options.LoadPatienceMs;
+                if (++retried > options.MaxRetries && !waiting) return Settle(clean, retried - 1);
+                progress?.Report(Loaded(rounds[^1])
+                    ? $"round {rounds.Count} ran on a loaded machine (reference {rounds[^1].Reference:F3} ms against its quietest "
+                        + $"{QuietReferenceMs:F3}); measuring it again ({retried} retries)"
+                    : $"round {rounds.Count} slowed from outside; measuring it again ({retried}/{options.MaxRetries} retries)");
             }
         }
     }
+
+    /// <summary>
+    /// Out of retries: the clean rounds of a quiet machine if there are three, else those whose ratio is clean whatever
+    /// the load (a machine loaded for the whole comparison), else every round; unsettled either way.
+    /// </summary>
+    Comparison Settle(List<(double Candidate, double Reference)> quietAndClean, int retried)
+    {
+        if (quietAndClean.Count >= 3) return Summarize(quietAndClean, retried, settled: false);
+        var clean = CleanRounds(quietOnly: false);
+        return Summarize(clean.Count >= 3 ? clean : rounds, retried, settled: false);
+    }
+
+    /// <summary>The reference's quietest round median known: this comparison's, or an earlier one's.</summary>
+    double QuietReferenceMs => Math.Min(options.QuietReferenceMs ?? double.MaxValue, rounds.Min(r => r.Reference));
+
+    bool Loaded((double Candidate, double Reference) round) => round.Reference > QuietReferenceMs * (1 + options.LoadTolerance);
 
     double Warm(ITimedRun candidate, ITimedRun reference)
     {
@@ -103,15 +147,17 @@ internal sealed class InterleavedRounds(CompareOptions options)
 
     /// <summary>
     /// Rounds whose ratio is within the tolerance of the ratio of the two arms' best rounds. Outside load that hits
-    /// one arm of a round moves that round's ratio and is caught; load that slows both arms together (a busy core
-    /// for the whole round) leaves the ratio alone and is kept. Judging each arm on its own against its best round
-    /// (as before) retried a third of the rounds on a quiet machine, where short rounds wander by a few percent
-    /// together.
+    /// one arm of a round moves that round's ratio and is caught; a few percent of wander that slows both arms together
+    /// leaves the ratio alone and is kept. Judging each arm on its own against its best round (as before) retried a
+    /// third of the rounds on a quiet machine, where short rounds wander by a few percent together. With
+    /// <paramref name="quietOnly"/>, rounds on a loaded machine (<see cref="CompareOptions.LoadTolerance"/>) are left out
+    /// too: heavier load slows a small model more than its base, and moves their ratio.
     /// </summary>
-    List<(double Candidate, double Reference)> CleanRounds()
+    List<(double Candidate, double Reference)> CleanRounds(bool quietOnly)
     {
         double anchor = rounds.Min(r => r.Candidate) / rounds.Min(r => r.Reference);
-        return rounds.Where(r => Math.Abs(r.Candidate / r.Reference / anchor - 1) <= options.Tolerance).ToList();
+        return rounds.Where(r => Math.Abs(r.Candidate / r.Reference / anchor - 1) <= options.Tolerance && !(quietOnly && Loaded(r)))
+            .ToList();
     }
 
     static Comparison Summarize(List<(double Candidate, double Reference)> kept, int retried, bool settled)
@@ -120,7 +166,10 @@ internal sealed class InterleavedRounds(CompareOptions options)
         double ratio = MedianOf(ratios);
         double mad = MedianOf(ratios.Select(r => Math.Abs(r - ratio)).ToArray());
         double referenceMs = kept.Min(r => r.Reference);
-        return new Comparison(ratio, ratio * referenceMs, referenceMs, 1.4826 * mad / ratio, kept.Count, retried, settled);
+        return new Comparison(ratio, ratio * referenceMs, referenceMs, 1.4826 * mad / ratio, kept.Count, retried, settled)
+        {
+            CandidateLowestMs = kept.Min(r => r.Candidate),
+        };
     }
 
     /// <summary>

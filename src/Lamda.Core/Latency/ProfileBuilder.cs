@@ -283,8 +283,11 @@ internal static class ProfileBuilder
     {
         var reference = ReferenceNetwork.Build();
         var options = new CompareOptions { Threads = threads, Rounds = 3, MinRoundMs = 10, Warmup = 2, MaxRetries = 4 };
+        // Rounds in a spell of load are retried within the retries (not waited out: 120 networks), judged by the reference's
+        // quietest round across the networks.
+        var quiet = new QuietReference();
         var comparisons = nets
-            .Select((n, i) => LatencyMeter.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options))
+            .Select((n, i) => quiet.MeasureAgainst(ModelUnderTest.Of(n, $"calibration network {i + 1}"), reference, options, patienceMs: 0))
             .ToList();
         double typical = InterleavedRounds.MedianOf(comparisons.Select(c => c.ReferenceMs).ToArray());
         double noise = InterleavedRounds.MedianOf(comparisons.Select(c => c.Noise).ToArray());
