@@ -56,7 +56,7 @@ public static class Adapter
         Trial? best = null;
         string? lockFile = null;
         var bracket = new BracketTracker();
-        var floor = new FloorWatch(modelName, generator, evaluator, targetMs, options.Device.Name, baseFigures);
+        var floor = new FloorWatch(modelName, generator, evaluator, targetMs, options.Device.Name, baseFigures, progress);
         for (int i = 1; i <= options.MaxIterations; i++)
         {
             var proposal = floor.TakePick() ?? generator.Generate(new GenerationRequest(targetMs, aim.Aim, feedback, i, baseMs)

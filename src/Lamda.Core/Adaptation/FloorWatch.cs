@@ -11,7 +11,7 @@ namespace Lamda.Adaptation;
 /// measured at once too (<see cref="ExtrapolatedFloorMs"/>); the base's figures are the first point of that line.
 /// </summary>
 internal sealed class FloorWatch(string modelName, IArchitectureGenerator generator, CandidateEvaluator evaluator, double targetMs,
-    string deviceName, Figures baseFigures)
+    string deviceName, Figures baseFigures, IProgress<string>? progress = null)
 {
     // A line through two points extrapolates a little either way; within this share under the ceiling it is measured.
     const double Doubt = 0.1;
@@ -32,9 +32,12 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
         if (!trial.Proposal.Smallest)
         {
             // Only the refusal, no pick: the smallest architecture is no candidate while the search has wider ones to try.
-            if (!probed && ExtrapolatedFloorMs(f) > metric.CeilingOf(targetMs) * (1 - Doubt))
+            double line = ExtrapolatedFloorMs(f);
+            if (!probed && line > metric.CeilingOf(targetMs) * (1 - Doubt))
             {
                 probed = true;
+                progress?.Report($"the line from the base through this candidate puts the smallest architecture at {line:F3} ms, "
+                    + $"against the budget's ceiling of {metric.CeilingOf(targetMs):F3} ms; measuring the smallest architectures");
                 BudgetFloor.Check(modelName, generator, evaluator, correction, targetMs, deviceName, measureAnyway: true);
             }
             return true;
