@@ -30,7 +30,7 @@ public sealed record CompareOptions
     /// A round whose reference ran more than this much slower than the reference's quietest round (this comparison's, or
     /// <see cref="QuietReferenceMs"/>) ran on a loaded machine and is retried, even when its ratio looks clean: load moves
     /// the ratio of two models of different sizes. A quarter-size model against its base (mobilenet_v3_small at 30%)
-    /// read 0.281 of it in quiet rounds and 0.318 in rounds where the base ran 30-60% slow, which a third of the rounds
+    /// read 0.281 of it in quiet rounds and 0.311-0.318 in rounds where the base ran 15-60% slow, which a third of them
     /// did on this VM, in spells of 1-10 s.
     /// </summary>
     public double LoadTolerance { get; init; } = 0.15;
