@@ -17,6 +17,7 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
     const double Doubt = 0.1;
     bool measured, probed;
     Proposal? pick;
+    double? smallestPredictedMs;
 
     /// <summary>Looks at a judged trial; throws <see cref="ErrorCodes.ImpossibleBudget"/> when the floor is above the budget.</summary>
     /// <param name="trial">the trial just judged</param>
@@ -32,8 +33,7 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
         if (!trial.Proposal.Smallest)
         {
             // Only the refusal, no pick: the smallest architecture is no candidate while the search has wider ones to try.
-            double line = ExtrapolatedFloorMs(f);
-            if (!probed && line > metric.CeilingOf(targetMs) * (1 - Doubt))
+            if (!probed && ExtrapolatedFloorMs(f) is var line && line > metric.CeilingOf(targetMs) * (1 - Doubt))
             {
                 probed = true;
                 progress?.Report($"the line from the base through this candidate puts the smallest architecture at {line:F3} ms, "
@@ -61,7 +61,9 @@ internal sealed class FloorWatch(string modelName, IArchitectureGenerator genera
         if (generator is not IBoundedGenerator bounded || baseFigures.MeasuredMs is not { } baseMs) return 0;
         double p = candidate.PredictedMs, m = candidate.MeasuredMs!.Value, span = baseFigures.PredictedMs - p;
         if (span < 0.1 * baseFigures.PredictedMs || baseMs <= m) return 0;
-        return m + (bounded.Smallest().PredictedMs - p) * (baseMs - m) / span;
+        // Smallest() predicts every width multiple: once per adaptation, not once per candidate over the ceiling.
+        smallestPredictedMs ??= bounded.Smallest().PredictedMs;
+        return m + (smallestPredictedMs.Value - p) * (baseMs - m) / span;
     }
 
     /// <summary>The architecture to try next instead of asking the generator, once; null otherwise.</summary>
