@@ -104,9 +104,9 @@ internal sealed class InterleavedRounds(CompareOptions options)
             if (clean.Count >= options.Rounds) return Summarize(clean, retried, settled: true);
             if (rounds.Count - clean.Count > retried)
             {
-                bool waiting = Loaded(rounds[^1]) && timedMs < options.LoadPatienceMs;
+                bool loaded = Loaded(rounds[^1], QuietReferenceMs), waiting = loaded && timedMs < options.LoadPatienceMs;
                 if (++retried > options.MaxRetries && !waiting) return Settle(clean, retried - 1);
-                progress?.Report(Loaded(rounds[^1])
+                progress?.Report(loaded
                     ? $"round {rounds.Count} ran on a loaded machine (reference {rounds[^1].Reference:F3} ms against its quietest "
                         + $"{QuietReferenceMs:F3}); measuring it again ({retried} retries)"
                     : $"round {rounds.Count} slowed from outside; measuring it again ({retried}/{options.MaxRetries} retries)");
@@ -128,7 +128,7 @@ internal sealed class InterleavedRounds(CompareOptions options)
     /// <summary>The reference's quietest round median known: this comparison's, or an earlier one's.</summary>
     double QuietReferenceMs => Math.Min(options.QuietReferenceMs ?? double.MaxValue, rounds.Min(r => r.Reference));
 
-    bool Loaded((double Candidate, double Reference) round) => round.Reference > QuietReferenceMs * (1 + options.LoadTolerance);
+    bool Loaded((double Candidate, double Reference) round, double quietMs) => round.Reference > quietMs * (1 + options.LoadTolerance);
 
     double Warm(ITimedRun candidate, ITimedRun reference)
     {
@@ -155,9 +155,9 @@ internal sealed class InterleavedRounds(CompareOptions options)
     /// </summary>
     List<(double Candidate, double Reference)> CleanRounds(bool quietOnly)
     {
-        double anchor = rounds.Min(r => r.Candidate) / rounds.Min(r => r.Reference);
-        return rounds.Where(r => Math.Abs(r.Candidate / r.Reference / anchor - 1) <= options.Tolerance && !(quietOnly && Loaded(r)))
-            .ToList();
+        double anchor = rounds.Min(r => r.Candidate) / rounds.Min(r => r.Reference), quiet = QuietReferenceMs;
+        return rounds.Where(r => Math.Abs(r.Candidate / r.Reference / anchor - 1) <= options.Tolerance
+            && !(quietOnly && Loaded(r, quiet))).ToList();
     }
 
     static Comparison Summarize(List<(double Candidate, double Reference)> kept, int retried, bool settled)
