@@ -52,7 +52,7 @@ internal sealed class BenchAdaptCommand : Command
             var measuredBase = LatencyMeter.MeasureAgainst(baseModel, ReferenceNetwork.Build(), compare);
             double baseMs = measuredBase.CandidateMs;
             var quietBase = new QuietReference();
-            quietBase.Learn(measuredBase.CandidateLowestMs, compare.LoadTolerance);
+            quietBase.ObserveAsCandidate(measuredBase, compare);
             foreach (var fraction in fractions)
             {
                 var o = Adapt(path, baseModel, weights, profile, fraction, compare, quietBase);

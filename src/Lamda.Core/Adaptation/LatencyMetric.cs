@@ -121,7 +121,7 @@ internal sealed class MeasuredMetric(LatencyPredictor predictor, int threads, in
         // The base's own quietest rounds here are what the candidates' comparisons (the base their reference) start from: the
         // first of them, measured in a spell of load throughout, had nothing to tell it so (mobilenet_v3_small at 30% read
         // 0.589-0.604 ms for candidates that measured 0.43-0.48 once the spell passed, and its search never recovered).
-        quietBase.Learn(c.CandidateLowestMs, options.LoadTolerance);
+        quietBase.ObserveAsCandidate(c, options);
         return c.CandidateMs;
     }
 

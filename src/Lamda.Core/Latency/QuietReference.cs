@@ -41,10 +41,16 @@ public sealed class QuietReference
     public void Observe(Comparison c, CompareOptions options) => Learn(c.ReferenceMs, options.LoadTolerance);
 
     /// <summary>
+    /// Learns from a comparison in which this reference was the candidate (a base measured against the reference network):
+    /// its lowest round there.
+    /// </summary>
+    public void ObserveAsCandidate(Comparison c, CompareOptions options) => Learn(c.CandidateLowestMs, options.LoadTolerance);
+
+    /// <summary>
     /// Learns a round median of the reference: the lowest so far, unless this one is over it by more than
     /// <paramref name="loadTolerance"/>. Then a comparison found no quiet round within its patience, the machine stayed
     /// loaded, and its state is the new quiet one: one wait per change of state, not one per comparison.
     /// </summary>
-    public void Learn(double roundMs, double loadTolerance) =>
+    void Learn(double roundMs, double loadTolerance) =>
         quietMs = quietMs is { } q && roundMs <= q * (1 + loadTolerance) ? Math.Min(q, roundMs) : roundMs;
 }
