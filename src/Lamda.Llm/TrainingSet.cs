@@ -60,7 +60,8 @@ internal static class TrainingSet
         var transfer = new WeightTransfer(graph, weights);
         var search = new SearchGenerator(transfer, predictor, depthEdits: false);
         string source = options.Measure ? "measured" : "predicted";
-        double baseMs = Label(OnnxExporter.Export(graph, weights), options, predictor);
+        var labeler = new Labeler(options, predictor);
+        double baseMs = labeler.Label(OnnxExporter.Export(graph, weights));
         double basePredicted = predictor.Predict(graph, weights).LatencyMs;
         double smallest = search.Smallest().PredictedMs;
         var baseLines = string.Concat(graph.Nodes.Select(n => LamdaTextWriter.NodeLine(n) + "\n"));
@@ -80,7 +81,7 @@ internal static class TrainingSet
             if (variant == null || variantWeights == null)
                 throw new InvalidOperationException($"{name}: a search variant did not realize: {string.Join("; ", diagnostics)}");
             var model = OnnxExporter.Export(variant, variantWeights);
-            double latency = Label(model, options, predictor);
+            double latency = labeler.Label(model);
             string? file = null;
             if (options.ModelsOutput is { } dir)
             {
@@ -103,21 +104,31 @@ internal static class TrainingSet
         }
     }
 
-    /// <summary>The latency exactly as the <c>measure</c> and <c>predict</c> commands compute it for the saved file.</summary>
-    static double Label(global::Onnx.ModelProto model, TrainingSetOptions options, LatencyPredictor predictor)
-    {
-        var bytes = ModelFile.ToBytes(model);
-        var (raw, weights) = OnnxImporter.Import(ModelFile.Parse(bytes, "variant.onnx"), "variant.onnx");
-        if (options.Measure)
-            return LatencyMeter.Measure(bytes, raw, new MeasureOptions { Threads = options.Device.Execution.Threads }).P50Ms;
-        var graph = Normalizer.Normalize(raw, weights).Graph;
-        return predictor.Predict(graph, weights).LatencyMs;
-    }
-
     static int StableHash(string s)
     {
         int h = 17;
         foreach (char c in s) h = unchecked(h * 31 + c);
         return h & 0x7fffffff;
+    }
+
+    /// <summary>
+    /// The latency exactly as the <c>measure</c> and <c>predict</c> commands compute it for the saved file. On host that is
+    /// <c>lamda measure</c>'s latency: a comparison against the reference network, waiting out spells of load, learned
+    /// across the set's models (a plain median of one run moved by up to 50% between a label and its re-measurement).
+    /// </summary>
+    sealed class Labeler(TrainingSetOptions options, LatencyPredictor predictor)
+    {
+        readonly QuietReference quiet = new();
+        ModelUnderTest? reference;
+
+        public double Label(global::Onnx.ModelProto model)
+        {
+            var bytes = ModelFile.ToBytes(model);
+            var (raw, weights) = OnnxImporter.Import(ModelFile.Parse(bytes, "variant.onnx"), "variant.onnx");
+            if (!options.Measure) return predictor.Predict(Normalizer.Normalize(raw, weights).Graph, weights).LatencyMs;
+            reference ??= ReferenceNetwork.Build();
+            var compare = new CompareOptions { Threads = options.Device.Execution.Threads };
+            return quiet.MeasureAgainst(new ModelUnderTest(bytes, raw, "variant"), reference, compare).CandidateMs;
+        }
     }
 }

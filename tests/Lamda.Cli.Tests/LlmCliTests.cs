@@ -113,13 +113,19 @@ public class LlmCliTests : CliTestBase
         }
     }
 
-    /// <summary>On host the labels are ONNX Runtime measurements, repeatable by 'lamda measure' within run-to-run noise.</summary>
+    /// <summary>
+    /// On host the labels are ONNX Runtime measurements, repeatable by 'lamda measure' within run-to-run noise. A label in
+    /// milliseconds moves by up to 25% between processes on a shared machine, with the machine's state; its share of the
+    /// base, both measured in one process by one protocol, is what another process can check: here against an
+    /// interleaved comparison of the variant with the base.
+    /// </summary>
     [SharedFact]
     public void DatasetOnHostIsLabeledByMeasurement()
     {
         var models = Path.Combine(dir, "models");
         Directory.CreateDirectory(models);
-        File.Copy(Shared.ModelPath("squeezenet1_1"), Path.Combine(models, "squeezenet1_1.onnx"));
+        var basePath = Path.Combine(models, "squeezenet1_1.onnx");
+        File.Copy(Shared.ModelPath("squeezenet1_1"), basePath);
         var jsonl = Path.Combine(dir, "host.jsonl");
         var r = Lamda("dataset", "--models", models, "--device", "host", "--variants", "2", "-o", jsonl, "--emit-models", Path.Combine(dir, "v"));
         Assert.True(r.Code == 0, r.Err);
@@ -127,10 +133,11 @@ public class LlmCliTests : CliTestBase
         {
             var meta = JsonDocument.Parse(line).RootElement.GetProperty("lamda");
             Assert.Equal("measured", meta.GetProperty("latencySource").GetString());
-            double label = meta.GetProperty("latencyMs").GetDouble();
-            var m = Lamda("measure", meta.GetProperty("file").GetString()!, "--json");
-            double again = JsonDocument.Parse(m.Out).RootElement.GetProperty("p50Ms").GetDouble();
-            Assert.InRange(label, 0.75 * again, 1.25 * again);
+            double share = meta.GetProperty("latencyMs").GetDouble() / meta.GetProperty("baseLatencyMs").GetDouble();
+            var m = Lamda("measure", meta.GetProperty("file").GetString()!, "--against", basePath, "--json");
+            Assert.True(m.Code == 0, m.Err);
+            double again = JsonDocument.Parse(m.Out).RootElement.GetProperty("ratio").GetDouble();
+            Assert.InRange(share, 0.8 * again, 1.2 * again);
         }
     }
 }
