@@ -341,14 +341,66 @@ public class DepthEditTests
     public void ResidualBlockOfTinyNetIsFoundAndDropped()
     {
         var b = SampleModels.TinyNet();
-        var block = Assert.Single(ResidualBlocks.Find(b.Graph, b.Weights));
-        Assert.Equal("n8", block.Add.Id);
-        Assert.Equal(["n3", "n4", "n5", "n6", "n7"], block.Branch.Select(n => n.Id).Order(StringComparer.Ordinal));
-        var shallow = ResidualBlocks.Drop(b.Graph, [block]);
+        var block = Assert.Single(DroppableBlocks.Find(b.Graph, b.Weights));
+        Assert.Equal("n8", block.Exit.Id);
+        Assert.Equal(["n3", "n4", "n5", "n6", "n7"], block.Body.Select(n => n.Id).Order(StringComparer.Ordinal));
+        var shallow = DroppableBlocks.Drop(b.Graph, [block]);
         Assert.Equal(b.Graph.Nodes.Count - 6, shallow.Nodes.Count);
         Assert.Equal(new EdgeOperand("2"), shallow.Nodes.Single(n => n.Id == "n9").Inputs[0]); // Relu reads the skip edge
         var outputs = Ort.Run(OnnxExporter.Export(shallow, b.Weights), TensorData.RandomInputs(shallow));
         Assert.Equal(new long[] { 1, 10 }, outputs["output"].Shape);
+    }
+
+    /// <summary>
+    /// A model without residual blocks still has depth to give: ShuffleNet's stride-1 units (split, branch, concat and channel
+    /// shuffle) and SqueezeNet's fire modules that keep their width. Each is found whole, and the model runs without them.
+    /// </summary>
+    [SharedTheory]
+    [InlineData("shufflenet_v2_x0_5", 13, "Reshape", 3)]
+    [InlineData("squeezenet1_1", 4, "Concat", 3)]
+    public void UnitsOfAModelWithoutResidualBlocksAreFoundWhole(string name, int units, string exitOp, int convsPerUnit)
+    {
+        var (_, raw, weights) = Shared.Load(name);
+        var graph = Normalizer.Normalize(raw, weights).Graph;
+        Assert.DoesNotContain(graph.Nodes, n => n.Op == "Add");
+        var blocks = DroppableBlocks.Find(graph, weights);
+        Assert.Equal(units, blocks.Count);
+        var types = ShapeInference.Run(graph, weights, batchOne: true);
+        var index = graph.Nodes.Select((n, i) => (n, i)).ToDictionary(x => x.n.Id, x => x.i);
+        foreach (var b in blocks)
+        {
+            Assert.Equal(exitOp, b.Exit.Op);
+            Assert.Equal(convsPerUnit, b.Body.Count(n => n.Op == "Conv"));
+            Assert.Equal(types.TypeOf(b.Entry.Key), types.TypeOf(b.Exit.Output));
+            // The body is the nodes between the entry and the exit, nothing else.
+            int first = b.Body.Min(n => index[n.Id]);
+            Assert.Equal(Enumerable.Range(first, index[b.Exit.Id] - first), b.Body.Select(n => index[n.Id]).Order());
+            Assert.True(first == 0 || graph.Nodes[first - 1].Output == b.Entry.Edge, $"{b.Exit.Id}: the body starts after its entry");
+        }
+        Assert.Equal(blocks.Count, blocks.Select(b => b.Exit.Id).Distinct().Count());
+        var shallow = DroppableBlocks.Drop(graph, blocks);
+        Assert.Equal(graph.Nodes.Count - blocks.Sum(b => b.Body.Count + 1), shallow.Nodes.Count);
+        var inputs = TensorData.RandomInputs(shallow);
+        Assert.Equal(new long[] { 1, 1000 }, Ort.Run(OnnxExporter.Export(shallow, weights), inputs)["output"].Shape);
+    }
+
+    /// <summary>
+    /// Below the smallest width-only ShuffleNet the search drops units, and the result is realized from its text like any other.
+    /// </summary>
+    [SharedFact]
+    public void ShuffleNetBudgetsBelowEveryWidthAreMetByDroppingUnits()
+    {
+        var (_, raw, weights) = Shared.Load("shufflenet_v2_x0_5");
+        var graph = Normalizer.Normalize(raw, weights).Graph;
+        var device = DeviceCatalog.Resolve("raspberry-pi-4");
+        var transfer = new WeightTransfer(graph, weights);
+        var widthOnly = new SearchGenerator(transfer, new LatencyPredictor(device), depthEdits: false).Smallest().PredictedMs;
+        var result = Adapter.Run("shufflenet", graph, weights, new AdaptOptions { TargetMs = widthOnly * 0.9, Device = device });
+        Assert.True(result.Report.Final!.PredictedMs <= widthOnly * 0.9);
+        Assert.True(result.Graph.Nodes.Count(n => n.Op == "Concat") < graph.Nodes.Count(n => n.Op == "Concat"));
+        Assert.Equal(new long[] { 1, 1000 }, Ort.Run(result.Model, TensorData.RandomInputs(result.Graph))["output"].Shape);
+        var again = new WeightTransfer(graph, weights).Apply(LamdaTextReader.Read(result.Text));
+        Assert.Empty(again.Diagnostics);
     }
 
     [Fact]

@@ -29,7 +29,7 @@ internal sealed record GenerationRequest(
 /// <param name="Text">the architecture, which the loop validates like any other</param>
 /// <param name="Family">
 /// the candidate family, or null: candidates of one family depart from the predictor in the same way on a real
-/// device (for the search generator: the channel multiple its widths are rounded to, and the residual blocks it
+/// device (for the search generator: the channel multiple its widths are rounded to, and the blocks it
 /// dropped), so the loop calibrates its aim per family
 /// </param>
 /// <param name="Note">a line for the report about this answer, or null</param>

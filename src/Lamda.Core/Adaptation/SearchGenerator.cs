@@ -39,7 +39,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
 
     /// <param name="transfer">the base model's channel analysis and weights</param>
     /// <param name="predictor">the device's latency predictor, which ranks candidates</param>
-    /// <param name="depthEdits">whether residual blocks may be dropped when widths alone cannot meet the aim</param>
+    /// <param name="depthEdits">whether blocks (<see cref="DroppableBlock"/>) may be dropped when widths alone cannot meet the aim</param>
     /// <param name="sensitivity">the outputs' damage from a narrowed architecture, to spread widths by; null: a uniform factor</param>
     /// <param name="progress">where the probing of layer groups is reported</param>
     /// <param name="judge">the agreement with the base of an answer's architecture once reconstructed (null when it cannot be
@@ -81,7 +81,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
 
     public string Name => "search";
 
-    /// <summary>The family of an answer: the channel multiple, prefixed by the number of residual blocks dropped.</summary>
+    /// <summary>The family of an answer: the channel multiple, prefixed by the number of blocks dropped.</summary>
     string FamilyOf(int multiple) => $"{familyPrefix}w{multiple}";
 
     /// <summary>Predicted latency and graph of the width factor (in thousandths) at a channel multiple.</summary>
@@ -257,7 +257,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
         return (ms, graph, widths);
     }
 
-    /// <summary>The smallest architecture this generator can produce (all residual blocks dropped), with its predicted latency.</summary>
+    /// <summary>The smallest architecture this generator can produce (all droppable blocks dropped), with its predicted latency.</summary>
     public (double PredictedMs, string Text) Smallest()
     {
         var (ms, graph, _) = multiples.Select(m => Evaluate(0, m)).MinBy(r => r.Ms);
@@ -274,19 +274,19 @@ internal sealed class SearchGenerator : IBoundedGenerator
         return own.Concat(shallow).DistinctBy(c => c.Item2).ToList();
     }
 
-    List<ResidualBlock>? blocks;
+    List<DroppableBlock>? blocks;
     readonly Dictionary<int, SearchGenerator?> shallower = [];
 
     /// <summary>Residual blocks of the base, the most expensive branch first (dropping it saves the most).</summary>
-    List<ResidualBlock> Blocks()
+    List<DroppableBlock> Blocks()
     {
         if (blocks != null) return blocks;
         var g = transfer.Analysis.Graph;
         var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
         double modelWeights = LatencyPredictor.ModelMWeights(kernels);
-        double Cost(ResidualBlock b) => kernels.Where(k => k.Nodes.Any(b.Branch.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
-        return blocks = ResidualBlocks.Find(g, transfer.Analysis.Weights)
-            .OrderByDescending(Cost).ThenBy(b => b.Add.Id, StringComparer.Ordinal).ToList();
+        double Cost(DroppableBlock b) => kernels.Where(k => k.Nodes.Any(b.Body.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
+        return blocks = DroppableBlocks.Find(g, transfer.Analysis.Weights)
+            .OrderByDescending(Cost).ThenBy(b => b.Exit.Id, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>A generator for the base without its first <paramref name="count"/> blocks (a depth edit), or null.</summary>
@@ -340,7 +340,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
         }
         if (best is not { } b)
         {
-            // No width-only architecture fits: drop residual blocks, one more at a time, and search widths again.
+            // No width-only architecture fits: drop blocks, one more at a time, and search widths again.
             for (int count = 1; depthEdits && count <= Blocks().Count; count++)
                 if (Shallower(count) is { } shallow && shallow.Smallest().PredictedMs <= request.AimPredictedMs)
                     return shallow.Search(request);

@@ -28,14 +28,14 @@ internal sealed class WeightTransfer
     public Dictionary<int, double> Importance => importance;
 
     /// <summary>
-    /// The transfer for the base with some residual blocks removed (a depth edit): the candidate omits their
+    /// The transfer for the base with some blocks removed (a depth edit): the candidate omits their
     /// nodes and its other nodes read the blocks' skip edges.
     /// </summary>
-    public WeightTransfer WithoutBlocks(IReadOnlyCollection<ResidualBlock> blocks)
+    public WeightTransfer WithoutBlocks(IReadOnlyCollection<DroppableBlock> blocks)
     {
-        var key = string.Join(",", blocks.Select(b => b.Add.Id).Order(StringComparer.Ordinal));
+        var key = string.Join(",", blocks.Select(b => b.Exit.Id).Order(StringComparer.Ordinal));
         if (!edited.TryGetValue(key, out var transfer))
-            edited[key] = transfer = new WeightTransfer(ResidualBlocks.Drop(baseGraph, blocks), baseWeights);
+            edited[key] = transfer = new WeightTransfer(DroppableBlocks.Drop(baseGraph, blocks), baseWeights);
         return transfer;
     }
 
@@ -91,13 +91,13 @@ internal sealed class WeightTransfer
         return diagnostics.Count > 0 ? (null, null, diagnostics) : (graph, weights, diagnostics);
     }
 
-    /// <summary>The residual blocks of the base whose nodes the candidate omits, when that explains every missing node.</summary>
-    List<ResidualBlock>? DroppedBlocks(Graph candidate)
+    /// <summary>The droppable blocks of the base whose nodes the candidate omits, when that explains every missing node.</summary>
+    List<DroppableBlock>? DroppedBlocks(Graph candidate)
     {
         var present = candidate.Nodes.Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
         var missing = baseGraph.Nodes.Where(n => !present.Contains(n.Id)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
-        var blocks = ResidualBlocks.Find(baseGraph, baseWeights).Where(b => !present.Contains(b.Add.Id)).ToList();
-        var covered = blocks.SelectMany(b => b.Branch.Select(n => n.Id).Append(b.Add.Id)).ToHashSet(StringComparer.Ordinal);
+        var blocks = DroppableBlocks.Find(baseGraph, baseWeights).Where(b => !present.Contains(b.Exit.Id)).ToList();
+        var covered = blocks.SelectMany(b => b.Body.Select(n => n.Id).Append(b.Exit.Id)).ToHashSet(StringComparer.Ordinal);
         return covered.SetEquals(missing) ? blocks : null;
     }
 
