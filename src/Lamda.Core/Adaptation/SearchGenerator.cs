@@ -277,7 +277,7 @@ internal sealed class SearchGenerator : IBoundedGenerator
     List<DroppableBlock>? blocks;
     readonly Dictionary<int, SearchGenerator?> shallower = [];
 
-    /// <summary>Residual blocks of the base, the most expensive branch first (dropping it saves the most).</summary>
+    /// <summary>The blocks a depth edit may drop from the base, the most expensive first (dropping it saves the most).</summary>
     List<DroppableBlock> Blocks()
     {
         if (blocks != null) return blocks;
