@@ -47,11 +47,10 @@ internal static class DroppableBlocks
                 var branch = BranchBetween(skip.Edge, branchEnd.Edge, producers);
                 // The branch must be private to the block: nothing outside reads its nodes.
                 if (branch == null || branch.Count == 0) continue;
-                var members = branch.Select(n => n.Output).Append(add.Output).ToHashSet(StringComparer.Ordinal);
                 bool closed =
                     branch.All(n => !outputs.Contains(n.Output)
                     && consumers.GetValueOrDefault(n.Output, []).All(c => c == add || branch.Contains(c)));
-                if (!closed || members.Count == 0) continue;
+                if (!closed) continue;
                 blocks.Add(new DroppableBlock(add, skip, branch));
                 break;
             }
