@@ -455,14 +455,44 @@ public class LatencyTests : IDisposable
             var b = new GraphBuilder(seed: 2);
             b.Output(b.Conv(b.Input("x", 1, 384, 14, 14), 384, kernel: 3, group: groups), "y");
             var kernel = KernelExtractor.Extract(b.Graph, b.Weights).Single();
-            var descriptors = kernel.Descriptors(g, modelMWeights: 1);
+            var descriptors = kernel.Descriptors(g, new ModelFootprint(MWeights: 1, MTouched: 2));
             Assert.Equal(Kernel.DescriptorCount, descriptors.Length);
-            return Math.Pow(2, descriptors[^1]) - 1;
+            return Math.Pow(2, descriptors[Kernel.GroupChannelsDescriptor]) - 1;
         }
         Assert.Equal(16, ChannelsOfAGroup(24), 9);
         Assert.Equal(64, ChannelsOfAGroup(6), 9);
         Assert.Equal(1, ChannelsOfAGroup(384), 9);
         Assert.Equal(384, ChannelsOfAGroup(1), 9);
+    }
+
+    /// <summary>
+    /// What a run touches counts every weight and every activation a kernel writes (a Flatten writes none): the trees see it,
+    /// beside the weights alone, so that one classifier Gemm is costed differently behind small and large activation maps.
+    /// </summary>
+    [Fact]
+    public void TreesSeeWhatARunOfTheWholeModelTouches()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 4, DepthwiseBlock: 4);
+        (ModelFootprint Footprint, double[] Gemm, long Weights) Classifier(long size)
+        {
+            var b = new GraphBuilder(seed: 3);
+            var y = b.Relu(b.Conv(b.Input("x", 1, 8, size, size), 16));
+            b.Output(b.Gemm(b.Flatten(b.GlobalAveragePool(y)), 10), "y");
+            var kernels = KernelExtractor.Extract(b.Graph, b.Weights);
+            var footprint = ModelFootprint.Of(kernels);
+            long weights = b.Weights.Tensors.Values.Sum(t => t.Dims.Aggregate(1L, (a, d) => a * d));
+            return (footprint, kernels.Single(k => k.Class == KernelClass.Gemm).Descriptors(g, footprint), weights);
+        }
+        var (small, smallGemm, weights) = Classifier(8);
+        var (large, largeGemm, _) = Classifier(64);
+        Assert.Equal(weights, small.MWeights * 1e6, 6);
+        // Conv+Relu writes 16 maps, the pooling 16 values, the Gemm 10.
+        Assert.Equal(weights + 16 * 8 * 8 + 16 + 10, small.MTouched * 1e6, 6);
+        Assert.Equal(weights + 16 * 64 * 64 + 16 + 10, large.MTouched * 1e6, 6);
+        Assert.Equal(Kernel.DescriptorCount, largeGemm.Length);
+        Assert.Equal(smallGemm[..^1], largeGemm[..^1]);
+        Assert.Equal(Math.Log2(weights + 16 * 64 * 64 + 16 + 10 + 1), largeGemm[^1], 9);
+        Assert.Equal(Math.Log2(weights + 16 * 8 * 8 + 16 + 10 + 1), smallGemm[^1], 9);
     }
 
     /// <summary>

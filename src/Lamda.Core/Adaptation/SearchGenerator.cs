@@ -283,8 +283,8 @@ internal sealed class SearchGenerator : IBoundedGenerator
         if (blocks != null) return blocks;
         var g = transfer.Analysis.Graph;
         var kernels = KernelExtractor.Extract(g, transfer.Analysis.Weights);
-        double modelWeights = LatencyPredictor.ModelMWeights(kernels);
-        double Cost(DroppableBlock b) => kernels.Where(k => k.Nodes.Any(b.Body.Contains)).Sum(k => predictor.KernelMs(k, modelWeights));
+        var footprint = ModelFootprint.Of(kernels);
+        double Cost(DroppableBlock b) => kernels.Where(k => k.Nodes.Any(b.Body.Contains)).Sum(k => predictor.KernelMs(k, footprint));
         return blocks = DroppableBlocks.Find(g, transfer.Analysis.Weights)
             .OrderByDescending(Cost).ThenBy(b => b.Exit.Id, StringComparer.Ordinal).ToList();
     }

@@ -78,13 +78,13 @@ public sealed record KernelModel
 
     /// <param name="kernel">the kernel to predict</param>
     /// <param name="channels">the channel granularity the kernel's features are computed with</param>
-    /// <param name="modelMWeights">weights of the whole model the kernel runs in (millions)</param>
+    /// <param name="footprint">what a run of the whole model the kernel runs in touches</param>
     /// <param name="cacheMElements">what a core of the device caches (millions of elements)</param>
-    public double Predict(Kernel kernel, ChannelGranularity channels, double modelMWeights, double cacheMElements)
+    public double Predict(Kernel kernel, ChannelGranularity channels, ModelFootprint footprint, double cacheMElements)
     {
         double ms = Predict(kernel.Features(channels, cacheMElements));
         if (Correction != null) ms *=
-            Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, modelMWeights)), -MaxLogCorrection, MaxLogCorrection));
+            Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, footprint)), -MaxLogCorrection, MaxLogCorrection));
         return ms;
     }
 }

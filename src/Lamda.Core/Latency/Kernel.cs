@@ -210,18 +210,20 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// applied in a separate pass.</summary>
     public int ActivationKind => Nodes.Count < 2 ? 0 : Nodes[^1].Op switch { "Relu" => 1, "Add" or "BatchNormalization" => 0, _ => 2 };
 
-    internal const int DescriptorCount = 18;
+    internal const int DescriptorCount = 19;
+
+    /// <summary>Where the input channels of one group sit among the <see cref="Descriptors"/>.</summary>
+    internal const int GroupChannelsDescriptor = 17;
 
     /// <summary>
     /// What a tree model of the kernel's cost sees (<see cref="BoostedTrees"/>): channel counts, resolution, kernel
     /// size and stride, alignment to the runtime's tiles, and the sizes of work and traffic, on log scales where
-    /// they span orders of magnitude. <paramref name="modelMWeights"/> is the whole model's weight count (millions):
-    /// how much of the cache the other layers' weights take decides whether this kernel finds its own there. The input
-    /// channels of one group come last: a blocked grouped convolution of 16 channels a group cost 12 ps a MAC, one of 64
-    /// channels a group 7.6 (the same 384 channels on a 14x14 map, measured here), and RegNet's 16-channel groups were
-    /// predicted at 60% of their time.
+    /// they span orders of magnitude. The whole model's <paramref name="footprint"/>: how much of the cache the other
+    /// layers take decides whether this kernel finds its weights and input there. The input channels of one group: a
+    /// blocked grouped convolution of 16 channels a group cost 12 ps a MAC, one of 64 channels a group 7.6 (the same 384
+    /// channels on a 14x14 map, measured here), and RegNet's 16-channel groups were predicted at 60% of their time.
     /// </summary>
-    public double[] Descriptors(ChannelGranularity g, double modelMWeights)
+    public double[] Descriptors(ChannelGranularity g, ModelFootprint footprint)
     {
         static double Log(double v) => Math.Log2(Math.Max(v, 1e-9));
         var first = Nodes[0];
@@ -235,8 +237,8 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             InChannels % tile == 0 ? 1 : 0, InChannels % block == 0 ? 1 : 0, OutChannels % tile == 0 ? 1 : 0,
             OutputPadding(g), InChannels < tile ? 1 : 0,
             Log(MMacs * 1e6 + 1), Log(MWeights * 1e6 + 1), Log(MInputs * 1e6 + 1), Log(MOutputs * 1e6 + 1),
-            Nodes.Any(n => n.Op == "Add") ? 1 : 0, ActivationKind, Log(modelMWeights * 1e6 + 1),
-            Log(InChannels / (double)Math.Max(1, Group) + 1),
+            Nodes.Any(n => n.Op == "Add") ? 1 : 0, ActivationKind, Log(footprint.MWeights * 1e6 + 1),
+            Log(InChannels / (double)Math.Max(1, Group) + 1), Log(footprint.MTouched * 1e6 + 1),
         ];
     }
 

@@ -29,9 +29,9 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     public Prediction Predict(Graph graph, WeightStore weights, InferenceResult? inference = null)
     {
         var kernels = BlockedLayout.Mark(KernelExtractor.Extract(graph, weights, inference), Profile.Channels);
-        double modelWeights = ModelMWeights(kernels);
+        var footprint = ModelFootprint.Of(kernels);
         var parts = new List<KernelPrediction>(kernels.Count);
-        foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, modelWeights)));
+        foreach (var k in kernels) parts.Add(new KernelPrediction(k, KernelMs(k, footprint)));
         double total = Profile.Composition.Predict(CompositionFeatures(graph, kernels, parts.Sum(p => p.Ms)));
         return new Prediction(Profile.Name, Profile.Calibrated, total, parts);
     }
@@ -40,8 +40,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     public CompositionFeatures CompositionFeatures(Graph graph, WeightStore weights)
     {
         var kernels = BlockedLayout.Mark(KernelExtractor.Extract(graph, weights), Profile.Channels);
-        double modelWeights = ModelMWeights(kernels);
-        return CompositionFeatures(graph, kernels, kernels.Sum(k => KernelMs(k, modelWeights)));
+        var footprint = ModelFootprint.Of(kernels);
+        return CompositionFeatures(graph, kernels, kernels.Sum(k => KernelMs(k, footprint)));
     }
 
     CompositionFeatures CompositionFeatures(Graph graph, List<Kernel> kernels, double kernelSum)
@@ -51,11 +51,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         return new(kernelSum, reordered, kernels.Count(k => k.Class != KernelClass.Free));
     }
 
-    internal static double ModelMWeights(IEnumerable<Kernel> kernels) => kernels.Sum(k => k.MWeights);
-
-    /// <summary>One kernel's latency in a model with <paramref name="modelMWeights"/> million weights (see <see
-    /// cref="ModelMWeights"/>).</summary>
-    public double KernelMs(Kernel k, double modelMWeights)
+    /// <summary>One kernel's latency in a model with the <paramref name="footprint"/> of <see cref="ModelFootprint.Of"/>.</summary>
+    public double KernelMs(Kernel k, ModelFootprint footprint)
     {
         if (k.Class == KernelClass.Free) return 0;
         // Most specific model first; grouped and transposed convolutions borrow the convolution model, and
@@ -63,7 +60,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         var model = MostSpecific(k)
             ?? (k.Class is KernelClass.GroupConv or KernelClass.ConvTranspose ? Profile.Kernels.GetValueOrDefault(KernelClass.Conv) : null)
             ?? Profile.Kernels.GetValueOrDefault(KernelClass.Elementwise);
-        return model?.Predict(k, Profile.Channels, modelMWeights, Profile.CacheMElements) ?? 0;
+        return model?.Predict(k, Profile.Channels, footprint, Profile.CacheMElements) ?? 0;
     }
 
     /// <summary>The model of the kernel's most specific key the profile has (see <see cref="Kernel.ModelKeys"/>); no allocation

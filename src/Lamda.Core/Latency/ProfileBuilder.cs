@@ -25,8 +25,9 @@ internal static class ProfileBuilder
     // 12: rows copied to columns off the blocked layout, a plain convolution's hard-swish as ORT's two passes, the channels
     // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
     // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick); 15: the yardstick's
-    // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf)
-    public const int Revision = 15;
+    // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf); 16: what a run of the
+    // whole model touches (weights and activations) among the trees' descriptors (ModelFootprint)
+    public const int Revision = 16;
 
     public sealed record Options
     {
@@ -175,9 +176,9 @@ internal static class ProfileBuilder
         var samples = new List<InContextSample>();
         foreach (var measured in profiles)
         {
-            double modelWeights = LatencyPredictor.ModelMWeights(measured.Kernels.Select(k => k.Kernel));
+            var footprint = ModelFootprint.Of(measured.Kernels.Select(k => k.Kernel));
             samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k
-                => new InContextSample(k.Kernel, modelWeights, k.Ms)));
+                => new InContextSample(k.Kernel, footprint, k.Ms)));
         }
         var g = profile.Channels;
         double cache = profile.CacheMElements;
@@ -196,7 +197,7 @@ internal static class ProfileBuilder
                 Provenance = $"{(model.Correction == null ? isolated!.Provenance + "; " : "")}fitted to the in-context timings of "
                     + $"{model.Samples} {group.Key} kernels ({source}{how}) on {MachineDescription()}, Lamda {LamdaPaths.Version}, "
                     + $"{DateTime.UtcNow:yyyy-MM-dd}",
-                FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.ModelMWeights, cache) - r.Ms) / r.Ms),
+                FitMape = rows.Average(r => Math.Abs(model.Predict(r.Kernel, g, r.Footprint, cache) - r.Ms) / r.Ms),
             };
             progress?.Report($"  {group.Key,-20} in context: {model.Samples} kernels{how}, fit MAPE {model.FitMape:P1}");
         }
@@ -212,7 +213,7 @@ internal static class ProfileBuilder
             Coefficients = Nnls.FitRelative(features.Select(f => f.ToVector()).ToArray(), rows.Select(r => r.Ms).ToArray()),
         };
         var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
-        var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.ModelMWeights)).ToArray(), residual,
+        var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.Footprint)).ToArray(), residual,
             new BoostedTrees.Options { Seed = seed });
         return (linear with { Correction = trees, Samples = rows.Count }, "; linear model and trees");
     }
@@ -241,10 +242,10 @@ internal static class ProfileBuilder
     }
 
     /// <summary>
-    /// One kernel timed inside a calibration network: what it is, its network's weight count in millions (whether the other
-    /// layers' weights leave this one's in cache) and its time.
+    /// One kernel timed inside a calibration network: what it is, what a run of its network touches (whether the other
+    /// layers leave this one's weights and input in cache) and its time.
     /// </summary>
-    readonly record struct InContextSample(Kernel Kernel, double ModelMWeights, double Ms);
+    readonly record struct InContextSample(Kernel Kernel, ModelFootprint Footprint, double Ms);
 
     /// <summary>Kernels of a class needed in context before its model is refitted there (below: a fixed cost and one factor).</summary>
     const int MinSamplesForTrees = 40;
