@@ -5,7 +5,7 @@ namespace Lamda.Latency;
 /// (the activations it writes and the next kernel reads). Between two runs of a kernel the rest of the model passes
 /// through the caches, so whether the kernel finds its weights and input still there depends on all of it, not on its
 /// own size. The weights alone did not say it: in calibration networks of 2-2.6 million weights a classifier's Gemm
-/// cost 90-125 ps a weight in context, while mobilenet_v3_small's, in a model of 2.5 million weights with small
+/// cost 65-125 ps a weight in context, while mobilenet_v3_small's, in a model of 2.5 million weights with small
 /// activation maps, cost 45-50; with what a run touches among the trees' descriptors the kernel sums of the held-out
 /// families were predicted with 3.4-4.6% error where they had 4.5-5.5% (four calibrations, docs/benchmarks.md).
 /// </summary>
