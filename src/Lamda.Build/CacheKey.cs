@@ -36,7 +36,9 @@ internal static class CacheKey
     //     may keep a least share of every layer group (a third spreading); host profiles are calibration revision 14.
     // 14: a first measurement just outside the band is measured again before it is judged, and host profiles are calibration
     //     revision 15.
-    public const string Format = "lamda-cache/14";
+    // 15: the default fine-tuning budget is 2400 steps (or the rest of 10 minutes), and host profiles are calibration
+    //     revision 16.
+    public const string Format = "lamda-cache/15";
     static readonly MemoryCache FileHashes = new(new MemoryCacheOptions { SizeLimit = 4096 });
 
     public static string Compute(AdaptRequest r)

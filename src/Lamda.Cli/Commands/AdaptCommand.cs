@@ -37,7 +37,7 @@ internal sealed class AdaptCommand : Command
           --no-train         no fine-tuning (least-squares reconstruction only)
           --train-time T     fine-tuning time budget: 90s, 7m, 1h (default: what remains of 10 minutes from the start
                              of the run, less 30s for the final measurement; at least 1m)
-          --train-steps N    fine-tuning step budget (default 1200); training stops at the first budget reached
+          --train-steps N    fine-tuning step budget (default 2400); training stops at the first budget reached
           --report R.json    every iteration: hash, diff size, predicted/measured latency, accuracy, diagnostics
           --generator llm    a language model writes the architectures (grammar-constrained LamdaText); after
                              --llm-attempts answers (default 3) that fail validation, the search generator
@@ -57,15 +57,17 @@ internal sealed class AdaptCommand : Command
     public override string[] FlagOptions => ["--no-train"];
 
     /// <summary>
-    /// The fine-tuning budgets when none are given. The steps end the classifiers' training (20-100 s) and ppocr_det's at
-    /// 640x640 (5.5-6 minutes), whose text-mask IoU rose from 0.893-0.905 at 600 steps to 0.905-0.921 at 1200 (seeds 0-2).
+    /// The fine-tuning budgets when none are given. The steps end the classifiers' training (40-200 s) and ppocr_det's at
+    /// 640x640 where a step is fast: its text-mask IoU rose from 0.893-0.905 at 600 steps to 0.905-0.921 at 1200 (seeds 0-2),
+    /// and on an AMD EPYC (Zen 5), where 1200 steps took 230 s of the 462 s its time budget allowed, from 0.910 and 0.905 to
+    /// 0.939 and 0.923 at 2400 (seeds 0 and 1, runs of 9.3-9.5 minutes).
     /// The time ends the PP-OCRv4 recognizer's, so that its whole run stays under 10 minutes: without --train-time training
     /// gets what remains of <see cref="DefaultRunTime"/> from the start of the run, less <see cref="AfterTraining"/> for the
     /// final measurement and report. A fixed 7 minutes did the same on the AMD EPYC the recognizer was tuned on; on a 2-core
     /// Intel Xeon that runs it 1.9 times slower its search took 2.4 minutes and the run 9.4, while every step it could
     /// have added counted (the same architecture read 81-84% of lines after 7 minutes, 88.3% after 14).
     /// </summary>
-    const int DefaultTrainSteps = 1200;
+    const int DefaultTrainSteps = 2400;
     static readonly TimeSpan DefaultRunTime = TimeSpan.FromMinutes(10), AfterTraining = TimeSpan.FromSeconds(30);
 
     static readonly JsonSerializerOptions ReportJson = new()
