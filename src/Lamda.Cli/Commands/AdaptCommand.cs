@@ -57,7 +57,7 @@ internal sealed class AdaptCommand : Command
     public override string[] FlagOptions => ["--no-train"];
 
     /// <summary>
-    /// The fine-tuning budgets when none are given. The steps end the classifiers' training (40-200 s) and ppocr_det's at
+    /// The fine-tuning budgets when none are given. The steps end the classifiers' training (25-160 s) and ppocr_det's at
     /// 640x640 where a step is fast: its text-mask IoU rose from 0.893-0.905 at 600 steps to 0.905-0.921 at 1200 (seeds 0-2),
     /// and on an AMD EPYC (Zen 5), where 1200 steps took 230 s of the 462 s its time budget allowed, from 0.910 and 0.905 to
     /// 0.939 and 0.923 at 2400 (seeds 0 and 1, runs of 9.3-9.5 minutes).
