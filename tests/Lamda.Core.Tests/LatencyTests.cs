@@ -27,14 +27,19 @@ public class LatencyTests : IDisposable
 
     static DeviceProfile Nano => DeviceCatalog.Resolve("jetson-nano");
 
-    /// <summary>ONNX Runtime's profiler timings are matched to every kernel of the network, and its file is removed.</summary>
-    [Fact]
-    public void KernelsAreTimedInContext()
+    /// <summary>
+    /// ONNX Runtime's profiler timings are matched to every kernel of the network, and its file is removed, in one
+    /// profiling session or several (calibration keeps each node's lower median of two).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void KernelsAreTimedInContext(int sessions)
     {
         var b = SampleModels.TinyNet();
         var kernels = KernelExtractor.Extract(b.Graph, b.Weights).Where(k => k.Class != KernelClass.Free).ToList();
         var before = Directory.GetFiles(Directory.GetCurrentDirectory(), "onnxruntime_profile*").Length;
-        var profile = KernelProfiler.Profile(b.Graph, b.Weights, runs: 10);
+        var profile = KernelProfiler.Profile(b.Graph, b.Weights, runs: 10, sessions: sessions);
         // Every convolution, pooling, Concat and Gemm kernel found its profiled node, whatever ORT renamed it to.
         Assert.Equal(kernels.Select(k => k.Nodes[0].Id), profile.Kernels.Where(k => k.Kernel.Class != KernelClass.Free).Select(k => k.Kernel.Nodes[0].Id));
         Assert.All(profile.Kernels, k => Assert.True(k.Ms > 0, k.Kernel.Description));
@@ -42,6 +47,16 @@ public class LatencyTests : IDisposable
         // under the parallel load of the test run, timings are not comparable across two measurements.
         Assert.True(profile.OtherMs >= 0);
         Assert.Equal(before, Directory.GetFiles(Directory.GetCurrentDirectory(), "onnxruntime_profile*").Length); // nothing left behind
+    }
+
+    /// <summary>Sessions are merged node by node: the lower median wins, and a node only one session timed is kept.</summary>
+    [Fact]
+    public void ProfilingSessionsKeepEachNodesLowerMedian()
+    {
+        var lowest = new Dictionary<string, double>(StringComparer.Ordinal);
+        KernelProfiler.KeepLowest(lowest, [("conv", 0.020), ("relu", 0.004)]);
+        KernelProfiler.KeepLowest(lowest, [("conv", 0.017), ("relu", 0.005), ("gemm", 0.010)]);
+        Assert.Equal(new Dictionary<string, double> { ["conv"] = 0.017, ["relu"] = 0.004, ["gemm"] = 0.010 }, lowest);
     }
 
     [Fact]

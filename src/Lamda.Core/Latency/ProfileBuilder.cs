@@ -26,8 +26,9 @@ internal static class ProfileBuilder
     // of a group among the trees' descriptors; 13: the composition's long-run term; 14: a network profiled beside a slow
     // reference is profiled again (SteadyTiming), and the yardstick is the unloaded machine's (Yardstick); 15: the yardstick's
     // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf); 16: what a run of the
-    // whole model touches (weights and activations) among the trees' descriptors (ModelFootprint)
-    public const int Revision = 16;
+    // whole model touches (weights and activations) among the trees' descriptors (ModelFootprint); 17: each network profiled
+    // in two sessions, each node's lower median kept
+    public const int Revision = 17;
 
     public sealed record Options
     {
@@ -107,7 +108,8 @@ internal static class ProfileBuilder
     /// their cost, and its held-out families scored 21 of 36 within 10%, against 29-31 for the calibration before it, on
     /// the same measurements. With it, three calibrations in a row fitted compositions of x0.98-1.00 (the reference
     /// beside the networks wandered by up to 11% within each). A network whose reference ran slow is profiled again
-    /// (<see cref="SteadyTiming"/>).
+    /// (<see cref="SteadyTiming"/>). Each profile is two sessions of half the runs, each node's lower median kept: for
+    /// the same time, the fit no longer follows one session's luck (<see cref="KernelProfiler.Profile"/>).
     /// </summary>
     /// <param name="nets">the calibration networks</param>
     /// <param name="options">threads and quick or full</param>
@@ -124,7 +126,8 @@ internal static class ProfileBuilder
         for (int i = 0; i < nets.Count; i++)
         {
             var (profile, reference) = steady.Take(
-                () => KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 10 : 20, warmup: 3),
+                () => KernelProfiler.Profile(nets[i].Graph, nets[i].Weights, options.Threads, runs: options.Quick ? 5 : 10, warmup: 3,
+                    sessions: 2),
                 $"network {i + 1}");
             raw.Add(profile);
             references[i] = reference;
