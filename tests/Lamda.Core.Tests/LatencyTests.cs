@@ -59,6 +59,40 @@ public class LatencyTests : IDisposable
         Assert.Equal(new Dictionary<string, double> { ["conv"] = 0.017, ["relu"] = 0.004, ["gemm"] = 0.010 }, lowest);
     }
 
+    /// <summary>
+    /// A term of a class's linear model that only a few in-context samples exercise is not priced (a few samples
+    /// cannot say what it costs far beyond them); one that enough samples exercise is.
+    /// </summary>
+    [Fact]
+    public void LinearTermsFewSamplesExerciseAreNotPriced()
+    {
+        // ms = 0.002 + 0.01 per unit of work (+ 0.5 per unit beyond the cache, where that is the law)
+        static (double[][] X, double[] Y) Rows(int exercising, double perBeyond, double bump)
+        {
+            var x = new double[40][];
+            var y = new double[40];
+            for (int i = 0; i < 40; i++)
+            {
+                double work = 1 + i, beyond = i < exercising ? 0.01 * (i + 1) : 0;
+                x[i] = [1, work, beyond];
+                y[i] = (0.002 + 0.01 * work + perBeyond * beyond) * (i < exercising ? bump : 1);
+            }
+            return (x, y);
+        }
+        // Three samples with traffic beyond the cache ran 30% slow for some other reason: plain least squares puts that on
+        // the traffic, and would price a kernel with a hundred times their traffic by it.
+        var (x3, y3) = Rows(exercising: 3, perBeyond: 0, bump: 1.3);
+        Assert.True(Nnls.FitRelative(x3, y3)[2] > 0.2);
+        var few = ProfileBuilder.FitExercisedTerms(x3, y3);
+        Assert.Equal(0, few[2]);
+        Assert.Equal(0.01, few[1], 3);
+        // Twelve samples that follow the law price it.
+        var (x12, y12) = Rows(exercising: 12, perBeyond: 0.5, bump: 1);
+        var enough = ProfileBuilder.FitExercisedTerms(x12, y12);
+        Assert.Equal(0.5, enough[2], 3);
+        Assert.Equal(0.01, enough[1], 4);
+    }
+
     [Fact]
     public void ProfileFileRoundTripsExactly()
     {
