@@ -101,7 +101,7 @@ public readonly record struct TrainProgress(int Step, int TotalSteps, double Los
 {
     /// <summary>
     /// How far the run is, 0 to 1: the larger of the steps and the time taken, since it ends at whichever runs out first
-    /// (a 10-minute run of the recognizer stops at about 330 of its 2400 steps).
+    /// (a 10-minute run of the PP-OCRv4 recognizer stopped at 789-798 of its 2400 steps on an AMD EPYC, Zen 5).
     /// </summary>
     public double Done => Math.Clamp(Math.Max((double)Step / Math.Max(1, TotalSteps),
         TimeBudget is { Ticks: > 0 } budget ? Elapsed / budget : 0), 0, 1);
