@@ -62,11 +62,15 @@ internal static class CacheKey
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 16).ToLowerInvariant();
     }
 
-    /// <summary>A profile file by content; a built-in by name (profiles are versioned with Lamda); host by machine.</summary>
+    /// <summary>
+    /// A profile file by content; a built-in by name (profiles are versioned with Lamda); host by machine and calibration
+    /// revision, so that a model adapted with an older calibration is not served (until revision 16 each revision bumped
+    /// <see cref="Format"/> by hand, and revisions 17 and 18 did not).
+    /// </summary>
     static string DeviceIdentity(string device)
     {
         if (File.Exists(device)) return "file " + HashFile(device);
-        if (device == DeviceCatalog.Host) return "host " + ProfileBuilder.MachineDescription();
+        if (device == DeviceCatalog.Host) return $"host {ProfileBuilder.MachineDescription()} calibration {ProfileBuilder.Revision}";
         return "builtin " + device;
     }
 
