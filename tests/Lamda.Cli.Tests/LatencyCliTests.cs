@@ -40,6 +40,19 @@ public class LatencyCliTests : CliTestBase
         Assert.InRange(latency, ratio * reference - slack, ratio * reference + slack);
         Assert.True(root.GetProperty("rounds").GetInt32() >= 3);
         Assert.True(root.GetProperty("noise").GetDouble() >= 0);
+        // Two sessions by default, the lowest ratio kept, and how far apart they were.
+        Assert.Equal(2, root.GetProperty("sessions").GetInt32());
+        Assert.True(root.GetProperty("sessionSpread").GetDouble() >= 0);
+    }
+
+    [Fact]
+    public void MeasureInOneSessionHasNoSpread()
+    {
+        var r = Lamda("measure", TinyNet, "--runs", "5", "--warmup", "2", "--sessions", "1", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.Equal(1, json.RootElement.GetProperty("sessions").GetInt32());
+        Assert.Equal(0, json.RootElement.GetProperty("sessionSpread").GetDouble());
     }
 
     /// <summary>A model measured against itself: the interleaved ratio is one up to the noise of the rounds.</summary>

@@ -47,6 +47,25 @@ public class MeasurementProtocolTests
     }
 
     /// <summary>
+    /// The same model in three sessions: in one its buffers landed where they conflict in the cache and every round of it
+    /// ran 8% slower, in another a burst slowed one round. The comparisons keep the session with the model's own speed, and
+    /// say how far the sessions were apart.
+    /// </summary>
+    [Fact]
+    public void TheSessionWithTheLowestRatioIsKept()
+    {
+        Comparison Session(Func<int, double> candidate) =>
+            new InterleavedRounds(Options).Run(new Scripted(2, 4, 5, candidate), new Scripted(4, 4, 5, _ => 1));
+        var sessions = new[] { Session(_ => 1.08), Session(r => r == 2 ? 1.5 : 1), Session(_ => 1.04) };
+        var kept = Comparison.Lowest(sessions);
+        Assert.Same(sessions[1], kept);
+        Assert.Equal(0.5, kept.Ratio, 9);
+        Assert.Equal(0.08, Comparison.SessionSpread(sessions), 9);
+        Assert.Equal(0, Comparison.SessionSpread([kept]));
+        Assert.Throws<ArgumentException>(() => Comparison.Lowest([]));
+    }
+
+    /// <summary>
     /// A comparison that starts in a spell of load: its first 20 rounds slow the reference by 40% and the candidate, a
     /// quarter of its size, by 60% (the load moves their ratio, 0.286 against 0.25, as it moved mobilenet_v3_small's
     /// against its base). Knowing the reference's quiet speed from earlier comparisons, the comparison waits the spell out

@@ -34,7 +34,8 @@ internal sealed class MeasureCommand : Command
     public override string Name => "measure";
     public override string Summary => "measure a model's latency with ONNX Runtime on this machine";
     public override string Usage => """
-        Usage: lamda measure MODEL.onnx [--against BASE.onnx] [--input-shape 1,3,640,640] [--threads N] [--runs N] [--warmup N] [--json]
+        Usage: lamda measure MODEL.onnx [--against BASE.onnx] [--input-shape 1,3,640,640] [--threads N] [--runs N] [--warmup N]
+                             [--sessions N] [--json]
 
         ONNX Runtime CPU, all graph optimizations, sequential execution, batch 1, seeded random inputs.
         The latency is measured in interleaved rounds against a reference (BASE.onnx, or Lamda's fixed reference
@@ -47,8 +48,10 @@ internal sealed class MeasureCommand : Command
           --threads N   intra-op threads (default 1, as for device 'host')
           --runs N      minimum timed runs of the plain pass (default 30)
           --warmup N    untimed runs first (default 10)
+          --sessions N  compare in N fresh sessions one after another (default 2) and keep the lowest ratio: each session
+                        places the model's buffers anew, and one session's figure of the same model moved by up to 12%
         """;
-    public override string[] ValueOptions => ["--against", InputShapes.Option, "--threads", "--runs", "--warmup"];
+    public override string[] ValueOptions => ["--against", InputShapes.Option, "--threads", "--runs", "--warmup", "--sessions"];
     public override string[] FlagOptions => ["--json"];
 
     /// <summary>The model's graph at the size it is measured at: pinned by --input-shape, never silently 1x1.</summary>
@@ -77,8 +80,11 @@ internal sealed class MeasureCommand : Command
             ? new ModelUnderTest(File.ReadAllBytes(basePath), AtSize(ModelSource.LoadOnnx(basePath).Graph, args, basePath), basePath)
             : ReferenceNetwork.Build();
         var stats = LatencyMeter.Measure(model.Bytes, graph, options, path, progress);
-        var c = LatencyMeter.MeasureAgainst(model, reference,
-            new CompareOptions { Threads = threads, LoadPatienceMs = QuietReference.PatienceMs }, progress);
+        var compare = new CompareOptions { Threads = threads, LoadPatienceMs = QuietReference.PatienceMs };
+        var sessions = Enumerable.Range(0, Math.Max(1, args.Int("--sessions", 2)))
+            .Select(_ => LatencyMeter.MeasureAgainst(model, reference, compare, progress)).ToList();
+        var c = Comparison.Lowest(sessions);
+        double spread = Comparison.SessionSpread(sessions);
         if (c.IsNoisy || stats.IsNoisy)
             stderr.WriteLine($"warning: the machine is noisy (round-to-round spread {c.Noise:P1}, {c.Retried} rounds retried"
                 + $"{(c.Settled ? "" : ", unsettled")}; plain cv {stats.Cv:F3}); figures are less reliable. Close other work.");
@@ -86,14 +92,15 @@ internal sealed class MeasureCommand : Command
         {
             ["model"] = path, ["latencyMs"] = Json.R(c.CandidateMs), ["reference"] = reference.Name, ["ratio"] = Json.R(c.Ratio, 5),
             ["referenceMs"] = Json.R(c.ReferenceMs), ["noise"] = Json.R(c.Noise), ["rounds"] = c.Rounds, ["retried"] = c.Retried,
-            ["settled"] = c.Settled,
+            ["settled"] = c.Settled, ["sessions"] = sessions.Count, ["sessionSpread"] = Json.R(spread),
             ["p50Ms"] = Json.R(stats.P50Ms), ["p90Ms"] = Json.R(stats.P90Ms), ["meanMs"] = Json.R(stats.MeanMs),
             ["minMs"] = Json.R(stats.MinMs), ["cv"] = Json.R(stats.Cv), ["runs"] = stats.Runs, ["threads"] = stats.Threads,
             ["noisy"] = c.IsNoisy || stats.IsNoisy,
         }, () =>
         [
             $"{path}: {c.CandidateMs:F3} ms = {c.Ratio:F4} x {reference.Name} ({c.ReferenceMs:F3} ms), "
-                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried",
+                + $"noise {c.Noise:P1}, {c.Rounds} rounds, {c.Retried} retried"
+                + (sessions.Count > 1 ? $"; lowest of {sessions.Count} sessions, {spread:P1} apart" : ""),
             $"  plain pass: p50 {stats.P50Ms:F3} ms, p90 {stats.P90Ms:F3} ms, mean {stats.MeanMs:F3} ms, cv {stats.Cv:F3} "
                 + $"({stats.Runs} runs, {stats.Threads} thread(s))",
         ]);
@@ -273,13 +280,15 @@ internal sealed class BenchPredictorCommand : Command
     public override string Summary => "benchmark: predicted vs measured latency on the shared models and width variants";
     public override string Usage => """
         Usage: lamda bench-predictor [--profile PROFILE.json] [--full] [--widths 0.25,0.4,...] [--models DIR] [--align] [--load N]
-                                     [--input-shape 1,3,640,640]
+                                     [--input-shape 1,3,640,640] [--passes N]
 
         Builds a host profile (quick suite unless --full; or uses --profile), then for every model in DIR
         (default: the shared models; pass a folder of held-out models to test generalization) and each width
         factor makes a width-scaled variant with Lamda's channel surgery, measures it in interleaved rounds
         against Lamda's reference network (latency = ratio x the reference's median figure; 1 thread) and predicts
         it. Prints each pair with the noise its rounds saw, the share within +-10% and MAPE.
+          --passes N  measure every variant N times (default 2), each in its own session, a pass over all variants
+                    apart, and keep its lowest ratio: one session's figure of the same model moved by up to 12%
           --align   round every width to the device's preferred channel multiple (as adaptation does, and as
                     width multipliers in MobileNet-style models do); without it widths are scaled exactly
           --load N  the loaded case: N other processes keep N cores busy while the profile is built and the
@@ -287,7 +296,7 @@ internal sealed class BenchPredictorCommand : Command
           --input-shape  the size to run models with dynamic input dims at; a file MODEL.onnx.shapes next to a model
                     lists its own sizes, one per line (each measured as its own model)
         """;
-    public override string[] ValueOptions => ["--profile", "--widths", "--models", "--load", InputShapes.Option];
+    public override string[] ValueOptions => ["--profile", "--widths", "--models", "--load", "--passes", InputShapes.Option];
     public override string[] FlagOptions => ["--full", "--align"];
 
     sealed record Variant(string Name, double Width, Graph Graph, WeightStore Weights, byte[] Bytes);
@@ -318,7 +327,7 @@ internal sealed class BenchPredictorCommand : Command
         int multiple = args.Flag("--align") ? profile.Channels.PreferredMultiple : 1;
         stdout.WriteLine($"widths rounded to multiples of {multiple}");
         var variants = Variants(dir, widths, multiple, args.Value(InputShapes.Option), progress);
-        var measured = Measure(variants, profile.Execution.Threads, progress);
+        var measured = Measure(variants, profile.Execution.Threads, Math.Max(1, args.Int("--passes", 2)), stdout, progress);
         stdout.WriteLine($"reference network {measured[0].ReferenceMs:F3} ms (median over the comparisons: the yardstick)");
         Report(variants, measured, new LatencyPredictor(profile), stdout);
         stdout.WriteLine($"total {sw.Elapsed.TotalSeconds:F0} s");
@@ -356,23 +365,34 @@ internal sealed class BenchPredictorCommand : Command
     /// 10%, 32 on the median. Unless the median ran over 5% slower than the tenth percentile, as calibration's yardstick
     /// (<see cref="ProfileBuilder.Yardstick"/>): one bench's comparisons ran 0.392-0.599 ms, median 0.502, while its
     /// profile was on 0.397 ms, and all 36 variants were predicted 17-39% under their time (seventeenth session).
+    /// Each variant is measured in <paramref name="passes"/> sessions, a pass over all variants apart, and its lowest ratio
+    /// is kept (<see cref="Comparison.Lowest"/>).
     /// </summary>
-    static List<Comparison> Measure(List<Variant> variants, int threads, IProgress<string> progress)
+    static List<Comparison> Measure(List<Variant> variants, int threads, int passes, TextWriter stdout, IProgress<string> progress)
     {
         var reference = ReferenceNetwork.Build();
         var options = new CompareOptions { Threads = threads, Rounds = 7 };
-        var comparisons = new List<Comparison>(variants.Count);
+        var sessions = variants.Select(_ => new List<Comparison>(passes)).ToList();
         // The robust measurement the predictions are judged by: a variant compared in a spell of load waits for it to pass,
         // judged by the reference network's quietest round across the variants.
         var quiet = new QuietReference();
-        foreach (var v in variants)
+        for (int pass = 1; pass <= passes; pass++)
+            for (int i = 0; i < variants.Count; i++)
+            {
+                var v = variants[i];
+                sessions[i].Add(quiet.MeasureAgainst(new ModelUnderTest(v.Bytes, v.Graph, v.Name), reference, options, progress));
+                progress.Report($"pass {pass}/{passes}: measured {v.Name} at width {v.Width:F2}: {sessions[i][^1]}");
+            }
+        var comparisons = sessions.Select(Comparison.Lowest).ToList();
+        if (passes > 1)
         {
-            comparisons.Add(quiet.MeasureAgainst(new ModelUnderTest(v.Bytes, v.Graph, v.Name), reference, options, progress));
-            progress.Report($"measured {v.Name} at width {v.Width:F2}: {comparisons[^1]}");
+            var spreads = sessions.Select(Comparison.SessionSpread).Order().ToArray();
+            stdout.WriteLine($"{passes} sessions per variant: their ratios spread by {spreads[spreads.Length / 2]:P1} (median), "
+                + $"{spreads[^1]:P1} (max); the lowest is kept");
         }
-        var references = comparisons.Select(c => c.ReferenceMs).ToArray();
+        var references = sessions.SelectMany(c => c).Select(c => c.ReferenceMs).ToArray();
         double median = InterleavedRounds.MedianOf(references), typical = ProfileBuilder.Yardstick(median, references);
-        progress.Report($"reference network over the {comparisons.Count} comparisons: {references.Min():F3}-{references.Max():F3} ms, "
+        progress.Report($"reference network over the {references.Length} comparisons: {references.Min():F3}-{references.Max():F3} ms, "
             + $"median {median:F3} ms; {typical:F3} ms (the yardstick)");
         return comparisons.Select(c => c with { ReferenceMs = typical, CandidateMs = c.Ratio * typical }).ToList();
     }

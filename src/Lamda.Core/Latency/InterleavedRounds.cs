@@ -68,6 +68,20 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
     /// <summary>True when the figure should not be trusted to a few percent (too much spread, or unsettled).</summary>
     public bool IsNoisy => !Settled || Noise > NoisyThreshold;
 
+    /// <summary>
+    /// Of the same model's comparisons in separate sessions, the one with the lowest ratio. Each session places the model's
+    /// buffers anew, and its figure moves with that placement as well as with outside load: five models in eight fresh
+    /// sessions each, beside the reference, spread by 4-12% on a quiet 2-core VM (sd 1.4-3.6%). Cache conflicts and load
+    /// only add time, so the lowest is the model's own speed with the least of either, as calibration keeps each kernel's
+    /// lower median of two sessions (<see cref="KernelProfiler.Profile"/>).
+    /// </summary>
+    public static Comparison Lowest(IReadOnlyList<Comparison> sessions) =>
+        sessions.Count == 0 ? throw new ArgumentException("no comparisons", nameof(sessions)) : sessions.MinBy(c => c.Ratio)!;
+
+    /// <summary>How far apart the sessions' ratios are: the highest over the lowest, minus one (0 for one session).</summary>
+    public static double SessionSpread(IReadOnlyList<Comparison> sessions) =>
+        sessions.Count == 0 ? 0 : sessions.Max(c => c.Ratio) / sessions.Min(c => c.Ratio) - 1;
+
     /// <summary>The comparison as a log line.</summary>
     public override string ToString() =>
         $"{CandidateMs:F3} ms = {Ratio:F4} x {ReferenceMs:F3} ms reference "
