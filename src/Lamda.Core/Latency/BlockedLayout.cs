@@ -124,7 +124,7 @@ public static class BlockedLayout
     static Kernel Pass(Kernel conv, Node node, double mInputs) =>
         new(KernelClass.Elementwise, [node], 0, mInputs, conv.MOutputs, 0, conv.OutChannels, conv.OutChannels)
         {
-            Layout = LayoutRule.Plain, OutHeight = conv.OutHeight,
+            Layout = LayoutRule.Plain, OutHeight = conv.OutHeight, InHeight = conv.OutHeight, // a pass over the convolution's output
         };
 
     /// <summary>

@@ -115,20 +115,25 @@ public sealed record DeviceProfile
     /// <summary>
     /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout;
     /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>; 4: rows copied to columns off the blocked layout,
-    /// <see cref="KernelFeatures.PlainRows"/>).
+    /// <see cref="KernelFeatures.PlainRows"/>; 5: a blocked convolution's work on padding rows apart,
+    /// <see cref="KernelFeatures.PaddedWork"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/4";
+    public const string CurrentSchema = "lamda-device-profile/5";
 
     /// <summary>
-    /// Earlier schemas still read, with the coefficients they lack: their kernel models take no cost for the features added
-    /// since (traffic beyond the cache in 3, rows copied to columns in 4), which is what they were fitted with. A device profile
-    /// made on a board stays usable.
+    /// Earlier schemas still read, with the coefficients they lack, so that their predictions are what they were: no cost for
+    /// traffic beyond the cache (added in 3) or rows copied to columns (4), and work on padding rows at the price of the rest
+    /// of the work (5), which is how they counted it. A device profile made on a board stays usable.
     /// </summary>
     static readonly Dictionary<string, int> SchemasWithFewerFeatures = new()
     {
-        ["lamda-device-profile/2"] = Kernel.FeatureCount - 2,
-        ["lamda-device-profile/3"] = Kernel.FeatureCount - 1,
+        ["lamda-device-profile/2"] = Kernel.FeatureCount - 3,
+        ["lamda-device-profile/3"] = Kernel.FeatureCount - 2,
+        ["lamda-device-profile/4"] = Kernel.FeatureCount - 1,
     };
+
+    // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema.
+    const int PaddedWorkIndex = 9, AlignedWorkIndex = 1;
 
     /// <summary>Per-core cache assumed where a profile does not say (1 MiB: the L2 of a core of recent x86 and Arm servers).</summary>
     public const long DefaultCacheBytes = 1 << 20;
@@ -218,18 +223,24 @@ public sealed record DeviceProfile
         return Parse(File.ReadAllText(path), path);
     }
 
-    /// <summary>A profile of an earlier schema whose models have <paramref name="count"/> coefficients, in the current schema: the
-    /// features added since cost nothing.</summary>
+    /// <summary>A profile of an earlier schema whose models have <paramref name="count"/> coefficients, in the current schema
+    /// (<see cref="SchemasWithFewerFeatures"/>).</summary>
     DeviceProfile WithFeaturesAdded(int count) => this with
     {
         Schema = CurrentSchema,
         Kernels = Kernels.ToDictionary(kv => kv.Key, kv => kv.Value with
         {
-            Coefficients = kv.Value.Coefficients is { } c && c.Length == count
-                ? [.. c, .. new double[Kernel.FeatureCount - count]]
-                : kv.Value.Coefficients,
+            Coefficients = kv.Value.Coefficients is { } c && c.Length == count ? Extended(c) : kv.Value.Coefficients,
         }),
     };
+
+    static double[] Extended(double[] c)
+    {
+        var extended = new double[Kernel.FeatureCount];
+        c.CopyTo(extended, 0);
+        extended[PaddedWorkIndex] = c[AlignedWorkIndex];
+        return extended;
+    }
 
     void Validate(string displayName)
     {

@@ -57,21 +57,23 @@ public static class KernelClass
 /// megabytes is read from the shared cache or memory at a higher cost per element than a cached one, which one cost per
 /// element fitted mostly on small maps cannot express (fitted in context on this machine's calibration: 0.06-0.13 ms per
 /// million elements for the memory-bound classes, near zero for convolutions). <see cref="PlainRows"/> counts the rows a
-/// convolution off the blocked layout copies into columns before its matrix product (<see cref="Kernel.PlainRows"/>). A
+/// convolution off the blocked layout copies into columns before its matrix product (<see cref="Kernel.PlainRows"/>).
+/// <see cref="PaddedWork"/> is the part of a blocked convolution's work whose kernel rows fall on padding
+/// (<see cref="Kernel.ValidRowShare"/>): the runtime skips those rows, and <see cref="AlignedWork"/> counts only the rest. A
 /// profile's coefficients follow <see cref="ToVector"/>'s order: changing a feature changes the profile schema
 /// (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
-    double SlowDepthwiseChannels, double BeyondCache, double PlainRows)
+    double SlowDepthwiseChannels, double BeyondCache, double PlainRows, double PaddedWork = 0)
 {
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
-    public const int Count = 9;
+    public const int Count = 10;
 
     /// <summary>The names of the coefficients, in <see cref="ToVector"/>'s order.</summary>
     public static readonly string[] Names =
     [
         "constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels", "beyondCache",
-        "plainRows",
+        "plainRows", "paddedWork",
     ];
 
     /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
@@ -79,12 +81,12 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
 
     /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
     public double[] ToVector() =>
-        [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows];
+        [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows, PaddedWork];
 
     /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
     public double Dot(double[] c) =>
         c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels
-        + c[7] * BeyondCache + c[8] * PlainRows;
+        + c[7] * BeyondCache + c[8] * PlainRows + c[9] * PaddedWork;
 }
 
 /// <summary>
@@ -150,11 +152,50 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
         };
         double beyond = Math.Max(0, inputs - cacheMElements) + Math.Max(0, outputs - cacheMElements);
         double rows = fast ? 0 : PlainRows();
-        return new KernelFeatures(fast ? work : 0, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, rows);
+        // Off the blocked layout the image-to-columns pass writes the padding and the matrix product multiplies it: all of the
+        // work is done there.
+        double valid = fast ? work * ValidRowShare() : 0;
+        return new KernelFeatures(valid, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, rows, fast ? work - valid : 0);
     }
 
     /// <summary>The kernel's output height (0 when unknown: the map is then taken as square).</summary>
     public long OutHeight { get; init; }
+
+    /// <summary>The kernel's input height (0 when unknown).</summary>
+    public long InHeight { get; init; }
+
+    /// <summary>
+    /// The share of a convolution's kernel rows, over its output rows, that fall inside its input and not on padding (1 for
+    /// a kernel one row high, or when the heights are unknown). ONNX Runtime's blocked convolutions skip the rows that fall
+    /// on padding (MLAS narrows the kernel to the input's rows for each output row), so on a map a few rows high most of a
+    /// 5x5 kernel's work is never done: a 2-row map reads 4 of the 10 rows two output rows' kernels cover. PP-LCNet's 5x5
+    /// depthwise layers on ppocr_cls's 2- and 3-row maps were predicted at twice their time (131% over, in sum); counting only
+    /// these rows took that to 50-55% over (two profiles, refitted offline), and the held-out families did not move.
+    /// </summary>
+    public double ValidRowShare()
+    {
+        if (!KernelClass.IsConvolution(Class) || Nodes.Count == 0 || InHeight <= 0 || OutHeight <= 0) return 1;
+        var n = Nodes[0];
+        long k = n.GetInts("kernel_shape") is { Length: > 0 } ks ? ks[0] : 1;
+        if (k <= 1) return 1;
+        long stride = n.GetInts("strides") is { Length: > 0 } st ? st[0] : 1;
+        long dilation = n.GetInts("dilations") is { Length: > 0 } dl ? dl[0] : 1;
+        long missing = Math.Max(0, (OutHeight - 1) * stride + (k - 1) * dilation + 1 - InHeight);
+        long top = n.GetInts("pads") is { Length: > 0 } p ? p[0]
+            : n.GetString("auto_pad") switch { "SAME_UPPER" => missing / 2, "SAME_LOWER" => (missing + 1) / 2, _ => 0 };
+        long valid = 0;
+        for (long kh = 0; kh < k; kh++)
+        {
+            // Kernel row kh of output row r reads input row r * stride - top + kh * dilation; count the r it falls inside for.
+            long offset = kh * dilation - top;
+            long first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+            long last = Math.Min(OutHeight - 1, FloorDiv(InHeight - 1 - offset, stride));
+            if (last >= first) valid += last - first + 1;
+        }
+        return valid / (double)(OutHeight * k);
+    }
+
+    static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
     /// <summary>
     /// Millions of rows a convolution off the blocked layout copies into columns (ORT's image-to-columns pass before its
@@ -324,9 +365,11 @@ internal static class KernelExtractor
             long cin = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand e0 ? inference.TypeOf(e0.Key).Channels ?? 0 : 0;
             long cout = inference.TypeOf(lastNode.Output).Channels ?? 0;
             long height = inference.TypeOf(lastNode.Output).Dims is { Length: 4 } d && d[2].IsKnown ? d[2].Value : 0;
+            long inHeight = n.Inputs.Count > 0 && n.Inputs[0] is EdgeOperand x && inference.TypeOf(x.Key).Dims is { Length: 4 } xd
+                && xd[2].IsKnown ? xd[2].Value : 0;
             kernels.Add(new Kernel(cls, group, macs, ins, outs, ws, cin, cout)
             {
-                Layout = BlockedLayout.RuleOf(cls, group, inference), OutHeight = height,
+                Layout = BlockedLayout.RuleOf(cls, group, inference), OutHeight = height, InHeight = inHeight,
             });
         }
         return kernels;

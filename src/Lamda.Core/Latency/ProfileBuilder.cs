@@ -28,8 +28,9 @@ internal static class ProfileBuilder
     // tenth percentile interpolated, as every latency percentile is (InterleavedRounds.PercentileOf); 16: what a run of the
     // whole model touches (weights and activations) among the trees' descriptors (ModelFootprint); 17: each network profiled
     // in two sessions, each node's lower median kept; 18: a term of a class's linear model that fewer than ten in-context
-    // samples exercise is not priced (FitExercisedTerms)
-    public const int Revision = 18;
+    // samples exercise is not priced (FitExercisedTerms); 19: a blocked convolution's work on padding rows apart
+    // (Kernel.ValidRowShare)
+    public const int Revision = 19;
 
     public sealed record Options
     {
