@@ -697,7 +697,7 @@ public class LatencyTests : IDisposable
     [InlineData("lamda-device-profile/2", 3)]
     [InlineData("lamda-device-profile/3", 2)]
     [InlineData("lamda-device-profile/4", 1)]
-    public void ProfilesOfEarlierSchemasReadWithNoCostForLaterFeatures(string schema, int featuresAddedSince)
+    public void ProfilesOfEarlierSchemasPredictWhatTheyDid(string schema, int featuresAddedSince)
     {
         // A spec profile: no cost beyond the cache (memory traffic is all priced at the board's bandwidth), none per row copied,
         // and work on padding rows at the price of the rest.

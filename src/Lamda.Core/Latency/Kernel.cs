@@ -169,8 +169,9 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// a kernel one row high, or when the heights are unknown). ONNX Runtime's blocked convolutions skip the rows that fall
     /// on padding (MLAS narrows the kernel to the input's rows for each output row), so on a map a few rows high most of a
     /// 5x5 kernel's work is never done: a 2-row map reads 4 of the 10 rows two output rows' kernels cover. PP-LCNet's 5x5
-    /// depthwise layers on ppocr_cls's 2- and 3-row maps were predicted at twice their time (131% over, in sum); counting only
-    /// these rows took that to 50-55% over (two profiles, refitted offline), and the held-out families did not move.
+    /// depthwise layers on ppocr_cls's 2- and 3-row maps were predicted at twice their time (131% over, in sum); counting the
+    /// work of the rows inside only took that to 50-55% over (two profiles, refitted offline), and the held-out families did
+    /// not move.
     /// </summary>
     public double ValidRowShare()
     {
