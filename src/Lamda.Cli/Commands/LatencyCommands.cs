@@ -80,9 +80,12 @@ internal sealed class MeasureCommand : Command
             ? new ModelUnderTest(File.ReadAllBytes(basePath), AtSize(ModelSource.LoadOnnx(basePath).Graph, args, basePath), basePath)
             : ReferenceNetwork.Build();
         var stats = LatencyMeter.Measure(model.Bytes, graph, options, path, progress);
-        var compare = new CompareOptions { Threads = threads, LoadPatienceMs = QuietReference.PatienceMs };
+        // Each session waits up to 8 s for a spell of load to pass; a later one judges its rounds by the reference's quietest
+        // round seen so far (QuietReference), as bench-predictor's comparisons do.
+        var quiet = new QuietReference();
+        var compare = new CompareOptions { Threads = threads };
         var sessions = Enumerable.Range(0, Math.Max(1, args.Int("--sessions", 2)))
-            .Select(_ => LatencyMeter.MeasureAgainst(model, reference, compare, progress)).ToList();
+            .Select(_ => quiet.MeasureAgainst(model, reference, compare, progress)).ToList();
         var c = Comparison.Lowest(sessions);
         double spread = Comparison.SessionSpread(sessions);
         if (c.IsNoisy || stats.IsNoisy)
