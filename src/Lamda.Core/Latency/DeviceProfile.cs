@@ -132,8 +132,10 @@ public sealed record DeviceProfile
         ["lamda-device-profile/4"] = Kernel.FeatureCount - 1,
     };
 
-    // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema.
-    const int PaddedWorkIndex = 9, AlignedWorkIndex = 1;
+    // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema (the order
+    // is KernelFeatures'; its names are the one list of it).
+    static readonly int PaddedWorkIndex = Array.IndexOf(KernelFeatures.Names, "paddedWork"),
+        AlignedWorkIndex = Array.IndexOf(KernelFeatures.Names, "alignedWork");
 
     /// <summary>Per-core cache assumed where a profile does not say (1 MiB: the L2 of a core of recent x86 and Arm servers).</summary>
     public const long DefaultCacheBytes = 1 << 20;
