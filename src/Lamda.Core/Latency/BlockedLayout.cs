@@ -17,6 +17,9 @@ public enum LayoutRule
     Follows,
 }
 
+/// <summary>The reorders between layouts a model needs: millions of elements moved, how many, and the millions beyond the cache.</summary>
+internal readonly record struct Reordering(double MElements, int Count, double BeyondCacheMElements);
+
 /// <summary>
 /// Which kernels ONNX Runtime runs in its blocked (NCHWc) layout and how many elements its transformer reorders
 /// between the blocked and the plain layout. Every kernel that cannot run blocked gets its blocked inputs
@@ -64,22 +67,20 @@ public static class BlockedLayout
     }
 
     /// <summary>
-    /// Millions of elements reordered between layouts when <paramref name="kernels"/> run in order on a device with
-    /// granularity <paramref name="g"/>; <paramref name="graphOutputs"/> are the edges the model returns (plain).
+    /// The reorders ONNX Runtime inserts when <paramref name="kernels"/> run in order on a device with granularity
+    /// <paramref name="g"/> (<paramref name="graphOutputs"/> are the edges the model returns, plain): how many, the millions of
+    /// elements they move, and how many of those lie beyond a core's cache of <paramref name="cacheMElements"/> million
+    /// elements (each reorder's elements past that size).
     /// </summary>
-    public static double ReorderedMElements(IReadOnlyList<Kernel> kernels, ChannelGranularity g, IReadOnlySet<string> graphOutputs) =>
-        Reorders(kernels, g, graphOutputs).MElements;
-
-    /// <summary>The reorders ONNX Runtime inserts: how many, and the millions of elements they move.</summary>
-    internal static (double MElements, int Count) Reorders(IReadOnlyList<Kernel> kernels, ChannelGranularity g,
-        IReadOnlySet<string> graphOutputs)
+    internal static Reordering Reorders(IReadOnlyList<Kernel> kernels, ChannelGranularity g, IReadOnlySet<string> graphOutputs,
+        double cacheMElements = double.PositiveInfinity)
     {
-        if (g.OutputTile <= 1) return (0, 0);
-        var walk = new Walk(kernels, g);
+        if (g.OutputTile <= 1) return new Reordering(0, 0, 0);
+        var walk = new Walk(kernels, g, cacheMElements);
         foreach (int i in ProducersFirst(kernels)) walk.Visit(i);
         for (int i = 0; i < kernels.Count; i++)
             if (graphOutputs.Contains(kernels[i].Nodes[^1].Output)) walk.ToPlain(i);
-        return (walk.Elements, walk.Count);
+        return new Reordering(walk.Elements, walk.Count, walk.BeyondCache);
     }
 
     /// <summary>
@@ -153,7 +154,7 @@ public static class BlockedLayout
     }
 
     /// <summary>The kernels in order, each placed in a layout, with the reorders that placement needs.</summary>
-    sealed class Walk(IReadOnlyList<Kernel> kernels, ChannelGranularity g)
+    sealed class Walk(IReadOnlyList<Kernel> kernels, ChannelGranularity g, double cacheMElements = double.PositiveInfinity)
     {
         readonly Dictionary<string, int> producer = new(StringComparer.Ordinal);
         readonly bool[] blocked = new bool[kernels.Count], reorderedOut = new bool[kernels.Count];
@@ -161,6 +162,7 @@ public static class BlockedLayout
         public bool IsBlocked(int i) => blocked[i];
         public double Elements { get; private set; }
         public int Count { get; private set; }
+        public double BeyondCache { get; private set; }
 
         public void Visit(int i)
         {
@@ -207,6 +209,7 @@ public static class BlockedLayout
         {
             Count++;
             Elements += mElements;
+            BeyondCache += Math.Max(0, mElements - cacheMElements);
         }
 
         /// <summary>A kernel's output elements with its channels padded to the tile, as the blocked layout stores them.</summary>

@@ -1,20 +1,27 @@
 namespace Lamda.Latency;
 
 /// <summary>
-/// What the composition sees of a whole model: its kernels' predicted sum, the reordered elements, the kernels dispatched.
+/// What the composition sees of a whole model: its kernels' predicted sum, the reordered elements, the kernels dispatched,
+/// and the reordered elements beyond a core's cache (each reorder's elements past the cache's size).
 /// </summary>
-public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels)
+public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels,
+    double ReorderedBeyondCacheMElements = 0)
 {
     /// <summary>The kernel sum times the doublings of its length (<see cref="Composition.LongRunFactor"/>'s feature).</summary>
     public double LongRun => KernelSumMs * Math.Log2(1 + KernelSumMs);
 
-    /// <summary>The features in the order of the composition's coefficients (a constant first).</summary>
-    public double[] ToVector() => [1, KernelSumMs, ReorderedMElements, Kernels, LongRun];
+    /// <summary>
+    /// The features in the order of the composition's fitted coefficients (a constant first); the reordered elements beyond the
+    /// cache count <paramref name="beyondCacheWeight"/> times more (<see cref="Composition.Fit"/>).
+    /// </summary>
+    public double[] ToVector(double beyondCacheWeight = 0) =>
+        [1, KernelSumMs, ReorderedMElements + beyondCacheWeight * ReorderedBeyondCacheMElements, Kernels, LongRun];
 }
 
 /// <summary>
 /// How kernel latencies compose into whole-model latency:
-/// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements + NodeMs x kernels
+/// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements
+/// + ReorderBeyondCacheMsPerMElement x reordered elements beyond the cache + NodeMs x kernels
 /// + LongRunFactor x kernel sum x log2(1 + kernel sum in ms)</c>.
 /// Every term is a physical cost and so is non-negative; the fixed overhead is at least what a session run of
 /// an empty model costs, so that tiny models (a few kernels of a few microseconds) are not predicted below
@@ -26,6 +33,14 @@ public sealed record Composition
     public double Scale { get; init; } = 1;
     /// <summary>Milliseconds per million elements that cross between the blocked and the plain layout (reorders).</summary>
     public double ReorderMsPerMElement { get; init; }
+    /// <summary>
+    /// Milliseconds more per million reordered elements beyond a core's cache: a reorder that does not fit there moves its
+    /// elements at about half the speed. LR-ASPP's last reorder (its 21 class maps at 256x256, 2.1 million elements padded)
+    /// took 0.28-0.31 ms in context where the one price of every reorder said 0.13 ms: 6% of its time at width 0.25, where
+    /// it was predicted 11.5% under on average over 20 bench runs. The share comes from the reorders timed in context
+    /// (<see cref="Fit"/>). Zero in profiles made before it.
+    /// </summary>
+    public double ReorderBeyondCacheMsPerMElement { get; init; }
     /// <summary>Milliseconds per kernel the runtime dispatches, beyond what the kernel models cover (the executor's own work).</summary>
     public double NodeMs { get; init; }
     /// <summary>
@@ -48,7 +63,8 @@ public sealed record Composition
     /// <summary>Positive scale; finite, non-negative costs.</summary>
     public bool IsPhysical =>
         double.IsFinite(Scale) && Scale > 0
-        && new[] { ReorderMsPerMElement, NodeMs, OverheadMs, LongRunFactor }.All(c => double.IsFinite(c) && c >= 0);
+        && new[] { ReorderMsPerMElement, ReorderBeyondCacheMsPerMElement, NodeMs, OverheadMs, LongRunFactor }
+            .All(c => double.IsFinite(c) && c >= 0);
 
     /// <summary>
     /// Every prediction multiplied by <paramref name="factor"/>: every term is a coefficient on a feature the kernel models
@@ -58,25 +74,29 @@ public sealed record Composition
     {
         Scale = Scale * factor, OverheadMs = OverheadMs * factor, NodeMs = NodeMs * factor,
         ReorderMsPerMElement = ReorderMsPerMElement * factor, LongRunFactor = LongRunFactor * factor,
+        ReorderBeyondCacheMsPerMElement = ReorderBeyondCacheMsPerMElement * factor,
     };
 
     /// <summary>The model's latency in milliseconds from its kernels' predicted sum and the model-level features.</summary>
     public double Predict(CompositionFeatures f) =>
-        Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements + NodeMs * f.Kernels
-            + LongRunFactor * f.LongRun);
+        Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements
+            + ReorderBeyondCacheMsPerMElement * f.ReorderedBeyondCacheMElements + NodeMs * f.Kernels + LongRunFactor * f.LongRun);
 
     /// <summary>
     /// Non-negative relative least squares on the whole-model measurements, above a fixed floor: the empty
     /// model's session cost <paramref name="sessionMs"/> is paid by every model, so the fit explains the rest
     /// and its own fixed term can only add to it. Unconstrained, the fixed and per-kernel terms came out
     /// negative (-0.13 ms, -0.018 ms) and tiny models were predicted at a tenth of what they measure.
+    /// A reordered element beyond the cache costs <paramref name="beyondCacheWeight"/> times more than one inside (a share
+    /// the reorders timed in context give, <see cref="ReorderPricing"/>): few whole networks have reorders that large, too
+    /// few to price them apart, so the whole networks fit one price and the share splits it.
     /// </summary>
     public static Composition Fit(IReadOnlyList<CompositionFeatures> features, IReadOnlyList<double> measuredMs, double sessionMs,
-        string provenance)
+        string provenance, double beyondCacheWeight = 0)
     {
         if (features.Count == 0) return new Composition { OverheadMs = Math.Max(0, sessionMs), Provenance = provenance };
         double floor = Math.Max(0, sessionMs);
-        var x = features.Select(f => f.ToVector()).ToArray();
+        var x = features.Select(f => f.ToVector(beyondCacheWeight)).ToArray();
         // Relative error is taken on the whole latency: a row's target is what remains above the floor, weighted by the whole.
         var c = Nnls.FitRelative(x, measuredMs.Select(m => m - floor).ToArray(), weights: measuredMs.ToArray());
         return new Composition
@@ -84,6 +104,7 @@ public sealed record Composition
             OverheadMs = floor + c[0],
             Scale = c[1] > 0 ? c[1] : 1,
             ReorderMsPerMElement = c[2],
+            ReorderBeyondCacheMsPerMElement = c[2] * Math.Max(0, beyondCacheWeight),
             NodeMs = c[3],
             LongRunFactor = c[4],
             Samples = features.Count,
@@ -93,6 +114,7 @@ public sealed record Composition
 
     /// <summary>The formula with its fitted coefficients, for reports.</summary>
     public override string ToString() =>
-        $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements, {NodeMs * 1000:F2} us per kernel, "
+        $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements (+{ReorderBeyondCacheMsPerMElement:F3} beyond "
+        + $"the cache), {NodeMs * 1000:F2} us per kernel, "
         + $"{OverheadMs:F3} ms fixed, +{LongRunFactor:P2} of the kernel sum per doubling of its length";
 }

@@ -116,20 +116,23 @@ public sealed record DeviceProfile
     /// Bumped whenever a feature, a coefficient's meaning or the composition changes (2: channel blocks from ORT's layout;
     /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>; 4: rows copied to columns off the blocked layout,
     /// <see cref="KernelFeatures.PlainRows"/>; 5: a blocked convolution's work on padding rows apart,
-    /// <see cref="KernelFeatures.PaddedWork"/>).
+    /// <see cref="KernelFeatures.PaddedWork"/>; 6: reordered elements beyond the cache priced apart,
+    /// <see cref="Composition.ReorderBeyondCacheMsPerMElement"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/5";
+    public const string CurrentSchema = "lamda-device-profile/6";
 
     /// <summary>
     /// Earlier schemas still read, with the coefficients they lack, so that their predictions are what they were: no cost for
     /// traffic beyond the cache (added in 3) or rows copied to columns (4), and work on padding rows at the price of the rest
-    /// of the work (5), which is how they counted it. A device profile made on a board stays usable.
+    /// of the work (5), which is how they counted it; and no price apart for reordered elements beyond the cache (6: the
+    /// composition's term is absent from their files, so it reads as zero). A device profile made on a board stays usable.
     /// </summary>
     static readonly Dictionary<string, int> SchemasWithFewerFeatures = new()
     {
         ["lamda-device-profile/2"] = Kernel.FeatureCount - 3,
         ["lamda-device-profile/3"] = Kernel.FeatureCount - 2,
         ["lamda-device-profile/4"] = Kernel.FeatureCount - 1,
+        ["lamda-device-profile/5"] = Kernel.FeatureCount,
     };
 
     // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema (the order
@@ -240,7 +243,7 @@ public sealed record DeviceProfile
     {
         var extended = new double[Kernel.FeatureCount];
         c.CopyTo(extended, 0);
-        extended[PaddedWorkIndex] = c[AlignedWorkIndex];
+        if (c.Length <= PaddedWorkIndex) extended[PaddedWorkIndex] = c[AlignedWorkIndex];
         return extended;
     }
 

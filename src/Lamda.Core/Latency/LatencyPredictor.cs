@@ -47,8 +47,8 @@ public sealed class LatencyPredictor(DeviceProfile profile)
     CompositionFeatures CompositionFeatures(Graph graph, List<Kernel> kernels, double kernelSum)
     {
         var outputs = graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
-        double reordered = BlockedLayout.ReorderedMElements(kernels, Profile.Channels, outputs);
-        return new(kernelSum, reordered, kernels.Count(k => k.Class != KernelClass.Free));
+        var reorders = BlockedLayout.Reorders(kernels, Profile.Channels, outputs, Profile.CacheMElements);
+        return new(kernelSum, reorders.MElements, kernels.Count(k => k.Class != KernelClass.Free), reorders.BeyondCacheMElements);
     }
 
     /// <summary>One kernel's latency in a model with the <paramref name="footprint"/> of <see cref="ModelFootprint.Of"/>.</summary>

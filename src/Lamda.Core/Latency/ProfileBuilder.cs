@@ -29,8 +29,9 @@ internal static class ProfileBuilder
     // whole model touches (weights and activations) among the trees' descriptors (ModelFootprint); 17: each network profiled
     // in two sessions, each node's lower median kept; 18: a term of a class's linear model that fewer than ten in-context
     // samples exercise is not priced (FitExercisedTerms); 19: a blocked convolution's work on padding rows apart
-    // (Kernel.ValidRowShare)
-    public const int Revision = 19;
+    // (Kernel.ValidRowShare); 20: reordered elements beyond the cache priced apart, by the share the reorders timed in
+    // context give (ReorderPricing), and the nodes ORT inserts kept session by session (their names are not stable)
+    public const int Revision = 20;
 
     public sealed record Options
     {
@@ -83,7 +84,11 @@ internal static class ProfileBuilder
         var (profiles, yardstickMs) = ProfileInContext(nets, options, wholeReferenceMs, progress);
         var wholeMs = ratios.Select(r => r * yardstickMs).ToArray();
         profile = profile with { Kernels = FitContext(profile, profiles, options, progress) };
-        profile = profile with { Composition = FitComposition(profile, nets, wholeMs, options.Threads, progress) };
+        var reorders = FitReorders(profile, nets, profiles, progress);
+        profile = profile with
+        {
+            Composition = FitComposition(profile, nets, wholeMs, options.Threads, reorders.BeyondCacheWeight, progress),
+        };
         return profile with { Check = HeldOut.Check(profile, options, yardstickMs, progress) };
     }
 
@@ -280,16 +285,34 @@ internal static class ProfileBuilder
     /// whole without the profiler, calibrate the composition.
     /// </summary>
     static Composition FitComposition(DeviceProfile profile, List<GraphBuilder> nets, double[] measured, int threads,
-        IProgress<string>? progress)
+        double beyondCacheWeight, IProgress<string>? progress)
     {
         var predictor = new LatencyPredictor(profile with { Composition = new Composition() });
         var features = nets.Select(n => predictor.CompositionFeatures(n.Graph, n.Weights)).ToArray();
         double sessionMs = KernelSuite.RunOverheadMs(threads);
         var composition = Composition.Fit(features, measured, sessionMs,
             $"fitted to {nets.Count} generated networks measured whole (interleaved against the reference network) "
-            + $"on {MachineDescription()}, above the empty model's {sessionMs:F4} ms");
+            + $"on {MachineDescription()}, above the empty model's {sessionMs:F4} ms", beyondCacheWeight);
         progress?.Report($"composition: {composition}");
         return composition;
+    }
+
+    /// <summary>
+    /// What the reorders cost in the calibration networks' profiles, by the count, elements and elements beyond the cache of
+    /// the reorders Lamda places in each: the share by which an element beyond the cache costs more is the composition's.
+    /// </summary>
+    static ReorderPricing FitReorders(DeviceProfile profile, List<GraphBuilder> nets, List<KernelProfile> profiles,
+        IProgress<string>? progress)
+    {
+        var rows = nets.Select((n, i) =>
+        {
+            var kernels = BlockedLayout.Mark(KernelExtractor.Extract(n.Graph, n.Weights), profile.Channels);
+            var outputs = n.Graph.Outputs.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+            return (BlockedLayout.Reorders(kernels, profile.Channels, outputs, profile.CacheMElements), profiles[i].ReorderMs);
+        }).ToList();
+        var pricing = ReorderPricing.Fit(rows);
+        progress?.Report($"reorders in context: {pricing}");
+        return pricing;
     }
 
     /// <summary>
