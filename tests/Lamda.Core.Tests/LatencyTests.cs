@@ -66,8 +66,10 @@ public class LatencyTests : IDisposable
     [Fact]
     public void InsertedNodesAreKeptSessionBySession()
     {
-        List<(string, string, double)> first = [("ReorderOutput_token_9", "ReorderOutput", 0.300), ("ReorderInput_token_8", "ReorderInput", 0.010)];
-        List<(string, string, double)> second = [("ReorderOutput_token_9", "ReorderOutput", 0.012), ("ReorderOutput_token_7", "ReorderOutput", 0.290)];
+        List<(string, string, double)> first =
+            [("ReorderOutput_token_9", "ReorderOutput", 0.300), ("ReorderInput_token_8", "ReorderInput", 0.010)];
+        List<(string, string, double)> second =
+            [("ReorderOutput_token_9", "ReorderOutput", 0.012), ("ReorderOutput_token_7", "ReorderOutput", 0.290)];
         var kept = KernelProfiler.QuieterSession(KernelProfiler.QuieterSession(null, first), second);
         Assert.Same(second, kept);
         Assert.Equal(0.302, kept.Sum(n => n.Item3), 12);
@@ -985,7 +987,8 @@ public class LatencyTests : IDisposable
         var rng = new Random(12);
         var features = new List<CompositionFeatures>();
         var measured = new List<double>();
-        static double Truth(CompositionFeatures f) => 0.002 + f.KernelSumMs + 0.06 * f.ReorderedMElements + 0.06 * f.ReorderedBeyondCacheMElements;
+        static double Truth(CompositionFeatures f) =>
+            0.002 + f.KernelSumMs + 0.06 * f.ReorderedMElements + 0.06 * f.ReorderedBeyondCacheMElements;
         for (int i = 0; i < 120; i++)
         {
             double elements = 0.5 * rng.NextDouble();

@@ -126,8 +126,9 @@ public sealed record DeviceProfile
     /// traffic beyond the cache (added in 3) or rows copied to columns (4), and work on padding rows at the price of the rest
     /// of the work (5), which is how they counted it; and no price apart for reordered elements beyond the cache (6: the
     /// composition's term is absent from their files, so it reads as zero). A device profile made on a board stays usable.
+    /// Each maps to the number of coefficients its kernel models have.
     /// </summary>
-    static readonly Dictionary<string, int> SchemasWithFewerFeatures = new()
+    static readonly Dictionary<string, int> EarlierSchemas = new()
     {
         ["lamda-device-profile/2"] = Kernel.FeatureCount - 3,
         ["lamda-device-profile/3"] = Kernel.FeatureCount - 2,
@@ -216,7 +217,7 @@ public sealed record DeviceProfile
         }
         if (p == null) throw new LamdaException(
             ErrorCodes.BadProfile, $"{displayName}: empty device profile. Re-create it with 'lamda device-profile'.");
-        if (SchemasWithFewerFeatures.TryGetValue(p.Schema, out int count)) p = p.WithFeaturesAdded(count);
+        if (EarlierSchemas.TryGetValue(p.Schema, out int count)) p = p.WithFeaturesAdded(count);
         p.Validate(displayName);
         return p;
     }
@@ -229,7 +230,7 @@ public sealed record DeviceProfile
     }
 
     /// <summary>A profile of an earlier schema whose models have <paramref name="count"/> coefficients, in the current schema
-    /// (<see cref="SchemasWithFewerFeatures"/>).</summary>
+    /// (<see cref="EarlierSchemas"/>).</summary>
     DeviceProfile WithFeaturesAdded(int count) => this with
     {
         Schema = CurrentSchema,

@@ -99,9 +99,9 @@ internal static class KernelProfiler
         List<(string Node, string Op, double Ms)>? unmatched = null;
         for (int s = 0; s < Math.Max(1, sessions); s++)
         {
-            var medians = SessionMedians(bytes, graph, threads, runs, warmup);
-            KeepLowest(lowest, medians.Where(m => Match(m.Node, kernelOf) != null).Select(m => (m.Node, m.Ms)));
-            unmatched = QuieterSession(unmatched, medians.Where(m => Match(m.Node, kernelOf) == null).ToList());
+            var byKernel = SessionMedians(bytes, graph, threads, runs, warmup).ToLookup(m => Match(m.Node, kernelOf) != null);
+            KeepLowest(lowest, byKernel[true].Select(m => (m.Node, m.Ms)));
+            unmatched = QuieterSession(unmatched, byKernel[false].ToList());
         }
         unmatched ??= [];
 
