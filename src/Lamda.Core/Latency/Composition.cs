@@ -7,22 +7,26 @@ namespace Lamda.Latency;
 public readonly record struct CompositionFeatures(double KernelSumMs, double ReorderedMElements, int Kernels,
     double ReorderedBeyondCacheMElements = 0)
 {
-    /// <summary>The kernel sum times the doublings of its length (<see cref="Composition.LongRunFactor"/>'s feature).</summary>
-    public double LongRun => KernelSumMs * Math.Log2(1 + KernelSumMs);
+    /// <summary>
+    /// The kernel sum times the doublings of its length, counted up to <paramref name="capMs"/> (0: no limit):
+    /// <see cref="Composition.LongRunFactor"/>'s feature, up to <see cref="Composition.LongRunCapMs"/>.
+    /// </summary>
+    public double LongRunUpTo(double capMs) => KernelSumMs * Math.Log2(1 + (capMs > 0 ? Math.Min(KernelSumMs, capMs) : KernelSumMs));
 
     /// <summary>
     /// The features in the order of the composition's fitted coefficients (a constant first); the reordered elements beyond the
-    /// cache count <paramref name="beyondCacheWeight"/> times more (<see cref="Composition.Fit"/>).
+    /// cache count <paramref name="beyondCacheWeight"/> times more, and the long-run term counts doublings up to
+    /// <paramref name="longRunCapMs"/> (<see cref="Composition.Fit"/>).
     /// </summary>
-    public double[] ToVector(double beyondCacheWeight = 0) =>
-        [1, KernelSumMs, ReorderedMElements + beyondCacheWeight * ReorderedBeyondCacheMElements, Kernels, LongRun];
+    public double[] ToVector(double beyondCacheWeight = 0, double longRunCapMs = 0) =>
+        [1, KernelSumMs, ReorderedMElements + beyondCacheWeight * ReorderedBeyondCacheMElements, Kernels, LongRunUpTo(longRunCapMs)];
 }
 
 /// <summary>
 /// How kernel latencies compose into whole-model latency:
 /// <c>ms = OverheadMs + Scale x kernel sum + ReorderMsPerMElement x reordered elements
 /// + ReorderBeyondCacheMsPerMElement x reordered elements beyond the cache + NodeMs x kernels
-/// + LongRunFactor x kernel sum x log2(1 + kernel sum in ms)</c>.
+/// + LongRunFactor x kernel sum x log2(1 + min(kernel sum, LongRunCapMs) in ms)</c>.
 /// Every term is a physical cost and so is non-negative; the fixed overhead is at least what a session run of
 /// an empty model costs, so that tiny models (a few kernels of a few microseconds) are not predicted below
 /// what the runtime needs to run anything. Fitted on generated networks measured whole (docs/latency.md).
@@ -53,6 +57,16 @@ public sealed record Composition
     /// Zero where the machine shows no such slowdown, and in profiles made before it.
     /// </summary>
     public double LongRunFactor { get; init; }
+    /// <summary>
+    /// The kernel sum (ms) up to which the long-run term counts doublings: the longest network it was fitted on. Beyond it the
+    /// term is not extrapolated. Fitted on calibration networks of at most 8 ms, it came out at 0-2.2% per doubling from one
+    /// calibration to the next on the AMD EPYC and put resnext_style (31 ms, five doublings) 4.5-7% over its time on average
+    /// over 11 bench runs, where its kernels in context sum to its time. Counted up to the longest calibration network, the
+    /// same runs' predictions, worked out again from their logs, met the quiet goal in 8 of 8 instead of 5
+    /// (docs/benchmarks.md). Not a coefficient: a profile
+    /// rescaled (<see cref="Times"/>) keeps it. Zero (no limit) in profiles made before it.
+    /// </summary>
+    public double LongRunCapMs { get; init; }
     /// <summary>Fixed cost of a session run, added once per model.</summary>
     public double OverheadMs { get; init; }
     /// <summary>Generated networks the composition was fitted on (0 for spec profiles).</summary>
@@ -63,7 +77,7 @@ public sealed record Composition
     /// <summary>Positive scale; finite, non-negative costs.</summary>
     public bool IsPhysical =>
         double.IsFinite(Scale) && Scale > 0
-        && new[] { ReorderMsPerMElement, ReorderBeyondCacheMsPerMElement, NodeMs, OverheadMs, LongRunFactor }
+        && new[] { ReorderMsPerMElement, ReorderBeyondCacheMsPerMElement, NodeMs, OverheadMs, LongRunFactor, LongRunCapMs }
             .All(c => double.IsFinite(c) && c >= 0);
 
     /// <summary>
@@ -80,7 +94,8 @@ public sealed record Composition
     /// <summary>The model's latency in milliseconds from its kernels' predicted sum and the model-level features.</summary>
     public double Predict(CompositionFeatures f) =>
         Math.Max(0, OverheadMs + Scale * f.KernelSumMs + ReorderMsPerMElement * f.ReorderedMElements
-            + ReorderBeyondCacheMsPerMElement * f.ReorderedBeyondCacheMElements + NodeMs * f.Kernels + LongRunFactor * f.LongRun);
+            + ReorderBeyondCacheMsPerMElement * f.ReorderedBeyondCacheMElements + NodeMs * f.Kernels
+            + LongRunFactor * f.LongRunUpTo(LongRunCapMs));
 
     /// <summary>
     /// Non-negative relative least squares on the whole-model measurements, above a fixed floor: the empty
@@ -89,14 +104,16 @@ public sealed record Composition
     /// negative (-0.13 ms, -0.018 ms) and tiny models were predicted at a tenth of what they measure.
     /// A reordered element beyond the cache costs <paramref name="beyondCacheWeight"/> times more than one inside (a share
     /// the reorders timed in context give, <see cref="ReorderPricing"/>): few whole networks have reorders that large, too
-    /// few to price them apart, so the whole networks fit one price and the share splits it.
+    /// few to price them apart, so the whole networks fit one price and the share splits it. The long-run term counts
+    /// doublings up to the longest of these networks (<see cref="LongRunCapMs"/>).
     /// </summary>
     public static Composition Fit(IReadOnlyList<CompositionFeatures> features, IReadOnlyList<double> measuredMs, double sessionMs,
         string provenance, double beyondCacheWeight = 0)
     {
         if (features.Count == 0) return new Composition { OverheadMs = Math.Max(0, sessionMs), Provenance = provenance };
         double floor = Math.Max(0, sessionMs);
-        var x = features.Select(f => f.ToVector(beyondCacheWeight)).ToArray();
+        double longest = features.Max(f => f.KernelSumMs);
+        var x = features.Select(f => f.ToVector(beyondCacheWeight, longest)).ToArray();
         // Relative error is taken on the whole latency: a row's target is what remains above the floor, weighted by the whole.
         var c = Nnls.FitRelative(x, measuredMs.Select(m => m - floor).ToArray(), weights: measuredMs.ToArray());
         return new Composition
@@ -107,6 +124,7 @@ public sealed record Composition
             ReorderBeyondCacheMsPerMElement = c[2] * Math.Max(0, beyondCacheWeight),
             NodeMs = c[3],
             LongRunFactor = c[4],
+            LongRunCapMs = longest,
             Samples = features.Count,
             Provenance = provenance,
         };
@@ -116,5 +134,5 @@ public sealed record Composition
     public override string ToString() =>
         $"x{Scale:F3}, {ReorderMsPerMElement:F3} ms per million reordered elements (+{ReorderBeyondCacheMsPerMElement:F3} beyond "
         + $"the cache), {NodeMs * 1000:F2} us per kernel, "
-        + $"{OverheadMs:F3} ms fixed, +{LongRunFactor:P2} of the kernel sum per doubling of its length";
+        + $"{OverheadMs:F3} ms fixed, +{LongRunFactor:P2} of the kernel sum per doubling of its length up to {LongRunCapMs:F2} ms";
 }

@@ -117,15 +117,17 @@ public sealed record DeviceProfile
     /// 3: traffic beyond the cache, <see cref="KernelFeatures.BeyondCache"/>; 4: rows copied to columns off the blocked layout,
     /// <see cref="KernelFeatures.PlainRows"/>; 5: a blocked convolution's work on padding rows apart,
     /// <see cref="KernelFeatures.PaddedWork"/>; 6: reordered elements beyond the cache priced apart,
-    /// <see cref="Composition.ReorderBeyondCacheMsPerMElement"/>).
+    /// <see cref="Composition.ReorderBeyondCacheMsPerMElement"/>; 7: the long-run term's doublings counted up to the
+    /// longest calibration network, <see cref="Composition.LongRunCapMs"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/6";
+    public const string CurrentSchema = "lamda-device-profile/7";
 
     /// <summary>
     /// Earlier schemas still read, with the coefficients they lack, so that their predictions are what they were: no cost for
     /// traffic beyond the cache (added in 3) or rows copied to columns (4), and work on padding rows at the price of the rest
-    /// of the work (5), which is how they counted it; and no price apart for reordered elements beyond the cache (6: the
-    /// composition's term is absent from their files, so it reads as zero). A device profile made on a board stays usable.
+    /// of the work (5), which is how they counted it; no price apart for reordered elements beyond the cache (6), and no
+    /// limit to the long-run term's doublings (7): those composition terms are absent from their files and read as zero. A
+    /// device profile made on a board stays usable.
     /// Each maps to the number of coefficients its kernel models have.
     /// </summary>
     static readonly Dictionary<string, int> EarlierSchemas = new()
@@ -134,6 +136,7 @@ public sealed record DeviceProfile
         ["lamda-device-profile/3"] = Kernel.FeatureCount - 2,
         ["lamda-device-profile/4"] = Kernel.FeatureCount - 1,
         ["lamda-device-profile/5"] = Kernel.FeatureCount,
+        ["lamda-device-profile/6"] = Kernel.FeatureCount,
     };
 
     // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema (the order

@@ -30,8 +30,9 @@ internal static class ProfileBuilder
     // in two sessions, each node's lower median kept; 18: a term of a class's linear model that fewer than ten in-context
     // samples exercise is not priced (FitExercisedTerms); 19: a blocked convolution's work on padding rows apart
     // (Kernel.ValidRowShare); 20: reordered elements beyond the cache priced apart, by the share the reorders timed in
-    // context give (ReorderPricing), and the nodes ORT inserts kept session by session (their names are not stable)
-    public const int Revision = 20;
+    // context give (ReorderPricing), and the nodes ORT inserts kept session by session (their names are not stable); 21: the
+    // long-run term's doublings counted up to the longest calibration network (Composition.LongRunCapMs)
+    public const int Revision = 21;
 
     public sealed record Options
     {
