@@ -59,12 +59,12 @@ public sealed record Composition
     public double LongRunFactor { get; init; }
     /// <summary>
     /// The kernel sum (ms) up to which the long-run term counts doublings: the longest network it was fitted on. Beyond it the
-    /// term is not extrapolated. Fitted on calibration networks of at most 8 ms, it came out at 0-2.2% per doubling from one
-    /// calibration to the next on the AMD EPYC and put resnext_style (31 ms, five doublings) 4.5-7% over its time on average
-    /// over 11 bench runs, where its kernels in context sum to its time. Counted up to the longest calibration network, the
-    /// same runs' predictions, worked out again from their logs, met the quiet goal in 8 of 8 instead of 5
-    /// (docs/benchmarks.md). Not a coefficient: a profile
-    /// rescaled (<see cref="Times"/>) keeps it. Zero (no limit) in profiles made before it.
+    /// term is not extrapolated. Fitted on calibration networks of at most 7.4-11 ms, it came out at 0-2.2% per doubling from
+    /// one calibration to the next on the AMD EPYC and put resnext_style (31 ms, five doublings) 4.5-7% over its time on
+    /// average over 11 bench runs, where its kernels in context sum to its time. Counted up to the longest calibration
+    /// network, the quiet runs among them, worked out again from their logs, met the quiet goal in 7 of 8 instead of 5
+    /// (docs/benchmarks.md). Not a coefficient: a profile rescaled (<see cref="Times"/>) keeps it. Zero (no limit) in
+    /// profiles made before it.
     /// </summary>
     public double LongRunCapMs { get; init; }
     /// <summary>Fixed cost of a session run, added once per model.</summary>
