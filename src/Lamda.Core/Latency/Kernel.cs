@@ -224,10 +224,17 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// A Resize that runs in the blocked layout gets "/blocked" too: the same resize costs half as much there as
     /// on plain tensors (LR-ASPP's last upsampling at exact widths was predicted at half its time).
     public string ModelKey(ChannelGranularity g) =>
-        Features(g, cacheMElements: 0).IsMisaligned ? Class + Misaligned // the layout does not depend on the cache
+        IsMisaligned(g) ? Class + Misaligned
         : Class == KernelClass.Resize ? Class + (Nodes.Count > 0 && Nodes[0].GetString("mode") == "linear" ? Linear : "")
             + (Blocked ? BlockedSuffix : "")
         : Class;
+
+    /// <summary>
+    /// True when <see cref="Features"/> has misaligned work for this kernel: a convolution off the runtime's fast path, with work
+    /// to do. Asked for every kernel's model key in the search loop, so without computing the features (their row counts read
+    /// the node's attributes), which the prediction then computes once.
+    /// </summary>
+    bool IsMisaligned(ChannelGranularity g) => !RunsOnFastPath(g) && (MMacs > 0 || MInputs + MOutputs > 0);
 
     /// <summary>Suffix of the model key of a bilinear Resize.</summary>
     public const string Linear = "/linear";
