@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Lamda.Latency;
 using Lamda.Onnx;
 using Lamda.Tests;
 
@@ -94,6 +95,40 @@ public class LatencyCliTests : CliTestBase
         Assert.NotEmpty(gaps);
         // Printed to 0.1 us, so two rows whose gaps differ by less than that may show them swapped.
         for (int i = 1; i < gaps.Count; i++) Assert.True(gaps[i] <= gaps[i - 1] + 0.11, $"row {i}: {gaps[i]} after {gaps[i - 1]}");
+    }
+
+    /// <summary>
+    /// bench-predictor judges a profile on the profile's own yardstick: every variant's latency is its measured ratio to the
+    /// reference network times the figure the profile's timings are on (here a made-up 2 ms, far from this machine's), and
+    /// the same pairs on the run's own figure for the reference follow. A profile without a yardstick is judged on the run's.
+    /// </summary>
+    [Theory]
+    [InlineData(2.0)]
+    [InlineData(0.0)]
+    public void BenchPredictorMeasuresOnTheProfilesYardstick(double yardstickMs)
+    {
+        var models = Directory.CreateDirectory(Path.Combine(dir, "models")).FullName;
+        File.Copy(TinyNet, Path.Combine(models, "tinynet.onnx"));
+        var profilePath = Path.Combine(dir, "profile.json");
+        var nano = DeviceCatalog.Resolve("jetson-nano");
+        (nano with { Check = new CalibrationCheck { ReferenceMs = 1.5, YardstickMs = yardstickMs } }).Save(profilePath);
+
+        var r = Lamda("bench-predictor", "--profile", profilePath, "--models", models, "--widths", "1.0", "--passes", "1");
+        Assert.True(r.Code == 0, r.Err);
+        // stderr: "pass 1/1: measured tinynet at width 1.00: X ms = RATIO x REF ms reference (...)"
+        var pass = System.Text.RegularExpressions.Regex.Match(r.Err, @"pass 1/1: measured tinynet at width 1\.00: \S+ ms = (\S+) x");
+        Assert.True(pass.Success, r.Err);
+        double ratio = double.Parse(pass.Groups[1].Value, CultureInfo.InvariantCulture);
+        var typical = System.Text.RegularExpressions.Regex.Match(r.Out, @"reference network (\S+) ms \(median over the comparisons\)");
+        Assert.True(typical.Success, r.Out);
+        double referenceMs = yardstickMs > 0 ? yardstickMs : double.Parse(typical.Groups[1].Value, CultureInfo.InvariantCulture);
+        var row = r.Out.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Single(c => c.Length >= 6 && c[0] == "tinynet");
+        // Printed to 3 decimals, from a ratio printed to 4 and (without the profile's) a reference printed to 3.
+        double slack = 0.0006 + 5e-5 * referenceMs + 6e-4 * ratio;
+        Assert.InRange(double.Parse(row[2], CultureInfo.InvariantCulture), ratio * referenceMs - slack, ratio * referenceMs + slack);
+        Assert.Equal(yardstickMs > 0, r.Out.Contains("(the profile's yardstick)"));
+        Assert.Equal(yardstickMs > 0, r.Out.Contains("on this run's own figure for the reference"));
     }
 
     [Fact]

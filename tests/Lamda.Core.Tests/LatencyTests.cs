@@ -827,7 +827,8 @@ public class LatencyTests : IDisposable
         Assert.Equal(HostIdentity.Isa, profile.Provenance.Isa);
         Assert.Equal(RuntimeLayout.Granularity, profile.Channels); // from ORT's layout, not from timing
         Assert.True(profile.Composition.IsPhysical, profile.Composition.ToString());
-        Assert.True(profile.Check is { HeldOutNetworks: > 0, ReferenceMs: > 0 }, "the profile carries its held-out check");
+        Assert.True(profile.Check is { HeldOutNetworks: > 0, ReferenceMs: > 0, YardstickMs: > 0 },
+            "the profile carries its held-out check and its yardstick");
         Assert.All(KernelClass.All.Where(c => c != KernelClass.ConvTranspose), c => Assert.Contains(profile.Kernels.Keys, k => k.StartsWith(c, StringComparison.Ordinal)));
         // The main convolution classes were refitted in context, with tree corrections.
         Assert.All(new[] { KernelClass.Conv, KernelClass.Pointwise, KernelClass.Depthwise }, c => Assert.NotNull(profile.Kernels[c].Correction));
@@ -1095,7 +1096,7 @@ public class LatencyTests : IDisposable
         const int Threads = 97; // a cache file of this test's own
         var path = HostProfiles.CachePath(Threads);
         Assert.StartsWith(TestCache.Folder, path);
-        var stored = Nano with { Name = "host", Calibrated = true, Check = new CalibrationCheck { ReferenceMs = 1.0 } };
+        var stored = Nano with { Name = "host", Calibrated = true, Check = new CalibrationCheck { ReferenceMs = 1.0, YardstickMs = 1.04 } };
         var b = SampleModels.TinyNet();
         double Predict(DeviceProfile p) => new LatencyPredictor(p).Predict(b.Graph, b.Weights).LatencyMs;
         var rebuilt = stored with { Description = "rebuilt" };
@@ -1107,6 +1108,7 @@ public class LatencyTests : IDisposable
             var rescaled = Load(1.3);
             Assert.Equal(1.3 * Predict(stored), Predict(rescaled), 9);
             Assert.Equal(1.3, DeviceProfile.Load(path).Check!.ReferenceMs, 9); // saved rescaled: the next load is within 10%
+            Assert.Equal(1.3 * 1.04, DeviceProfile.Load(path).Check!.YardstickMs, 9); // its predictions stand for ratios x this
             Assert.Equal("rebuilt", Load(3.0).Description);
         }
         finally

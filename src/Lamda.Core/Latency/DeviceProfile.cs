@@ -104,6 +104,11 @@ public sealed record CalibrationCheck
     public bool Noisy { get; init; }
     /// <summary>The fixed reference network's latency at calibration (ms): a cached profile is checked against it.</summary>
     public double ReferenceMs { get; init; }
+    /// <summary>
+    /// The reference network's figure every timing of the profile was put on (ms, <see cref="ProfileBuilder.Yardstick"/>): a
+    /// prediction stands for its ratio to the reference network times this. 0 in profiles made before it was stored.
+    /// </summary>
+    public double YardstickMs { get; init; }
 }
 
 /// <summary>

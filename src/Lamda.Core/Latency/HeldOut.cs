@@ -51,7 +51,7 @@ internal static class HeldOut
             progress?.Report($"held-out network {i + 1}/{nets.Count}: measured {c}, {measured:F3} ms on the profile's "
                 + $"{yardstickMs:F3} ms; predicted {predicted:F3} ms ({errors[^1]:+0.0%;-0.0%})");
         }
-        return Summarize(errors, noise, unsettled, referenceMs);
+        return Summarize(errors, noise, unsettled, referenceMs) with { YardstickMs = yardstickMs };
     }
 
     /// <summary>Held-out error and noise as a profile stores them.</summary>

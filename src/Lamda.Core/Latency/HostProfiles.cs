@@ -77,7 +77,7 @@ internal static class HostProfiles
             {
                 Provenance = c.Provenance + $"; rescaled x{factor:F3} to the reference network on {DateTime.UtcNow:yyyy-MM-dd}",
             },
-            Check = p.Check! with { ReferenceMs = p.Check.ReferenceMs * factor },
+            Check = p.Check! with { ReferenceMs = p.Check.ReferenceMs * factor, YardstickMs = p.Check.YardstickMs * factor },
         };
     }
 

@@ -78,6 +78,9 @@ public sealed record Comparison(double Ratio, double CandidateMs, double Referen
     public static Comparison Lowest(IReadOnlyList<Comparison> sessions) =>
         sessions.Count == 0 ? throw new ArgumentException("no comparisons", nameof(sessions)) : sessions.MinBy(c => c.Ratio)!;
 
+    /// <summary>The same ratio on another figure for the reference network (a profile's yardstick, or a run's typical one).</summary>
+    public Comparison OnYardstick(double referenceMs) => this with { ReferenceMs = referenceMs, CandidateMs = Ratio * referenceMs };
+
     /// <summary>How far apart the sessions' ratios are: the highest over the lowest, minus one (0 for one session).</summary>
     public static double SessionSpread(IReadOnlyList<Comparison> sessions) =>
         sessions.Count == 0 ? 0 : sessions.Max(c => c.Ratio) / sessions.Min(c => c.Ratio) - 1;
