@@ -237,6 +237,46 @@ public class LatencyTests : IDisposable
         Assert.False(trees.Trees[0].IsWellFormed(0)); // splits on features the input does not have
     }
 
+    /// <summary>
+    /// Cross-validation over groups picks how many rounds of trees to fit: many for a cliff the descriptors show, few for
+    /// noise. Each group (a calibration network) repeats its samples, as a network repeats a layer: dealt into folds one
+    /// sample at a time, a repeat of every held-out sample would be in the fit and reward learning the noise.
+    /// </summary>
+    [Fact]
+    public void TreesAreFittedForAsManyRoundsAsPredictUnseenGroups()
+    {
+        var rng = new Random(5);
+        // 60 groups of 4 identical samples (a layer repeated in one network), each with its own noise.
+        var x = new List<double[]>();
+        var groups = new List<int>();
+        var cliff = new List<double>();
+        var noise = new List<double>();
+        for (int group = 0; group < 60; group++)
+        {
+            var point = new[] { rng.NextDouble() * 10, rng.NextDouble() * 4 };
+            double n = 0.2 * (rng.NextDouble() - 0.5);
+            for (int copy = 0; copy < 4; copy++)
+            {
+                x.Add(point);
+                groups.Add(group);
+                cliff.Add((point[0] > 5 ? 0.8 : 0) + n);
+                noise.Add(n);
+            }
+        }
+        var options = new BoostedTrees.Options();
+        int forCliff = BoostedTrees.CrossValidatedRounds([.. x], [.. cliff], [.. groups], options);
+        int forNoise = BoostedTrees.CrossValidatedRounds([.. x], [.. noise], [.. groups], options);
+        int bySample = BoostedTrees.CrossValidatedRounds([.. x], [.. noise], [.. Enumerable.Range(0, x.Count)], options);
+        Assert.True(forCliff >= 20, $"{forCliff} rounds for the cliff");
+        Assert.True(forNoise <= 10, $"{forNoise} rounds for noise");
+        Assert.True(bySample > 3 * Math.Max(forNoise, 5),
+            $"{bySample} rounds with the repeats split up, {forNoise} with them kept together");
+        // The rounds chosen fit the cliff: unseen points on both sides of it.
+        var trees = BoostedTrees.Fit([.. x], [.. cliff], options with { Rounds = forCliff });
+        Assert.InRange(trees.Predict([2.0, 1.0]), -0.15, 0.15);
+        Assert.InRange(trees.Predict([8.0, 1.0]), 0.65, 0.95);
+    }
+
     /// <summary>Runs slowed by outside load (a burst doubles every node's time) do not reach the medians.</summary>
     [Fact]
     public void ProfiledRunsSlowedFromOutsideAreDropped()
@@ -544,12 +584,40 @@ public class LatencyTests : IDisposable
             b.Output(b.Conv(b.Input("x", 1, channels, 48, 96), channels, kernel: kernel, stride: stride, group: group), "y");
             return BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g).Single();
         }
-        Assert.Equal(20 * 25 * 48 / 1e6, Conv(20, 5, 1, 20).Features(g, cacheMElements: 1).PlainRows, 12);
-        Assert.Equal(20 * 9 * 24 / 1e6, Conv(20, 3, 2, 20).Features(g, cacheMElements: 1).PlainRows, 12);
-        Assert.Equal(20 * 24 / 1e6, Conv(20, 1, 2, 1).Features(g, cacheMElements: 1).PlainRows, 12);
-        Assert.Equal(0, Conv(20, 1, 1, 1).Features(g, cacheMElements: 1).PlainRows);
-        Assert.Equal(0, Conv(32, 5, 1, 32).Features(g, cacheMElements: 1).PlainRows);
-        Assert.Equal(0, Conv(32, 3, 1, 1).Features(g, cacheMElements: 1).PlainRows);
+        Assert.Equal(20 * 25 * 48 / 1e6, Conv(20, 5, 1, 20).Features(g, new CoreCache(1)).PlainRows, 12);
+        Assert.Equal(20 * 9 * 24 / 1e6, Conv(20, 3, 2, 20).Features(g, new CoreCache(1)).PlainRows, 12);
+        Assert.Equal(20 * 24 / 1e6, Conv(20, 1, 2, 1).Features(g, new CoreCache(1)).PlainRows, 12);
+        Assert.Equal(0, Conv(20, 1, 1, 1).Features(g, new CoreCache(1)).PlainRows);
+        Assert.Equal(0, Conv(32, 5, 1, 32).Features(g, new CoreCache(1)).PlainRows);
+        Assert.Equal(0, Conv(32, 3, 1, 1).Features(g, new CoreCache(1)).PlainRows);
+    }
+
+    /// <summary>
+    /// A convolution off the blocked layout writes its columns one group at a time; what one group's columns hold beyond a
+    /// third of the first-level cache is counted, over every group. A depthwise 5x5 layer on a 3x96 map writes 7,200
+    /// elements a channel, over a third of 48 KiB (4,096) and under a third of 96 KiB; a blocked one and a 1x1 convolution
+    /// with stride 1 write none.
+    /// </summary>
+    [Fact]
+    public void PlainConvolutionsCountTheirColumnsBeyondTheFirstLevelCache()
+    {
+        var g = new ChannelGranularity(OutputTile: 16, InputBlock: 16, DepthwiseBlock: 16);
+        Kernel Conv(long channels, long kernel, long group, long height = 3, long width = 96)
+        {
+            var b = new GraphBuilder(seed: 2);
+            b.Output(b.Conv(b.Input("x", 1, channels, height, width), channels, kernel: kernel, group: group), "y");
+            return BlockedLayout.Mark(KernelExtractor.Extract(b.Graph, b.Weights), g).Single();
+        }
+        var l1 = new CoreCache(1, L1MElements: 48 * 1024 / 4e6);
+        Assert.Equal(20 * (25 * 3 * 96 - 4096) / 1e6, Conv(20, 5, 20).Features(g, l1).ColumnsBeyondL1, 12);
+        Assert.Equal(0, Conv(20, 5, 20).Features(g, l1 with { L1MElements = 96 * 1024 / 4e6 }).ColumnsBeyondL1);
+        Assert.Equal(0, Conv(20, 3, 20, height: 7, width: 7).Features(g, l1).ColumnsBeyondL1); // 441 elements a channel
+        // Two groups of 10 channels: 10 x 9 x 288 elements each.
+        Assert.Equal(2 * (10 * 9 * 288 - 4096) / 1e6, Conv(20, 3, 2).Features(g, l1).ColumnsBeyondL1, 12);
+        Assert.Equal(0, Conv(32, 5, 32).Features(g, l1).ColumnsBeyondL1); // blocked
+        Assert.Equal(0, Conv(20, 1, 1).Features(g, l1).ColumnsBeyondL1);   // multiplies its input directly
+        var features = Conv(20, 5, 20).Features(g, l1);
+        Assert.Equal(features.ColumnsBeyondL1, features.ToVector()[Array.IndexOf(KernelFeatures.Names, "columnsBeyondL1")]);
     }
 
     /// <summary>
@@ -581,10 +649,10 @@ public class LatencyTests : IDisposable
         var blocked = Conv(32);
         Assert.True(blocked.RunsOnFastPath(g));
         Assert.Equal(share, blocked.ValidRowShare(), 12);
-        var f = blocked.Features(g, cacheMElements: 1);
+        var f = blocked.Features(g, new CoreCache(1));
         Assert.Equal(blocked.MMacs, f.AlignedWork + f.PaddedWork, 12);
         Assert.Equal(share * blocked.MMacs, f.AlignedWork, 12);
-        var plain = Conv(20).Features(g, cacheMElements: 1);
+        var plain = Conv(20).Features(g, new CoreCache(1));
         Assert.Equal(0, plain.PaddedWork);
         Assert.Equal(Conv(20).MMacs, plain.MisalignedWork, 12);
     }
@@ -680,8 +748,8 @@ public class LatencyTests : IDisposable
             b.Output(b.Conv(b.Input("x", 1, channels, 14, 14), channels, group: groups), "y");
             return KernelExtractor.Extract(b.Graph, b.Weights).Single(k => k.Class == KernelClass.GroupConv);
         }
-        Assert.Equal(32 / 1e6, Grouped(128, 32).Features(g, cacheMElements: 1).SlowDepthwiseChannels, 12); // 4 a group: plain
-        Assert.Equal(0, Grouped(128, 8).Features(g, cacheMElements: 1).SlowDepthwiseChannels);            // 16 a group: blocked
+        Assert.Equal(32 / 1e6, Grouped(128, 32).Features(g, new CoreCache(1)).SlowDepthwiseChannels, 12); // 4 a group: plain
+        Assert.Equal(0, Grouped(128, 8).Features(g, new CoreCache(1)).SlowDepthwiseChannels);            // 16 a group: blocked
         Assert.Equal(KernelClass.GroupConv + Kernel.Misaligned, Grouped(128, 32).ModelKey(g));
     }
 
@@ -690,7 +758,7 @@ public class LatencyTests : IDisposable
     {
         var g = new ChannelGranularity(OutputTile: 16, InputBlock: 8, DepthwiseBlock: 4);
         Kernel K(string cls, long cin, long cout) => new(cls, [], 10, 1, 1, 0.1, cin, cout);
-        KernelFeatures F(string cls, long cin, long cout) => K(cls, cin, cout).Features(g, cacheMElements: 1);
+        KernelFeatures F(string cls, long cin, long cout) => K(cls, cin, cout).Features(g, new CoreCache(1));
         Assert.Equal(10, F(KernelClass.Conv, 64, 64).AlignedWork, 6);
         Assert.Equal(10.0 * 64 / 56, F(KernelClass.Conv, 64, 56).AlignedWork, 6);    // 56 outputs cost 64
         Assert.Equal(0, F(KernelClass.Conv, 63, 64).AlignedWork);                    // misaligned input: slow slot
@@ -715,10 +783,11 @@ public class LatencyTests : IDisposable
         Assert.Equal(96 * 112 * 112 / 1e6, k.MInputs, 9);
         Assert.Equal(96 * 56 * 56 / 1e6, k.MOutputs, 9);
         double cache = DeviceProfile.DefaultCacheBytes / 4e6; // 262,144 floats
-        Assert.Equal(k.MInputs - cache + k.MOutputs - cache, k.Features(g, cache).BeyondCache, 9);
-        Assert.Equal(k.MInputs - 0.5, k.Features(g, 0.5).BeyondCache, 9); // the output (0.30 M) fits half a million
-        Assert.Equal(0, k.Features(g, 2).BeyondCache);
-        Assert.Equal(k.Features(g, 2).BeyondCache, k.Features(g, 2).ToVector()[KernelFeatures.Names.ToList().IndexOf("beyondCache")]);
+        Assert.Equal(k.MInputs - cache + k.MOutputs - cache, k.Features(g, new CoreCache(cache)).BeyondCache, 9);
+        Assert.Equal(k.MInputs - 0.5, k.Features(g, new CoreCache(0.5)).BeyondCache, 9); // the output (0.30 M) fits half a million
+        Assert.Equal(0, k.Features(g, new CoreCache(2)).BeyondCache);
+        var two = k.Features(g, new CoreCache(2));
+        Assert.Equal(two.BeyondCache, two.ToVector()[Array.IndexOf(KernelFeatures.Names, "beyondCache")]);
     }
 
     /// <summary>
@@ -740,40 +809,45 @@ public class LatencyTests : IDisposable
         var blocked = Resize(32);
         Assert.True(blocked.Blocked);
         Assert.Equal(21 * 256 * 256 / 1e6, blocked.MOutputs, 9);
-        Assert.Equal(32 * 256 * 256 / 1e6, blocked.Features(g, cacheMElements: 1).Outputs, 9);
-        Assert.Equal(32 * 32 * 32 / 1e6, blocked.Features(g, cacheMElements: 1).Inputs, 9);
-        Assert.Equal(32 * 256 * 256 / 1e6 - 1, blocked.Features(g, cacheMElements: 1).BeyondCache, 9);
+        Assert.Equal(32 * 256 * 256 / 1e6, blocked.Features(g, new CoreCache(1)).Outputs, 9);
+        Assert.Equal(32 * 32 * 32 / 1e6, blocked.Features(g, new CoreCache(1)).Inputs, 9);
+        Assert.Equal(32 * 256 * 256 / 1e6 - 1, blocked.Features(g, new CoreCache(1)).BeyondCache, 9);
         var plain = Resize(18); // 18 input channels: off the input block, so the convolution and the Resize run plain
         Assert.False(plain.Blocked);
-        Assert.Equal(plain.MOutputs, plain.Features(g, cacheMElements: 1).Outputs, 9);
+        Assert.Equal(plain.MOutputs, plain.Features(g, new CoreCache(1)).Outputs, 9);
     }
 
     /// <summary>
     /// Profiles of schema 2 (before the cost beyond the cache), 3 (before the rows copied to columns) and 4 (before the work
     /// on padding rows apart) are still read: the cost beyond the cache and the rows copied cost nothing, and work on padding
     /// rows is priced as the rest of the work, as they counted it. Schemas 5 and 6 lack terms of the composition (reordered
-    /// elements beyond the cache priced apart; the long-run term's limit), which read as zero. Their predictions are what they
-    /// were. A profile made on a board stays usable.
+    /// elements beyond the cache priced apart; the long-run term's limit), which read as zero, and schemas up to 7 the price
+    /// of a plain convolution's columns beyond the first-level cache, which reads as zero too. Their predictions are what
+    /// they were. A profile made on a board stays usable.
     /// </summary>
     [Theory]
-    [InlineData("lamda-device-profile/2", 3)]
-    [InlineData("lamda-device-profile/3", 2)]
-    [InlineData("lamda-device-profile/4", 1)]
-    [InlineData("lamda-device-profile/5", 0)]
-    [InlineData("lamda-device-profile/6", 0)]
+    [InlineData("lamda-device-profile/2", 4)]
+    [InlineData("lamda-device-profile/3", 3)]
+    [InlineData("lamda-device-profile/4", 2)]
+    [InlineData("lamda-device-profile/5", 1)]
+    [InlineData("lamda-device-profile/6", 1)]
+    [InlineData("lamda-device-profile/7", 1)]
     public void ProfilesOfEarlierSchemasPredictWhatTheyDid(string schema, int featuresAddedSince)
     {
         // A spec profile: no cost beyond the cache (memory traffic is all priced at the board's bandwidth), none per row copied,
-        // and work on padding rows at the price of the rest.
+        // work on padding rows at the price of the rest, and none for columns beyond the first-level cache.
         var current = Nano;
-        Assert.All(current.Kernels.Values, m => Assert.Equal(m.Coefficients[1], m.Coefficients[^1]));
+        int padded = Array.IndexOf(KernelFeatures.Names, "paddedWork");
+        Assert.All(current.Kernels.Values, m => Assert.Equal(m.Coefficients[1], m.Coefficients[padded]));
+        Assert.All(current.Kernels.Values, m => Assert.Equal(0, m.Coefficients[^1]));
         var node = System.Text.Json.Nodes.JsonNode.Parse(current.ToJson())!;
         node["schema"] = schema;
         foreach (var (_, model) in node["kernels"]!.AsObject())
             for (int i = 0; i < featuresAddedSince; i++) model!["coefficients"]!.AsArray().RemoveAt(KernelFeatures.Count - 1 - i);
         node.AsObject().Remove("cacheBytes");
-        // Terms of the composition a schema predates are absent from its files.
         int version = int.Parse(schema[(schema.LastIndexOf('/') + 1)..]);
+        if (version < 8) Assert.True(node.AsObject().Remove("l1Bytes"));
+        // Terms of the composition a schema predates are absent from its files.
         foreach (var (term, since) in new[] { ("reorderBeyondCacheMsPerMElement", 6), ("longRunCapMs", 7) })
             if (version < since) Assert.True(node["composition"]!.AsObject().Remove(term), term);
         var path = Path.Combine(dir, "schema-old.json");

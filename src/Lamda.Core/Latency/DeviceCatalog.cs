@@ -58,7 +58,7 @@ public static class DeviceCatalog
             kernels[cls] = new KernelModel
             {
                 // Padded rows priced as work: the spec does not say whether the board's runtime skips them.
-                Coefficients = [overheadMs, macMs, macMs * MisalignedPenalty, memMs, memMs, memMs, 0, 0, 0, macMs],
+                Coefficients = [overheadMs, macMs, macMs * MisalignedPenalty, memMs, memMs, memMs, 0, 0, 0, macMs, 0],
                 Provenance =
                     "derived from the hardware spec: 2/(peak GFLOP/s x efficiency) per MMAC, 4/(bandwidth x 0.5) per M elements " +
                     "(docs/latency.md)",

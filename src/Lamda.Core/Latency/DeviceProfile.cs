@@ -79,10 +79,10 @@ public sealed record KernelModel
     /// <param name="kernel">the kernel to predict</param>
     /// <param name="channels">the channel granularity the kernel's features are computed with</param>
     /// <param name="footprint">what a run of the whole model the kernel runs in touches</param>
-    /// <param name="cacheMElements">what a core of the device caches (millions of elements)</param>
-    public double Predict(Kernel kernel, ChannelGranularity channels, ModelFootprint footprint, double cacheMElements)
+    /// <param name="cache">what a core of the device caches</param>
+    public double Predict(Kernel kernel, ChannelGranularity channels, ModelFootprint footprint, CoreCache cache)
     {
-        double ms = Predict(kernel.Features(channels, cacheMElements));
+        double ms = Predict(kernel.Features(channels, cache));
         if (Correction != null) ms *=
             Math.Exp(Math.Clamp(Correction.Predict(kernel.Descriptors(channels, footprint)), -MaxLogCorrection, MaxLogCorrection));
         return ms;
@@ -123,25 +123,27 @@ public sealed record DeviceProfile
     /// <see cref="KernelFeatures.PlainRows"/>; 5: a blocked convolution's work on padding rows apart,
     /// <see cref="KernelFeatures.PaddedWork"/>; 6: reordered elements beyond the cache priced apart,
     /// <see cref="Composition.ReorderBeyondCacheMsPerMElement"/>; 7: the long-run term's doublings counted up to the
-    /// longest calibration network, <see cref="Composition.LongRunCapMs"/>).
+    /// longest calibration network, <see cref="Composition.LongRunCapMs"/>; 8: a plain convolution's columns beyond the
+    /// first-level cache, <see cref="KernelFeatures.ColumnsBeyondL1"/>, and the cache's size, <see cref="L1Bytes"/>).
     /// </summary>
-    public const string CurrentSchema = "lamda-device-profile/7";
+    public const string CurrentSchema = "lamda-device-profile/8";
 
     /// <summary>
     /// Earlier schemas still read, with the coefficients they lack, so that their predictions are what they were: no cost for
     /// traffic beyond the cache (added in 3) or rows copied to columns (4), and work on padding rows at the price of the rest
     /// of the work (5), which is how they counted it; no price apart for reordered elements beyond the cache (6), and no
-    /// limit to the long-run term's doublings (7): those composition terms are absent from their files and read as zero. A
-    /// device profile made on a board stays usable.
+    /// limit to the long-run term's doublings (7): those composition terms are absent from their files and read as zero; and
+    /// no price for columns beyond the first-level cache (8). A device profile made on a board stays usable.
     /// Each maps to the number of coefficients its kernel models have.
     /// </summary>
     static readonly Dictionary<string, int> EarlierSchemas = new()
     {
-        ["lamda-device-profile/2"] = Kernel.FeatureCount - 3,
-        ["lamda-device-profile/3"] = Kernel.FeatureCount - 2,
-        ["lamda-device-profile/4"] = Kernel.FeatureCount - 1,
-        ["lamda-device-profile/5"] = Kernel.FeatureCount,
-        ["lamda-device-profile/6"] = Kernel.FeatureCount,
+        ["lamda-device-profile/2"] = Kernel.FeatureCount - 4,
+        ["lamda-device-profile/3"] = Kernel.FeatureCount - 3,
+        ["lamda-device-profile/4"] = Kernel.FeatureCount - 2,
+        ["lamda-device-profile/5"] = Kernel.FeatureCount - 1,
+        ["lamda-device-profile/6"] = Kernel.FeatureCount - 1,
+        ["lamda-device-profile/7"] = Kernel.FeatureCount - 1,
     };
 
     // Where the padded work's coefficient is, and the aligned work's whose price it takes in an earlier schema (the order
@@ -151,6 +153,9 @@ public sealed record DeviceProfile
 
     /// <summary>Per-core cache assumed where a profile does not say (1 MiB: the L2 of a core of recent x86 and Arm servers).</summary>
     public const long DefaultCacheBytes = 1 << 20;
+
+    /// <summary>First-level data cache assumed where a profile does not say (32 KiB, as most x86 and Arm cores have).</summary>
+    public const long DefaultL1Bytes = 32 << 10;
 
     /// <summary>Schemas this Lamda recognizes but no longer reads, with why.</summary>
     static readonly Dictionary<string, string> RetiredSchemas = new()
@@ -176,9 +181,16 @@ public sealed record DeviceProfile
     /// <summary>The cache of one core (its L2, in bytes): tensors larger than this are read and written at another cost.</summary>
     public long CacheBytes { get; init; } = DefaultCacheBytes;
 
+    /// <summary>The first-level data cache of one core, in bytes.</summary>
+    public long L1Bytes { get; init; } = DefaultL1Bytes;
+
     /// <summary><see cref="CacheBytes"/> in millions of float32 elements, the unit of the kernel features.</summary>
     [JsonIgnore]
     public double CacheMElements => CacheBytes / 4e6;
+
+    /// <summary>What a core caches, in the kernel features' units.</summary>
+    [JsonIgnore]
+    public CoreCache Cache => new(CacheMElements, L1Bytes / 4e6);
     /// <summary>How the profile was made and from what.</summary>
     public Provenance Provenance { get; init; } = new();
     /// <summary>The latency model of each kernel class (<see cref="KernelClass"/>).</summary>
@@ -268,6 +280,7 @@ public sealed record DeviceProfile
         if (string.IsNullOrWhiteSpace(Name)) Fail("the profile has no name");
         if (Execution.Threads < 1) Fail("execution.threads must be at least 1");
         if (CacheBytes < 1024) Fail("cacheBytes must be at least 1024");
+        if (L1Bytes < 1024) Fail("l1Bytes must be at least 1024");
         if (Channels is null || Channels.OutputTile < 1 || Channels.InputBlock < 1 || Channels.DepthwiseBlock < 1)
             Fail("channels.outputTile, inputBlock and depthwiseBlock must be at least 1");
         if (Kernels.Count == 0) Fail("the profile has no kernel models");
@@ -287,3 +300,8 @@ public sealed record DeviceProfile
             Fail("composition must have a positive scale and finite, non-negative reorder, per-kernel and fixed costs");
     }
 }
+
+/// <summary>What one core of a device caches, in millions of float32 elements (the kernel features' unit).</summary>
+/// <param name="MElements">its own largest level (<see cref="DeviceProfile.CacheBytes"/>)</param>
+/// <param name="L1MElements">its first-level data cache (<see cref="DeviceProfile.L1Bytes"/>)</param>
+public readonly record struct CoreCache(double MElements, double L1MElements = DeviceProfile.DefaultL1Bytes / 4e6);

@@ -46,29 +46,37 @@ internal static class HostIdentity
     /// <summary>
     /// The cache of one core in bytes: the largest per-core level (L2 on current x86 and Arm servers) that Linux lists
     /// under /sys/devices/system/cpu/cpu0/cache, or <see cref="DeviceProfile.DefaultCacheBytes"/> where it cannot be read.
+    /// Levels shared by several cores (the L3) are not one core's: a map that fits there is still read at another cost.
     /// </summary>
-    public static long CacheBytes { get; } = DetectCacheBytes();
+    public static long CacheBytes { get; } = LargestDataCache(level => level is "1" or "2") ?? DeviceProfile.DefaultCacheBytes;
 
-    static long DetectCacheBytes()
+    /// <summary>
+    /// The first-level data cache of one core in bytes, as Linux lists it, or <see cref="DeviceProfile.DefaultL1Bytes"/> where
+    /// it cannot be read.
+    /// </summary>
+    public static long L1Bytes { get; } = LargestDataCache(level => level == "1") ?? DeviceProfile.DefaultL1Bytes;
+
+    /// <summary>The largest data (or unified) cache of the levels <paramref name="levels"/> accepts that Linux lists under
+    /// /sys/devices/system/cpu/cpu0/cache, or null.</summary>
+    static long? LargestDataCache(Func<string, bool> levels)
     {
         const string root = "/sys/devices/system/cpu/cpu0/cache";
         try
         {
-            if (!Directory.Exists(root)) return DeviceProfile.DefaultCacheBytes;
+            if (!Directory.Exists(root)) return null;
             long best = 0;
             foreach (var index in Directory.GetDirectories(root, "index*"))
             {
-                // Levels shared by several cores (the L3) are not one core's: a map that fits there is still read at another cost.
                 string Read(string name) =>
                     File.Exists(Path.Combine(index, name)) ? File.ReadAllText(Path.Combine(index, name)).Trim() : "";
-                if (Read("type") == "Instruction" || Read("level") is not ("1" or "2")) continue;
+                if (Read("type") == "Instruction" || !levels(Read("level"))) continue;
                 var size = Read("size");
                 long factor = size.EndsWith('K') ? 1024 : size.EndsWith('M') ? 1 << 20 : 1;
                 if (long.TryParse(size.TrimEnd('K', 'M'), out var n)) best = Math.Max(best, n * factor);
             }
-            return best >= 1024 ? best : DeviceProfile.DefaultCacheBytes;
+            return best >= 1024 ? best : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return DeviceProfile.DefaultCacheBytes; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>Short hash of machine, ISA and ORT version (with <paramref name="extra"/>), for cache file names.</summary>

@@ -59,21 +59,23 @@ public static class KernelClass
 /// million elements for the memory-bound classes, near zero for convolutions). <see cref="PlainRows"/> counts the rows a
 /// convolution off the blocked layout copies into columns before its matrix product (<see cref="Kernel.PlainRows"/>).
 /// <see cref="PaddedWork"/> is the part of a blocked convolution's work whose kernel rows fall on padding
-/// (<see cref="Kernel.ValidRowShare"/>): the runtime skips those rows, and <see cref="AlignedWork"/> counts only the rest. A
+/// (<see cref="Kernel.ValidRowShare"/>): the runtime skips those rows, and <see cref="AlignedWork"/> counts only the rest.
+/// <see cref="ColumnsBeyondL1"/> is the part of a plain convolution's columns, one group at a time, that no longer fits a
+/// core's first-level cache (<see cref="Kernel.ColumnsBeyondL1"/>). A
 /// profile's coefficients follow <see cref="ToVector"/>'s order: changing a feature changes the profile schema
 /// (<see cref="DeviceProfile.CurrentSchema"/>).
 /// </summary>
 public readonly record struct KernelFeatures(double AlignedWork, double MisalignedWork, double Inputs, double Outputs, double Weights,
-    double SlowDepthwiseChannels, double BeyondCache, double PlainRows, double PaddedWork = 0)
+    double SlowDepthwiseChannels, double BeyondCache, double PlainRows, double PaddedWork = 0, double ColumnsBeyondL1 = 0)
 {
     /// <summary>Coefficients per kernel model: a constant, then one per feature.</summary>
-    public const int Count = 10;
+    public const int Count = 11;
 
     /// <summary>The names of the coefficients, in <see cref="ToVector"/>'s order.</summary>
     public static readonly string[] Names =
     [
         "constant", "alignedWork", "misalignedWork", "inputs", "outputs", "weights", "slowDepthwiseChannels", "beyondCache",
-        "plainRows", "paddedWork",
+        "plainRows", "paddedWork", "columnsBeyondL1",
     ];
 
     /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
@@ -81,12 +83,13 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
 
     /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
     public double[] ToVector() =>
-        [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows, PaddedWork];
+        [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows, PaddedWork,
+            ColumnsBeyondL1];
 
     /// <summary>Milliseconds under a linear model with <paramref name="c"/> in <see cref="ToVector"/>'s order.</summary>
     public double Dot(double[] c) =>
         c[0] + c[1] * AlignedWork + c[2] * MisalignedWork + c[3] * Inputs + c[4] * Outputs + c[5] * Weights + c[6] * SlowDepthwiseChannels
-        + c[7] * BeyondCache + c[8] * PlainRows + c[9] * PaddedWork;
+        + c[7] * BeyondCache + c[8] * PlainRows + c[9] * PaddedWork + c[10] * ColumnsBeyondL1;
 }
 
 /// <summary>
@@ -130,9 +133,9 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
 
     /// <summary>
     /// The features of this kernel's linear model on a device with granularity <paramref name="g"/> whose cores each
-    /// cache <paramref name="cacheMElements"/> million elements.
+    /// cache what <paramref name="cache"/> says.
     /// </summary>
-    public KernelFeatures Features(ChannelGranularity g, double cacheMElements)
+    public KernelFeatures Features(ChannelGranularity g, CoreCache cache)
     {
         // A kernel that follows a blocked convolution (an activation, an Add, a Resize) works on the blocked tensor, whose
         // channels are padded to the tile: LR-ASPP's 21 class maps are 32 there, and a 2-class map is 16.
@@ -150,12 +153,13 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
             KernelClass.GroupConv => Group / 1e6,
             _ => 0,
         };
-        double beyond = Math.Max(0, inputs - cacheMElements) + Math.Max(0, outputs - cacheMElements);
+        double beyond = Math.Max(0, inputs - cache.MElements) + Math.Max(0, outputs - cache.MElements);
         double rows = fast ? 0 : PlainRows();
         // Off the blocked layout the image-to-columns pass writes the padding and the matrix product multiplies it: all of the
         // work is done there.
         double valid = fast ? work * ValidRowShare() : 0;
-        return new KernelFeatures(valid, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, rows, fast ? work - valid : 0);
+        return new KernelFeatures(valid, fast ? 0 : work, inputs, outputs, MWeights, slowChannels, beyond, rows, fast ? work - valid : 0,
+            fast ? 0 : ColumnsBeyondL1(cache.L1MElements));
     }
 
     /// <summary>The kernel's output height (0 when unknown: the map is then taken as square).</summary>
@@ -207,13 +211,38 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     /// </summary>
     public double PlainRows()
     {
-        if (!KernelClass.IsConvolution(Class) || InChannels <= 0 || OutChannels <= 0 || Nodes.Count == 0) return 0;
-        long taps = Nodes[0].GetInts("kernel_shape") is { Length: > 0 } k ? k.Aggregate(1L, (a, d) => a * d) : 1;
-        bool strided = Nodes[0].GetInts("strides") is { } s && s.Any(v => v > 1);
-        if (taps == 1 && !strided) return 0;
+        if (ColumnTaps() is not { } taps) return 0;
         double spatial = MOutputs * 1e6 / OutChannels;
         double height = OutHeight > 0 ? OutHeight : Math.Sqrt(spatial);
         return InChannels * taps * height / 1e6;
+    }
+
+    /// <summary>
+    /// Millions of elements of the columns a convolution off the blocked layout writes, one group at a time, beyond a third of a
+    /// core's first-level cache of <paramref name="l1MElements"/> million elements, summed over its groups. The matrix product
+    /// reads the columns back and packs them once more: while a group's columns, their packed copy and its output row stay
+    /// in the first-level cache, an element costs a fraction of one that spills. A plain 5x5 depthwise layer took 0.59 us a
+    /// channel on a 3x96 map (7,200 elements of columns) and 0.47 on a 7x7 one (1,225), and the one price per element the
+    /// square maps of calibration gave put PP-LCNet's text-line layers (ppocr_cls at 0.60 of its widths) 36-43% over their
+    /// time; offline on a quick calibration's 88 plain depthwise layers, a third of the 48 KiB cache fitted best (a half or a
+    /// quarter of it less well), and the held-out families' plain depthwise layers went from 10% to 4% mean error (linear
+    /// model alone).
+    /// </summary>
+    public double ColumnsBeyondL1(double l1MElements)
+    {
+        if (ColumnTaps() is not { } taps) return 0;
+        double spatial = MOutputs * 1e6 / OutChannels, perGroup = InChannels / (double)Math.Max(1, Group) * taps * spatial;
+        return Math.Max(1, Group) * Math.Max(0, perGroup - l1MElements * 1e6 / 3) / 1e6;
+    }
+
+    /// <summary>The taps of a convolution that copies its input into columns before its matrix product, or null for a kernel
+    /// that copies none (not a convolution, or a 1x1 one with stride 1, which multiplies its input directly).</summary>
+    long? ColumnTaps()
+    {
+        if (!KernelClass.IsConvolution(Class) || InChannels <= 0 || OutChannels <= 0 || Nodes.Count == 0) return null;
+        long taps = Nodes[0].GetInts("kernel_shape") is { Length: > 0 } k ? k.Aggregate(1L, (a, d) => a * d) : 1;
+        bool strided = Nodes[0].GetInts("strides") is { } s && s.Any(v => v > 1);
+        return taps == 1 && !strided ? null : taps;
     }
 
     /// <summary>

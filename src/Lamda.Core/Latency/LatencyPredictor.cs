@@ -60,7 +60,7 @@ public sealed class LatencyPredictor(DeviceProfile profile)
         var model = MostSpecific(k)
             ?? (k.Class is KernelClass.GroupConv or KernelClass.ConvTranspose ? Profile.Kernels.GetValueOrDefault(KernelClass.Conv) : null)
             ?? Profile.Kernels.GetValueOrDefault(KernelClass.Elementwise);
-        return model?.Predict(k, Profile.Channels, footprint, Profile.CacheMElements) ?? 0;
+        return model?.Predict(k, Profile.Channels, footprint, Profile.Cache) ?? 0;
     }
 
     /// <summary>The model of the kernel's most specific key the profile has (see <see cref="Kernel.ModelKeys"/>); no allocation

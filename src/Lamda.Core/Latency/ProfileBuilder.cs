@@ -31,8 +31,10 @@ internal static class ProfileBuilder
     // samples exercise is not priced (FitExercisedTerms); 19: a blocked convolution's work on padding rows apart
     // (Kernel.ValidRowShare); 20: reordered elements beyond the cache priced apart, by the share the reorders timed in
     // context give (ReorderPricing), and the nodes ORT inserts kept session by session (their names are not stable); 21: the
-    // long-run term's doublings counted up to the longest calibration network (Composition.LongRunCapMs)
-    public const int Revision = 21;
+    // long-run term's doublings counted up to the longest calibration network (Composition.LongRunCapMs); 22: the trees'
+    // rounds chosen by cross-validation over the calibration networks (BoostedTrees.CrossValidatedRounds); 23: a plain
+    // convolution's columns beyond the first-level cache priced apart (Kernel.ColumnsBeyondL1)
+    public const int Revision = 23;
 
     public sealed record Options
     {
@@ -59,6 +61,7 @@ internal static class ProfileBuilder
             Calibrated = true,
             Channels = block,
             CacheBytes = HostIdentity.CacheBytes,
+            L1Bytes = HostIdentity.L1Bytes,
             Execution = new ExecutionSettings { Provider = "CPU", Threads = options.Threads },
             Provenance = new Provenance
             {
@@ -73,7 +76,7 @@ internal static class ProfileBuilder
         };
         profile = profile with
         {
-            Kernels = FitAlone(samples, block, profile.CacheMElements,
+            Kernels = FitAlone(samples, block, profile.Cache,
                 $"fitted to {samples.Count} kernel measurements on {machine}, Lamda {LamdaPaths.Version}, {started:yyyy-MM-dd}"),
         };
         // 120 quick: about 18 grouped networks, which give the grouped convolutions' two classes the 40 samples each that trees
@@ -94,7 +97,8 @@ internal static class ProfileBuilder
     }
 
     /// <summary>One linear model per kernel class, fitted by relative least squares to the kernel suite measured alone.</summary>
-    static Dictionary<string, KernelModel> FitAlone(List<KernelSample> samples, ChannelGranularity block, double cache, string provenance)
+    static Dictionary<string, KernelModel> FitAlone(List<KernelSample> samples, ChannelGranularity block, CoreCache cache,
+        string provenance)
     {
         var kernels = new Dictionary<string, KernelModel>();
         foreach (var group in samples.GroupBy(s => s.Kernel.ModelKey(block)))
@@ -185,14 +189,14 @@ internal static class ProfileBuilder
         KernelModel> FitContext(DeviceProfile profile, List<KernelProfile> profiles, Options options, IProgress<string>? progress)
     {
         var samples = new List<InContextSample>();
-        foreach (var measured in profiles)
+        foreach (var (measured, network) in profiles.Select((p, i) => (p, i)))
         {
             var footprint = ModelFootprint.Of(measured.Kernels.Select(k => k.Kernel));
             samples.AddRange(measured.Kernels.Where(k => k.Kernel.Class != KernelClass.Free && k.Ms > 0).Select(k
-                => new InContextSample(k.Kernel, footprint, k.Ms)));
+                => new InContextSample(k.Kernel, footprint, k.Ms, network)));
         }
         var g = profile.Channels;
-        double cache = profile.CacheMElements;
+        var cache = profile.Cache;
         var kernels = new Dictionary<string, KernelModel>(profile.Kernels);
         string source = $"{samples.Count} kernels in {profiles.Count} generated networks";
         foreach (var group in samples.GroupBy(p => p.Kernel.ModelKey(g)))
@@ -216,7 +220,7 @@ internal static class ProfileBuilder
     }
 
     /// <summary>The class's linear model refitted to its in-context timings, and boosted trees on what it still misses.</summary>
-    static (KernelModel Model, string How) WithTrees(List<InContextSample> rows, ChannelGranularity g, double cache, int seed)
+    static (KernelModel Model, string How) WithTrees(List<InContextSample> rows, ChannelGranularity g, CoreCache cache, int seed)
     {
         var features = rows.Select(r => r.Kernel.Features(g, cache)).ToArray();
         var linear = new KernelModel
@@ -224,9 +228,11 @@ internal static class ProfileBuilder
             Coefficients = FitExercisedTerms(features.Select(f => f.ToVector()).ToArray(), rows.Select(r => r.Ms).ToArray()),
         };
         var residual = rows.Select((r, i) => Math.Log(r.Ms / Math.Max(linear.Predict(features[i]), 1e-5))).ToArray();
-        var trees = BoostedTrees.Fit(rows.Select(r => r.Kernel.Descriptors(g, r.Footprint)).ToArray(), residual,
-            new BoostedTrees.Options { Seed = seed });
-        return (linear with { Correction = trees, Samples = rows.Count }, "; linear model and trees");
+        var descriptors = rows.Select(r => r.Kernel.Descriptors(g, r.Footprint)).ToArray();
+        var options = new BoostedTrees.Options { Seed = seed };
+        int rounds = BoostedTrees.CrossValidatedRounds(descriptors, residual, rows.Select(r => r.Network).ToArray(), options);
+        var trees = BoostedTrees.Fit(descriptors, residual, options with { Rounds = rounds });
+        return (linear with { Correction = trees, Samples = rows.Count }, $"; linear model and {rounds} rounds of trees");
     }
 
     /// <summary>
@@ -255,7 +261,7 @@ internal static class ProfileBuilder
     /// ones too (a blocked bilinear Resize came out at x0.26 of its plain isolated model). Null when no sample has a size.
     /// </summary>
     static (KernelModel Model, string How)? FixedCostAndFactor(KernelModel isolated,
-        List<InContextSample> rows, ChannelGranularity g, double cache)
+        List<InContextSample> rows, ChannelGranularity g, CoreCache cache)
     {
         var c0 = isolated.Coefficients[0];
         var sized = rows.Select(r => (Size: r.Kernel.Features(g, cache).Dot(isolated.Coefficients) - c0, Ctx: r.Ms))
@@ -275,7 +281,12 @@ internal static class ProfileBuilder
     /// One kernel timed inside a calibration network: what it is, what a run of its network touches (whether the other
     /// layers leave this one's weights and input in cache) and its time.
     /// </summary>
-    readonly record struct InContextSample(Kernel Kernel, ModelFootprint Footprint, double Ms);
+    /// <param name="Kernel">the kernel</param>
+    /// <param name="Footprint">what a run of its network touches</param>
+    /// <param name="Ms">its time in context, the profiler's cost taken off</param>
+    /// <param name="Network">the calibration network it was timed in (the trees' cross-validation keeps a network's samples
+    /// together)</param>
+    readonly record struct InContextSample(Kernel Kernel, ModelFootprint Footprint, double Ms, int Network);
 
     /// <summary>Kernels of a class needed in context before its model is refitted there (below: a fixed cost and one factor).</summary>
     const int MinSamplesForTrees = 40;
