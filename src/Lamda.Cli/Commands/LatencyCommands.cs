@@ -372,9 +372,8 @@ internal sealed class BenchPredictorCommand : Command
     /// the bench is no error of the profile. Over 96 bench runs (twenty-second to twenty-fourth sessions), this run's own
     /// figure sat 4% under to 4% over the profile's and moved every variant's error with it: the runs' level (the median of
     /// predicted over measured) spread by 3.8% (sd) on this run's figure and by 3.1% on the profile's; 2.0% against 3.9% over
-    /// revision 21's eleven runs. This run's figure was the yardstick until then, and it is kept for profiles without one;
-    /// the best
-    /// figure was the yardstick until a bench on an Intel Xeon found the reference once at 0.331 ms where its 36
+    /// revision 21's eleven runs. This run's figure was the yardstick until then, and still is for profiles without one. The
+    /// best figure had been the yardstick before it, until a bench on an Intel Xeon found the reference once at 0.331 ms where its 36
     /// comparisons' median was 0.381 and calibration's 0.393: every variant was put 13% low and 16 of 36 came out within
     /// 10%, 32 on the median. Unless the median ran over 5% slower than the tenth percentile, as calibration's yardstick
     /// (<see cref="ProfileBuilder.Yardstick"/>): one bench's comparisons ran 0.392-0.599 ms, median 0.502, while its

@@ -191,6 +191,7 @@ public sealed record DeviceProfile
     /// <summary>What a core caches, in the kernel features' units.</summary>
     [JsonIgnore]
     public CoreCache Cache => new(CacheMElements, L1Bytes / 4e6);
+
     /// <summary>How the profile was made and from what.</summary>
     public Provenance Provenance { get; init; } = new();
     /// <summary>The latency model of each kernel class (<see cref="KernelClass"/>).</summary>
