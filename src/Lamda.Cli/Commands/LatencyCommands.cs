@@ -332,11 +332,12 @@ internal sealed class BenchPredictorCommand : Command
         stdout.WriteLine($"widths rounded to multiples of {multiple}");
         var variants = Variants(dir, widths, multiple, args.Value(InputShapes.Option), progress);
         var (ratios, ownMs) = Measure(variants, profile.Execution.Threads, Math.Max(1, args.Int("--passes", 2)), stdout, progress);
-        double yardstickMs = profile.Check is { YardstickMs: > 0 } c ? c.YardstickMs : ownMs;
+        bool profileHasYardstick = profile.Check is { YardstickMs: > 0 };
+        double yardstickMs = profileHasYardstick ? profile.Check!.YardstickMs : ownMs;
         stdout.WriteLine($"reference network {ownMs:F3} ms (median over the comparisons); latency = ratio x {yardstickMs:F3} ms "
-            + (yardstickMs == ownMs ? "(this run's figure: the profile has none)" : "(the profile's yardstick)"));
+            + (profileHasYardstick ? "(the profile's yardstick)" : "(this run's figure: the profile has none)"));
         var errors = Report(variants, ratios.Select(r => r.OnYardstick(yardstickMs)).ToList(), new LatencyPredictor(profile), stdout);
-        if (yardstickMs != ownMs) ReportOnOwnYardstick(errors, ownMs / yardstickMs, stdout);
+        if (profileHasYardstick) ReportOnOwnYardstick(errors, ownMs / yardstickMs, stdout);
         stdout.WriteLine($"total {sw.Elapsed.TotalSeconds:F0} s");
         return 0;
     }

@@ -78,9 +78,6 @@ public readonly record struct KernelFeatures(double AlignedWork, double Misalign
         "plainRows", "paddedWork", "columnsBeyondL1",
     ];
 
-    /// <summary>True when the convolution misses the runtime's blocked layout.</summary>
-    public bool IsMisaligned => MisalignedWork > 0;
-
     /// <summary>The features in the order of a profile's coefficients (a constant first).</summary>
     public double[] ToVector() =>
         [1, AlignedWork, MisalignedWork, Inputs, Outputs, Weights, SlowDepthwiseChannels, BeyondCache, PlainRows, PaddedWork,
@@ -231,8 +228,9 @@ public sealed record Kernel(string Class, IReadOnlyList<Node> Nodes, double MMac
     public double ColumnsBeyondL1(double l1MElements)
     {
         if (ColumnTaps() is not { } taps) return 0;
-        double spatial = MOutputs * 1e6 / OutChannels, perGroup = InChannels / (double)Math.Max(1, Group) * taps * spatial;
-        return Math.Max(1, Group) * Math.Max(0, perGroup - l1MElements * 1e6 / 3) / 1e6;
+        long groups = Math.Max(1, Group);
+        double spatial = MOutputs * 1e6 / OutChannels, perGroup = InChannels / (double)groups * taps * spatial;
+        return groups * Math.Max(0, perGroup - l1MElements * 1e6 / 3) / 1e6;
     }
 
     /// <summary>The taps of a convolution that copies its input into columns before its matrix product, or null for a kernel
